@@ -1,0 +1,75 @@
+"""Wiring: config -> store, clock, mailbox connection and engine. No business logic lives here.
+
+Kept apart from ``cli.py`` so the daemon, the CLI and the tests assemble followupd the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from .clock import Clock, clock_from_env
+from .compose import TemplateLibrary, builtin_templates_dir
+from .config import Config, default_data_dir, load_config, resolve_password
+from .engine import CycleReport, Engine
+from .imap import Mailbox
+from .lock import AccountLock, lock_path_for
+from .store import Store
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    config: Config
+    store: Store
+    clock: Clock
+    env: Mapping[str, str]
+
+    @cached_property
+    def library(self) -> TemplateLibrary:
+        """Templates load on first use, so `status` works even while a template is being fixed."""
+        return TemplateLibrary.load(self.config.templates.dir or builtin_templates_dir())
+
+    @cached_property
+    def engine(self) -> Engine:
+        return Engine(self.config, self.store, clock=self.clock, library=self.library)
+
+    @property
+    def account_key(self) -> str:
+        return f"{self.config.account.username}@{self.config.account.host}"
+
+    def lock(self) -> AccountLock:
+        return AccountLock(lock_path_for(default_data_dir(self.env), self.account_key), self.account_key)
+
+    @contextmanager
+    def mailbox(self) -> Iterator[Mailbox]:
+        account = self.config.account
+        password = resolve_password(account, self.env)
+        box = Mailbox.connect(host=account.host, port=account.port, tls=account.tls,
+                              username=account.username, password=password)
+        try:
+            yield box
+        finally:
+            box.logout()
+
+    def poll(self, *, dry_run: bool = False) -> CycleReport:
+        """One full cycle under the account lock (dry runs write nothing, so they need no lock)."""
+        if dry_run:
+            with self.mailbox() as box:
+                return self.engine.run_cycle(box, dry_run=True)
+        with self.lock(), self.mailbox() as box:
+            return self.engine.run_cycle(box)
+
+
+def build_app(config_path: Path, env: Mapping[str, str] | None = None) -> App:
+    env = dict(os.environ) if env is None else env
+    config = load_config(config_path, env)
+    store = Store(config.database.url)
+    clock = clock_from_env(env)
+    return App(config=config, store=store, clock=clock, env=env)

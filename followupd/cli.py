@@ -1,0 +1,301 @@
+"""The ``followupd`` command line: the only module that prints for humans and decides exit codes.
+
+Exit codes (one place, by error class): 0 ok, 2 configuration or template error, 3 mailbox, database or other
+operational error, 4 a bug (only then is a traceback shown).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar, cast
+from zoneinfo import ZoneInfo
+
+import click
+
+from . import __version__
+from . import store as st
+from .config import resolve_config_path
+from .errors import FollowupdError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_BUG = 4
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class State:
+    """What the global options resolved to; commands build the app lazily so ``--help`` needs no config."""
+
+    def __init__(self, config_path: Path | None, log_level: str) -> None:
+        self.config_path_option = config_path
+        self.log_level = log_level
+
+    @property
+    def config_path(self) -> Path:
+        return resolve_config_path(self.config_path_option, os.environ)
+
+    def app(self) -> Any:
+        from .app import build_app  # imported late: keeps `followupd --help` fast and free of I/O
+
+        return build_app(self.config_path)
+
+
+def _setup_logging(level: str) -> None:
+    # stderr, one line per record, level first: readable in a terminal and in journald alike.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("imapclient", "apscheduler", "sqlalchemy"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def handle_errors(func: F) -> F:
+    """Turn deliberate errors into one clean line and their exit code; anything else is a bug (exit 4)."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except FollowupdError as exc:
+            click.echo(f"followupd: error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception:
+            traceback.print_exc()
+            click.echo("followupd: this is a bug; please report it with the traceback above", err=True)
+            sys.exit(EXIT_BUG)
+
+    return cast(F, wrapper)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Config file (default: $FOLLOWUPD_CONFIG, else ~/.config/followupd/config.toml).")
+@click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), default="warning",
+              show_default=True, help="How much to log to stderr.")
+@click.version_option(__version__, prog_name="followupd")
+@click.pass_context
+def main(ctx: click.Context, config_path: Path | None, log_level: str) -> None:
+    """Follow up on sent mail that got no reply: BCC your tracking address, get humble drafts on a spaced cadence."""
+    _setup_logging(log_level)
+    ctx.obj = State(config_path, log_level)
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Read the mailbox and report, but write nothing anywhere.")
+@click.pass_obj
+@handle_errors
+def poll(state: State, dry_run: bool) -> None:
+    """Run one sync cycle and exit."""
+    app = state.app()
+    report = app.poll(dry_run=dry_run)
+    prefix = "dry run: would have " if dry_run else ""
+    click.echo(prefix + report.summary())
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def thread_json(thread: st.Thread) -> dict[str, Any]:
+    """The public JSON shape of a thread (a contract: fields are added, never renamed)."""
+    return {
+        "id": thread.id,
+        "message_id": thread.message_id,
+        "subject": thread.subject,
+        "recipients": [p["email"] for p in thread.participants()],
+        "recipient_names": {p["email"]: p["name"] for p in thread.participants() if p.get("name")},
+        "state": thread.state,
+        "state_reason": thread.state_reason,
+        "touches": thread.touches,
+        "next_due": _iso(thread.next_due),
+        "problems": list(thread.problems),
+        "sent_at": _iso(thread.sent_at),
+        "promised": thread.promised.isoformat() if thread.promised else None,
+        "tracking_suffix": thread.tracking_suffix,
+        "last_touch_at": _iso(thread.last_touch_at),
+        "replied_at": _iso(thread.replied_at),
+        "replied_by": thread.replied_by or None,
+        "reply_probable": thread.reply_probable,
+        "note": thread.note or None,
+    }
+
+
+def _local(moment: datetime | None, tz: ZoneInfo, fmt: str = "%a %d %b %H:%M") -> str:
+    return moment.astimezone(tz).strftime(fmt) if moment else "-"
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def render_table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    return "\n".join(lines)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of threads.")
+@click.pass_obj
+@handle_errors
+def status(state: State, as_json: bool) -> None:
+    """Show tracked threads: who owes a reply, since when, how many touches, what is next."""
+    app = state.app()
+    with app.store.read() as session:
+        threads = st.all_threads(session)
+        if as_json:
+            click.echo(json.dumps([thread_json(t) for t in threads], indent=2))
+            return
+        if not threads:
+            click.echo(f"No tracked threads yet. BCC {app.config.tracking.address} on mail you send.")
+            return
+        tz = app.config.identity.timezone
+        rows = []
+        for t in threads:
+            who = ", ".join(p["email"] for p in t.participants()) or "-"
+            state_text = t.state + (" (probable)" if t.state == st.REPLIED and t.reply_probable else "")
+            rows.append([t.id, state_text, _clip(who, 30), _clip(t.subject or "(no subject)", 40),
+                         _local(t.sent_at, tz, "%d %b %Y"), str(t.touches), _local(t.next_due, tz),
+                         "; ".join(t.problems)])
+        click.echo(render_table(["ID", "STATE", "WAITING ON", "SUBJECT", "SENT", "TOUCHES", "NEXT", "PROBLEMS"],
+                                rows))
+
+
+@main.group("config")
+def config_group() -> None:
+    """Inspect the configuration."""
+
+
+@config_group.command("check")
+@click.option("--offline", is_flag=True, help="Validate the file only; do not connect to the server.")
+@click.pass_obj
+@handle_errors
+def config_check(state: State, offline: bool) -> None:
+    """Validate the config file, then connect and print the folders followupd will use."""
+    from .config import config_warnings, load_config
+
+    path = state.config_path
+    config = load_config(path, os.environ)
+    for warning in config_warnings(path):
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"config: {path} is valid")
+    click.echo(f"account: {config.account.username} at {config.account.host}:{config.account.port} "
+               f"(tls {config.account.tls})")
+    click.echo(f"tracking address: {config.tracking.address}")
+    click.echo(f"database: {config.database.url}")
+    if offline:
+        return
+    app = state.app()
+    with app.mailbox() as box:
+        folders = box.resolve_folders(sent=config.folders.sent, drafts=config.folders.drafts,
+                                      watch=config.folders.watch)
+    click.echo(f"sent folder: {folders.sent or '(none found)'}")
+    click.echo(f"drafts folder: {folders.drafts or '(none found)'}")
+    click.echo(f"watched folders: {', '.join(folders.watch)}")
+
+
+@main.command()
+@click.pass_obj
+@handle_errors
+def run(state: State) -> None:
+    """Run in the foreground: poll, draft follow-ups when due, until SIGTERM/SIGINT."""
+    from .daemon import Daemon
+
+    sys.exit(Daemon(state.app()).run())
+
+
+def touch_json(touch: st.Touch) -> dict[str, Any]:
+    """The public JSON shape of an outbox entry (a contract: fields are added, never renamed)."""
+    public_state = st.TOUCH_QUEUED if touch.state == st.TOUCH_PLANNED else touch.state
+    return {
+        "id": touch.id,
+        "thread_id": touch.thread_id,
+        "message_id": touch.message_id,
+        "subject": touch.subject,
+        "to": [entry["email"] for entry in touch.to],
+        "touch": touch.number,
+        "template": touch.template,
+        "state": public_state,
+        "created": _iso(touch.created),
+        "due": _iso(touch.due_at),
+        "drafted_at": _iso(touch.drafted_at),
+        "done_at": _iso(touch.done_at),
+        "outcome": touch.outcome or None,
+    }
+
+
+@main.command()
+@click.option("--all", "show_all", is_flag=True, help="Also list sent, skipped and withdrawn follow-ups.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_obj
+@handle_errors
+def outbox(state: State, show_all: bool, as_json: bool) -> None:
+    """List follow-up drafts waiting in your Drafts folder for you to review and send."""
+    app = state.app()
+    with app.store.read() as session:
+        touches = st.all_touches(session)
+        if not show_all:
+            touches = [t for t in touches if t.state in (st.TOUCH_PLANNED, st.TOUCH_QUEUED)]
+        entries = [touch_json(t) for t in touches]
+    if as_json:
+        click.echo(json.dumps(entries, indent=2))
+        return
+    if not entries:
+        click.echo("Outbox is empty: no follow-up drafts are waiting." + ("" if show_all else
+                   " (--all shows sent, skipped and withdrawn ones)"))
+        return
+    tz = app.config.identity.timezone
+    rows = [[e["id"], e["state"], _clip(", ".join(e["to"]), 30), _clip(e["subject"], 40), str(e["touch"]),
+             e["template"], _local(datetime.fromisoformat(e["created"]), tz)] for e in entries]
+    click.echo(render_table(["ID", "STATE", "TO", "SUBJECT", "TOUCH", "TEMPLATE", "CREATED"], rows))
+
+
+@main.command()
+@click.option("--suffix", default=None, help='A tracking suffix to preview, e.g. "5d", "fri", "dec15".')
+@click.pass_obj
+@handle_errors
+def preview(state: State, suffix: str | None) -> None:
+    """Print the dates a message sent now would be followed up on, under the current config."""
+    from .cadence import planned_schedule
+    from .compose import stage_for_touch
+    from .tracking import parse_suffix
+
+    app = state.app()
+    config = app.config
+    tz = config.identity.timezone
+    now = app.clock.now()
+    promised = None
+    if suffix:
+        try:
+            promised = parse_suffix(suffix, sent_on=now.astimezone(tz).date(), holidays=config.cadence.holidays)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--suffix") from exc
+    schedule = planned_schedule(sent_at=now, promised=promised, settings=config.cadence, tz=tz, seed="preview")
+    stages = app.library.stages()
+    click.echo(f"A message sent now ({_local(now, tz, '%a %d %b %Y %H:%M %Z')}) with no reply gets:")
+    rows = []
+    previous = now
+    for number, due in enumerate(schedule, start=1):
+        gap_days = (due.astimezone(tz).date() - previous.astimezone(tz).date()).days
+        rows.append([str(number), stage_for_touch(number, len(schedule), stages),
+                     _local(due, tz, "%a %d %b %Y %H:%M"), f"+{gap_days}d"])
+        previous = due
+    click.echo(render_table(["TOUCH", "STAGE", "DRAFT APPEARS", "GAP"], rows))
+    click.echo("After the last touch the thread closes as unanswered. Any reply stops the sequence.")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

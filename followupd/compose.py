@@ -1,0 +1,723 @@
+"""Template choice + render -> an RFC 5322 draft that replies in the tracked thread.
+
+Pure: no network, no clock (the caller passes ``now``), no database. The engine decides *when* a follow-up is
+due; this module decides *what it says* and *how it is framed* so that mail clients thread it and nothing in
+it can be used to smuggle headers.
+
+Template files live in stage folders (``first/``, ``middle/``, ``later/``, ``final/``), one variant per
+``<name>.txt``: a ``Subject:`` line, a blank line, then the body, Jinja in both. ``templates/README.md`` is
+the user-facing description of the format and of the variables that :func:`template_variables` provides.
+
+Choices made here (and why):
+
+* A library needs at least one variant in any stage. Missing stages fall back to the nearest stage that
+  exists (:func:`stage_for_touch`), so a user may keep a single folder; ``final`` is only a last resort for a
+  non-final touch because its variants ask "should I stop?", which reads oddly halfway through a cadence.
+* A single-touch cadence uses ``final``: the only follow-up is also the last, and the last one asks whether to
+  stop.
+* Unknown variable names are refused when the library loads, with file and line, so a typo surfaces at
+  start-up rather than on the day a follow-up is due.
+* ``reply_subject("")`` is ``"Re:"``, what mail clients produce; Gmail threads on the normalised subject, and
+  an invented ``(no subject)`` would not match the empty original.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import re
+import unicodedata
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from email import policy as email_policy
+from email.headerregistry import Address as EmailAddress
+from email.message import EmailMessage
+from email.policy import Policy
+from functools import lru_cache
+from pathlib import Path
+from types import TracebackType
+from zoneinfo import ZoneInfo
+
+import jinja2
+from jinja2 import meta as jinja_meta
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from followupd.errors import TemplateError
+from followupd.headers import Address
+
+STAGES: tuple[str, ...] = ("first", "middle", "later", "final")
+
+#: Every name a template may use; :func:`template_variables` provides exactly these (a test holds the line).
+VARIABLES: tuple[str, ...] = (
+    "recipients", "cc", "first_names", "first_name", "names", "original_subject", "topic", "reply_subject",
+    "sent_at", "sent_when", "sent_date", "days_since", "touch_number", "total_touches", "is_final",
+    "promised", "promised_when", "promised_date", "user_name", "signature", "note",
+)
+
+#: More than this many named recipients and the greeting says "everyone" instead of a list of names.
+MAX_GREETING_NAMES = 3
+
+#: References keeps the first id (the thread root) and the most recent ones, as RFC 5322 §3.6.4 allows.
+MAX_REFERENCES = 20
+
+_SUBJECT_LINE = re.compile(r"subject:(?P<value>.*)", re.IGNORECASE)
+_REPLY_PREFIX = re.compile(
+    r"^\s*(?:re|fw|fwd|aw|wg|sv|vs|antw|odp|res)\s*(?:\[\d+\]|\(\d+\))?\s*[:\uff1a]\s*", re.IGNORECASE
+)
+_MSG_ID = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")
+_SAFE_ID_PART = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_DOMAIN_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)
+#: Headers build_draft writes itself; extra_headers may not override them.
+_OWN_HEADERS = frozenset({
+    "from", "to", "cc", "bcc", "subject", "date", "message-id", "in-reply-to", "references", "x-followupd-id",
+    "mime-version", "content-type", "content-transfer-encoding", "sender", "reply-to",
+})
+_BODY_FILENAME_SUFFIX = "#body"
+_SUBJECT_FILENAME_SUFFIX = "#subject"
+
+
+# --------------------------------------------------------------------------------------------------- library
+
+
+@dataclass(frozen=True)
+class TemplateVariant:
+    """One template file. ``key`` ("first/warm-question.txt") is the stable id recorded per thread."""
+
+    stage: str
+    name: str
+    key: str
+    path: Path
+    subject_source: str
+    body_source: str
+    body_first_line: int
+
+
+class TemplateLibrary:
+    """The variants of each stage, parsed and syntax-checked once so a broken file fails at start-up."""
+
+    def __init__(self, directory: Path, variants: Mapping[str, Sequence[TemplateVariant]]) -> None:
+        self.directory = directory
+        self._by_stage = {stage: tuple(variants[stage]) for stage in STAGES if variants.get(stage)}
+        if not self._by_stage:
+            raise TemplateError(
+                f"{directory}: no templates found; expected <stage>/<name>.txt with stage one of "
+                f"{', '.join(STAGES)}",
+                path=str(directory),
+            )
+
+    @classmethod
+    def load(cls, directory: Path) -> TemplateLibrary:
+        """Read every ``<stage>/*.txt`` under ``directory``; raises TemplateError naming the file and line."""
+        if not directory.is_dir():
+            raise TemplateError(f"{directory}: template directory not found", path=str(directory))
+        _refuse_misplaced_files(directory)
+        found: dict[str, list[TemplateVariant]] = {}
+        for stage in STAGES:
+            folder = directory / stage
+            if folder.is_dir():
+                found[stage] = [_load_variant(stage, path) for path in _template_files(folder)]
+        return cls(directory, found)
+
+    def stages(self) -> tuple[str, ...]:
+        """Stages that have at least one variant, in cadence order."""
+        return tuple(self._by_stage)
+
+    def variants(self, stage: str) -> tuple[TemplateVariant, ...]:
+        """Variants of one stage, sorted by file name; empty for a stage the library lacks."""
+        return self._by_stage.get(stage, ())
+
+    def all_variants(self) -> tuple[TemplateVariant, ...]:
+        return tuple(variant for stage in self._by_stage for variant in self._by_stage[stage])
+
+    def get(self, key: str) -> TemplateVariant | None:
+        """The variant recorded for a touch, so a restart can re-render exactly what was chosen."""
+        return next((variant for variant in self.all_variants() if variant.key == key), None)
+
+
+def builtin_templates_dir() -> Path:
+    """The shipped template library: the source checkout's ``templates/``, else the installed package data.
+
+    The checkout candidate must sit next to ``pyproject.toml``: installed, ``parent.parent`` is site-packages,
+    where an unrelated distribution may have dropped its own top-level ``templates/``.
+    """
+    root = Path(__file__).resolve().parent.parent
+    if (root / "templates").is_dir() and (root / "pyproject.toml").is_file():
+        return root / "templates"
+    installed = importlib.resources.files("followupd").joinpath("templates")
+    if isinstance(installed, Path) and installed.is_dir():
+        return installed
+    raise TemplateError("the built-in templates are not installed (followupd/templates is missing)")
+
+
+def _template_files(folder: Path) -> list[Path]:
+    """``*.txt`` files of a stage folder, sorted; hidden files and editor leftovers are not templates."""
+    return sorted(
+        path for path in folder.glob("*.txt")
+        if path.is_file() and not path.name.startswith((".", "#", "~"))
+    )
+
+
+def _refuse_misplaced_files(directory: Path) -> None:
+    """A template in the wrong place would be silently ignored; say so instead."""
+    for path in sorted(directory.iterdir()):
+        if path.is_file() and path.suffix == ".txt":
+            raise TemplateError(
+                f"{path}: templates go in a stage folder ({', '.join(STAGES)}), e.g. first/{path.name}",
+                path=str(path),
+            )
+        if path.is_dir() and path.name not in STAGES and _template_files(path):
+            raise TemplateError(
+                f"{path}: unknown stage folder {path.name!r}; expected one of {', '.join(STAGES)}",
+                path=str(path),
+            )
+
+
+def _load_variant(stage: str, path: Path) -> TemplateVariant:
+    """Split one file into subject and body and check both compile and use only known variables."""
+    text = _read_text(path)
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    match = _SUBJECT_LINE.fullmatch(lines[0])
+    if match is None:
+        raise _error(path, 1, "the first line must be 'Subject: ...'")
+    subject_source = match.group("value").strip()
+    if not subject_source:
+        raise _error(path, 1, "the Subject: line is empty")
+    if len(lines) < 2 or lines[1].strip():
+        raise _error(path, 2, "expected a blank line after the Subject: line")
+    body_source = "\n".join(lines[2:])
+    if not body_source.strip():
+        raise _error(path, 3, "the body is empty")
+    variant = TemplateVariant(
+        stage=stage, name=path.stem, key=f"{stage}/{path.name}", path=path,
+        subject_source=subject_source, body_source=body_source, body_first_line=3,
+    )
+    _check_source(variant, variant.subject_source, 1, _SUBJECT_FILENAME_SUFFIX)
+    _check_source(variant, variant.body_source, variant.body_first_line, _BODY_FILENAME_SUFFIX)
+    return variant
+
+
+def _read_text(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise TemplateError(f"{path}: cannot read: {exc.strerror}", path=str(path)) from exc
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise _error(path, line, "not valid UTF-8") from exc
+
+
+def _check_source(variant: TemplateVariant, source: str, first_line: int, suffix: str) -> None:
+    """Syntax errors and unknown names are found here, at load time, rather than on the due day."""
+    env = _environment()
+    try:
+        tree = env.parse(source)
+        _compile(source, f"{variant.key}{suffix}")  # the compiler, not the parser, refuses unknown filters
+    except jinja2.TemplateSyntaxError as exc:
+        raise _error(variant.path, first_line + (exc.lineno or 1) - 1, exc.message or "syntax error") from exc
+    unknown = jinja_meta.find_undeclared_variables(tree) - set(VARIABLES) - set(env.globals)
+    if unknown:
+        name = sorted(unknown)[0]
+        relative = _first_use_line(tree, name)
+        line = first_line + relative - 1 if relative else None
+        raise _error(variant.path, line, f"unknown variable {name!r}; see templates/README.md for the list")
+
+
+def _first_use_line(tree: jinja2.nodes.Template, name: str) -> int | None:
+    lines = [node.lineno for node in tree.find_all(jinja2.nodes.Name) if node.name == name]
+    return min(lines) if lines else None
+
+
+def _error(path: Path, line: int | None, problem: str) -> TemplateError:
+    where = f"{path} line {line}" if line is not None else str(path)
+    return TemplateError(f"{where}: {problem}", path=str(path), line=line)
+
+
+# ------------------------------------------------------------------------------------------- stage and choice
+
+
+def stage_for_touch(touch_number: int, total_touches: int, available: Sequence[str]) -> str:
+    """Which stage a touch uses: last -> final, 1 -> first, 2 -> middle, others -> later (1-based).
+
+    The last touch wins over the others, so a one-touch cadence uses "final". When the ideal stage is missing,
+    the nearest available one is used (ties go to the gentler, earlier stage).
+    """
+    if total_touches < 1 or not 1 <= touch_number <= total_touches:
+        raise ValueError(f"touch {touch_number} of {total_touches} is not a valid touch")
+    return _stage_preference(_ideal_stage(touch_number, total_touches), available)[0]
+
+
+def _ideal_stage(touch_number: int, total_touches: int) -> str:
+    if touch_number == total_touches:
+        return "final"
+    if touch_number == 1:
+        return "first"
+    if touch_number == 2:
+        return "middle"
+    return "later"
+
+
+def _stage_preference(ideal: str, available: Iterable[str]) -> list[str]:
+    """Available stages, best substitute first: nearest, earlier on ties, "final" last unless it is ideal."""
+    if ideal not in STAGES:
+        raise ValueError(f"unknown stage {ideal!r}; expected one of {', '.join(STAGES)}")
+    offered = set(available)
+    known = [stage for stage in STAGES if stage in offered]
+    if not known:
+        raise ValueError("no template stage is available")
+    target = STAGES.index(ideal)
+
+    def rank(stage: str) -> tuple[bool, int, int]:
+        index = STAGES.index(stage)
+        return (stage == "final" and ideal != "final", abs(index - target), index)
+
+    return sorted(known, key=rank)
+
+
+def choose_variant(
+    library: TemplateLibrary,
+    stage: str,
+    *,
+    used_in_thread: Collection[str],
+    recently_used_with_person: Collection[str] = (),
+    seed: str,
+) -> TemplateVariant | None:
+    """Pick a variant never used in this thread, preferring ones this person has not seen lately.
+
+    Deterministic given ``seed`` (rendezvous hashing with sha256): re-running after a crash picks the same
+    variant, and adding a template file does not reshuffle the choice for other threads. Falls back through
+    the other stages in :func:`stage_for_touch` order; None when every variant has been used in the thread.
+    An unknown ``stage`` is a ValueError.
+    """
+    for candidate_stage in _stage_preference(stage, library.stages()):
+        fresh = [v for v in library.variants(candidate_stage) if v.key not in used_in_thread]
+        if not fresh:
+            continue
+        unseen = [v for v in fresh if v.key not in recently_used_with_person]
+        return max(unseen or fresh, key=lambda variant: _weight(seed, variant.key))
+    return None
+
+
+def _weight(seed: str, key: str) -> bytes:
+    return hashlib.sha256(f"{seed}\x00{key}".encode()).digest()
+
+
+# ------------------------------------------------------------------------------------------------- variables
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    """What the engine knows about one thread at render time; datetimes must be timezone-aware."""
+
+    recipients: tuple[Address, ...]
+    cc: tuple[Address, ...]
+    original_subject: str
+    sent_at: datetime
+    now: datetime
+    tz: ZoneInfo
+    touch_number: int
+    total_touches: int
+    promised: date | None
+    user_name: str
+    signature: str
+    note: str | None
+
+
+def template_variables(ctx: RenderContext) -> dict[str, object]:
+    """The names a template sees (documented in templates/README.md); see VARIABLES."""
+    if not 1 <= ctx.touch_number <= ctx.total_touches:
+        raise ValueError(f"touch {ctx.touch_number} of {ctx.total_touches} is not a valid touch")
+    today = _local(ctx.now, ctx.tz).date()
+    sent_at = _local(ctx.sent_at, ctx.tz)
+    people = [_person(address) for address in ctx.recipients]
+    named_first = [p["first_name"] for p in people if p["first_name"]]
+    original = sanitize_header_value(ctx.original_subject)
+    note = _clean_text(ctx.note).strip() if ctx.note else None
+    return {
+        "recipients": people,
+        "cc": [_person(address) for address in ctx.cc],
+        "first_names": "everyone" if len(named_first) > MAX_GREETING_NAMES else human_join(named_first),
+        "first_name": people[0]["first_name"] if people else "",
+        "names": human_join([p["name"] or p["email"] for p in people]),
+        "original_subject": original,
+        "topic": _strip_reply_prefixes(original),
+        "reply_subject": reply_subject(original),
+        "sent_at": sent_at,
+        "sent_when": human_when(ctx.sent_at, ctx.now, ctx.tz),
+        "sent_date": _day_month(sent_at.date(), today),
+        "days_since": (today - sent_at.date()).days,
+        "touch_number": ctx.touch_number,
+        "total_touches": ctx.total_touches,
+        "is_final": ctx.touch_number == ctx.total_touches,
+        "promised": ctx.promised,
+        "promised_when": _human_day(ctx.promised, today) if ctx.promised else "",
+        "promised_date": _day_month(ctx.promised, today) if ctx.promised else "",
+        "user_name": sanitize_header_value(ctx.user_name),
+        "signature": _clean_text(ctx.signature).strip() or sanitize_header_value(ctx.user_name),
+        "note": note or None,
+    }
+
+
+def _person(address: Address) -> dict[str, str]:
+    name = sanitize_header_value(address.name)
+    if "@" in name:  # a display name that is just an address again is no name at all
+        name = ""
+    return {"name": name, "first_name": first_name_of(name), "email": sanitize_header_value(address.email)}
+
+
+def first_name_of(name: str) -> str:
+    """"Ana Lima" -> "Ana"; "Lima, Ana" -> "Ana" (directory style); "" when there is no usable name."""
+    name = sanitize_header_value(name).strip("\"'")
+    if "," in name:
+        name = name.split(",", 1)[1]
+    parts = name.split()
+    return parts[0] if parts and "@" not in parts[0] else ""
+
+
+def human_join(items: Sequence[str]) -> str:
+    """"Ana", "Ana and Bob", "Ana, Bob and Cy"."""
+    items = [item for item in items if item]
+    if len(items) <= 2:
+        return " and ".join(items)
+    return f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def human_when(moment: datetime, now: datetime, tz: ZoneInfo) -> str:
+    """A phrase that fits after a verb ("I wrote {when}"), by calendar day in the user's zone.
+
+    Weeks start on Monday. Within six days a weekday name is unambiguous: "on Tuesday" in the current week,
+    "last Tuesday" in the previous one (and "next Friday" ahead). Further away the date itself is clearer.
+    """
+    return _human_day(_local(moment, tz).date(), _local(now, tz).date())
+
+
+def _human_day(day: date, today: date) -> str:
+    delta = (today - day).days
+    if delta == 0:
+        return "today"
+    if delta == 1:
+        return "yesterday"
+    if delta == -1:
+        return "tomorrow"
+    if abs(delta) <= 6:
+        weekday = _WEEKDAYS[day.weekday()]
+        if day.isocalendar()[:2] == today.isocalendar()[:2]:
+            return f"on {weekday}"
+        return f"last {weekday}" if delta > 0 else f"next {weekday}"
+    return f"on {_day_month(day, today)}"
+
+
+def _day_month(day: date, today: date) -> str:
+    """"3 November", with the year only when it is not this year; month names fixed, not locale-dependent."""
+    text = f"{day.day} {_MONTHS[day.month - 1]}"
+    return text if day.year == today.year else f"{text} {day.year}"
+
+
+def _local(moment: datetime, tz: ZoneInfo) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"naive datetime {moment.isoformat()}: pass timezone-aware datetimes")
+    return moment.astimezone(tz)
+
+
+# ------------------------------------------------------------------------------------------------- rendering
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered follow-up; ``template`` is the variant key, recorded with the touch."""
+
+    subject: str
+    body: str
+    template: str
+
+
+def render(variant: TemplateVariant, ctx: RenderContext) -> Rendered:
+    """Render subject and body; any template failure becomes a TemplateError naming the file's own line."""
+    variables = template_variables(ctx)
+    subject_text = _render_part(variant, variant.subject_source, 1, _SUBJECT_FILENAME_SUFFIX, variables)
+    subject = sanitize_header_value(subject_text)
+    if not subject:
+        raise _error(variant.path, 1, "the subject rendered empty")
+    body_text = _render_part(variant, variant.body_source, variant.body_first_line, _BODY_FILENAME_SUFFIX,
+                             variables)
+    body = _tidy_body(body_text)
+    if not body.strip():
+        raise _error(variant.path, variant.body_first_line, "the body rendered empty")
+    return Rendered(subject=subject, body=body, template=variant.key)
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    """Sandboxed because template packs get copied from other people; strict so a typo fails loudly."""
+    return ImmutableSandboxedEnvironment(
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+@lru_cache(maxsize=256)
+def _compile(source: str, filename: str) -> jinja2.Template:
+    """Compile with our own filename so the rewritten traceback tells us which part and line failed."""
+    env = _environment()
+    code = env.compile(source, name=filename, filename=filename)
+    return env.template_class.from_code(env, code, env.make_globals(None))
+
+
+def _render_part(
+    variant: TemplateVariant, source: str, first_line: int, suffix: str, variables: Mapping[str, object]
+) -> str:
+    filename = f"{variant.key}{suffix}"
+    try:
+        return _compile(source, filename).render(variables)
+    except jinja2.TemplateSyntaxError as exc:
+        raise _error(variant.path, first_line + (exc.lineno or 1) - 1, exc.message or "syntax error") from exc
+    except Exception as exc:  # whatever a template does wrong (undefined, 1/0, ...) is a template error
+        relative = _template_line(exc.__traceback__, filename)
+        line = first_line + relative - 1 if relative is not None else None
+        message = exc.message if isinstance(exc, jinja2.TemplateError) and exc.message else str(exc)
+        raise _error(variant.path, line, message or type(exc).__name__) from exc
+
+
+def _template_line(tb: TracebackType | None, filename: str) -> int | None:
+    """Jinja rewrites tracebacks so template frames carry the template's filename and line; take the last."""
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _tidy_body(text: str) -> str:
+    """Skipped optional paragraphs must not leave holes: trim line ends, at most one blank line in a row."""
+    lines = [line.rstrip() for line in _clean_text(text).split("\n")]
+    tidy: list[str] = []
+    for line in lines:
+        if line or (tidy and tidy[-1]):
+            tidy.append(line)
+    while tidy and not tidy[-1]:
+        tidy.pop()
+    return "\n".join(tidy) + "\n"
+
+
+def _clean_text(text: str) -> str:
+    """Body text: newlines normalised to LF, tabs kept, other control characters dropped."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return "".join(ch for ch in text if ch in "\n\t" or not _is_control(ch))
+
+
+# --------------------------------------------------------------------------------------------- header values
+
+
+def reply_subject(original: str) -> str:
+    """"Re: " + the original without stacked Re:/Fwd:/AW:/SV:/RE[2]: prefixes, the original's case kept."""
+    base = _strip_reply_prefixes(sanitize_header_value(original))
+    return f"Re: {base}" if base else "Re:"
+
+
+def _strip_reply_prefixes(subject: str) -> str:
+    while True:
+        stripped = _REPLY_PREFIX.sub("", subject, count=1)
+        if stripped == subject:
+            return subject.strip()
+        subject = stripped
+
+
+def sanitize_header_value(value: str) -> str:
+    """CR, LF and every other control or line-separator character become a space; whitespace collapses.
+
+    A decoded hostile encoded-word can carry CR/LF (shared FACTS.md): anything reused in a header passes here.
+    """
+    return " ".join("".join(" " if _is_control(ch) else ch for ch in value).split())
+
+
+def _is_control(ch: str) -> bool:
+    return unicodedata.category(ch) in ("Cc", "Zl", "Zp")
+
+
+def validate_header_name(name: str) -> str:
+    """RFC 5322 §2.2 field name: printable US-ASCII except colon. Python 3.11 predates CVE-2024-6923's fix."""
+    if not name or any(not 33 <= ord(ch) <= 126 or ch == ":" for ch in name):
+        raise ValueError(f"invalid header name {name!r}")
+    return name
+
+
+def draft_message_id(thread_id: str, touch_number: int, domain: str) -> str:
+    """``<followupd.{thread}.{touch}@{domain}>``: the same touch always gets the same id, so a restart that
+    re-appends a draft can find (and the matcher can recognise) the first copy.
+
+    A thread id outside ``[A-Za-z0-9_-]`` is replaced by a hash of it, which keeps the id valid and distinct.
+    """
+    if touch_number < 1:
+        raise ValueError(f"touch number must be >= 1, got {touch_number}")
+    thread = str(thread_id)
+    if not _SAFE_ID_PART.fullmatch(thread):
+        thread = "h" + hashlib.sha256(thread.encode()).hexdigest()[:24]
+    return f"<followupd.{thread}.{touch_number}@{_ascii_domain(domain)}>"
+
+
+def _ascii_domain(domain: str) -> str:
+    """A dot-atom domain in ASCII (IDNA for international names), or ValueError."""
+    cleaned = domain.strip().rstrip(".").lower()
+    try:
+        ascii_domain = cleaned.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise ValueError(f"invalid domain {domain!r}") from exc
+    labels = ascii_domain.split(".")
+    if not ascii_domain or not all(_DOMAIN_LABEL.fullmatch(label) for label in labels):
+        raise ValueError(f"invalid domain {domain!r}")
+    return ascii_domain
+
+
+# ---------------------------------------------------------------------------------------------------- drafts
+
+
+class _IdListHeader(str):
+    """A header of msg-ids that folds only between ids.
+
+    The stdlib folder RFC 2047-encodes a word that does not fit in 78 columns, and In-Reply-To / References
+    have no structured parser in 3.11, so a long id came out as ``=?utf-8?q?=3C...?=`` and broke threading.
+    EmailPolicy accepts any value with ``name`` and ``fold()`` as a ready-made header.
+    """
+
+    name: str
+    ids: tuple[str, ...]
+
+    def __new__(cls, name: str, ids: Sequence[str]) -> _IdListHeader:
+        header = super().__new__(cls, " ".join(ids))
+        header.name = validate_header_name(name)
+        header.ids = tuple(ids)
+        return header
+
+    def fold(self, *, policy: Policy) -> str:
+        width = policy.max_line_length or 998
+        lines = [f"{self.name}:"]
+        for mid in self.ids:
+            if len(lines[-1]) + 1 + len(mid) > width and lines[-1] != f"{self.name}:":
+                lines.append("")
+            lines[-1] += f" {mid}"
+        return policy.linesep.join(lines) + policy.linesep
+
+
+def build_draft(
+    *,
+    rendered: Rendered,
+    from_: Address,
+    to: Sequence[Address],
+    cc: Sequence[Address],
+    in_reply_to: str,
+    references: Sequence[str],
+    message_id: str,
+    followupd_id: str,
+    date: datetime,
+    exclude: Collection[str] = (),
+    extra_headers: Sequence[tuple[str, str]] = (),
+) -> bytes:
+    """The follow-up as RFC 5322 bytes (CRLF, folded) for IMAP APPEND to Drafts.
+
+    ``from_`` and every address in ``exclude`` (the tracking address, the user's aliases) are removed from
+    To/Cc even if the caller forgot to; duplicates are dropped and an address in To is not repeated in Cc.
+    Every value is sanitised and every header name validated, since this Python does not validate names;
+    ``extra_headers`` (e.g. a configured X-Mailer) may add headers but not replace the ones set here.
+    Unusable input (no recipients left, a bad id or address, a naive date) is a ValueError: a caller bug.
+    """
+    if date.tzinfo is None or date.utcoffset() is None:
+        raise ValueError("the draft Date must be timezone-aware")
+    skip = {email.strip().lower() for email in (*exclude, from_.email)}
+    to_list = _recipients(to, skip)
+    cc_list = _recipients(cc, skip | {a.addr_spec.lower() for a in to_list})
+    if not to_list and not cc_list:
+        raise ValueError("no recipients left for the draft after excluding the user and tracking addresses")
+    parent = _normalise_msg_id(in_reply_to, "In-Reply-To")
+    msg = EmailMessage(policy=email_policy.SMTP)
+    _set(msg, "From", _email_address(from_))
+    if to_list:
+        _set(msg, "To", to_list)
+    if cc_list:
+        _set(msg, "Cc", cc_list)
+    _set(msg, "Subject", sanitize_header_value(rendered.subject))
+    _set(msg, "Date", date)
+    _set(msg, "Message-ID", _IdListHeader("Message-ID", [_normalise_msg_id(message_id, "Message-ID")]))
+    _set(msg, "In-Reply-To", _IdListHeader("In-Reply-To", [parent]))
+    _set(msg, "References", _IdListHeader("References", reference_chain(references, parent)))
+    _set(msg, "X-Followupd-Id", _required(followupd_id, "X-Followupd-Id"))
+    for name, value in extra_headers:
+        if validate_header_name(name).lower() in _OWN_HEADERS:
+            raise ValueError(f"extra header {name!r} would override one followupd sets itself")
+        _set(msg, name, sanitize_header_value(value))
+    _set(msg, "MIME-Version", "1.0")
+    body = _clean_text(rendered.body)
+    msg.set_content(body, subtype="plain", charset="utf-8", cte=_transfer_encoding(body))
+    return msg.as_bytes(policy=email_policy.SMTP)
+
+
+def _set(msg: EmailMessage, name: str, value: object) -> None:
+    """Every header goes through here, so no name escapes validation."""
+    msg[validate_header_name(name)] = value
+
+
+def reference_chain(references: Sequence[str], in_reply_to: str) -> list[str]:
+    """Thread ids plus the parent last, deduplicated; when long, keep the root and the most recent ones.
+
+    Unusable ids (no angle brackets, whitespace, no @) are dropped: they come from other people's headers.
+    """
+    parent = _normalise_msg_id(in_reply_to, "In-Reply-To")
+    chain = list(dict.fromkeys(mid for mid in (r.strip() for r in references) if _MSG_ID.fullmatch(mid)))
+    chain = [mid for mid in chain if mid != parent] + [parent]
+    if len(chain) > MAX_REFERENCES:
+        chain = [chain[0], *chain[-(MAX_REFERENCES - 1):]]
+    return chain
+
+
+def _normalise_msg_id(value: str, what: str) -> str:
+    mid = value.strip()
+    if mid and not mid.startswith("<"):
+        mid = f"<{mid}>"
+    if not _MSG_ID.fullmatch(mid) or not mid.isascii():
+        raise ValueError(f"invalid {what} {value!r}")
+    return mid
+
+
+def _required(value: str, what: str) -> str:
+    cleaned = sanitize_header_value(value)
+    if not cleaned:
+        raise ValueError(f"{what} must not be empty")
+    return cleaned
+
+
+def _recipients(addresses: Sequence[Address], skip: set[str]) -> list[EmailAddress]:
+    result: list[EmailAddress] = []
+    for address in addresses:
+        converted = _email_address(address)
+        key = converted.addr_spec.lower()
+        if key not in skip and address.email.strip().lower() not in skip:
+            skip.add(key)
+            result.append(converted)
+    return result
+
+
+def _email_address(address: Address) -> EmailAddress:
+    """followupd Address -> stdlib Address: name sanitised, domain in IDNA, ASCII local part required."""
+    email = sanitize_header_value(address.email)
+    local, at, domain = email.rpartition("@")
+    if not at or not local or not local.isascii():
+        raise ValueError(f"unusable address {address.email!r} (needs an ASCII local part and a domain)")
+    return EmailAddress(display_name=sanitize_header_value(address.name), username=local,
+                        domain=_ascii_domain(domain))
+
+
+def _transfer_encoding(body: str) -> str:
+    """7bit when it already is, else quoted-printable: it survives any IMAP server and stays legible."""
+    if body.isascii() and all(len(line) <= 78 for line in body.split("\n")):
+        return "7bit"
+    return "quoted-printable"

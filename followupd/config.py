@@ -1,0 +1,1101 @@
+"""One TOML file -> frozen, validated dataclasses; every mistake is reported at start-up, naming its key.
+
+Why validate everything up front: a daemon that discovers a typo at 3 a.m., on the first follow-up it
+tries to send, has already failed its user. So ``parse_config`` checks every key once, collects *all*
+problems, and raises a single :class:`~followupd.errors.ConfigError` whose message lists them, one per line,
+each as ``FILE: [section] key = VALUE ...; what is allowed``. Nothing else in followupd re-checks the config.
+
+The schema is a public contract (``config.example.toml`` documents it). It is declared in ``_SCHEMA`` -- one
+table of allowed keys and their TOML types per section -- so adding a section (``[smtp]``, ``[sending]``)
+means adding an entry there and a small ``_build_*`` function, not touching the checking machinery.
+
+Secrets: a literal ``password`` is accepted but never shown (not in ``repr``, not in error messages);
+database URLs are shown with their password redacted. ``resolve_password`` runs ``password_command`` only
+when asked, so loading the config has no side effects beyond reading files.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import json
+import os
+import re
+import stat
+import subprocess
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from followupd.cadence import CadenceSettings, Gap, gap_minimum, parse_duration, parse_gap
+from followupd.errors import ConfigError, SecretError
+
+TlsMode = Literal["implicit", "starttls", "none"]
+
+TLS_MODES: tuple[TlsMode, ...] = ("implicit", "starttls", "none")
+MIN_GAP = timedelta(days=2)
+MAX_GAPS = 12
+MIN_POLL_INTERVAL = timedelta(minutes=1)
+MIN_DAYS_BETWEEN_NUDGES = 2
+CONFIG_ENV_VAR = "FOLLOWUPD_CONFIG"
+
+
+# ----------------------------------------------------------------------------------------------------
+# The validated configuration
+# ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    """The IMAP account. Exactly one password source is set; ``password`` is kept out of ``repr`` and logs."""
+
+    host: str
+    port: int
+    tls: TlsMode
+    username: str
+    password_command: str | None
+    password_env: str | None
+    password: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class IdentityConfig:
+    """Who the user is: their own addresses (lower-case) tell "Bob replied" apart from "I followed up"."""
+
+    name: str
+    addresses: tuple[str, ...]
+    timezone: ZoneInfo
+    signature: str
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    """The address the user BCCs to ask for tracking (lower-case, without any ``-5d`` style suffix)."""
+
+    address: str
+
+
+@dataclass(frozen=True)
+class FoldersConfig:
+    """Folder names; ``None`` means "find it via SPECIAL-USE" (watch: INBOX plus Archive where it exists)."""
+
+    sent: str | None
+    drafts: str | None
+    watch: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    """Any SQLAlchemy URL. ``repr`` hides a password in the URL, since configs get pasted into bug reports."""
+
+    url: str
+
+    def __repr__(self) -> str:
+        return f"DatabaseConfig(url={redact_url(self.url)!r})"
+
+
+@dataclass(frozen=True)
+class TemplatesConfig:
+    """An existing directory of user templates, or ``None`` for the built-in ones."""
+
+    dir: Path | None
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole validated configuration; ``path`` is its file (for messages and relative paths)."""
+
+    account: AccountConfig
+    identity: IdentityConfig
+    tracking: TrackingConfig
+    folders: FoldersConfig
+    database: DatabaseConfig
+    cadence: CadenceSettings
+    templates: TemplatesConfig
+    path: Path
+
+
+# ----------------------------------------------------------------------------------------------------
+# Where the config and the data live (XDG base directories)
+# ----------------------------------------------------------------------------------------------------
+
+
+def _home(env: Mapping[str, str]) -> Path:
+    """``$HOME`` from the injected environment, so tests never depend on the real home directory."""
+    home = env.get("HOME")
+    return Path(home) if home else Path.home()
+
+
+def _expand_user(text: str, env: Mapping[str, str]) -> Path:
+    """``~`` and ``~/x`` against the injected ``$HOME``; ``~other`` is left to the OS."""
+    if text == "~" or text.startswith("~/"):
+        return _home(env) / text[2:]
+    return Path(text).expanduser()
+
+
+def _xdg_dir(env: Mapping[str, str], var: str, fallback: str) -> Path:
+    """The XDG spec says a relative ``$XDG_*_HOME`` is invalid and must be ignored."""
+    value = env.get(var, "")
+    if value and Path(value).is_absolute():
+        return Path(value)
+    return _home(env) / fallback
+
+
+def default_config_path(env: Mapping[str, str] = os.environ) -> Path:
+    """``$XDG_CONFIG_HOME/followupd/config.toml``, else ``~/.config/followupd/config.toml``."""
+    return _xdg_dir(env, "XDG_CONFIG_HOME", ".config") / "followupd" / "config.toml"
+
+
+def default_data_dir(env: Mapping[str, str] = os.environ) -> Path:
+    """``$XDG_DATA_HOME/followupd``, else ``~/.local/share/followupd``: state, kept apart from config."""
+    return _xdg_dir(env, "XDG_DATA_HOME", ".local/share") / "followupd"
+
+
+def resolve_config_path(cli_path: Path | None, env: Mapping[str, str] = os.environ) -> Path:
+    """``--config`` wins, then ``$FOLLOWUPD_CONFIG``, then the XDG default: the most explicit choice wins."""
+    if cli_path is not None:
+        return _expand_user(str(cli_path), env)
+    from_env = env.get(CONFIG_ENV_VAR, "")
+    if from_env:
+        return _expand_user(from_env, env)
+    return default_config_path(env)
+
+
+def local_timezone(env: Mapping[str, str] = os.environ, *, etc: Path = Path("/etc")) -> ZoneInfo:
+    """The machine's zone as an IANA name, because follow-ups must land in *business* hours where the user is.
+
+    Order: ``$TZ`` (``Europe/Berlin``, ``:Europe/Berlin`` or a zoneinfo path), the ``/etc/localtime`` symlink,
+    ``/etc/timezone``; UTC when none names a known zone (POSIX ``TZ`` strings like ``CET-1CEST`` do not).
+    """
+    candidates: list[Callable[[], str | None]] = [
+        lambda: _zone_key_from_tz(env.get("TZ", "")),
+        lambda: _zone_key_from_localtime(etc / "localtime"),
+        lambda: _zone_key_from_timezone_file(etc / "timezone"),
+    ]
+    for candidate in candidates:
+        zone = _zone_or_none(candidate())
+        if zone is not None:
+            return zone
+    return ZoneInfo("UTC")
+
+
+def _zone_key_from_tz(value: str) -> str | None:
+    key = value.strip().removeprefix(":")
+    if "zoneinfo/" in key:
+        key = key.rsplit("zoneinfo/", 1)[1]
+    return key or None
+
+
+def _zone_key_from_localtime(link: Path) -> str | None:
+    try:
+        target = os.readlink(link)
+    except OSError:
+        return None
+    return target.rsplit("zoneinfo/", 1)[1] if "zoneinfo/" in target else None
+
+
+def _zone_key_from_timezone_file(path: Path) -> str | None:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return lines[0].strip() if lines and lines[0].strip() else None
+
+
+def _zone_or_none(key: str | None) -> ZoneInfo | None:
+    if not key:
+        return None
+    try:
+        return ZoneInfo(key)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+
+
+# ----------------------------------------------------------------------------------------------------
+# The declarative schema
+# ----------------------------------------------------------------------------------------------------
+
+Kind = Literal["string", "integer", "string list", "date list"]
+
+
+@dataclass(frozen=True)
+class _Key:
+    """One allowed key: its TOML type, whether it must be present, an example for messages, secrecy."""
+
+    kind: Kind
+    example: str
+    required: bool = False
+    secret: bool = False
+
+
+@dataclass(frozen=True)
+class _Section:
+    """One allowed ``[section]`` and its keys."""
+
+    keys: Mapping[str, _Key]
+    required: bool = False
+
+
+_SCHEMA: Mapping[str, _Section] = {
+    "account": _Section(
+        required=True,
+        keys={
+            "host": _Key("string", '"imap.example.com"', required=True),
+            "port": _Key("integer", "993"),
+            "tls": _Key("string", '"implicit"'),
+            "username": _Key("string", '"me@example.com"', required=True),
+            "password_command": _Key("string", '"pass show mail/me"'),
+            "password_env": _Key("string", '"FOLLOWUPD_PASSWORD"'),
+            "password": _Key("string", '"..."', secret=True),
+        },
+    ),
+    "identity": _Section(
+        keys={
+            "name": _Key("string", '"Alex Example"'),
+            "addresses": _Key("string list", '["me@example.com", "alex@example.org"]'),
+            "timezone": _Key("string", '"Europe/Berlin"'),
+            "signature": _Key("string", '"Alex"'),
+        },
+    ),
+    "tracking": _Section(
+        required=True,
+        keys={"address": _Key("string", '"me+followup@example.com"', required=True)},
+    ),
+    "folders": _Section(
+        keys={
+            "sent": _Key("string", '"Sent"'),
+            "drafts": _Key("string", '"Drafts"'),
+            "watch": _Key("string list", '["INBOX", "Archive"]'),
+        },
+    ),
+    "database": _Section(keys={"url": _Key("string", '"sqlite:////home/me/followupd.db"')}),
+    "cadence": _Section(
+        keys={
+            "gaps": _Key("string list", '["3bd", "1w", "2w", "4w"]'),
+            "send_days": _Key("string list", '["mon", "tue", "wed", "thu", "fri"]'),
+            "send_hours": _Key("string", '"09:00-17:00"'),
+            "jitter": _Key("string", '"45m"'),
+            "holidays": _Key("date list", '["2026-12-25"]'),
+            "min_days_between_nudges_per_person": _Key("integer", "2"),
+            "poll_interval": _Key("string", '"5m"'),
+        },
+    ),
+    "templates": _Section(keys={"dir": _Key("string", '"~/.config/followupd/templates"')}),
+}
+
+
+# ----------------------------------------------------------------------------------------------------
+# Collecting problems
+# ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Problems:
+    """All problems found so far; raised together so the user fixes the file in one go, not per run."""
+
+    path: Path
+    items: list[tuple[str | None, str]] = field(default_factory=list)
+
+    def add(self, key: str | None, message: str) -> None:
+        self.items.append((key, f"{self.path}: {message}"))
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise ConfigError("\n".join(message for _, message in self.items), key=self.items[0][0])
+
+
+def toml_repr(value: Any) -> str:
+    """A value as written in TOML (``"tsl"``, ``true``, ``[1, 2]``), so the user recognises their line."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_repr(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {toml_repr(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, date | time):
+        return value.isoformat()
+    return repr(value)
+
+
+def _toml_type(value: Any) -> str:
+    """The TOML name of a value's type, with an article, for "must be X, not Y" messages."""
+    names: list[tuple[type | tuple[type, ...], str]] = [
+        (bool, "a boolean"), (int, "an integer"), (float, "a float"), (str, "a string"),
+        (list, "an array"), (dict, "a table"), (datetime, "a date-time"), (date, "a date"), (time, "a time"),
+    ]
+    for kind, name in names:
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
+
+
+def _did_you_mean(word: str, choices: Sequence[str], template: str) -> str:
+    """A suggestion only when one is close: a wrong guess is worse than none."""
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return template.format(close[0]) if close else ""
+
+
+def _quoted_list(values: Sequence[str]) -> str:
+    return ", ".join(f'"{v}"' for v in values)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Structure: sections, keys and TOML types
+# ----------------------------------------------------------------------------------------------------
+
+
+def _kind_matches(kind: Kind, value: Any) -> bool:
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "string list":
+        return isinstance(value, list) and all(isinstance(item, str) for item in value)
+    return isinstance(value, list) and all(_is_date_item(item) for item in value)
+
+
+def _is_date_item(item: Any) -> bool:
+    """Holidays may be written as strings or as bare TOML dates (``2026-12-25``), but not as date-times."""
+    return isinstance(item, str) or (isinstance(item, date) and not isinstance(item, datetime))
+
+
+_KIND_WORDS: Mapping[Kind, str] = {
+    "string": "a string",
+    "integer": "an integer",
+    "string list": "a list of strings",
+    "date list": "a list of dates",
+}
+
+
+def _type_problem(section: str, key: str, spec: _Key, value: Any) -> str:
+    shown = "<hidden>" if spec.secret else toml_repr(value)
+    found = _toml_type(value)
+    if isinstance(value, list) and spec.kind in ("string list", "date list"):
+        bad = next(item for item in value if not _kind_matches(spec.kind, [item]))
+        found = f"an array containing {_toml_type(bad)}"
+    return (
+        f"[{section}] {key} = {shown} must be {_KIND_WORDS[spec.kind]}, not {found}; "
+        f"e.g. {key} = {spec.example}"
+    )
+
+
+def _check_structure(data: Mapping[str, Any], problems: _Problems) -> dict[str, dict[str, Any]]:
+    """Report unknown/misplaced/missing sections and keys and wrong types; return only the well-typed values.
+
+    Later checks therefore see each value either well-typed or absent, and never report a second, confusing
+    problem about a value already reported here.
+    """
+    tables: dict[str, dict[str, Any]] = {name: {} for name in _SCHEMA}
+    for name, value in data.items():
+        if name in _SCHEMA and isinstance(value, dict):
+            tables[name] = _check_section(name, value, problems)
+        else:
+            _report_top_level(name, value, problems)
+    for name, section in _SCHEMA.items():
+        if section.required and name not in data:
+            problems.add(name, f"missing section [{name}]; it needs {_required_keys(section)}")
+    return tables
+
+
+def _required_keys(section: _Section) -> str:
+    names = [key for key, spec in section.keys.items() if spec.required]
+    return " and ".join(f"{key} = {section.keys[key].example}" for key in names) or "nothing"
+
+
+def _report_top_level(name: str, value: Any, problems: _Problems) -> None:
+    if name in _SCHEMA:
+        problems.add(name, f"[{name}] must be a table (a [{name}] header), not {_toml_type(value)}")
+        return
+    if isinstance(value, dict):
+        hint = _did_you_mean(name, list(_SCHEMA), "; did you mean [{}]?")
+        problems.add(name, f"unknown section [{name}]{hint or '; allowed: ' + ', '.join(_SCHEMA)}")
+        return
+    owner = _section_owning(name)
+    where = f"; put it under [{owner}]" if owner else "; every setting belongs in a [section]"
+    problems.add(name, f"key {name} is outside any section{where}")
+
+
+def _section_owning(key: str) -> str | None:
+    return next((name for name, section in _SCHEMA.items() if key in section.keys), None)
+
+
+def _check_section(name: str, values: Mapping[str, Any], problems: _Problems) -> dict[str, Any]:
+    spec = _SCHEMA[name]
+    typed: dict[str, Any] = {}
+    for key, value in values.items():
+        key_spec = spec.keys.get(key)
+        if key_spec is None:
+            problems.add(f"{name}.{key}", _unknown_key(name, key))
+        elif not _kind_matches(key_spec.kind, value):
+            problems.add(f"{name}.{key}", _type_problem(name, key, key_spec, value))
+        else:
+            typed[key] = value
+    for key, key_spec in spec.keys.items():
+        if key_spec.required and key not in values:
+            problems.add(f"{name}.{key}", f"[{name}] {key} is required; e.g. {key} = {key_spec.example}")
+    return typed
+
+
+def _unknown_key(section: str, key: str) -> str:
+    hint = _did_you_mean(key, list(_SCHEMA[section].keys), '; did you mean "{}"?')
+    owner = _section_owning(key)
+    if not hint and owner is not None:
+        hint = f"; it belongs in [{owner}]"
+    return f"unknown key [{section}] {key}{hint}"
+
+
+# ----------------------------------------------------------------------------------------------------
+# Reading one section's values
+# ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Table:
+    """Typed access to one section's (already type-checked) values, and problem reports naming the key."""
+
+    name: str
+    values: Mapping[str, Any]       # only the well-typed values
+    written: frozenset[str]         # every key the file sets in this section, well-typed or not
+    problems: _Problems
+    present: bool = True
+
+    def text(self, key: str) -> str | None:
+        value = self.values.get(key)
+        return value if isinstance(value, str) else None
+
+    def integer(self, key: str) -> int | None:
+        value = self.values.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    def items(self, key: str) -> list[Any] | None:
+        value = self.values.get(key)
+        return value if isinstance(value, list) else None
+
+    def has(self, key: str) -> bool:
+        """Whether the file sets ``key`` at all: a wrongly typed value is not an absent one."""
+        return key in self.written
+
+    def error(self, key: str, message: str) -> None:
+        """A problem about the key as a whole (missing, empty, conflicting), without echoing its value."""
+        self.problems.add(f"{self.name}.{key}", f"[{self.name}] {key} {message}")
+
+    def bad(self, key: str, allowed: str, *, shown: str | None = None) -> None:
+        """``[section] key = VALUE is not allowed; ALLOWED`` -- the value hidden when the key is secret."""
+        spec = _SCHEMA[self.name].keys[key]
+        if shown is None:
+            shown = "<hidden>" if spec.secret else toml_repr(self.values.get(key))
+        self.problems.add(f"{self.name}.{key}", f"[{self.name}] {key} = {shown} is not allowed; {allowed}")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Small value checks shared by sections
+# ----------------------------------------------------------------------------------------------------
+
+_EMAIL_FORBIDDEN = re.compile(r"[\s<>(),;:\"\[\]\\]")
+
+
+def email_problem(address: str) -> str | None:
+    """Why ``address`` is not a usable bare address, or None. Practical, not RFC 5322: it catches typos.
+
+    One ``@``, a non-empty local part, and a domain that is ``localhost`` or has a dot between non-empty
+    labels. ``"Alex <me@example.com>"`` is refused with a hint: only bare addresses are compared with headers.
+    """
+    if _EMAIL_FORBIDDEN.search(address):
+        return "write the bare address without a name, spaces or brackets, e.g. me@example.com"
+    if address.count("@") != 1:
+        return "an address has exactly one @, e.g. me@example.com"
+    local, domain = address.split("@")
+    if not local:
+        return "the part before @ is empty"
+    labels = domain.split(".")
+    if domain.lower() != "localhost" and (len(labels) < 2 or not all(labels)):
+        return f"the domain {domain!r} needs a dot (example.com) or must be localhost"
+    return None
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost``, 127.0.0.0/8 or ::1: the only hosts where a clear-text password never crosses a wire."""
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def redact_url(url: str) -> str:
+    """``postgresql://u:secret@h/db`` -> ``postgresql://u:***@h/db``; other URLs are unchanged."""
+    return re.sub(r"^((?:[A-Za-z][A-Za-z0-9+.\-]*://)?[^/@:]*):[^/@]*@", r"\1:***@", url)
+
+
+# ----------------------------------------------------------------------------------------------------
+# [account]
+# ----------------------------------------------------------------------------------------------------
+
+_PASSWORD_SOURCES = ("password_command", "password_env", "password")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _build_account(table: _Table) -> AccountConfig:
+    host = (table.text("host") or "").strip()
+    host_problem = _host_problem(host) if table.text("host") is not None else None
+    if host_problem:
+        table.bad("host", host_problem)
+    tls = _account_tls(table)
+    if tls == "none" and host and not is_loopback(host):
+        table.bad("tls", f"TLS may only be off for a loopback host (localhost, 127.0.0.1, ::1), and "
+                         f"{host!r} is not; the password would cross the network in clear text. "
+                         'Use "implicit" or "starttls"')
+    username = (table.text("username") or "").strip()
+    if table.text("username") is not None and not username:
+        table.error("username", 'is empty; e.g. username = "me@example.com"')
+    _check_password_sources(table)
+    return AccountConfig(
+        host=host,
+        port=_account_port(table, tls),
+        tls=tls,
+        username=username,
+        password_command=table.text("password_command"),
+        password_env=table.text("password_env"),
+        password=table.text("password"),
+    )
+
+
+def _host_problem(host: str) -> str | None:
+    """Catch the usual paste mistakes (a URL, a port, an empty string) before they become DNS errors."""
+    if not host:
+        return 'give the server name, e.g. host = "imap.example.com"'
+    if "://" in host or "/" in host:
+        return 'give the host name only, without imaps:// or a path, e.g. "imap.example.com"'
+    if re.search(r"\s", host):
+        return "a host name has no spaces"
+    if host.count(":") == 1:
+        return 'give the port in port = 993, not in host'
+    return None
+
+
+def _account_tls(table: _Table) -> TlsMode:
+    value = table.text("tls")
+    if value is None:
+        return "implicit"
+    for mode in TLS_MODES:
+        if value.strip().lower() == mode:
+            return mode
+    table.bad("tls", f"use one of {_quoted_list(TLS_MODES)}")
+    return "implicit"
+
+
+def _account_port(table: _Table, tls: TlsMode) -> int:
+    port = table.integer("port")
+    if port is None:
+        return 993 if tls == "implicit" else 143
+    if not 1 <= port <= 65535:
+        table.bad("port", "use a TCP port from 1 to 65535 (993 for implicit TLS, 143 for starttls)")
+    return port
+
+
+def _check_password_sources(table: _Table) -> None:
+    """Exactly one source, so it is never ambiguous which password is used; values are never echoed."""
+    given = [key for key in _PASSWORD_SOURCES if table.has(key)]
+    if not given and table.present:
+        table.problems.add(
+            "account.password_command",
+            "[account] needs one password source: password_command (e.g. \"pass show mail/me\"), "
+            "password_env (e.g. \"FOLLOWUPD_PASSWORD\") or password "
+            "(discouraged: secrets belong outside the file)",
+        )
+    elif len(given) > 1:
+        table.problems.add(
+            f"account.{given[1]}",
+            f"[account] sets {' and '.join(given)}; keep exactly one password source",
+        )
+    for key in given:
+        value = table.text(key)
+        if value is not None and not value.strip():
+            table.error(key, "is empty")
+    env_name = table.text("password_env")
+    if env_name and not _ENV_NAME.match(env_name):
+        table.bad("password_env", "give the variable's name only (letters, digits, _), without $, "
+                                  'e.g. password_env = "FOLLOWUPD_PASSWORD"')
+
+
+# ----------------------------------------------------------------------------------------------------
+# [identity] and [tracking]
+# ----------------------------------------------------------------------------------------------------
+
+
+def _build_identity(table: _Table, username: str, env: Mapping[str, str]) -> IdentityConfig:
+    name = table.text("name") or ""
+    signature = table.text("signature")
+    return IdentityConfig(
+        name=name,
+        addresses=_identity_addresses(table, username),
+        timezone=_identity_timezone(table, env),
+        signature=name if signature is None else signature,
+    )
+
+
+def _identity_addresses(table: _Table, username: str) -> tuple[str, ...]:
+    """The user's own addresses, lower-case, de-duplicated; by default the username if it is an address."""
+    raw = table.items("addresses")
+    if raw is None:
+        if table.has("addresses") or not username:
+            return ()
+        if email_problem(username) is None:
+            return (username.lower(),)
+        table.error("addresses", f"is missing and [account] username = {toml_repr(username)} is not an email "
+                                 'address; list your own addresses, e.g. addresses = ["me@example.com"]')
+        return ()
+    if not raw:
+        table.bad("addresses", 'list at least one of your own addresses, e.g. addresses = ["me@example.com"]')
+        return ()
+    addresses: list[str] = []
+    for item in raw:
+        address = item.strip().lower()
+        problem = email_problem(address)
+        if problem:
+            table.bad("addresses", f"{toml_repr(item)} is not an email address: {problem}")
+        elif address not in addresses:
+            addresses.append(address)
+    return tuple(addresses)
+
+
+def _identity_timezone(table: _Table, env: Mapping[str, str]) -> ZoneInfo:
+    key = table.text("timezone")
+    if key is None:
+        return local_timezone(env)
+    zone = _zone_or_none(key.strip())
+    if zone is None:
+        table.bad("timezone",
+                  'use an IANA time zone name such as "Europe/Berlin", "America/New_York" or "UTC"')
+        return ZoneInfo("UTC")
+    return zone
+
+
+def _build_tracking(table: _Table, own: Sequence[str]) -> TrackingConfig:
+    raw = table.text("address")
+    if raw is None:
+        return TrackingConfig(address="")
+    address = raw.strip().lower()
+    problem = email_problem(address)
+    if problem:
+        table.bad("address",
+                  f"use an address you receive mail at, e.g. \"me+followup@example.com\"; {problem}")
+    elif address in own:
+        table.bad("address", "it is one of your own [identity] addresses, so every message you copy to "
+                             'yourself would be tracked; use a sub-address such as "me+followup@example.com"')
+    return TrackingConfig(address=address)
+
+
+# ----------------------------------------------------------------------------------------------------
+# [folders], [database], [templates]
+# ----------------------------------------------------------------------------------------------------
+
+
+def _build_folders(table: _Table) -> FoldersConfig:
+    return FoldersConfig(
+        sent=_folder_name(table, "sent"),
+        drafts=_folder_name(table, "drafts"),
+        watch=_folder_watch(table),
+    )
+
+
+def _folder_name(table: _Table, key: str) -> str | None:
+    value = table.text(key)
+    if value is not None and not value.strip():
+        table.error(key, "is empty; name the folder, or leave the key out to find it through SPECIAL-USE")
+        return None
+    return value
+
+
+def _folder_watch(table: _Table) -> tuple[str, ...] | None:
+    raw = table.items("watch")
+    if raw is None:
+        return None
+    if not raw:
+        table.bad("watch",
+                  'name at least one folder, e.g. ["INBOX"], or leave the key out for INBOX and Archive')
+        return None
+    if not all(item.strip() for item in raw):
+        table.bad("watch", "folder names must not be empty")
+    return tuple(dict.fromkeys(raw))
+
+
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+
+
+def _build_database(table: _Table, env: Mapping[str, str]) -> DatabaseConfig:
+    url = table.text("url")
+    if url is None:
+        return DatabaseConfig(url=f"sqlite:///{default_data_dir(env) / 'followupd.db'}")
+    url = url.strip()
+    if not _URL_SCHEME.match(url):
+        table.bad("url", 'use an SQLAlchemy URL, e.g. "sqlite:////home/me/followupd.db" or '
+                         '"postgresql+psycopg://user@localhost/followupd"', shown=toml_repr(redact_url(url)))
+    if url.startswith("sqlite:///~"):
+        url = f"sqlite:///{_expand_user(url.removeprefix('sqlite:///'), env)}"
+    return DatabaseConfig(url=url)
+
+
+def _build_templates(table: _Table, config_path: Path, env: Mapping[str, str]) -> TemplatesConfig:
+    """Relative paths are relative to the config file, so the config works whatever the working directory."""
+    raw = table.text("dir")
+    if raw is None:
+        return TemplatesConfig(dir=None)
+    directory = _expand_user(raw.strip(), env)
+    if not directory.is_absolute():
+        directory = config_path.parent / directory
+    if not directory.is_dir():
+        what = "is not a directory" if directory.exists() else "does not exist"
+        table.bad("dir", f"{directory} {what}; create it, or leave the key out to use the built-in templates")
+        return TemplatesConfig(dir=None)
+    return TemplatesConfig(dir=directory)
+
+
+# ----------------------------------------------------------------------------------------------------
+# [cadence]
+# ----------------------------------------------------------------------------------------------------
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def _build_cadence(table: _Table) -> CadenceSettings:
+    defaults = CadenceSettings()
+    window = _cadence_hours(table, (defaults.send_start, defaults.send_end))
+    return CadenceSettings(
+        gaps=_cadence_gaps(table, defaults.gaps),
+        send_days=_cadence_days(table, defaults.send_days),
+        send_start=window[0],
+        send_end=window[1],
+        jitter=_cadence_jitter(table, window, defaults.jitter),
+        holidays=_cadence_holidays(table),
+        min_days_between_nudges_per_person=_cadence_min_days(
+            table, defaults.min_days_between_nudges_per_person),
+        poll_interval=_cadence_poll(table, defaults.poll_interval),
+    )
+
+
+def _cadence_gaps(table: _Table, default: tuple[Gap, ...]) -> tuple[Gap, ...]:
+    raw = table.items("gaps")
+    if raw is None:
+        return default
+    if not 1 <= len(raw) <= MAX_GAPS:
+        table.bad("gaps", f"give 1 to {MAX_GAPS} gaps, e.g. [\"3bd\", \"1w\", \"2w\", \"4w\"]")
+        return default
+    gaps: list[Gap] = []
+    for item in raw:
+        try:
+            gap = parse_gap(item)
+        except ValueError as exc:
+            table.bad("gaps", f"{toml_repr(item)} is not a gap: {exc}")
+            continue
+        if gap_minimum(gap) < MIN_GAP:
+            table.bad("gaps", f"{toml_repr(item)} is shorter than 2 days; persistence never means every day: "
+                              'a nudge sooner than that reads as pressure. Use e.g. "2d", "3bd" or "1w"')
+        gaps.append(gap)
+    return tuple(gaps)
+
+
+def _weekday_number(name: str) -> int | None:
+    word = name.strip().lower()
+    for number, full in enumerate(_WEEKDAYS):
+        if word in (full, full[:3]):
+            return number
+    return None
+
+
+def _cadence_days(table: _Table, default: frozenset[int]) -> frozenset[int]:
+    raw = table.items("send_days")
+    if raw is None:
+        return default
+    if not raw:
+        table.bad("send_days", 'name at least one day, e.g. ["mon", "tue", "wed", "thu", "fri"]')
+        return default
+    days: list[int] = []
+    for item in raw:
+        number = _weekday_number(item)
+        if number is None:
+            table.bad("send_days", f"{toml_repr(item)} is not a weekday; use mon..sun or monday..sunday")
+        elif number in days:
+            table.bad("send_days", f"{toml_repr(item)} is listed twice; name each day once")
+        else:
+            days.append(number)
+    return frozenset(days) or default
+
+
+def _parse_clock(hours: str, minutes: str, *, end: bool) -> time | None:
+    """``HH:MM`` -> time; ``24:00`` only as an end, meaning "until midnight" (``time.max``)."""
+    h, m = int(hours), int(minutes)
+    if end and (h, m) == (24, 0):
+        return time.max
+    if h > 23 or m > 59:
+        return None
+    return time(h, m)
+
+
+def _cadence_hours(table: _Table, default: tuple[time, time]) -> tuple[time, time]:
+    raw = table.text("send_hours")
+    if raw is None:
+        return default
+    match = _HOURS.match(raw)
+    start = _parse_clock(match[1], match[2], end=False) if match else None
+    end = _parse_clock(match[3], match[4], end=True) if match else None
+    if start is None or end is None or start >= end:
+        table.bad("send_hours", 'write "HH:MM-HH:MM" with the start before the end, e.g. "09:00-17:00"; '
+                                '"00:00-24:00" means any time of day')
+        return default
+    return (start, end)
+
+
+def _window_length(window: tuple[time, time]) -> timedelta:
+    start, end = window
+    end_delta = timedelta(days=1) if end == time.max else timedelta(hours=end.hour, minutes=end.minute)
+    return end_delta - timedelta(hours=start.hour, minutes=start.minute)
+
+
+def _duration(table: _Table, key: str) -> timedelta | None:
+    raw = table.text(key)
+    if raw is None:
+        return None
+    try:
+        return parse_duration(raw)
+    except ValueError as exc:
+        table.bad(key, str(exc))
+        return None
+
+
+def _cadence_jitter(table: _Table, window: tuple[time, time], default: timedelta) -> timedelta:
+    jitter = _duration(table, "jitter")
+    if jitter is None:
+        return default
+    if jitter >= _window_length(window):
+        table.bad("jitter", f"it must be shorter than the sending window ({_window_length(window)}), "
+                            'or drafts would drift out of it; e.g. "45m", or "0m" for none')
+    return jitter
+
+
+def _cadence_holidays(table: _Table) -> frozenset[date]:
+    raw = table.items("holidays")
+    if raw is None:
+        return frozenset()
+    days: set[date] = set()
+    for item in raw:
+        if isinstance(item, date):
+            days.add(item)
+            continue
+        try:
+            days.add(date.fromisoformat(item.strip()))
+        except ValueError:
+            table.bad("holidays", f"{toml_repr(item)} is not an ISO date; write e.g. \"2026-12-25\"")
+    return frozenset(days)
+
+
+def _cadence_min_days(table: _Table, default: int) -> int:
+    value = table.integer("min_days_between_nudges_per_person")
+    if value is None:
+        return default
+    if value < MIN_DAYS_BETWEEN_NUDGES:
+        table.bad("min_days_between_nudges_per_person",
+                  f"use {MIN_DAYS_BETWEEN_NUDGES} or more; 1 would let one person be nudged on consecutive "
+                  "days, and persistence never means every day")
+    return value
+
+
+def _cadence_poll(table: _Table, default: timedelta) -> timedelta:
+    interval = _duration(table, "poll_interval")
+    if interval is None:
+        return default
+    if interval < MIN_POLL_INTERVAL:
+        table.bad("poll_interval", 'use at least 1 minute, e.g. "5m"; polling faster only loads the server')
+    return interval
+
+
+# ----------------------------------------------------------------------------------------------------
+# Entry points
+# ----------------------------------------------------------------------------------------------------
+
+
+def parse_config(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str] = os.environ) -> Config:
+    """Validate parsed TOML; raise one ConfigError listing every problem (``key`` = the first one's)."""
+    problems = _Problems(path)
+    tables = _check_structure(data, problems)
+
+    def table(name: str) -> _Table:
+        raw = data.get(name)
+        written = frozenset(raw) if isinstance(raw, dict) else frozenset()
+        return _Table(name, tables[name], written, problems, present=isinstance(raw, dict))
+
+    account = _build_account(table("account"))
+    identity = _build_identity(table("identity"), account.username, env)
+    config = Config(
+        account=account,
+        identity=identity,
+        tracking=_build_tracking(table("tracking"), identity.addresses),
+        folders=_build_folders(table("folders")),
+        database=_build_database(table("database"), env),
+        cadence=_build_cadence(table("cadence")),
+        templates=_build_templates(table("templates"), path, env),
+        path=path,
+    )
+    problems.raise_if_any()
+    return config
+
+
+def _read_config_text(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"no config at {path}; copy config.example.toml there and edit it "
+                          f"(or pass --config PATH, or set ${CONFIG_ENV_VAR})") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a directory, not a config file") from None
+    except PermissionError:
+        raise ConfigError(f"cannot read {path}: permission denied") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (bad byte at offset {exc.start}); TOML files are UTF-8") from None
+
+
+def load_config(path: Path, env: Mapping[str, str] = os.environ) -> Config:
+    """Read, parse and validate the config file; every failure is a ConfigError naming the file."""
+    text = _read_config_text(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # The decoder's message carries "(at line L, column C)" and never the offending text: no secret leaks.
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(data, path=path, env=env)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Secrets
+# ----------------------------------------------------------------------------------------------------
+
+
+def resolve_password(
+    account: AccountConfig, env: Mapping[str, str] = os.environ, *, timeout: float = 30
+) -> str:
+    """The IMAP password from its one source; called at login, not at load, so a locked keyring waits.
+
+    Messages name the source and what went wrong but never contain the secret (nor the command's stdout).
+    """
+    if account.password is not None:
+        return account.password
+    if account.password_env is not None:
+        return _password_from_env(account.password_env, env)
+    if account.password_command is not None:
+        return _password_from_command(account.password_command, env, timeout)
+    raise SecretError("[account] has no password source; set password_command or password_env",
+                      key="account.password_command")
+
+
+def _password_from_env(name: str, env: Mapping[str, str]) -> str:
+    value = env.get(name)
+    if value is None:
+        raise SecretError(f"[account] password_env: environment variable {name} is not set",
+                          key="account.password_env")
+    if not value:
+        raise SecretError(f"[account] password_env: environment variable {name} is empty",
+                          key="account.password_env")
+    return value
+
+
+def _password_from_command(command: str, env: Mapping[str, str], timeout: float) -> str:
+    """First line of the command's stdout, like isync's PassCmd and msmtp's passwordeval.
+
+    Taking the first line (not all output minus the final newline) matters for ``pass``: its entries often
+    hold ``login:``/``url:`` lines below the password.
+    """
+    key = "account.password_command"
+    try:
+        result = subprocess.run(command, shell=True, capture_output=True, stdin=subprocess.DEVNULL,
+                                env=dict(env), timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise SecretError(f"[account] password_command did not finish within {timeout:g} s "
+                          "(is it waiting for a passphrase prompt?)", key=key) from None
+    except OSError as exc:
+        raise SecretError(f"[account] password_command could not be started: {exc.strerror or exc}",
+                          key=key) from None
+    lines = result.stdout.splitlines()
+    first = lines[0] if lines else b""
+    if result.returncode != 0:
+        raise SecretError(f"[account] password_command {_failure(result.returncode)}"
+                          f"{_stderr_summary(result.stderr, first)}", key=key)
+    try:
+        password = first.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SecretError("[account] password_command printed something that is not UTF-8", key=key) from None
+    if not password:
+        raise SecretError("[account] password_command printed nothing (its first line is empty)", key=key)
+    return password
+
+
+def _failure(returncode: int) -> str:
+    if returncode < 0:
+        return f"was killed by signal {-returncode}"
+    return f"failed with exit code {returncode}"
+
+
+def _stderr_summary(stderr: bytes, secret: bytes) -> str:
+    """The first non-blank stderr line, as a hint; redacted if it happens to contain what stdout printed."""
+    text = stderr.decode("utf-8", errors="replace")
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    if not line:
+        return ""
+    candidate = secret.decode("utf-8", errors="replace").strip()
+    if candidate and candidate in line:
+        line = line.replace(candidate, "***")
+    return f": {line}"
+
+
+def config_warnings(path: Path) -> list[str]:
+    """Non-fatal advice about the file itself: who else can read or change it, and literal secrets in it.
+
+    A group/world-writable config is risky in any case (an edited ``password_command`` runs as the user); a
+    readable one matters when the file holds a secret (a literal password, or a database URL with one).
+    """
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return []   # load_config reports these properly
+    warnings: list[str] = []
+    if mode & 0o022:
+        warnings.append(f"config file is writable by other users (mode {mode:04o}); anyone who can edit it "
+                        f"can make followupd run commands as you; chmod 600 {path}")
+    secrets = _secrets_in(data)
+    if secrets and mode & 0o044:
+        warnings.append(f"config file is readable by other users (mode {mode:04o}) and holds {secrets}; "
+                        f"chmod 600 {path}")
+    if _has_literal_password(data):
+        warnings.append("[account] password is a literal secret in the config file; prefer password_command "
+                        "(e.g. \"pass show mail/me\") or password_env")
+    return warnings
+
+
+def _has_literal_password(data: Mapping[str, Any]) -> bool:
+    account = data.get("account")
+    return isinstance(account, dict) and "password" in account
+
+
+def _secrets_in(data: Mapping[str, Any]) -> str:
+    found: list[str] = []
+    if _has_literal_password(data):
+        found.append("a literal password")
+    database = data.get("database")
+    url = database.get("url") if isinstance(database, dict) else None
+    if isinstance(url, str) and redact_url(url) != url:
+        found.append("a database password")
+    return " and ".join(found)

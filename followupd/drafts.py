@@ -1,0 +1,288 @@
+"""Follow-up drafts, exactly once: plan a touch (in the database), then make the mailbox agree with it.
+
+Every draft has a deterministic ``X-Followupd-Id`` (``<thread>-<number>``) and Message-ID. The intent (a Touch
+row in state ``planned`` with the rendered bytes) is committed BEFORE anything is APPENDed; the APPEND is
+confirmed AFTER. A crash in between leaves a ``planned`` touch whose draft may or may not exist, so the next
+cycle first searches Drafts for its id and only APPENDs when it is not there: never two drafts for one touch.
+Deleting works the same way: only messages that carry one of our ids are ever removed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import store as st
+from .cadence import fit_to_window, respect_person_spacing
+from .compose import (
+    RenderContext,
+    TemplateLibrary,
+    build_draft,
+    choose_variant,
+    draft_message_id,
+    render,
+    stage_for_touch,
+)
+from .config import Config
+from .errors import TemplateError
+from .headers import Address
+
+logger = logging.getLogger(__name__)
+
+FOLLOWUPD_HEADER = "X-Followupd-Id"
+#: A queued draft that vanished from Drafts is "skipped" only after this long: a mail client sending it may
+#: delete the draft a moment before its copy lands in Sent, and we must not mistake a send for a skip.
+MISSING_GRACE = timedelta(minutes=10)
+OPEN_TOUCH_STATES = (st.TOUCH_PLANNED, st.TOUCH_QUEUED)
+
+
+class DraftsPort(Protocol):
+    """What drafting needs from the IMAP adapter."""
+
+    def search_header(self, folder: str, name: str, value: str) -> list[int]: ...
+    def append(self, folder: str, message: bytes, *, flags: Sequence[bytes] = ...,
+               msg_time: datetime | None = None) -> int | None: ...
+    def delete_messages(self, folder: str, uids: Sequence[int]) -> None: ...
+
+
+@dataclass
+class DraftReport:
+    drafted: list[str] = field(default_factory=list)
+    withdrawn: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def touch_id(thread_id: str, number: int) -> str:
+    return f"{thread_id}-{number}"
+
+
+def _addresses(entries: list[dict[str, str]]) -> tuple[Address, ...]:
+    return tuple(Address(e["email"], e.get("name", "")) for e in entries)
+
+
+def open_touch(thread: st.Thread) -> st.Touch | None:
+    for touch in thread.touch_rows:
+        if touch.state in OPEN_TOUCH_STATES:
+            return touch
+    return None
+
+
+def withdraw_open_touches(thread: st.Thread, now: datetime, reason: str) -> list[st.Touch]:
+    """The thread closed: every planned or queued draft of it must go (the deletion happens in ``act``)."""
+    withdrawn = []
+    for touch in thread.touch_rows:
+        if touch.state in OPEN_TOUCH_STATES:
+            touch.state = st.TOUCH_WITHDRAWN
+            touch.done_at = now
+            touch.outcome = reason
+            touch.cleanup_pending = True
+            withdrawn.append(touch)
+    return withdrawn
+
+
+class Drafter:
+    """Decides which threads get a draft now and renders it; ``act`` then syncs Drafts with the decisions."""
+
+    def __init__(self, config: Config, library: TemplateLibrary) -> None:
+        self.config = config
+        self.library = library
+        self.tz: ZoneInfo = config.identity.timezone
+
+    # ---------------------------------------------------------------- planning (inside the cycle's transaction)
+    def plan(self, session: Session, now: datetime, report: DraftReport) -> None:
+        """Create a ``planned`` touch for every waiting thread that is due now, inside the sending window."""
+        in_window = fit_to_window(now, self.config.cadence, self.tz) == now
+        if not in_window:
+            return
+        due = list(session.scalars(
+            select(st.Thread).where(st.Thread.state == st.WAITING, st.Thread.next_due.is_not(None),
+                                    st.Thread.next_due <= now).order_by(st.Thread.next_due)))
+        if not due:
+            return
+        nudges = self._recent_nudge_days(session, now)
+        for thread in due:
+            if open_touch(thread) is not None:
+                continue  # one draft at a time per thread: an outage never produces a burst
+            if not thread.participants():
+                continue
+            spaced = self._spaced(thread, now, nudges)
+            if spaced > now:
+                thread.next_due = spaced
+                logger.info("%s: postponed to %s so nobody is nudged on consecutive days", thread.id,
+                            spaced.astimezone(self.tz).isoformat())
+                continue
+            touch = self._make_touch(session, thread, now, report)
+            if touch is not None:
+                for person in thread.participants():
+                    nudges.setdefault(person["email"], set()).add(now.astimezone(self.tz).date())
+
+    def _recent_nudge_days(self, session: Session, now: datetime) -> dict[str, set[date]]:
+        """Local dates on which each person got (or will get) a follow-up, from any thread."""
+        horizon = now - timedelta(days=max(self.config.cadence.min_days_between_nudges_per_person, 2) + 1)
+        rows = session.scalars(select(st.Touch).where(
+            st.Touch.created >= horizon,
+            st.Touch.state.in_((st.TOUCH_PLANNED, st.TOUCH_QUEUED, st.TOUCH_SENT))))
+        days: dict[str, set[date]] = {}
+        for touch in rows:
+            when = (touch.done_at if touch.state == st.TOUCH_SENT and touch.done_at else touch.created)
+            for person in touch.thread.participants():
+                days.setdefault(person["email"], set()).add(when.astimezone(self.tz).date())
+        return days
+
+    def _spaced(self, thread: st.Thread, now: datetime, nudges: dict[str, set[date]]) -> datetime:
+        if thread.promised is not None and thread.steps == 0:
+            return now  # the date the user promised up front is honoured, even next to another nudge
+        others: set[date] = set()
+        for person in thread.participants():
+            others |= nudges.get(person["email"], set())
+        if not others:
+            return now
+        return respect_person_spacing(now, others, self.config.cadence, self.tz)
+
+    def _used_with_people(self, session: Session, thread: st.Thread) -> set[str]:
+        """Templates used last with any of this thread's people elsewhere: avoided so nobody sees a repeat."""
+        emails = {p["email"] for p in thread.participants()}
+        used: set[str] = set()
+        rows = session.scalars(select(st.Touch).where(st.Touch.thread_id != thread.id,
+                                                      st.Touch.state != st.TOUCH_WITHDRAWN)
+                               .order_by(st.Touch.created.desc()).limit(200))
+        for touch in rows:
+            if emails & {p["email"] for p in touch.thread.participants()}:
+                used.add(touch.template)
+        return used
+
+    def _make_touch(self, session: Session, thread: st.Thread, now: datetime, report: DraftReport) -> st.Touch | None:
+        number = max((t.number for t in thread.touch_rows), default=0) + 1
+        total = len(self.config.cadence.gaps)
+        stage = stage_for_touch(thread.steps + 1, total, self.library.stages())
+        used = {t.template for t in thread.touch_rows if t.template}
+        variant = choose_variant(self.library, stage, used_in_thread=used,
+                                 recently_used_with_person=self._used_with_people(session, thread),
+                                 seed=touch_id(thread.id, number))
+        if variant is None:
+            message = f"{thread.id}: no unused template left for stage {stage!r}; add variants to the templates"
+            logger.error(message)
+            report.errors.append(message)
+            return None
+        ctx = RenderContext(
+            recipients=_addresses(thread.to) or _addresses(thread.cc) or _addresses(thread.bcc),
+            cc=_addresses(thread.cc) if thread.to else (),
+            original_subject=thread.subject, sent_at=thread.sent_at, now=now, tz=self.tz,
+            touch_number=thread.steps + 1, total_touches=total, promised=thread.promised,
+            user_name=self.config.identity.name, signature=self.config.identity.signature,
+            note=thread.note or None,
+        )
+        try:
+            rendered = render(variant, ctx)
+        except TemplateError as exc:
+            logger.error("%s: draft skipped: %s", thread.id, exc)
+            report.errors.append(f"{thread.id}: {exc}")
+            return None
+        domain = (thread.from_email.rpartition("@")[2] or "followupd.invalid").lower()
+        tid = touch_id(thread.id, number)
+        message_id = draft_message_id(thread.id, number, domain)
+        raw = build_draft(
+            rendered=rendered, from_=Address(thread.from_email, thread.from_name or self.config.identity.name),
+            to=ctx.recipients, cc=ctx.cc, in_reply_to=thread.message_id,
+            references=[*thread.references, thread.message_id], message_id=message_id, followupd_id=tid,
+            date=now, exclude=(*self.config.identity.addresses, thread.tracking_address),
+        )
+        touch = st.Touch(
+            id=tid, thread_id=thread.id, number=number, state=st.TOUCH_PLANNED, template=rendered.template,
+            message_id=message_id, subject=rendered.subject,
+            to=[{"email": a.email, "name": a.name} for a in ctx.recipients],
+            due_at=thread.next_due, created=now, raw=raw,
+        )
+        thread.touch_rows.append(touch)
+        st.add_event(session, thread, at=now, kind="draft_planned", message_id=message_id,
+                     detail=f"touch {thread.steps + 1} of {total} from {rendered.template}")
+        report.drafted.append(tid)
+        return touch
+
+    # ---------------------------------------------------------------- acting (each step its own transaction)
+    def act(self, store: st.Store, mailbox: DraftsPort, drafts_folder: str | None, now: datetime,
+            report: DraftReport) -> None:
+        """Make Drafts match the database: APPEND planned drafts, delete withdrawn ones, notice deleted ones."""
+        if drafts_folder is None:
+            with store.read() as session:
+                if session.scalar(select(st.Touch.id).where(st.Touch.state == st.TOUCH_PLANNED).limit(1)):
+                    logger.error("no Drafts folder found; set [folders] drafts in the config")
+            return
+        self._cleanup(store, mailbox, drafts_folder)
+        self._append_planned(store, mailbox, drafts_folder, now)
+        self._reconcile(store, mailbox, drafts_folder, now, report)
+
+    def _append_planned(self, store: st.Store, mailbox: DraftsPort, folder: str, now: datetime) -> None:
+        with store.read() as session:
+            planned = [(t.id, t.raw, t.thread_id) for t in
+                       session.scalars(select(st.Touch).where(st.Touch.state == st.TOUCH_PLANNED))]
+        for tid, raw, thread_id in planned:
+            existing = mailbox.search_header(folder, FOLLOWUPD_HEADER, tid)
+            if existing:
+                uid: int | None = existing[0]  # appended before a crash: confirm, never append again
+            else:
+                uid = mailbox.append(folder, raw or b"", flags=(b"\\Draft",), msg_time=now)
+                logger.info("%s: follow-up draft queued in %s", thread_id, folder)
+            with store.transaction() as session:
+                touch = session.get(st.Touch, tid)
+                if touch is not None and touch.state == st.TOUCH_PLANNED:
+                    touch.state = st.TOUCH_QUEUED
+                    touch.drafted_at = now
+                    touch.drafts_uid = uid
+                    st.add_event(session, touch.thread, at=now, kind="draft_queued", message_id=touch.message_id,
+                                 detail=f"draft in {folder}" + (f" (uid {uid})" if uid else ""))
+
+    def _cleanup(self, store: st.Store, mailbox: DraftsPort, folder: str) -> None:
+        with store.read() as session:
+            pending = [t.id for t in session.scalars(select(st.Touch).where(st.Touch.cleanup_pending.is_(True)))]
+        for tid in pending:
+            ours = mailbox.search_header(folder, FOLLOWUPD_HEADER, tid)
+            if ours:
+                mailbox.delete_messages(folder, ours)
+                logger.info("removed followupd draft %s from %s", tid, folder)
+            with store.transaction() as session:
+                touch = session.get(st.Touch, tid)
+                if touch is not None:
+                    touch.cleanup_pending = False
+
+    def _still_in_drafts(self, mailbox: DraftsPort, folder: str, touch: st.Touch) -> bool:
+        """Our draft, or the user's edit of it: some clients drop unknown headers when re-saving a draft, so
+        a draft with our Message-ID, or any draft replying to the thread, counts as the same touch."""
+        if mailbox.search_header(folder, FOLLOWUPD_HEADER, touch.id):
+            return True
+        if touch.message_id and mailbox.search_header(folder, "Message-ID", touch.message_id):
+            return True
+        return bool(mailbox.search_header(folder, "In-Reply-To", touch.thread.message_id))
+
+    def _reconcile(self, store: st.Store, mailbox: DraftsPort, folder: str, now: datetime,
+                   report: DraftReport) -> None:
+        """A queued draft the user deleted without sending: skipped, and the next touch is planned."""
+        with store.transaction() as session:
+            queued = list(session.scalars(select(st.Touch).where(st.Touch.state == st.TOUCH_QUEUED)))
+            for touch in queued:
+                if self._still_in_drafts(mailbox, folder, touch):
+                    touch.missing_since = None
+                    continue
+                if touch.missing_since is None:
+                    touch.missing_since = now
+                    continue
+                if now - touch.missing_since < MISSING_GRACE:
+                    continue
+                touch.state = st.TOUCH_SKIPPED
+                touch.done_at = now
+                touch.outcome = "draft deleted without sending"
+                thread = touch.thread
+                thread.steps += 1
+                thread.last_touch_at = now
+                st.add_event(session, thread, at=now, kind="draft_skipped", message_id=touch.message_id,
+                             detail="the draft was deleted from Drafts without being sent")
+                report.skipped.append(touch.id)
+                logger.info("%s: draft %s was deleted without sending; counted as skipped", thread.id, touch.id)

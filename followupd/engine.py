@@ -1,0 +1,410 @@
+"""One cycle: sync -> classify -> track -> match -> plan; the only place the pure core meets the adapters.
+
+The cycle reads new headers from every folder (Sent first, so a thread exists before its replies are read),
+turns them into MessageMeta, starts tracking what carries the tracking address, matches the rest against the
+open threads and plans each waiting thread's next check-in. All of that lands in ONE database transaction
+together with the folder cursors: a crash anywhere leaves either the whole cycle or none of it, and re-reading
+the same mail is harmless because every write is keyed by Message-ID.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from . import store as st
+from .cadence import due_time
+from .clock import Clock
+from .compose import TemplateLibrary
+from .config import Config
+from .drafts import Drafter, DraftReport, DraftsPort, open_touch, withdraw_open_touches
+from .headers import FETCH_HEADER_FIELDS, Address, MessageMeta, base_subject, parse_headers
+from .imap import FetchedHeader, FolderStatus, ResolvedFolders
+from .matching import EventKind, MatchEvent, ThreadIndex, ThreadKey, is_own_address, match_message
+from .tracking import TrackRequest, find_tracking, is_tracking_address
+
+logger = logging.getLogger(__name__)
+
+#: States whose threads still take part in matching. A late reply to an "unanswered" thread is still worth
+#: recording: the user wants to know who answered, even after followupd gave up.
+MATCHABLE_STATES = (st.WAITING, st.UNANSWERED)
+
+
+class MailboxPort(DraftsPort, Protocol):
+    """What the engine needs from the IMAP adapter (``followupd.imap.Mailbox`` provides it)."""
+
+    def resolve_folders(self, *, sent: str | None, drafts: str | None,
+                        watch: tuple[str, ...] | None) -> ResolvedFolders: ...
+    def examine(self, folder: str) -> FolderStatus: ...
+    def fetch_headers_since(self, folder: str, last_uid: int, fields: tuple[str, ...], *,
+                            batch: int = 500) -> Iterable[FetchedHeader]: ...
+
+
+@dataclass(frozen=True)
+class SeenMessage:
+    """A fetched message, parsed, with where it came from."""
+
+    folder: str
+    uid: int
+    meta: MessageMeta
+    internaldate: datetime | None
+    is_sent_folder: bool
+
+    @property
+    def when(self) -> datetime | None:
+        """When the message was written: its Date header, else when the server received it."""
+        return self.meta.date or self.internaldate
+
+    @property
+    def where(self) -> str:
+        return f"{self.folder}:{self.uid}"
+
+
+@dataclass
+class CycleReport:
+    """What one cycle saw and changed; its ``summary()`` is the one INFO line a cycle logs."""
+
+    folders: dict[str, int] = field(default_factory=dict)  # folder -> new messages read
+    rescanned: list[str] = field(default_factory=list)
+    skipped: int = 0
+    new_threads: list[str] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)
+    drafts: DraftReport = field(default_factory=DraftReport)
+
+    @property
+    def fetched(self) -> int:
+        return sum(self.folders.values())
+
+    def summary(self) -> str:
+        parts = [f"read {self.fetched} new message(s) in {len(self.folders)} folder(s)"]
+        if self.new_threads:
+            parts.append(f"{len(self.new_threads)} new tracked thread(s)")
+        if self.changes:
+            parts.append("; ".join(self.changes))
+        if self.drafts.drafted:
+            parts.append(f"{len(self.drafts.drafted)} follow-up draft(s) queued")
+        if self.drafts.skipped:
+            parts.append(f"{len(self.drafts.skipped)} draft(s) you deleted counted as skipped")
+        if self.drafts.errors:
+            parts.append(f"{len(self.drafts.errors)} draft(s) failed: " + "; ".join(self.drafts.errors))
+        if self.skipped:
+            parts.append(f"{self.skipped} unreadable message(s) skipped")
+        if self.rescanned:
+            parts.append("rescanned " + ", ".join(self.rescanned) + " (UIDVALIDITY changed)")
+        return "; ".join(parts)
+
+
+def thread_id_for(message_id: str) -> str:
+    """A short, stable thread id derived from the Message-ID, so both copies of a message agree on it."""
+    return hashlib.sha256(message_id.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+
+
+def _addr_dicts(addresses: Iterable[Address]) -> list[dict[str, str]]:
+    return [{"email": a.email, "name": a.name} for a in addresses]
+
+
+class Engine:
+    """Runs cycles for one account. Side effects come in from outside: store and clock here, mailbox per cycle."""
+
+    def __init__(self, config: Config, store: st.Store, *, clock: Clock,
+                 library: TemplateLibrary | None = None) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.tz: ZoneInfo = config.identity.timezone
+        self.own_addresses = frozenset(a.lower() for a in config.identity.addresses)
+        self.tracking_address = config.tracking.address.lower()
+        self.drafter = Drafter(config, library) if library is not None else None
+
+    # ------------------------------------------------------------------ the cycle
+    def run_cycle(self, mailbox: MailboxPort, *, dry_run: bool = False) -> CycleReport:
+        """Sync every folder and apply what was found; with ``dry_run`` nothing is written anywhere."""
+        report = CycleReport()
+        folders = mailbox.resolve_folders(
+            sent=self.config.folders.sent, drafts=self.config.folders.drafts, watch=self.config.folders.watch
+        )
+        order: list[tuple[str, bool]] = []
+        if folders.sent:
+            order.append((folders.sent, True))
+        order.extend((name, False) for name in folders.watch if name != folders.sent)
+        session_cm = self.store.read() if dry_run else self.store.transaction()
+        with session_cm as session:
+            index = self._load_index(session)
+            for folder, is_sent in order:
+                self._sync_folder(session, mailbox, folder, is_sent, index, report)
+            self._plan_all(session, report)
+            if self.drafter is not None:
+                self.drafter.plan(session, self.clock.now(), report.drafts)
+            session.flush()
+        if self.drafter is not None and not dry_run:
+            self.drafter.act(self.store, mailbox, folders.drafts, self.clock.now(), report.drafts)
+        return report
+
+    # ------------------------------------------------------------------ sync
+    def _sync_folder(self, session: Session, mailbox: MailboxPort, folder: str, is_sent: bool,
+                     index: ThreadIndex, report: CycleReport) -> None:
+        status = mailbox.examine(folder)
+        cursor = st.get_cursor(session, folder)
+        if cursor is None:
+            cursor = st.FolderCursor(folder=folder, uidvalidity=status.uidvalidity, last_uid=0)
+            session.add(cursor)
+        elif cursor.uidvalidity != status.uidvalidity:
+            # RFC 3501 §2.3.1.1: UIDs from the old validity mean nothing now. Re-reading is safe because
+            # every write below is keyed by Message-ID.
+            logger.warning("%s: UIDVALIDITY changed (%s -> %s); rescanning the folder",
+                           folder, cursor.uidvalidity, status.uidvalidity)
+            report.rescanned.append(folder)
+            cursor.uidvalidity = status.uidvalidity
+            cursor.last_uid = 0
+        if status.uidnext is not None and cursor.last_uid >= status.uidnext - 1:
+            report.folders[folder] = 0
+            return  # nothing new: no FETCH at all
+        batch: list[SeenMessage] = []
+        count = 0
+        for fetched in mailbox.fetch_headers_since(folder, cursor.last_uid, FETCH_HEADER_FIELDS):
+            count += 1
+            cursor.last_uid = max(cursor.last_uid, fetched.uid)
+            seen = self._parse(folder, fetched, is_sent, report)
+            if seen is not None:
+                batch.append(seen)
+            if len(batch) >= 500:
+                self._process(session, batch, index, report)
+                batch = []
+        self._process(session, batch, index, report)
+        report.folders[folder] = count
+
+    def _parse(self, folder: str, fetched: FetchedHeader, is_sent: bool, report: CycleReport) -> SeenMessage | None:
+        try:
+            meta = parse_headers(fetched.raw)
+        except Exception:  # parse_headers promises not to raise; one bad message must still never stop a cycle
+            logger.exception("%s:%s: could not parse the message headers; skipped", folder, fetched.uid)
+            report.skipped += 1
+            return None
+        for problem in meta.problems:
+            logger.debug("%s:%s: %s", folder, fetched.uid, problem)
+        return SeenMessage(folder, fetched.uid, meta, fetched.internaldate, is_sent)
+
+    def _process(self, session: Session, batch: list[SeenMessage], index: ThreadIndex,
+                 report: CycleReport) -> None:
+        """Tracking first, then matching, so a delivered copy and its reply in one batch are both understood."""
+        leftovers: list[SeenMessage] = []
+        for seen in batch:
+            if not self._maybe_track(session, seen, index, report):
+                leftovers.append(seen)
+        for seen in leftovers:
+            self._match(session, seen, index, report)
+
+    # ------------------------------------------------------------------ tracking
+    def _tracking_request(self, seen: SeenMessage) -> TrackRequest | None:
+        meta = seen.meta
+        if meta.from_ is None or not is_own_address(meta.from_.email, self.own_addresses):
+            return None  # only mail the user sent starts tracking; others writing to the address do not
+        if seen.is_sent_folder:
+            candidates = [a.email for a in (*meta.bcc, *meta.to, *meta.cc)]
+        else:
+            candidates = [a.email for a in (*meta.to, *meta.cc)] + list(meta.delivered_to)
+        sent_on = (seen.when or self.clock.now()).astimezone(self.tz).date()
+        return find_tracking(candidates, self.tracking_address, sent_on=sent_on,
+                             holidays=self.config.cadence.holidays)
+
+    def _maybe_track(self, session: Session, seen: SeenMessage, index: ThreadIndex, report: CycleReport) -> bool:
+        """Start (or enrich) a thread when the message carries the tracking address; True if it did."""
+        request = self._tracking_request(seen)
+        if request is None:
+            return False
+        meta = seen.meta
+        is_known_copy = meta.message_id is not None and index.thread_for_message_id(meta.message_id) is not None
+        if not is_known_copy and self._follows_up_open_thread(meta, index):
+            return False  # the user nudged a tracked thread by hand (Bcc'ing again): a touch, matched below
+        message_id = meta.message_id or self._synthetic_message_id(seen)
+        thread = session.get(st.Thread, thread_id_for(message_id))
+        recipients = self._recipients(meta)
+        if thread is None:
+            thread = self._new_thread(session, seen, message_id, request, recipients)
+            report.new_threads.append(thread.id)
+            logger.info("tracking %s: %r to %s (%s)", thread.id, thread.subject,
+                        ", ".join(r["email"] for r in thread.participants()) or "nobody", seen.where)
+        else:
+            self._merge_copy(thread, seen, recipients)
+        if thread.state in MATCHABLE_STATES:
+            index.add(self._thread_key(thread))
+        return True
+
+    def _follows_up_open_thread(self, meta: MessageMeta, index: ThreadIndex) -> bool:
+        """Writes in an open thread to someone it already waits on; a forward to someone new is a new thread."""
+        recipients = {a.email for a in meta.all_recipients()}
+        for mid in meta.referenced_ids:
+            thread_id = index.thread_for_message_id(mid)
+            key = index.get(thread_id) if thread_id else None
+            if key is not None and key.participants & recipients:
+                return True
+        return False
+
+    def _synthetic_message_id(self, seen: SeenMessage) -> str:
+        """A stand-in id for a sent message without Message-ID, stable across both copies where possible."""
+        meta = seen.meta
+        basis = "|".join([meta.subject, meta.date.isoformat() if meta.date else "",
+                          ",".join(a.email for a in meta.all_recipients())])
+        return f"<followupd-noid-{hashlib.sha256(basis.encode()).hexdigest()[:20]}@localhost>"
+
+    def _recipients(self, meta: MessageMeta) -> dict[str, list[dict[str, str]]]:
+        def keep(addresses: tuple[Address, ...]) -> list[dict[str, str]]:
+            kept = [a for a in addresses if not is_tracking_address(a.email, self.tracking_address)
+                    and not is_own_address(a.email, self.own_addresses)]
+            return _addr_dicts(kept)
+        return {"to": keep(meta.to), "cc": keep(meta.cc), "bcc": keep(meta.bcc)}
+
+    def _new_thread(self, session: Session, seen: SeenMessage, message_id: str, request: TrackRequest,
+                    recipients: dict[str, list[dict[str, str]]]) -> st.Thread:
+        meta = seen.meta
+        now = self.clock.now()
+        problems: list[str] = []
+        if request.problem:
+            problems.append(request.problem)
+        if meta.message_id is None:
+            problems.append("the sent message has no Message-ID; replies can only be matched by subject")
+        if not any(recipients.values()):
+            problems.append("no recipients besides you and the tracking address: nobody to follow up with")
+        thread = st.Thread(
+            id=thread_id_for(message_id), message_id=message_id, subject=meta.subject,
+            from_email=meta.from_.email if meta.from_ else "", from_name=meta.from_.name if meta.from_ else "",
+            to=recipients["to"], cc=recipients["cc"], bcc=recipients["bcc"],
+            references=list(meta.references) or list(meta.in_reply_to),
+            sent_at=seen.when or now, first_seen_at=now, state=st.WAITING, state_changed_at=now,
+            tracking_address=request.address, tracking_suffix=request.suffix, promised=request.promised,
+            problems=problems, touches=0, source=[seen.where],
+        )
+        session.add(thread)
+        session.add(st.ThreadMessageId(message_id=message_id, thread_id=thread.id, role="tracked"))
+        detail = f"tracking started from {seen.where}"
+        if request.suffix:
+            detail += f" (suffix {request.suffix!r}" + (f", first check-in {request.promised})" if request.promised
+                                                       else ", not understood)")
+        st.add_event(session, thread, at=now, kind="tracked", message_id=message_id, detail=detail)
+        session.flush()
+        return thread
+
+    def _merge_copy(self, thread: st.Thread, seen: SeenMessage, recipients: dict[str, list[dict[str, str]]]) -> None:
+        """The other copy of a tracked message (Sent vs delivered): one thread, recipients united."""
+        if seen.where not in thread.source:
+            thread.source = [*thread.source, seen.where]
+        for role in ("to", "cc", "bcc"):
+            current: list[dict[str, str]] = list(getattr(thread, role))
+            known = {entry["email"] for entry in current}
+            added = [entry for entry in recipients[role] if entry["email"] not in known]
+            if added:
+                setattr(thread, role, current + added)
+
+    # ------------------------------------------------------------------ matching
+    def _thread_key(self, thread: st.Thread) -> ThreadKey:
+        return ThreadKey(
+            thread_id=thread.id,
+            message_ids=frozenset(row.message_id for row in thread.ids) | {thread.message_id},
+            participants=frozenset(p["email"] for p in thread.participants()),
+            base_subject=base_subject(thread.subject),
+            sent_at=thread.sent_at,
+        )
+
+    def _load_index(self, session: Session) -> ThreadIndex:
+        return ThreadIndex(self._thread_key(t) for t in st.threads_in_states(session, MATCHABLE_STATES))
+
+    def _match(self, session: Session, seen: SeenMessage, index: ThreadIndex, report: CycleReport) -> None:
+        if not len(index):
+            return
+        if seen.meta.followupd_id and not seen.is_sent_folder:
+            return  # one of our own drafts (a watched Drafts folder): not a touch until it is sent
+        events = match_message(seen.meta, index, own_addresses=self.own_addresses, arrived_at=seen.internaldate)
+        for match in events:
+            thread = session.get(st.Thread, match.thread_id)
+            if thread is None:
+                continue
+            self._apply(session, thread, seen, match, index, report)
+
+    def _apply(self, session: Session, thread: st.Thread, seen: SeenMessage, match: MatchEvent,
+               index: ThreadIndex, report: CycleReport) -> None:
+        meta = seen.meta
+        message_id = meta.message_id or f"<{seen.where}@followupd.invalid>"
+        at = seen.when or self.clock.now()
+        sender = meta.from_.email if meta.from_ else "unknown sender"
+        detail = f"{match.evidence} ({seen.where}, from {sender})"
+        if not st.add_event(session, thread, at=at, kind=match.kind.value, message_id=message_id, detail=detail):
+            return  # already applied in an earlier cycle (a rescan re-reads old mail)
+        if match.kind is EventKind.REPLY:
+            self._close_replied(session, thread, seen, match, message_id, at)
+            index.remove(thread.id)
+            how = "probably replied" if match.probable else "replied"
+            report.changes.append(f"{thread.id} {how} by {sender}")
+            logger.info("%s: %s by %s: %s", thread.id, how, sender, match.evidence)
+        elif match.kind is EventKind.OWN_TOUCH:
+            self._count_own_touch(session, thread, message_id, at)
+            report.changes.append(f"{thread.id} touched by you")
+            logger.info("%s: you followed up (%s)", thread.id, seen.where)
+        else:
+            # Auto-replies, bounces and read receipts are recorded with their evidence, never taken as replies.
+            report.changes.append(f"{thread.id} got {match.kind.value.replace('_', ' ')}")
+            logger.info("%s: %s from %s, not a reply (%s)", thread.id, match.kind.value, sender, meta.kind_evidence)
+
+    def _remember_id(self, session: Session, thread: st.Thread, message_id: str, role: str) -> None:
+        if session.get(st.ThreadMessageId, message_id) is None:
+            session.add(st.ThreadMessageId(message_id=message_id, thread_id=thread.id, role=role))
+
+    def _close_replied(self, session: Session, thread: st.Thread, seen: SeenMessage, match: MatchEvent,
+                       message_id: str, at: datetime) -> None:
+        self._remember_id(session, thread, message_id, "reply")
+        if thread.state not in MATCHABLE_STATES:
+            return
+        thread.state = st.REPLIED
+        thread.state_reason = match.evidence
+        thread.state_changed_at = self.clock.now()
+        thread.replied_at = at
+        thread.replied_by = seen.meta.from_.email if seen.meta.from_ else ""
+        thread.reply_probable = match.probable
+        thread.next_due = None
+        withdraw_open_touches(thread, self.clock.now(), f"{thread.replied_by or 'someone'} replied")
+
+    def _count_own_touch(self, session: Session, thread: st.Thread, message_id: str, at: datetime) -> None:
+        """The user wrote in the thread: our queued draft sent (edited or not) or a nudge by hand.
+
+        Either way it is one touch; a draft of ours still sitting in Drafts is now stale and is removed, so the
+        recipient can never get the same nudge twice."""
+        self._remember_id(session, thread, message_id, "touch")
+        if thread.state != st.WAITING:
+            return
+        thread.touches += 1
+        thread.steps += 1
+        if thread.last_touch_at is None or at > thread.last_touch_at:
+            thread.last_touch_at = at
+        pending = open_touch(thread)
+        if pending is not None:
+            pending.state = st.TOUCH_SENT
+            pending.done_at = at
+            pending.outcome = "sent" if message_id == pending.message_id else "you sent a follow-up yourself"
+            pending.cleanup_pending = message_id != pending.message_id
+
+    # ------------------------------------------------------------------ planning
+    def _plan_all(self, session: Session, report: CycleReport) -> None:
+        now = self.clock.now()
+        for thread in st.threads_in_states(session, (st.WAITING,)):
+            due = self.plan_due(thread)
+            if due is None and open_touch(thread) is None:
+                thread.state = st.UNANSWERED
+                thread.state_reason = f"no reply after {thread.steps} follow-up step(s)"
+                thread.state_changed_at = now
+                st.add_event(session, thread, at=now, kind="unanswered", message_id=thread.message_id,
+                             detail=thread.state_reason)
+                report.changes.append(f"{thread.id} closed as unanswered")
+            thread.next_due = due
+
+    def plan_due(self, thread: st.Thread) -> datetime | None:
+        """The thread's next check-in under the current cadence; None when the sequence is finished."""
+        return due_time(
+            sent_at=thread.sent_at, last_touch_at=thread.last_touch_at, touches_done=thread.steps,
+            promised=thread.promised, settings=self.config.cadence, tz=self.tz, seed=thread.id,
+        )

@@ -1,0 +1,292 @@
+"""The state database: threads, touches, the message-id index, folder cursors and the event log.
+
+SQLite by default, any SQLAlchemy URL otherwise. The schedule lives here (``Thread.next_due``, ``Touch``),
+not in APScheduler, so a restart loses nothing. Every write the engine makes in a cycle happens in one
+transaction, which is what makes a crash at any point harmless: either the whole cycle's bookkeeping landed
+(and re-reading the same mail changes nothing) or none of it did (and re-reading it redoes it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+from .errors import StoreError
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+# Thread states. "waiting" is the only open one; the rest are final (a late reply still moves
+# "unanswered" to "replied", because knowing who answered is worth more than the tidy state).
+WAITING = "waiting"
+REPLIED = "replied"
+UNANSWERED = "unanswered"
+STOPPED = "stopped"
+FAILED = "failed"
+DECLINED = "declined"
+THREAD_STATES = (WAITING, REPLIED, UNANSWERED, STOPPED, FAILED, DECLINED)
+
+# Touch (follow-up) states.
+TOUCH_PLANNED = "planned"      # intent recorded, draft not yet confirmed in Drafts
+TOUCH_QUEUED = "queued"        # draft is in Drafts, waiting for the user
+TOUCH_SENT = "sent"            # the user sent it (seen in Sent) or followupd sent it
+TOUCH_SKIPPED = "skipped"      # the user deleted the draft, or skipped it
+TOUCH_WITHDRAWN = "withdrawn"  # followupd removed it: a reply arrived first
+TOUCH_STATES = (TOUCH_PLANNED, TOUCH_QUEUED, TOUCH_SENT, TOUCH_SKIPPED, TOUCH_WITHDRAWN)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores aware datetimes as naive UTC (SQLite keeps no offset) and hands them back aware."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; followupd keeps every time zone-aware")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Meta(Base):
+    __tablename__ = "followupd_meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Thread(Base):
+    """One tracked sent message and everything known about the conversation it started."""
+
+    __tablename__ = "threads"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(998), unique=True)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    from_email: Mapped[str] = mapped_column(String(320), default="")
+    from_name: Mapped[str] = mapped_column(Text, default="")
+    to: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    cc: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    bcc: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    references: Mapped[list[str]] = mapped_column(JSON, default=list)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(16), default=WAITING, index=True)
+    state_reason: Mapped[str] = mapped_column(Text, default="")
+    state_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    tracking_address: Mapped[str] = mapped_column(String(320), default="")
+    tracking_suffix: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    promised: Mapped[date | None] = mapped_column(Date, nullable=True)
+    problems: Mapped[list[str]] = mapped_column(JSON, default=list)
+    touches: Mapped[int] = mapped_column(Integer, default=0)  # follow-ups the recipients actually got
+    steps: Mapped[int] = mapped_column(Integer, default=0)    # cadence position: touches sent + skipped
+    last_touch_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    next_due: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    replied_by: Mapped[str] = mapped_column(String(320), default="")
+    reply_probable: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[list[str]] = mapped_column(JSON, default=list)  # "Sent:42" style provenance
+
+    ids: Mapped[list[ThreadMessageId]] = relationship(back_populates="thread", cascade="all, delete-orphan")
+    touch_rows: Mapped[list[Touch]] = relationship(
+        back_populates="thread", cascade="all, delete-orphan", order_by="Touch.number"
+    )
+
+    def participants(self) -> list[dict[str, str]]:
+        """Everyone who owes the reply: To, Cc and Bcc recipients (already filtered of the user)."""
+        seen: dict[str, dict[str, str]] = {}
+        for entry in (*self.to, *self.cc, *self.bcc):
+            seen.setdefault(entry["email"], entry)
+        return list(seen.values())
+
+
+class ThreadMessageId(Base):
+    """Every Message-ID known to belong to a thread: the tracked message, follow-ups, replies."""
+
+    __tablename__ = "thread_message_ids"
+
+    message_id: Mapped[str] = mapped_column(String(998), primary_key=True)
+    thread_id: Mapped[str] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    thread: Mapped[Thread] = relationship(back_populates="ids")
+
+
+class Touch(Base):
+    """One follow-up of a thread: planned, drafted, sent, skipped or withdrawn."""
+
+    __tablename__ = "touches"
+    __table_args__ = (UniqueConstraint("thread_id", "number"),)
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)  # the X-Followupd-Id value
+    thread_id: Mapped[str] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    template: Mapped[str] = mapped_column(String(255), default="")
+    message_id: Mapped[str] = mapped_column(String(998), default="")
+    subject: Mapped[str] = mapped_column(Text, default="")
+    to: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+    drafted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    drafts_uid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    drafts_uidvalidity: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    missing_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    cleanup_pending: Mapped[bool] = mapped_column(Boolean, default=False)  # our draft may still sit in Drafts
+    outcome: Mapped[str] = mapped_column(Text, default="")
+    raw: Mapped[bytes | None] = mapped_column(nullable=True)
+    thread: Mapped[Thread] = relationship(back_populates="touch_rows")
+
+
+class Event(Base):
+    """The audit log: everything that changed a thread, with the evidence, so every decision can be explained."""
+
+    __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("thread_id", "kind", "message_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    thread_id: Mapped[str] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(32))
+    message_id: Mapped[str] = mapped_column(String(998), default="")
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class FolderCursor(Base):
+    """How far a folder has been read: reset when the server's UIDVALIDITY changes (RFC 3501 §2.3.1.1)."""
+
+    __tablename__ = "folder_cursors"
+
+    folder: Mapped[str] = mapped_column(String(512), primary_key=True)
+    uidvalidity: Mapped[int] = mapped_column(Integer)
+    last_uid: Mapped[int] = mapped_column(Integer, default=0)
+
+
+def default_sqlite_url(data_dir: Path) -> str:
+    return f"sqlite:///{data_dir / 'followupd.db'}"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    # WAL lets `followupd status` read while the daemon writes; foreign keys are off by default in SQLite.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+class Store:
+    """Owns the SQLAlchemy engine; hands out one transaction at a time via ``transaction()``."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            parsed = make_url(url)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database url is not valid: {exc}; check [database] url") from exc
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.engine: Engine = create_engine(url, future=True)
+            if parsed.get_backend_name() == "sqlite":
+                event.listen(self.engine, "connect", _sqlite_pragmas)
+            Base.metadata.create_all(self.engine)
+            self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+            with self._sessions.begin() as session:
+                if session.get(Meta, "schema_version") is None:
+                    session.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
+        except SQLAlchemyError as exc:
+            where = parsed.render_as_string(hide_password=True)
+            raise StoreError(f"cannot open the database ({where}): {exc}") from exc
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: commits on success, rolls back on any exception."""
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database write failed: {exc}") from exc
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading only; anything written in it is thrown away."""
+        session = self._sessions()
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def all_threads(session: Session) -> list[Thread]:
+    return list(session.scalars(select(Thread).order_by(Thread.sent_at)))
+
+
+def all_touches(session: Session) -> list[Touch]:
+    return list(session.scalars(select(Touch).order_by(Touch.created, Touch.id)))
+
+
+def threads_in_states(session: Session, states: tuple[str, ...]) -> list[Thread]:
+    return list(session.scalars(select(Thread).where(Thread.state.in_(states))))
+
+
+def thread_for_message_id(session: Session, message_id: str) -> Thread | None:
+    row = session.get(ThreadMessageId, message_id)
+    return row.thread if row is not None else None
+
+
+def add_event(session: Session, thread: Thread, *, at: datetime, kind: str, message_id: str = "",
+              detail: str = "") -> bool:
+    """Record an event once; returns False when the same (thread, kind, message) was already recorded."""
+    if message_id:
+        existing = session.scalar(
+            select(Event).where(Event.thread_id == thread.id, Event.kind == kind, Event.message_id == message_id)
+        )
+        if existing is not None:
+            return False
+    session.add(Event(thread_id=thread.id, at=at, kind=kind, message_id=message_id, detail=detail))
+    return True
+
+
+def events_for(session: Session, thread_id: str) -> list[Event]:
+    return list(session.scalars(select(Event).where(Event.thread_id == thread_id).order_by(Event.id)))
+
+
+def get_cursor(session: Session, folder: str) -> FolderCursor | None:
+    return session.get(FolderCursor, folder)

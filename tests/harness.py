@@ -1,0 +1,147 @@
+"""An account wired to the test Dovecot: writes a followupd config and runs the real ``followupd`` command.
+
+Used by the end-to-end tests and by ``scripts/demo``: both drive followupd exactly as a user would, as a
+subprocess with a config file, and look at the mailbox through a separate IMAP connection.
+"""
+
+from __future__ import annotations
+
+import email
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+from dovecot import DovecotServer, MailUser
+
+PASSWORD_ENV = "FOLLOWUPD_TEST_PASSWORD"
+
+
+def followupd_command() -> list[str]:
+    """The installed console script next to this Python, else ``python -m followupd.cli``."""
+    script = Path(sys.executable).parent / "followupd"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("followupd")
+    return [found] if found else [sys.executable, "-m", "followupd.cli"]
+
+
+def default_config(user: MailUser, workdir: Path, *, cadence: str | None = None, extra: str = "") -> str:
+    local, _, domain = user.address.partition("@")
+    cadence_section = cadence if cadence is not None else """
+[cadence]
+gaps = ["3bd", "1w", "2w", "4w"]
+send_days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+send_hours = "00:00-24:00"
+jitter = "0m"
+"""
+    return f"""
+[account]
+host = "{user.host}"
+port = {user.port}
+tls = "none"
+username = "{user.username}"
+password_env = "{PASSWORD_ENV}"
+
+[identity]
+name = "Alex Example"
+addresses = ["{user.address}"]
+timezone = "UTC"
+signature = "Alex"
+
+[tracking]
+address = "{local}+followup@{domain}"
+
+[database]
+url = "sqlite:///{workdir / 'state.db'}"
+{cadence_section}
+{extra}
+"""
+
+
+@dataclass
+class Account:
+    """One user's followupd installation: config, state dir, and the mailbox it watches."""
+
+    server: DovecotServer
+    user: MailUser
+    workdir: Path
+    config_text: str = ""
+    env_extra: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if not self.config_text:
+            self.config_text = default_config(self.user, self.workdir)
+        self.write_config(self.config_text)
+
+    @property
+    def config_path(self) -> Path:
+        return self.workdir / "config.toml"
+
+    @property
+    def tracking(self) -> str:
+        local, _, domain = self.user.address.partition("@")
+        return f"{local}+followup@{domain}"
+
+    def tracking_with(self, suffix: str) -> str:
+        local, _, domain = self.user.address.partition("@")
+        return f"{local}+followup-{suffix}@{domain}"
+
+    def write_config(self, text: str) -> None:
+        self.config_text = text
+        self.config_path.write_text(text)
+        self.config_path.chmod(0o600)
+
+    def env(self, now: datetime | None = None, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FOLLOWUPD_")}
+        env[PASSWORD_ENV] = self.user.password
+        env["XDG_DATA_HOME"] = str(self.workdir / "data")
+        env["XDG_CONFIG_HOME"] = str(self.workdir / "xdg-config")
+        if now is not None:
+            env["FOLLOWUPD_NOW"] = now.isoformat()
+        env.update(self.env_extra)
+        env.update(extra)
+        return env
+
+    def run(self, *args: str, now: datetime | None = None, check: bool = True, timeout: float = 60,
+            **extra_env: str) -> subprocess.CompletedProcess[str]:
+        """``followupd --config ... ARGS`` as a subprocess; ``check`` asserts exit 0 with its output shown."""
+        proc = subprocess.run([*followupd_command(), "--config", str(self.config_path), *args],
+                              env=self.env(now, **extra_env), capture_output=True, text=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"followupd {' '.join(args)} exited {proc.returncode}\n"
+                                 f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+        return proc
+
+    def poll(self, now: datetime | None = None, **extra_env: str) -> subprocess.CompletedProcess[str]:
+        return self.run("--log-level", "info", "poll", now=now, **extra_env)
+
+    def status(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = json.loads(self.run("status", "--json").stdout)
+        return result
+
+    def outbox(self, *flags: str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = json.loads(self.run("outbox", "--json", *flags).stdout)
+        return result
+
+    # -------------------------------------------------------------- looking at the mailbox from outside
+    def messages(self, folder: str) -> list[tuple[int, tuple[bytes, ...], Message]]:
+        """Every message in ``folder`` as (uid, flags, parsed message), read with PEEK through EXAMINE."""
+        with self.server.connect(self.user) as client:
+            client.select_folder(folder, readonly=True)
+            uids = client.search("ALL")
+            if not uids:
+                return []
+            data = client.fetch(uids, ["FLAGS", "BODY.PEEK[]"])
+        return [(uid, tuple(data[uid][b"FLAGS"]), email.message_from_bytes(data[uid][b"BODY[]"]))
+                for uid in sorted(data)]
+
+    def drafts(self) -> list[Message]:
+        return [msg for _uid, _flags, msg in self.messages("Drafts")]
