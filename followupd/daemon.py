@@ -3,7 +3,13 @@
 One self-rescheduling job: after a good cycle the next run is the earlier of "poll interval from now" and the
 next follow-up due time; after a failure it is an exponential back-off (capped), so a dead server is not
 hammered and a flaky one is retried soon. SIGTERM/SIGINT let the running cycle finish, then exit 0.
-systemd is told READY=1 after the first good cycle and gets WATCHDOG=1 pings (sd_notify over $NOTIFY_SOCKET).
+systemd is told READY=1 after the first good cycle, STOPPING=1 when a stop begins, and gets WATCHDOG=1 pings
+(sd_notify over $NOTIFY_SOCKET).
+
+Threads: the scheduler runs cycles in a worker thread; the main thread only waits for a stop request, which
+the signal handler records (setting an event is all a handler should do). Stopping, the main thread first
+waits for a running cycle, then shuts the scheduler down: ``shutdown(wait=True)`` holds the scheduler's
+job-store lock while it waits, and a finishing cycle needs that lock to reschedule itself.
 """
 
 from __future__ import annotations
@@ -17,11 +23,12 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
 from . import store as st
 from .app import App
+from .engine import CycleReport
 from .errors import FollowupdError, OperationalError
 
 logger = logging.getLogger(__name__)
@@ -64,8 +71,9 @@ class Daemon:
         self.wall_clock = wall_clock  # scheduling needs real time even when FOLLOWUPD_NOW pins the logic clock
         self.failures = 0
         self.ready = False
-        self.scheduler = BlockingScheduler(timezone=UTC)
+        self.scheduler = BackgroundScheduler(timezone=UTC)
         self._stop_requested = threading.Event()
+        self._cycle_lock = threading.Lock()  # held by a cycle from start until it has rescheduled itself
 
     def run(self) -> int:
         """Run until SIGTERM/SIGINT. Start-up problems (config, templates, lock) raise before anything runs."""
@@ -79,17 +87,24 @@ class Daemon:
                                        seconds=max(1, watchdog_usec // 2_000_000), id="watchdog")
             logger.info("followupd running for %s; polling every %s", self.app.account_key,
                         self.app.config.cadence.poll_interval)
-            self.scheduler.start()  # blocks until shutdown
-        self.notify("STOPPING=1")
+            self.scheduler.start()
+            # A signal that arrived before start() is not lost: the event stays set.
+            self._stop_requested.wait()
+            self.notify("STOPPING=1")
+            with self._cycle_lock:
+                pass  # the running cycle (if any) has finished; later ones see the stop request and return
+            self.scheduler.shutdown(wait=True)
         logger.info("followupd stopped")
         return 0
 
     def _install_signal_handlers(self) -> None:
         def handle(signum: int, frame: FrameType | None) -> None:
-            logger.info("received %s: finishing the current cycle, then exiting", signal.Signals(signum).name)
+            name = signal.Signals(signum).name
+            if self._stop_requested.is_set():
+                logger.info("received %s again: already stopping", name)
+                return
+            logger.info("received %s: finishing the current cycle, then exiting", name)
             self._stop_requested.set()
-            # shutdown(wait=True) waits for a running cycle; run it off the signal handler's stack.
-            threading.Thread(target=self.scheduler.shutdown, kwargs={"wait": True}, daemon=True).start()
 
         signal.signal(signal.SIGTERM, handle)
         signal.signal(signal.SIGINT, handle)
@@ -102,8 +117,20 @@ class Daemon:
 
     def tick(self) -> None:
         """One cycle; never raises, so one bad cycle can never stop the daemon."""
+        with self._cycle_lock:
+            if self._stop_requested.is_set():
+                return
+            self._tick()
+
+    def _cycle(self) -> CycleReport:
+        """``App.poll`` without its lock: ``run`` holds the account lock for the daemon's whole life, and a
+        second flock on a fresh descriptor is refused even inside the same process."""
+        with self.app.mailbox() as box:
+            return self.app.engine.run_cycle(box)
+
+    def _tick(self) -> None:
         try:
-            report = self.app.poll()
+            report = self._cycle()
         except OperationalError as exc:
             self.failures += 1
             delay = backoff_delay(self.failures)

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import store as st
-from .cadence import fit_to_window, respect_person_spacing
+from .cadence import due_time, fit_to_window, respect_person_spacing
 from .compose import (
     RenderContext,
     TemplateLibrary,
@@ -32,6 +32,7 @@ from .compose import (
 )
 from .config import Config
 from .errors import TemplateError
+from .faults import crash_point
 from .headers import Address
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,14 @@ def touch_id(thread_id: str, number: int) -> str:
 
 def _addresses(entries: list[dict[str, str]]) -> tuple[Address, ...]:
     return tuple(Address(e["email"], e.get("name", "")) for e in entries)
+
+
+def next_due_for(thread: st.Thread, config: Config) -> datetime | None:
+    """The thread's next check-in under the current cadence; None when the sequence is finished."""
+    return due_time(
+        sent_at=thread.sent_at, last_touch_at=thread.last_touch_at, touches_done=thread.steps,
+        promised=thread.promised, settings=config.cadence, tz=config.identity.timezone, seed=thread.id,
+    )
 
 
 def open_touch(thread: st.Thread) -> st.Touch | None:
@@ -225,12 +234,14 @@ class Drafter:
             planned = [(t.id, t.raw, t.thread_id) for t in
                        session.scalars(select(st.Touch).where(st.Touch.state == st.TOUCH_PLANNED))]
         for tid, raw, thread_id in planned:
+            crash_point("before_append")
             existing = mailbox.search_header(folder, FOLLOWUPD_HEADER, tid)
             if existing:
                 uid: int | None = existing[0]  # appended before a crash: confirm, never append again
             else:
                 uid = mailbox.append(folder, raw or b"", flags=(b"\\Draft",), msg_time=now)
                 logger.info("%s: follow-up draft queued in %s", thread_id, folder)
+                crash_point("after_append")
             with store.transaction() as session:
                 touch = session.get(st.Touch, tid)
                 if touch is not None and touch.state == st.TOUCH_PLANNED:
@@ -248,6 +259,7 @@ class Drafter:
             if ours:
                 mailbox.delete_messages(folder, ours)
                 logger.info("removed followupd draft %s from %s", tid, folder)
+                crash_point("after_delete")
             with store.transaction() as session:
                 touch = session.get(st.Touch, tid)
                 if touch is not None:
@@ -282,6 +294,7 @@ class Drafter:
                 thread = touch.thread
                 thread.steps += 1
                 thread.last_touch_at = now
+                thread.next_due = next_due_for(thread, self.config)
                 st.add_event(session, thread, at=now, kind="draft_skipped", message_id=touch.message_id,
                              detail="the draft was deleted from Drafts without being sent")
                 report.skipped.append(touch.id)

@@ -20,11 +20,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from . import store as st
-from .cadence import due_time
 from .clock import Clock
 from .compose import TemplateLibrary
 from .config import Config
-from .drafts import Drafter, DraftReport, DraftsPort, open_touch, withdraw_open_touches
+from .drafts import DraftReport, Drafter, DraftsPort, next_due_for, open_touch, withdraw_open_touches
+from .faults import crash_point
 from .headers import FETCH_HEADER_FIELDS, Address, MessageMeta, base_subject, parse_headers
 from .imap import FetchedHeader, FolderStatus, ResolvedFolders
 from .matching import EventKind, MatchEvent, ThreadIndex, ThreadKey, is_own_address, match_message
@@ -143,6 +143,8 @@ class Engine:
             if self.drafter is not None:
                 self.drafter.plan(session, self.clock.now(), report.drafts)
             session.flush()
+        if not dry_run:
+            crash_point("after_sync_commit")
         if self.drafter is not None and not dry_run:
             self.drafter.act(self.store, mailbox, folders.drafts, self.clock.now(), report.drafts)
         return report
@@ -403,8 +405,4 @@ class Engine:
             thread.next_due = due
 
     def plan_due(self, thread: st.Thread) -> datetime | None:
-        """The thread's next check-in under the current cadence; None when the sequence is finished."""
-        return due_time(
-            sent_at=thread.sent_at, last_touch_at=thread.last_touch_at, touches_done=thread.steps,
-            promised=thread.promised, settings=self.config.cadence, tz=self.tz, seed=thread.id,
-        )
+        return next_due_for(thread, self.config)
