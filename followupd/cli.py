@@ -170,7 +170,7 @@ def status(state: State, as_json: bool) -> None:
             rows.append([t.id, state_text, _clip(who, 30), _clip(t.subject or "(no subject)", 40),
                          _local(t.sent_at, tz, "%d %b %Y"), str(t.touches), _local(t.next_due, tz),
                          "; ".join(t.problems)])
-        click.echo(render_table(["ID", "STATE", "WAITING ON", "SUBJECT", "SENT", "TOUCHES", "NEXT", "PROBLEMS"],
+        click.echo(render_table(["ID", "STATE", "RECIPIENTS", "SUBJECT", "SENT", "TOUCHES", "NEXT", "PROBLEMS"],
                                 rows))
 
 

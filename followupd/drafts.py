@@ -77,6 +77,23 @@ def next_due_for(thread: st.Thread, config: Config) -> datetime | None:
     )
 
 
+def replan_thread(session: Session, thread: st.Thread, config: Config, now: datetime) -> bool:
+    """Set the waiting thread's next check-in; close it as unanswered when the sequence is over.
+
+    Returns True when it closed the thread."""
+    due = next_due_for(thread, config)
+    thread.next_due = due
+    if due is not None or open_touch(thread) is not None:
+        return False
+    thread.state = st.UNANSWERED
+    thread.state_reason = f"no reply after {thread.touches} follow-up(s)"
+    thread.state_changed_at = now
+    st.add_event(session, thread, at=now, kind="unanswered", message_id=thread.message_id,
+                 detail=thread.state_reason)
+    logger.info("%s: closed as unanswered (%s)", thread.id, thread.state_reason)
+    return True
+
+
 def open_touch(thread: st.Thread) -> st.Touch | None:
     for touch in thread.touch_rows:
         if touch.state in OPEN_TOUCH_STATES:
@@ -294,7 +311,7 @@ class Drafter:
                 thread = touch.thread
                 thread.steps += 1
                 thread.last_touch_at = now
-                thread.next_due = next_due_for(thread, self.config)
+                replan_thread(session, thread, self.config, now)
                 st.add_event(session, thread, at=now, kind="draft_skipped", message_id=touch.message_id,
                              detail="the draft was deleted from Drafts without being sent")
                 report.skipped.append(touch.id)

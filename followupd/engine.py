@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -23,7 +23,7 @@ from . import store as st
 from .clock import Clock
 from .compose import TemplateLibrary
 from .config import Config
-from .drafts import DraftReport, Drafter, DraftsPort, next_due_for, open_touch, withdraw_open_touches
+from .drafts import Drafter, DraftReport, DraftsPort, open_touch, replan_thread, withdraw_open_touches
 from .faults import crash_point
 from .headers import FETCH_HEADER_FIELDS, Address, MessageMeta, base_subject, parse_headers
 from .imap import FetchedHeader, FolderStatus, ResolvedFolders
@@ -43,8 +43,8 @@ class MailboxPort(DraftsPort, Protocol):
     def resolve_folders(self, *, sent: str | None, drafts: str | None,
                         watch: tuple[str, ...] | None) -> ResolvedFolders: ...
     def examine(self, folder: str) -> FolderStatus: ...
-    def fetch_headers_since(self, folder: str, last_uid: int, fields: tuple[str, ...], *,
-                            batch: int = 500) -> Iterable[FetchedHeader]: ...
+    def fetch_headers_since(self, folder: str, last_uid: int, fields: tuple[str, ...], *, batch: int = 500,
+                            expect_uidvalidity: int | None = None) -> Iterable[FetchedHeader]: ...
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,7 @@ class CycleReport:
     new_threads: list[str] = field(default_factory=list)
     changes: list[str] = field(default_factory=list)
     drafts: DraftReport = field(default_factory=DraftReport)
+    touched: set[str] = field(default_factory=set)  # threads whose schedule this cycle may have changed
 
     @property
     def fetched(self) -> int:
@@ -99,6 +100,19 @@ class CycleReport:
         if self.rescanned:
             parts.append("rescanned " + ", ".join(self.rescanned) + " (UIDVALIDITY changed)")
         return "; ".join(parts)
+
+
+class _LazyIndex:
+    """The open-thread index, built on first use: a cycle with no new mail never loads it."""
+
+    def __init__(self, build: Callable[[], ThreadIndex]) -> None:
+        self._build = build
+        self._index: ThreadIndex | None = None
+
+    def __call__(self) -> ThreadIndex:
+        if self._index is None:
+            self._index = self._build()
+        return self._index
 
 
 def thread_id_for(message_id: str) -> str:
@@ -136,10 +150,10 @@ class Engine:
         order.extend((name, False) for name in folders.watch if name != folders.sent)
         session_cm = self.store.read() if dry_run else self.store.transaction()
         with session_cm as session:
-            index = self._load_index(session)
+            index = _LazyIndex(lambda: self._load_index(session))
             for folder, is_sent in order:
                 self._sync_folder(session, mailbox, folder, is_sent, index, report)
-            self._plan_all(session, report)
+            self._replan(session, report)
             if self.drafter is not None:
                 self.drafter.plan(session, self.clock.now(), report.drafts)
             session.flush()
@@ -151,7 +165,7 @@ class Engine:
 
     # ------------------------------------------------------------------ sync
     def _sync_folder(self, session: Session, mailbox: MailboxPort, folder: str, is_sent: bool,
-                     index: ThreadIndex, report: CycleReport) -> None:
+                     index: _LazyIndex, report: CycleReport) -> None:
         status = mailbox.examine(folder)
         cursor = st.get_cursor(session, folder)
         if cursor is None:
@@ -170,7 +184,9 @@ class Engine:
             return  # nothing new: no FETCH at all
         batch: list[SeenMessage] = []
         count = 0
-        for fetched in mailbox.fetch_headers_since(folder, cursor.last_uid, FETCH_HEADER_FIELDS):
+        fetched_headers = mailbox.fetch_headers_since(folder, cursor.last_uid, FETCH_HEADER_FIELDS,
+                                                      expect_uidvalidity=status.uidvalidity)
+        for fetched in fetched_headers:
             count += 1
             cursor.last_uid = max(cursor.last_uid, fetched.uid)
             seen = self._parse(folder, fetched, is_sent, report)
@@ -193,9 +209,12 @@ class Engine:
             logger.debug("%s:%s: %s", folder, fetched.uid, problem)
         return SeenMessage(folder, fetched.uid, meta, fetched.internaldate, is_sent)
 
-    def _process(self, session: Session, batch: list[SeenMessage], index: ThreadIndex,
+    def _process(self, session: Session, batch: list[SeenMessage], lazy_index: _LazyIndex,
                  report: CycleReport) -> None:
         """Tracking first, then matching, so a delivered copy and its reply in one batch are both understood."""
+        if not batch:
+            return
+        index = lazy_index()
         leftovers: list[SeenMessage] = []
         for seen in batch:
             if not self._maybe_track(session, seen, index, report):
@@ -231,6 +250,7 @@ class Engine:
         if thread is None:
             thread = self._new_thread(session, seen, message_id, request, recipients)
             report.new_threads.append(thread.id)
+            report.touched.add(thread.id)
             logger.info("tracking %s: %r to %s (%s)", thread.id, thread.subject,
                         ", ".join(r["email"] for r in thread.participants()) or "nobody", seen.where)
         else:
@@ -315,7 +335,19 @@ class Engine:
         )
 
     def _load_index(self, session: Session) -> ThreadIndex:
-        return ThreadIndex(self._thread_key(t) for t in st.threads_in_states(session, MATCHABLE_STATES))
+        """All matchable threads with their known ids, in two queries (not one per thread)."""
+        threads = st.threads_in_states(session, MATCHABLE_STATES)
+        ids_by_thread = st.message_ids_by_thread(session, MATCHABLE_STATES)
+        keys = []
+        for thread in threads:
+            keys.append(ThreadKey(
+                thread_id=thread.id,
+                message_ids=frozenset(ids_by_thread.get(thread.id, ())) | {thread.message_id},
+                participants=frozenset(p["email"] for p in thread.participants()),
+                base_subject=base_subject(thread.subject),
+                sent_at=thread.sent_at,
+            ))
+        return ThreadIndex(keys)
 
     def _match(self, session: Session, seen: SeenMessage, index: ThreadIndex, report: CycleReport) -> None:
         if not len(index):
@@ -345,7 +377,8 @@ class Engine:
             report.changes.append(f"{thread.id} {how} by {sender}")
             logger.info("%s: %s by %s: %s", thread.id, how, sender, match.evidence)
         elif match.kind is EventKind.OWN_TOUCH:
-            self._count_own_touch(session, thread, message_id, at)
+            self._count_own_touch(session, thread, seen, message_id, at)
+            report.touched.add(thread.id)
             report.changes.append(f"{thread.id} touched by you")
             logger.info("%s: you followed up (%s)", thread.id, seen.where)
         else:
@@ -371,7 +404,8 @@ class Engine:
         thread.next_due = None
         withdraw_open_touches(thread, self.clock.now(), f"{thread.replied_by or 'someone'} replied")
 
-    def _count_own_touch(self, session: Session, thread: st.Thread, message_id: str, at: datetime) -> None:
+    def _count_own_touch(self, session: Session, thread: st.Thread, seen: SeenMessage, message_id: str,
+                         at: datetime) -> None:
         """The user wrote in the thread: our queued draft sent (edited or not) or a nudge by hand.
 
         Either way it is one touch; a draft of ours still sitting in Drafts is now stale and is removed, so the
@@ -387,22 +421,25 @@ class Engine:
         if pending is not None:
             pending.state = st.TOUCH_SENT
             pending.done_at = at
-            pending.outcome = "sent" if message_id == pending.message_id else "you sent a follow-up yourself"
-            pending.cleanup_pending = message_id != pending.message_id
+            is_our_draft = message_id == pending.message_id or seen.meta.followupd_id == pending.id
+            pending.outcome = "sent" if is_our_draft else "you wrote your own follow-up instead"
+            pending.cleanup_pending = not is_our_draft
 
     # ------------------------------------------------------------------ planning
-    def _plan_all(self, session: Session, report: CycleReport) -> None:
-        now = self.clock.now()
-        for thread in st.threads_in_states(session, (st.WAITING,)):
-            due = self.plan_due(thread)
-            if due is None and open_touch(thread) is None:
-                thread.state = st.UNANSWERED
-                thread.state_reason = f"no reply after {thread.steps} follow-up step(s)"
-                thread.state_changed_at = now
-                st.add_event(session, thread, at=now, kind="unanswered", message_id=thread.message_id,
-                             detail=thread.state_reason)
-                report.changes.append(f"{thread.id} closed as unanswered")
-            thread.next_due = due
+    def _cadence_fingerprint(self) -> str:
+        return hashlib.sha256(f"{self.config.cadence!r}|{self.tz}".encode()).hexdigest()[:16]
 
-    def plan_due(self, thread: st.Thread) -> datetime | None:
-        return next_due_for(thread, self.config)
+    def _replan(self, session: Session, report: CycleReport) -> None:
+        """Re-plan the threads this cycle changed; all waiting threads when the cadence config changed.
+
+        Re-planning everything every cycle would make a quiet cycle cost O(threads); this keeps it O(changes)."""
+        now = self.clock.now()
+        fingerprint = self._cadence_fingerprint()
+        if st.get_meta(session, "cadence_fingerprint") != fingerprint:
+            threads = st.threads_in_states(session, (st.WAITING,))
+            st.set_meta(session, "cadence_fingerprint", fingerprint)
+        else:
+            threads = [t for tid in sorted(report.touched) if (t := session.get(st.Thread, tid)) is not None]
+        for thread in threads:
+            if thread.state == st.WAITING and replan_thread(session, thread, self.config, now):
+                report.changes.append(f"{thread.id} closed as unanswered")

@@ -254,6 +254,19 @@ class Store:
         self.engine.dispose()
 
 
+def get_meta(session: Session, key: str) -> str | None:
+    row = session.get(Meta, key)
+    return row.value if row is not None else None
+
+
+def set_meta(session: Session, key: str, value: str) -> None:
+    row = session.get(Meta, key)
+    if row is None:
+        session.add(Meta(key=key, value=value))
+    else:
+        row.value = value
+
+
 def all_threads(session: Session) -> list[Thread]:
     return list(session.scalars(select(Thread).order_by(Thread.sent_at)))
 
@@ -264,6 +277,16 @@ def all_touches(session: Session) -> list[Touch]:
 
 def threads_in_states(session: Session, states: tuple[str, ...]) -> list[Thread]:
     return list(session.scalars(select(Thread).where(Thread.state.in_(states))))
+
+
+def message_ids_by_thread(session: Session, states: tuple[str, ...]) -> dict[str, list[str]]:
+    rows = session.execute(
+        select(ThreadMessageId.thread_id, ThreadMessageId.message_id)
+        .join(Thread, Thread.id == ThreadMessageId.thread_id).where(Thread.state.in_(states)))
+    result: dict[str, list[str]] = {}
+    for thread_id, message_id in rows:
+        result.setdefault(thread_id, []).append(message_id)
+    return result
 
 
 def thread_for_message_id(session: Session, message_id: str) -> Thread | None:
