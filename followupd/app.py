@@ -58,13 +58,17 @@ class App:
         finally:
             box.logout()
 
+    def cycle(self, *, dry_run: bool = False) -> CycleReport:
+        """One full cycle; the caller holds the account lock (the daemon holds it for its whole life)."""
+        with self.mailbox() as box:
+            return self.engine.run_cycle(box, dry_run=dry_run)
+
     def poll(self, *, dry_run: bool = False) -> CycleReport:
-        """One full cycle under the account lock (dry runs write nothing, so they need no lock)."""
+        """One cycle under the account lock (dry runs write nothing, so they need no lock)."""
         if dry_run:
-            with self.mailbox() as box:
-                return self.engine.run_cycle(box, dry_run=True)
-        with self.lock(), self.mailbox() as box:
-            return self.engine.run_cycle(box)
+            return self.cycle(dry_run=True)
+        with self.lock():
+            return self.cycle()
 
 
 def build_app(config_path: Path, env: Mapping[str, str] | None = None) -> App:

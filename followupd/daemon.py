@@ -28,8 +28,7 @@ from sqlalchemy import select
 
 from . import store as st
 from .app import App
-from .engine import CycleReport
-from .errors import FollowupdError, OperationalError
+from .errors import FollowupdError
 
 logger = logging.getLogger(__name__)
 
@@ -122,32 +121,15 @@ class Daemon:
                 return
             self._tick()
 
-    def _cycle(self) -> CycleReport:
-        """``App.poll`` without its lock: ``run`` holds the account lock for the daemon's whole life, and a
-        second flock on a fresh descriptor is refused even inside the same process."""
-        with self.app.mailbox() as box:
-            return self.app.engine.run_cycle(box)
-
     def _tick(self) -> None:
         try:
-            report = self._cycle()
-        except OperationalError as exc:
-            self.failures += 1
-            delay = backoff_delay(self.failures)
-            logger.error("cycle failed (%s); retrying in %s", exc, delay)
-            self._schedule(self.wall_clock() + delay)
-            return
+            report = self.app.cycle()  # run() holds the account lock for the daemon's whole life
         except FollowupdError as exc:
-            self.failures += 1
-            delay = backoff_delay(self.failures)
-            logger.error("cycle failed: %s; retrying in %s", exc, delay)
-            self._schedule(self.wall_clock() + delay)
+            self._retry_later(f"cycle failed ({exc})")
             return
         except Exception:
-            self.failures += 1
-            delay = backoff_delay(self.failures)
-            logger.exception("cycle failed with an unexpected error (a bug); retrying in %s", delay)
-            self._schedule(self.wall_clock() + delay)
+            logger.exception("cycle failed with an unexpected error (a bug)")
+            self._retry_later("cycle failed with an unexpected error")
             return
         self.failures = 0
         logger.info("cycle: %s", report.summary())
@@ -155,6 +137,12 @@ class Daemon:
             self.ready = True
             self.notify("READY=1")
         self._schedule(self._next_run())
+
+    def _retry_later(self, what: str) -> None:
+        self.failures += 1
+        delay = backoff_delay(self.failures)
+        logger.error("%s; retrying in %s", what, delay)
+        self._schedule(self.wall_clock() + delay)
 
     def _next_run(self) -> datetime:
         """The earlier of the next poll and the next due follow-up (so a draft appears on time)."""
