@@ -39,13 +39,17 @@ class Gap:
 
 @dataclass(frozen=True)
 class CadenceSettings:
-    """The validated ``[cadence]`` section. ``send_end`` of ``time.max`` means "until midnight" (24:00)."""
+    """The validated ``[cadence]`` section. ``send_end`` of ``time.max`` means "until midnight" (24:00).
+
+    The sending window is opt-in: by default a draft appears as soon as it is due, any day, any hour. Drafts
+    wait for the user's review anyway, and a default window would make a due follow-up silently not appear
+    on an evening or a weekend, which looks like a bug to someone trying followupd out."""
 
     gaps: tuple[Gap, ...] = (Gap(3, "bd"), Gap(1, "w"), Gap(2, "w"), Gap(4, "w"))
-    send_days: frozenset[int] = frozenset({0, 1, 2, 3, 4})   # date.weekday(): Monday = 0
-    send_start: time = time(9, 0)
-    send_end: time = time(17, 0)
-    jitter: timedelta = timedelta(minutes=45)
+    send_days: frozenset[int] = frozenset(range(7))   # date.weekday(): Monday = 0
+    send_start: time = time(0, 0)
+    send_end: time = time.max
+    jitter: timedelta = timedelta(0)
     holidays: frozenset[date] = frozenset()
     min_days_between_nudges_per_person: int = 2
     poll_interval: timedelta = timedelta(minutes=5)

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -217,10 +218,23 @@ class Engine:
         index = lazy_index()
         leftovers: list[SeenMessage] = []
         for seen in batch:
-            if not self._maybe_track(session, seen, index, report):
+            if not self._isolated(seen, report, partial(self._maybe_track, session, seen, index, report)):
                 leftovers.append(seen)
         for seen in leftovers:
-            self._match(session, seen, index, report)
+            self._isolated(seen, report, partial(self._match, session, seen, index, report))
+
+    def _isolated(self, seen: SeenMessage, report: CycleReport, step: Callable[[], bool]) -> bool:
+        """Run one message's step so that a failure skips that message only, never the cycle.
+
+        Writes go through a SAVEPOINT, opened only once the pure decision says there is something to write, so a
+        mailbox of 100k unrelated messages costs no savepoints. Returns the step's answer, or True when the
+        message was skipped (it is then not looked at again in this cycle)."""
+        try:
+            return step()
+        except Exception:
+            logger.exception("%s: could not process message %s; skipped", seen.where, seen.meta.message_id or "")
+            report.skipped += 1
+            return True
 
     # ------------------------------------------------------------------ tracking
     def _tracking_request(self, seen: SeenMessage) -> TrackRequest | None:
@@ -244,6 +258,13 @@ class Engine:
         is_known_copy = meta.message_id is not None and index.thread_for_message_id(meta.message_id) is not None
         if not is_known_copy and self._follows_up_open_thread(meta, index):
             return False  # the user nudged a tracked thread by hand (Bcc'ing again): a touch, matched below
+        with session.begin_nested():
+            self._track(session, seen, request, index, report)
+        return True
+
+    def _track(self, session: Session, seen: SeenMessage, request: TrackRequest, index: ThreadIndex,
+               report: CycleReport) -> None:
+        meta = seen.meta
         message_id = meta.message_id or self._synthetic_message_id(seen)
         thread = session.get(st.Thread, thread_id_for(message_id))
         recipients = self._recipients(meta)
@@ -255,9 +276,9 @@ class Engine:
                         ", ".join(r["email"] for r in thread.participants()) or "nobody", seen.where)
         else:
             self._merge_copy(thread, seen, recipients)
+        session.flush()  # inside the savepoint: a write that fails, fails for this message only
         if thread.state in MATCHABLE_STATES:
             index.add(self._thread_key(thread))
-        return True
 
     def _follows_up_open_thread(self, meta: MessageMeta, index: ThreadIndex) -> bool:
         """Writes in an open thread to someone it already waits on; a forward to someone new is a new thread."""
@@ -349,17 +370,21 @@ class Engine:
             ))
         return ThreadIndex(keys)
 
-    def _match(self, session: Session, seen: SeenMessage, index: ThreadIndex, report: CycleReport) -> None:
+    def _match(self, session: Session, seen: SeenMessage, index: ThreadIndex, report: CycleReport) -> bool:
         if not len(index):
-            return
+            return False
         if seen.meta.followupd_id and not seen.is_sent_folder:
-            return  # one of our own drafts (a watched Drafts folder): not a touch until it is sent
+            return False  # one of our own drafts (a watched Drafts folder): not a touch until it is sent
         events = match_message(seen.meta, index, own_addresses=self.own_addresses, arrived_at=seen.internaldate)
-        for match in events:
-            thread = session.get(st.Thread, match.thread_id)
-            if thread is None:
-                continue
-            self._apply(session, thread, seen, match, index, report)
+        if not events:
+            return False
+        with session.begin_nested():
+            for match in events:
+                thread = session.get(st.Thread, match.thread_id)
+                if thread is not None:
+                    self._apply(session, thread, seen, match, index, report)
+            session.flush()
+        return True
 
     def _apply(self, session: Session, thread: st.Thread, seen: SeenMessage, match: MatchEvent,
                index: ThreadIndex, report: CycleReport) -> None:

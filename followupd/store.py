@@ -199,12 +199,19 @@ def default_sqlite_url(data_dir: Path) -> str:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    # pysqlite's own transaction handling breaks SAVEPOINT (which the engine uses so that one bad message is
+    # skipped, not the cycle); let SQLAlchemy emit BEGIN itself instead (the recipe in SQLAlchemy's docs).
+    dbapi_connection.isolation_level = None
     # WAL lets `followupd status` read while the daemon writes; foreign keys are off by default in SQLite.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 class Store:
@@ -222,6 +229,7 @@ class Store:
             self.engine: Engine = create_engine(url, future=True)
             if parsed.get_backend_name() == "sqlite":
                 event.listen(self.engine, "connect", _sqlite_pragmas)
+                event.listen(self.engine, "begin", _sqlite_begin)
             Base.metadata.create_all(self.engine)
             self._sessions = sessionmaker(self.engine, expire_on_commit=False)
             with self._sessions.begin() as session:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -34,7 +36,14 @@ WED = date(2026, 5, 13)
 THU = date(2026, 5, 14)
 NEXT_FRI = date(2026, 5, 15)
 NEXT_MON = date(2026, 5, 18)
-NOJITTER = CadenceSettings(jitter=timedelta(0))
+def business(**changes: Any) -> CadenceSettings:
+    """A typical business-hours cadence (Mon-Fri 09:00-17:00, 45 min jitter); the shipped default is always-open."""
+    base = CadenceSettings(send_days=frozenset({0, 1, 2, 3, 4}), send_start=time(9, 0), send_end=time(17, 0),
+                           jitter=timedelta(minutes=45))
+    return dataclasses.replace(base, **changes)
+
+
+NOJITTER = business(jitter=timedelta(0))
 
 
 def at(day: date, hour: int, minute: int = 0, tz: ZoneInfo = BERLIN) -> datetime:
@@ -156,18 +165,18 @@ def test_friday_evening_waits_for_monday_morning() -> None:
 
 
 def test_holidays_are_skipped() -> None:
-    cfg = CadenceSettings(holidays=frozenset({MON}))
+    cfg = business(holidays=frozenset({MON}))
     assert fit_to_window(at(FRI, 18), cfg, BERLIN) == at(TUE, 9)
 
 
 def test_window_until_midnight() -> None:
-    cfg = CadenceSettings(send_start=time(20, 0), send_end=time.max)
+    cfg = business(send_start=time(20, 0), send_end=time.max)
     assert fit_to_window(at(MON, 23, 59), cfg, BERLIN) == at(MON, 23, 59)
     assert fit_to_window(at(MON, 12), cfg, BERLIN) == at(MON, 20)
 
 
 def test_always_open_window() -> None:
-    cfg = CadenceSettings(send_days=frozenset(range(7)), send_start=time(0), send_end=time.max)
+    cfg = business(send_days=frozenset(range(7)), send_start=time(0), send_end=time.max)
     assert fit_to_window(at(SAT, 3, 14), cfg, BERLIN) == at(SAT, 3, 14)
 
 
@@ -180,11 +189,11 @@ def test_result_is_in_the_users_zone() -> None:
 
 def test_no_allowed_day_is_an_error_not_a_hang() -> None:
     with pytest.raises(ValueError, match="allows no day"):
-        fit_to_window(at(MON, 9), CadenceSettings(send_days=frozenset()), BERLIN)
+        fit_to_window(at(MON, 9), business(send_days=frozenset()), BERLIN)
 
 
 def test_window_in_the_repeated_dst_hour_reads_right_on_the_clock() -> None:
-    cfg = CadenceSettings(send_days=frozenset(range(7)), send_start=time(2, 30), send_end=time(4, 0))
+    cfg = business(send_days=frozenset(range(7)), send_start=time(2, 30), send_end=time(4, 0))
     second_two_ten = datetime(2026, 10, 25, 2, 10, tzinfo=BERLIN, fold=1)  # after the clocks went back
     fitted = fit_to_window(second_two_ten, cfg, BERLIN)
     assert fitted.date() == date(2026, 10, 25)
@@ -216,44 +225,44 @@ def test_first_touch_follows_the_first_gap() -> None:
 
 
 def test_a_sequence_ends_after_the_last_gap() -> None:
-    cfg = CadenceSettings(gaps=(Gap(3, "d"), Gap(1, "w")))
+    cfg = business(gaps=(Gap(3, "d"), Gap(1, "w")))
     assert due_time(sent_at=at(MON, 10), last_touch_at=at(THU, 10), touches_done=2, promised=None,
                     settings=cfg, tz=BERLIN, seed="t") is None
 
 
 def test_later_touches_count_from_the_last_touch() -> None:
-    cfg = CadenceSettings(gaps=(Gap(3, "bd"), Gap(1, "w")), jitter=timedelta(0))
+    cfg = business(gaps=(Gap(3, "bd"), Gap(1, "w")), jitter=timedelta(0))
     assert due(at(MON, 10), last=at(THU, 11), done=1, cfg=cfg) == at(THU + timedelta(days=7), 11)
 
 
 def test_a_promise_is_honoured_at_the_start_of_its_window() -> None:
-    result = due(at(MON, 10), promised=WED, cfg=CadenceSettings())
+    result = due(at(MON, 10), promised=WED, cfg=business())
     assert result.date() == WED
     assert time(9, 0) <= result.time() < time(9, 45)
 
 
 def test_a_promise_on_a_weekend_or_holiday_moves_to_the_next_send_day() -> None:
     assert due(at(FRI, 10), promised=SAT) == at(MON, 9)
-    cfg = CadenceSettings(jitter=timedelta(0), holidays=frozenset({MON}))
+    cfg = business(jitter=timedelta(0), holidays=frozenset({MON}))
     assert due(at(FRI, 10), promised=MON, cfg=cfg) == at(TUE, 9)
 
 
 def test_drafts_do_not_all_appear_on_the_hour() -> None:
-    times = {due(at(MON, 7), seed=f"thread-{i}", cfg=CadenceSettings()).time() for i in range(20)}
+    times = {due(at(MON, 7), seed=f"thread-{i}", cfg=business()).time() for i in range(20)}
     assert len(times) > 15
     assert all(time(9, 0) <= t < time(9, 45) for t in times)
 
 
 def test_jitter_never_pushes_a_draft_out_of_the_window() -> None:
     sent = at(MON, 16, 55)  # due Thursday 16:55, five minutes before the window closes
-    results = [due(sent, seed=f"t{i}", cfg=CadenceSettings()) for i in range(50)]
+    results = [due(sent, seed=f"t{i}", cfg=business()) for i in range(50)]
     assert all(r.date() == THU and time(16, 55) <= r.time() < time(17, 0) for r in results)
     assert len({r.time() for r in results}) > 40  # still spread out, not all clamped to one minute
 
 
 def test_jitter_in_the_repeated_dst_hour_stays_inside_the_window_on_the_clock() -> None:
     """Berlin, 25 Oct 2026: 02:00-03:00 happens twice; a window 02:30-04:00 must not show a draft at 02:10."""
-    cfg = CadenceSettings(send_days=frozenset(range(7)), send_start=time(2, 30), send_end=time(4, 0),
+    cfg = business(send_days=frozenset(range(7)), send_start=time(2, 30), send_end=time(4, 0),
                           jitter=timedelta(minutes=150))
     results = [due(at(date(2026, 10, 20), 10), promised=date(2026, 10, 25), cfg=cfg, seed=f"s{i}")
                for i in range(60)]
@@ -261,12 +270,12 @@ def test_jitter_in_the_repeated_dst_hour_stays_inside_the_window_on_the_clock() 
 
 
 def test_replanning_after_a_crash_gives_the_same_time() -> None:
-    first = due(at(MON, 10), seed="thread-42", cfg=CadenceSettings())
-    assert due(at(MON, 10), seed="thread-42", cfg=CadenceSettings()) == first
+    first = due(at(MON, 10), seed="thread-42", cfg=business())
+    assert due(at(MON, 10), seed="thread-42", cfg=business()) == first
 
 
 def test_no_touch_lands_the_day_after_another() -> None:
-    cfg = CadenceSettings(gaps=(Gap(1, "d"), Gap(1, "d")), jitter=timedelta(0))
+    cfg = business(gaps=(Gap(1, "d"), Gap(1, "d")), jitter=timedelta(0))
     assert due(at(MON, 10), last=at(TUE, 10), done=1, cfg=cfg) == at(THU, 0).replace(hour=9)
 
 
@@ -280,7 +289,7 @@ def test_due_time_is_aware_and_in_the_users_zone() -> None:
 
 
 def test_default_schedule_spaces_out_and_grows() -> None:
-    schedule = planned_schedule(sent_at=at(MON, 10), promised=None, settings=CadenceSettings(), tz=BERLIN,
+    schedule = planned_schedule(sent_at=at(MON, 10), promised=None, settings=business(), tz=BERLIN,
                                 seed="t")
     assert len(schedule) == 4
     gaps = [(b.date() - a.date()).days for a, b in itertools.pairwise(schedule)]
@@ -289,7 +298,7 @@ def test_default_schedule_spaces_out_and_grows() -> None:
 
 
 def test_schedule_starts_on_the_promised_day() -> None:
-    schedule = planned_schedule(sent_at=at(MON, 10), promised=date(2026, 6, 1), settings=CadenceSettings(),
+    schedule = planned_schedule(sent_at=at(MON, 10), promised=date(2026, 6, 1), settings=business(),
                                 tz=BERLIN, seed="t")
     assert schedule[0].date() == date(2026, 6, 1)
 
@@ -321,7 +330,7 @@ def test_person_spacing_clears_every_other_thread() -> None:
 
 
 def test_wider_person_spacing() -> None:
-    cfg = CadenceSettings(min_days_between_nudges_per_person=3, jitter=timedelta(0))
+    cfg = business(min_days_between_nudges_per_person=3, jitter=timedelta(0))
     assert respect_person_spacing(at(WED, 10), [MON], cfg, BERLIN) == at(THU, 10)
 
 
@@ -344,7 +353,7 @@ def test_an_outage_drafts_one_touch_per_thread_not_a_burst() -> None:
     """Down for two months: when it comes back, exactly one touch is due; the next one is days later."""
     sent = at(date(2026, 3, 2), 10)
     now = at(date(2026, 5, 4), 11)
-    cfg = CadenceSettings()
+    cfg = business()
     first_due = due(sent, cfg=cfg)
     drafted_at = catch_up(first_due, now, cfg, BERLIN)
     assert drafted_at == now
@@ -370,7 +379,7 @@ def cadence_settings(draw: st.DrawFn) -> CadenceSettings:
     end_choice = draw(st.one_of(st.just(None), st.integers(start // 15 + 1, 24 * 4 - 1)))
     send_end = time.max if end_choice is None else time(end_choice * 15 // 60, end_choice * 15 % 60)
     holidays = draw(st.frozensets(st.dates(date(2026, 1, 1), date(2027, 12, 31)), max_size=40))
-    return CadenceSettings(
+    return business(
         gaps=tuple(draw(st.lists(gap_strategy, min_size=1, max_size=5))),
         send_days=draw(st.frozensets(st.integers(0, 6), min_size=1)),
         send_start=time(start // 60, start % 60),
