@@ -9,6 +9,7 @@ the same mail is harmless because every write is keyed by Message-ID.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Callable, Iterable
@@ -359,6 +360,8 @@ class Engine:
         """All matchable threads with their known ids, in two queries (not one per thread)."""
         threads = st.threads_in_states(session, MATCHABLE_STATES)
         ids_by_thread = st.message_ids_by_thread(session, MATCHABLE_STATES)
+        for thread_id, draft_id in st.draft_ids_by_thread(session, MATCHABLE_STATES):
+            ids_by_thread.setdefault(thread_id, []).append(draft_id)
         keys = []
         for thread in threads:
             keys.append(ThreadKey(
@@ -375,7 +378,8 @@ class Engine:
             return False
         if seen.meta.followupd_id and not seen.is_sent_folder:
             return False  # one of our own drafts (a watched Drafts folder): not a touch until it is sent
-        events = match_message(seen.meta, index, own_addresses=self.own_addresses, arrived_at=seen.internaldate)
+        events = self._sent_draft_event(session, seen, index) or match_message(
+            seen.meta, index, own_addresses=self.own_addresses, arrived_at=seen.internaldate)
         if not events:
             return False
         with session.begin_nested():
@@ -385,6 +389,24 @@ class Engine:
                     self._apply(session, thread, seen, match, index, report)
             session.flush()
         return True
+
+    def _sent_draft_event(self, session: Session, seen: SeenMessage, index: ThreadIndex) -> list[MatchEvent]:
+        """Our own draft, sent by the user: a touch, recognised by its marker or its Message-ID.
+
+        Needed because draft ids are in the index (so a reply to the follow-up alone still matches), and the
+        matcher ignores a message whose own id is already known to the thread."""
+        meta = seen.meta
+        if not seen.is_sent_folder or meta.from_ is None or not is_own_address(meta.from_.email, self.own_addresses):
+            return []
+        touch: st.Touch | None = None
+        if meta.followupd_id:
+            touch = session.get(st.Touch, meta.followupd_id)
+        if touch is None and meta.message_id and meta.message_id.startswith("<followupd."):
+            touch = st.touch_by_message_id(session, meta.message_id)
+        if touch is None or touch.thread_id not in index:
+            return []
+        return [MatchEvent(kind=EventKind.OWN_TOUCH, thread_id=touch.thread_id, probable=False,
+                           evidence=f"your follow-up {touch.id} was sent")]
 
     def _apply(self, session: Session, thread: st.Thread, seen: SeenMessage, match: MatchEvent,
                index: ThreadIndex, report: CycleReport) -> None:
@@ -404,6 +426,9 @@ class Engine:
         elif match.kind is EventKind.OWN_TOUCH:
             self._count_own_touch(session, thread, seen, message_id, at)
             report.touched.add(thread.id)
+            key = index.get(thread.id)
+            if key is not None:  # a reply to this very message, later in the same cycle, must match it
+                index.add(dataclasses.replace(key, message_ids=key.message_ids | {message_id}))
             report.changes.append(f"{thread.id} touched by you")
             logger.info("%s: you followed up (%s)", thread.id, seen.where)
         else:

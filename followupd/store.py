@@ -297,6 +297,19 @@ def message_ids_by_thread(session: Session, states: tuple[str, ...]) -> dict[str
     return result
 
 
+def draft_ids_by_thread(session: Session, states: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(thread id, draft Message-ID) of every follow-up that reached Drafts, for matching replies to them."""
+    rows = session.execute(
+        select(Touch.thread_id, Touch.message_id).join(Thread, Thread.id == Touch.thread_id)
+        .where(Thread.state.in_(states), Touch.state.in_((TOUCH_QUEUED, TOUCH_SENT, TOUCH_SKIPPED)),
+               Touch.message_id != ""))
+    return [(thread_id, message_id) for thread_id, message_id in rows]
+
+
+def touch_by_message_id(session: Session, message_id: str) -> Touch | None:
+    return session.scalar(select(Touch).where(Touch.message_id == message_id).limit(1))
+
+
 def thread_for_message_id(session: Session, message_id: str) -> Thread | None:
     row = session.get(ThreadMessageId, message_id)
     return row.thread if row is not None else None

@@ -283,3 +283,24 @@ def test_preview_prints_spaced_dates(account: Account) -> None:
 def test_outbox_and_status_are_empty_on_a_fresh_install(account: Account) -> None:
     assert account.outbox("--all") == []
     assert "No tracked threads yet" in account.run("status").stdout
+
+
+@pytest.mark.parametrize("same_cycle", [True, False], ids=["same-cycle", "next-cycle"])
+def test_a_reply_to_the_sent_follow_up_alone_closes_the_thread(account: Account, same_cycle: bool) -> None:
+    seed_sent(account)
+    now = SENT_AT + timedelta(days=6)
+    account.poll(now=now)
+    draft = only_draft(account)
+    user_sends(account, draft, when=now + timedelta(minutes=10))
+    if not same_cycle:
+        account.poll(now=now + timedelta(minutes=20))
+        assert account.status()[0]["touches"] == 1
+    # Bob's client trims threading to the follow-up itself: no References, no original id.
+    reply = make_message(from_=BOB, to=account.user.address, subject="Sorry for the delay",
+                         in_reply_to=str(draft["Message-ID"]), date=now + timedelta(minutes=15))
+    account.server.deliver_lmtp(account.user, reply)
+    account.poll(now=now + timedelta(minutes=30))
+    thread = account.status()[0]
+    assert thread["touches"] == 1
+    assert thread["state"] == "replied"
+    assert thread["reply_probable"] is False
