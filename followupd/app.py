@@ -14,11 +14,13 @@ from functools import cached_property
 from pathlib import Path
 
 from .clock import Clock, clock_from_env
-from .compose import TemplateLibrary, builtin_templates_dir
+from .compose import TemplateLibrary, TemplateSource, builtin_templates_dir
 from .config import Config, default_data_dir, load_config, resolve_password
 from .engine import CycleReport, Engine
 from .imap import Mailbox
 from .lock import AccountLock, lock_path_for
+from .sending import Sender
+from .smtp import SmtpSender
 from .store import Store
 
 logger = logging.getLogger(__name__)
@@ -32,13 +34,26 @@ class App:
     env: Mapping[str, str]
 
     @cached_property
+    def templates(self) -> TemplateSource:
+        settings = self.config.templates
+        return TemplateSource(builtin_templates_dir(), overlay=settings.dir, disable=settings.disable,
+                              lang=settings.lang)
+
+    @property
     def library(self) -> TemplateLibrary:
-        """Templates load on first use, so `status` works even while a template is being fixed."""
-        return TemplateLibrary.load(self.config.templates.dir or builtin_templates_dir())
+        """Templates load on first use, so `status` works even while a template is being fixed, and reload
+        when a file changes (a stat of the folders), so an edit takes effect on the next cycle."""
+        return self.templates.library()
 
     @cached_property
     def engine(self) -> Engine:
-        return Engine(self.config, self.store, clock=self.clock, library=self.library)
+        sender = Sender(self.config, self.smtp) if self.config.smtp is not None else None
+        return Engine(self.config, self.store, clock=self.clock, library=self.library, sender=sender)
+
+    def smtp(self) -> SmtpSender:
+        """A sender for one send; the password is resolved each time, like the IMAP one."""
+        assert self.config.smtp is not None
+        return SmtpSender(self.config.smtp, resolve_password(self.config.smtp, self.env))
 
     @property
     def account_key(self) -> str:
@@ -61,6 +76,8 @@ class App:
     def cycle(self, *, dry_run: bool = False) -> CycleReport:
         """One full cycle; the caller holds the account lock (the daemon holds it for its whole life)."""
         with self.mailbox() as box:
+            if self.engine.drafter is not None:
+                self.engine.drafter.library = self.library  # an edited template counts from this cycle on
             return self.engine.run_cycle(box, dry_run=dry_run)
 
     def poll(self, *, dry_run: bool = False) -> CycleReport:

@@ -234,21 +234,26 @@ def touch_json(touch: st.Touch) -> dict[str, Any]:
         "drafted_at": _iso(touch.drafted_at),
         "done_at": _iso(touch.done_at),
         "outcome": touch.outcome or None,
+        "approved": touch.approved_at is not None,
+        "sent_by_followupd": touch.sent_by_followupd,
     }
 
 
-@main.command()
-@click.option("--all", "show_all", is_flag=True, help="Also list sent, skipped and withdrawn follow-ups.")
+@main.group(invoke_without_command=True)
+@click.option("--all", "show_all", is_flag=True, help="Also list sent, skipped, withdrawn and failed follow-ups.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
-@click.pass_obj
+@click.pass_context
 @handle_errors
-def outbox(state: State, show_all: bool, as_json: bool) -> None:
-    """List follow-up drafts waiting in your Drafts folder for you to review and send."""
+def outbox(ctx: click.Context, show_all: bool, as_json: bool) -> None:
+    """List follow-up drafts waiting for you; subcommands show, edit, approve, skip or stop them."""
+    if ctx.invoked_subcommand is not None:
+        return
+    state: State = ctx.obj
     app = state.app()
     with app.store.read() as session:
         touches = st.all_touches(session)
         if not show_all:
-            touches = [t for t in touches if t.state in (st.TOUCH_PLANNED, st.TOUCH_QUEUED)]
+            touches = [t for t in touches if t.state in (st.TOUCH_PLANNED, st.TOUCH_QUEUED, st.TOUCH_SENDING)]
         entries = [touch_json(t) for t in touches]
     if as_json:
         click.echo(json.dumps(entries, indent=2))
@@ -265,37 +270,67 @@ def outbox(state: State, show_all: bool, as_json: bool) -> None:
 
 @main.command()
 @click.option("--suffix", default=None, help='A tracking suffix to preview, e.g. "5d", "fri", "dec15".')
+@click.option("--thread", "thread_id", default=None, metavar="ID",
+              help="A tracked thread (its id or the start of it, see `status`): show the follow-ups still to come.")
 @click.pass_obj
 @handle_errors
-def preview(state: State, suffix: str | None) -> None:
-    """Print the dates a message sent now would be followed up on, under the current config."""
-    from .cadence import planned_schedule
-    from .compose import stage_for_touch
+def preview(state: State, suffix: str | None, thread_id: str | None) -> None:
+    """Show the follow-ups a message sent now would get, or a tracked thread's next ones: dates and full text."""
+    from . import preview as pv
     from .tracking import parse_suffix
 
+    if suffix and thread_id:
+        raise click.UsageError("--suffix is for a message sent now; a tracked thread already has its check-in date")
     app = state.app()
     config = app.config
     tz = config.identity.timezone
     now = app.clock.now()
-    promised = None
-    if suffix:
-        try:
-            promised = parse_suffix(suffix, sent_on=now.astimezone(tz).date(), holidays=config.cadence.holidays)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--suffix") from exc
-    schedule = planned_schedule(sent_at=now, promised=promised, settings=config.cadence, tz=tz, seed="preview")
-    stages = app.library.stages()
-    click.echo(f"A message sent now ({_local(now, tz, '%a %d %b %Y %H:%M %Z')}) with no reply gets:")
-    rows = []
-    previous = now
-    for number, due in enumerate(schedule, start=1):
-        gap_days = (due.astimezone(tz).date() - previous.astimezone(tz).date()).days
-        rows.append([str(number), stage_for_touch(number, len(schedule), stages),
-                     _local(due, tz, "%a %d %b %Y %H:%M"), f"+{gap_days}d"])
-        previous = due
-    click.echo(render_table(["TOUCH", "STAGE", "DRAFT APPEARS", "GAP"], rows))
-    click.echo("After the last touch the thread closes as unanswered. Any reply stops the sequence.")
+    if thread_id is None:
+        promised = None
+        if suffix:
+            try:
+                promised = parse_suffix(suffix, sent_on=now.astimezone(tz).date(), holidays=config.cadence.holidays)
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint="--suffix") from exc
+        thread = pv.sample_thread(now, promised)
+        click.echo(f"A message sent now ({_local(now, tz, '%a %d %b %Y %H:%M %Z')}) to {thread.recipients[0].name} "
+                   "with no reply gets:")
+    else:
+        from .cli_outbox import resolve_id
 
+        with app.store.read() as session:
+            row = session.get(st.Thread, resolve_id(session, st.Thread, thread_id, "thread", "followupd status"))
+            if row is None or row.state != st.WAITING:
+                click.echo(f"Thread {thread_id} is {row.state if row else 'gone'}: no follow-ups are planned.")
+                return
+            thread = pv.from_store(session, row)
+        who = ", ".join(a.email for a in thread.recipients) or "-"
+        click.echo(f'Thread {thread.id} "{thread.subject or "(no subject)"}" to {who}, sent '
+                   f"{_local(thread.sent_at, tz, '%a %d %b %Y')}; {thread.steps_done} follow-up(s) so far. "
+                   "If nobody replies:")
+    touches = pv.plan(thread, library=app.library, config=config, now=now)
+    rows = []
+    previous = thread.last_touch_at or thread.sent_at
+    for touch in touches:
+        gap_days = (touch.due.astimezone(tz).date() - previous.astimezone(tz).date()).days
+        waiting = "in Drafts" if touch.pending_state in (st.TOUCH_PLANNED, st.TOUCH_QUEUED) else touch.pending_state
+        rows.append([str(touch.number), touch.stage, _local(touch.due, tz, "%a %d %b %Y %H:%M"), f"+{gap_days}d",
+                     touch.template + (f" ({waiting})" if waiting else "")])
+        previous = touch.due
+    click.echo(render_table(["TOUCH", "STAGE", "DRAFT APPEARS", "GAP", "TEMPLATE"], rows))
+    click.echo("After the last touch the thread closes as unanswered. Any reply stops the sequence.")
+    for touch in touches:
+        when = _local(touch.due, tz, "%a %d %b %Y")
+        click.echo(f"\nTouch {touch.number} of {touch.total}, {when} ({touch.template}):")
+        if touch.rendered is None:
+            click.echo(f"    cannot be drafted: {touch.problem}")
+            continue
+        for line in [f"Subject: {touch.rendered.subject}", "", *touch.rendered.body.rstrip("\n").split("\n")]:
+            click.echo(f"    {line}".rstrip())
+
+
+# Registering further commands: the outbox subcommands, snooze and note; templates check and list.
+from . import cli_outbox, cli_templates  # noqa: E402,F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -7,6 +7,9 @@ it can be used to smuggle headers.
 Template files live in stage folders (``first/``, ``middle/``, ``later/``, ``final/``), one variant per
 ``<name>.txt``: a ``Subject:`` line, a blank line, then the body, Jinja in both. ``templates/README.md`` is
 the user-facing description of the format and of the variables that :func:`template_variables` provides.
+Those folders are the English set; another language's set lives in ``<lang>/<stage>/``. The user's folder
+shadows the built-in one file by file (:func:`scan_templates`), and :class:`TemplateSource` reloads the
+library when a file changes.
 
 Choices made here (and why):
 
@@ -17,17 +20,25 @@ Choices made here (and why):
   stop.
 * Unknown variable names are refused when the library loads, with file and line, so a typo surfaces at
   start-up rather than on the day a follow-up is due.
+* Shadowing is per file, not per folder: a user who rewrites one note keeps getting the rest of the library
+  (and its new variants after an upgrade); ``disable`` is the explicit way to drop a built-in note, rather than
+  a magic empty file that looks like a mistake.
+* Language detection uses the subject (and Content-Language when known): at draft time followupd has read
+  headers only, never bodies. It is a small word vote, not a model, and says "don't know" rather than guess.
 * ``reply_subject("")`` is ``"Re:"``, what mail clients produce; Gmail threads on the normalised subject, and
   an invented ``(no subject)`` would not match the empty original.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import importlib.resources
+import logging
+import os
 import re
 import unicodedata
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from email import policy as email_policy
@@ -45,6 +56,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from followupd.errors import TemplateError
 from followupd.headers import Address
+
+logger = logging.getLogger(__name__)
 
 STAGES: tuple[str, ...] = ("first", "middle", "later", "final")
 
@@ -84,10 +97,22 @@ _SUBJECT_FILENAME_SUFFIX = "#subject"
 
 # --------------------------------------------------------------------------------------------------- library
 
+#: The language of the top-level stage folders; another language's set lives in ``<lang>/<stage>/``.
+DEFAULT_LANGUAGE = "en"
+#: ``[templates] lang = "auto"``: each thread gets the set of its original message's language, if there is one.
+AUTO_LANGUAGE = "auto"
+_LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")
+
+
+def is_language_code(text: str) -> bool:
+    """Two or three lower-case letters (an ISO 639 code such as "de"): a language folder or setting."""
+    return bool(_LANGUAGE_CODE.fullmatch(text))
+
 
 @dataclass(frozen=True)
 class TemplateVariant:
-    """One template file. ``key`` ("first/warm-question.txt") is the stable id recorded per thread."""
+    """One template file. ``key`` ("first/warm-question.txt", "de/first/kurz.txt") is the stable id recorded per
+    thread; ``lang`` is the language set the file belongs to."""
 
     stage: str
     name: str
@@ -96,13 +121,100 @@ class TemplateVariant:
     subject_source: str
     body_source: str
     body_first_line: int
+    lang: str = DEFAULT_LANGUAGE
+
+
+def variant_key(lang: str, stage: str, filename: str) -> str:
+    """``first/x.txt`` for the default language, ``de/first/x.txt`` for another one."""
+    return f"{stage}/{filename}" if lang == DEFAULT_LANGUAGE else f"{lang}/{stage}/{filename}"
+
+
+@dataclass(frozen=True)
+class TemplateFile:
+    """A template file on disk before parsing: which variant it is, and whether it is the user's own."""
+
+    key: str
+    lang: str
+    stage: str
+    path: Path
+    overlay: bool
+
+
+@dataclass(frozen=True)
+class TemplateScan:
+    """Everything a scan of the template folders found; ``load`` refuses any error, ``templates check`` lists them."""
+
+    variants: tuple[TemplateVariant, ...]   # the active, parsed variants of every language
+    errors: tuple[TemplateError, ...]
+    files: Mapping[str, TemplateFile]       # the active file of each key, parsed or not
+    replaced: frozenset[str]                # keys where a file of the overlay shadows a base file
+    disabled: tuple[TemplateFile, ...]      # base files left out by ``disable``
+    unmatched_disable: tuple[str, ...]      # ``disable`` entries that match no base file
+
+
+def scan_templates(directory: Path, *, overlay: Path | None = None, disable: Collection[str] = ()) -> TemplateScan:
+    """Find and parse every template under ``directory`` and ``overlay``, collecting errors, not stopping.
+
+    ``overlay`` (the user's ``[templates] dir``) shadows ``directory`` (the built-in library) file by file: its
+    ``first/x.txt`` replaces the built-in ``first/x.txt``, its other files add variants, and the remaining
+    built-in files stay. ``disable`` leaves base files out, by key or shell-style pattern (``"later/*"``;
+    ``"*"`` keeps only the overlay's files); it never removes one of the overlay's own files, which the user can
+    simply delete.
+    """
+    errors: list[TemplateError] = []
+    base = _find_files(directory, overlay=False, errors=errors)
+    own = _find_files(overlay, overlay=True, errors=errors) if overlay is not None else {}
+    matched: set[str] = set()
+    disabled: list[TemplateFile] = []
+    active: dict[str, TemplateFile] = {}
+    for key, found in base.items():
+        hits = [pattern for pattern in disable if fnmatch.fnmatchcase(key, pattern)]
+        matched.update(hits)
+        if key in own:
+            continue
+        if hits:
+            disabled.append(found)
+        else:
+            active[key] = found
+    active.update(own)
+    files = dict(sorted(active.items(), key=lambda item: _file_order(item[1])))
+    variants: list[TemplateVariant] = []
+    for found in files.values():
+        try:
+            variants.append(_load_variant(found))
+        except TemplateError as exc:
+            errors.append(exc)
+    return TemplateScan(
+        variants=tuple(variants), errors=tuple(errors), files=files, replaced=frozenset(base) & frozenset(own),
+        disabled=tuple(disabled), unmatched_disable=tuple(p for p in dict.fromkeys(disable) if p not in matched),
+    )
+
+
+def _file_order(found: TemplateFile) -> tuple[bool, str, int, str]:
+    return (found.lang != DEFAULT_LANGUAGE, found.lang, STAGES.index(found.stage), found.path.name)
+
+
+@dataclass(frozen=True)
+class _Catalog:
+    """What every language view of one load shares."""
+
+    sets: Mapping[str, Mapping[str, tuple[TemplateVariant, ...]]]
+    setting: str
+    overlay: Path | None
+    scan: TemplateScan | None
 
 
 class TemplateLibrary:
-    """The variants of each stage, parsed and syntax-checked once so a broken file fails at start-up."""
+    """The variants of one language, by stage, parsed and syntax-checked once so a broken file fails at start-up.
 
-    def __init__(self, directory: Path, variants: Mapping[str, Sequence[TemplateVariant]]) -> None:
+    A library loaded from folders also holds the other languages' sets: :meth:`for_language` and
+    :meth:`for_message` return the view a thread should use.
+    """
+
+    def __init__(self, directory: Path, variants: Mapping[str, Sequence[TemplateVariant]], *,
+                 lang: str = DEFAULT_LANGUAGE, catalog: _Catalog | None = None) -> None:
         self.directory = directory
+        self.lang = lang
         self._by_stage = {stage: tuple(variants[stage]) for stage in STAGES if variants.get(stage)}
         if not self._by_stage:
             raise TemplateError(
@@ -110,19 +222,56 @@ class TemplateLibrary:
                 f"{', '.join(STAGES)}",
                 path=str(directory),
             )
+        self._catalog = catalog or _Catalog(sets={lang: self._by_stage}, setting=lang, overlay=None, scan=None)
 
     @classmethod
-    def load(cls, directory: Path) -> TemplateLibrary:
-        """Read every ``<stage>/*.txt`` under ``directory``; raises TemplateError naming the file and line."""
-        if not directory.is_dir():
-            raise TemplateError(f"{directory}: template directory not found", path=str(directory))
-        _refuse_misplaced_files(directory)
-        found: dict[str, list[TemplateVariant]] = {}
-        for stage in STAGES:
-            folder = directory / stage
-            if folder.is_dir():
-                found[stage] = [_load_variant(stage, path) for path in _template_files(folder)]
-        return cls(directory, found)
+    def load(cls, directory: Path, *, overlay: Path | None = None, disable: Collection[str] = (),
+             lang: str = DEFAULT_LANGUAGE) -> TemplateLibrary:
+        """Read every template (see :func:`scan_templates`); raises TemplateError naming the file and line.
+
+        ``lang`` is the ``[templates] lang`` setting: a language code, or ``"auto"`` (the default language's
+        set until :meth:`for_message` picks another).
+        """
+        scan = scan_templates(directory, overlay=overlay, disable=disable)
+        if scan.errors:
+            raise scan.errors[0]
+        return cls.from_scan(directory, scan, lang=lang, overlay=overlay)
+
+    @classmethod
+    def from_scan(cls, directory: Path, scan: TemplateScan, *, lang: str = DEFAULT_LANGUAGE,
+                  overlay: Path | None = None) -> TemplateLibrary:
+        """The library of a scan's variants (errors are the caller's business); TemplateError when the
+        configured language has no templates."""
+        grouped: dict[str, dict[str, list[TemplateVariant]]] = {}
+        for variant in scan.variants:
+            grouped.setdefault(variant.lang, {}).setdefault(variant.stage, []).append(variant)
+        sets = {code: {stage: tuple(found) for stage, found in stages.items()} for code, stages in grouped.items()}
+        wanted = DEFAULT_LANGUAGE if lang == AUTO_LANGUAGE else lang
+        if sets and wanted not in sets:
+            where = (overlay or directory) if wanted == DEFAULT_LANGUAGE else (overlay or directory) / wanted
+            why = ' (the fallback for lang = "auto")' if lang == AUTO_LANGUAGE else ""
+            raise TemplateError(
+                f"{directory}: no templates for language {wanted!r}{why}; expected {where}/<stage>/<name>.txt; "
+                f"languages found: {', '.join(sorted(sets))}",
+                path=str(directory),
+            )
+        catalog = _Catalog(sets=sets, setting=lang, overlay=overlay, scan=scan)
+        return cls(directory, sets.get(wanted, {}), lang=wanted, catalog=catalog)
+
+    @property
+    def setting(self) -> str:
+        """The configured language: a code, or ``"auto"``."""
+        return self._catalog.setting
+
+    @property
+    def overlay(self) -> Path | None:
+        """The user's folder that shadows ``directory`` file by file, if any."""
+        return self._catalog.overlay
+
+    @property
+    def scan(self) -> TemplateScan | None:
+        """Where each file came from (None for a library built by hand)."""
+        return self._catalog.scan
 
     def stages(self) -> tuple[str, ...]:
         """Stages that have at least one variant, in cadence order."""
@@ -133,11 +282,43 @@ class TemplateLibrary:
         return self._by_stage.get(stage, ())
 
     def all_variants(self) -> tuple[TemplateVariant, ...]:
+        """Every variant of this library's language."""
         return tuple(variant for stage in self._by_stage for variant in self._by_stage[stage])
 
+    def every_variant(self) -> tuple[TemplateVariant, ...]:
+        """Every variant of every language loaded with this library."""
+        return tuple(variant for code in self.languages() for variant in self.for_language(code).all_variants())
+
+    def languages(self) -> tuple[str, ...]:
+        """Languages that have a set, the default language first."""
+        return tuple(sorted(self._catalog.sets, key=lambda code: (code != DEFAULT_LANGUAGE, code)))
+
     def get(self, key: str) -> TemplateVariant | None:
-        """The variant recorded for a touch, so a restart can re-render exactly what was chosen."""
-        return next((variant for variant in self.all_variants() if variant.key == key), None)
+        """The variant recorded for a touch (any language), so a restart can re-render exactly what was chosen."""
+        for stages in self._catalog.sets.values():
+            for found in stages.values():
+                for variant in found:
+                    if variant.key == key:
+                        return variant
+        return None
+
+    def for_language(self, lang: str) -> TemplateLibrary:
+        """The set of ``lang``; the configured language's set (English under "auto") when there is none."""
+        if lang == self.lang:
+            return self
+        stages = self._catalog.sets.get(lang)
+        if stages is None:
+            fallback = DEFAULT_LANGUAGE if self.setting == AUTO_LANGUAGE else self.setting
+            return self if fallback == self.lang or fallback not in self._catalog.sets else self.for_language(fallback)
+        return TemplateLibrary(self.directory, stages, lang=lang, catalog=self._catalog)
+
+    def for_message(self, subject: str, *, content_language: str | None = None) -> TemplateLibrary:
+        """The set a thread should use: the configured language, or with "auto" the original message's
+        language (:func:`detect_language` on its subject and Content-Language) when there is a set for it."""
+        if self.setting != AUTO_LANGUAGE:
+            return self.for_language(self.setting)
+        detected = detect_language(subject, content_language=content_language)
+        return self.for_language(detected or DEFAULT_LANGUAGE)
 
 
 def builtin_templates_dir() -> Path:
@@ -163,23 +344,76 @@ def _template_files(folder: Path) -> list[Path]:
     )
 
 
-def _refuse_misplaced_files(directory: Path) -> None:
-    """A template in the wrong place would be silently ignored; say so instead."""
+def _find_files(directory: Path, *, overlay: bool, errors: list[TemplateError]) -> dict[str, TemplateFile]:
+    """Every ``<stage>/<name>.txt`` and ``<lang>/<stage>/<name>.txt``; a template in the wrong place would be
+    silently ignored, so each one is an error instead."""
+    if not directory.is_dir():
+        errors.append(TemplateError(f"{directory}: template directory not found", path=str(directory)))
+        return {}
+    found: dict[str, TemplateFile] = {}
     for path in sorted(directory.iterdir()):
         if path.is_file() and path.suffix == ".txt":
-            raise TemplateError(
+            errors.append(TemplateError(
                 f"{path}: templates go in a stage folder ({', '.join(STAGES)}), e.g. first/{path.name}",
-                path=str(path),
-            )
-        if path.is_dir() and path.name not in STAGES and _template_files(path):
-            raise TemplateError(
+                path=str(path)))
+        elif not path.is_dir() or path.name.startswith("."):
+            continue
+        elif path.name in STAGES:
+            _add_stage(found, DEFAULT_LANGUAGE, path, overlay)
+        elif files := _template_files(path):
+            language = f" (or for a language set, {path.name}/first/{files[0].name})" if is_language_code(
+                path.name) else ""
+            errors.append(TemplateError(
+                f"{path}: unknown stage folder {path.name!r}; expected one of {', '.join(STAGES)}{language}",
+                path=str(path)))
+        elif not _has_stage_folders(path):
+            continue
+        elif path.name == DEFAULT_LANGUAGE:
+            errors.append(TemplateError(
+                f"{path}: the {DEFAULT_LANGUAGE!r} templates are the top-level stage folders; move "
+                f"{path.name}/<stage>/ up one level", path=str(path)))
+        elif is_language_code(path.name):
+            _find_language(found, path, overlay, errors)
+        else:
+            errors.append(TemplateError(
+                f"{path}: unknown language folder {path.name!r}; name it with a two-letter language code, "
+                "e.g. de", path=str(path)))
+    return found
+
+
+def _has_stage_folders(path: Path) -> bool:
+    return any((path / stage).is_dir() for stage in STAGES)
+
+
+def _find_language(found: dict[str, TemplateFile], folder: Path, overlay: bool,
+                   errors: list[TemplateError]) -> None:
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.suffix == ".txt":
+            errors.append(TemplateError(
+                f"{path}: templates go in a stage folder, e.g. {folder.name}/first/{path.name}", path=str(path)))
+        elif path.is_dir() and path.name in STAGES:
+            _add_stage(found, folder.name, path, overlay)
+        elif path.is_dir() and _template_files(path):
+            errors.append(TemplateError(
                 f"{path}: unknown stage folder {path.name!r}; expected one of {', '.join(STAGES)}",
-                path=str(path),
-            )
+                path=str(path)))
 
 
-def _load_variant(stage: str, path: Path) -> TemplateVariant:
+def _add_stage(found: dict[str, TemplateFile], lang: str, folder: Path, overlay: bool) -> None:
+    for path in _template_files(folder):
+        key = variant_key(lang, folder.name, path.name)
+        found[key] = TemplateFile(key=key, lang=lang, stage=folder.name, path=path, overlay=overlay)
+
+
+def read_template(path: Path, *, stage: str, lang: str = DEFAULT_LANGUAGE, key: str | None = None) -> TemplateVariant:
+    """Parse one template file; TemplateError (file and line) when it is malformed."""
+    key = key or variant_key(lang, stage, path.name)
+    return _load_variant(TemplateFile(key=key, lang=lang, stage=stage, path=path, overlay=False))
+
+
+def _load_variant(found: TemplateFile) -> TemplateVariant:
     """Split one file into subject and body and check both compile and use only known variables."""
+    path = found.path
     text = _read_text(path)
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     match = _SUBJECT_LINE.fullmatch(lines[0])
@@ -194,8 +428,8 @@ def _load_variant(stage: str, path: Path) -> TemplateVariant:
     if not body_source.strip():
         raise _error(path, 3, "the body is empty")
     variant = TemplateVariant(
-        stage=stage, name=path.stem, key=f"{stage}/{path.name}", path=path,
-        subject_source=subject_source, body_source=body_source, body_first_line=3,
+        stage=found.stage, name=path.stem, key=found.key, path=path,
+        subject_source=subject_source, body_source=body_source, body_first_line=3, lang=found.lang,
     )
     _check_source(variant, variant.subject_source, 1, _SUBJECT_FILENAME_SUFFIX)
     _check_source(variant, variant.body_source, variant.body_first_line, _BODY_FILENAME_SUFFIX)
@@ -238,6 +472,138 @@ def _first_use_line(tree: jinja2.nodes.Template, name: str) -> int | None:
 def _error(path: Path, line: int | None, problem: str) -> TemplateError:
     where = f"{path} line {line}" if line is not None else str(path)
     return TemplateError(f"{where}: {problem}", path=str(path), line=line)
+
+
+# ------------------------------------------------------------------------------------------ reload and language
+
+
+def template_fingerprint(*directories: Path | None) -> tuple[tuple[str, int, int], ...]:
+    """Path, mtime and size of every ``.txt`` up to ``<lang>/<stage>/``: a few stat calls, no reads, so the
+    daemon can afford it every cycle and notice an edited, added or deleted template."""
+    seen: list[tuple[str, int, int]] = []
+    for directory in directories:
+        if directory is not None:
+            _stat_walk(str(directory), 3, seen)
+    return tuple(seen)
+
+
+def _stat_walk(folder: str, depth: int, seen: list[tuple[str, int, int]]) -> None:
+    try:
+        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+    except OSError:
+        seen.append((folder, -1, -1))  # a folder that vanished or became unreadable is a change too
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        try:
+            if entry.is_dir() and depth > 1:
+                _stat_walk(entry.path, depth - 1, seen)
+            elif entry.name.endswith(".txt") and entry.is_file():
+                info = entry.stat()
+                seen.append((entry.path, info.st_mtime_ns, info.st_size))
+        except OSError:
+            seen.append((entry.path, -1, -1))
+
+
+class TemplateSource:
+    """The active templates, reloaded when a file changes, so an edit takes effect without a restart.
+
+    Each :meth:`library` call costs a stat walk (:func:`template_fingerprint`). The first load raises on a
+    broken template; later, a broken edit is logged once and the previous library stays in use, so one typo
+    never stops the daemon from tracking replies. ``error`` says why the last reload was refused.
+    """
+
+    def __init__(self, directory: Path, *, overlay: Path | None = None, disable: Collection[str] = (),
+                 lang: str = DEFAULT_LANGUAGE) -> None:
+        self.directory = directory
+        self.overlay = overlay
+        self.disable = tuple(disable)
+        self.lang = lang
+        self.error: TemplateError | None = None
+        self._library: TemplateLibrary | None = None
+        self._stamp: tuple[tuple[str, int, int], ...] | None = None
+
+    def library(self) -> TemplateLibrary:
+        stamp = template_fingerprint(self.directory, self.overlay)
+        if self._library is not None and stamp == self._stamp:
+            return self._library
+        try:
+            library = TemplateLibrary.load(self.directory, overlay=self.overlay, disable=self.disable,
+                                           lang=self.lang)
+        except TemplateError as exc:
+            if self._library is None:
+                raise
+            self._stamp, self.error = stamp, exc
+            logger.error("templates changed, but %s; still using the previous templates", exc)
+            return self._library
+        if self._library is not None:
+            logger.info("templates changed; reloaded them")
+        self._library, self._stamp, self.error = library, stamp, None
+        return library
+
+
+#: Short words that are frequent in subjects and say which language they are in (shared words left out).
+_LANGUAGE_WORDS: Mapping[str, frozenset[str]] = {
+    "en": frozenset({
+        "the", "and", "for", "with", "your", "you", "our", "about", "from", "this", "that", "to", "of", "on",
+        "is", "are", "my", "we", "meeting", "quote", "invoice", "question", "request", "proposal", "follow",
+    }),
+    "de": frozenset({
+        "und", "der", "die", "das", "den", "dem", "des", "für", "mit", "von", "vom", "zum", "zur", "ist",
+        "nicht", "ein", "eine", "einen", "ihr", "ihre", "unser", "unsere", "bitte", "auf", "im", "über",
+        "wegen", "bei", "nach", "aus", "angebot", "anfrage", "rechnung", "termin", "besprechung", "vertrag",
+        "frage", "unterlagen",
+    }),
+    "fr": frozenset({
+        "le", "les", "du", "pour", "avec", "une", "et", "sur", "votre", "vos", "notre", "nos", "est", "au",
+        "aux", "devis", "facture", "réunion", "demande", "rendez-vous", "proposition", "suite",
+    }),
+    "es": frozenset({
+        "el", "los", "las", "del", "por", "para", "con", "una", "y", "su", "sus", "nuestro", "nuestra", "al",
+        "sobre", "presupuesto", "factura", "reunión", "cita", "solicitud", "propuesta", "pregunta",
+    }),
+}
+#: Reply and forward prefixes that only one language's mail clients write.
+_LANGUAGE_PREFIXES: Mapping[str, str] = {"aw": "de", "wg": "de", "antw": "de", "tr": "fr", "rv": "es"}
+_LANGUAGE_LETTERS: Mapping[str, str] = {"ß": "de", "ä": "de", "ö": "de", "ü": "de", "ç": "fr", "œ": "fr",
+                                        "è": "fr", "ê": "fr", "ñ": "es", "¿": "es", "¡": "es"}
+_SUBJECT_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+_PREFIX_WORD = re.compile(r"^\s*([^\W\d_]+)\s*[:\uff1a]")
+
+
+def detect_language(subject: str, *, content_language: str | None = None) -> str | None:
+    """The language of a message from what draft time knows: its Content-Language header, else its subject.
+
+    Deliberately simple and dependency-free: a vote of language-specific short words ("für", "pour", "the"),
+    reply prefixes only one language uses ("AW:", "WG:", "TR:", "RV:") and letters (ß, ñ, ç). None when the
+    subject says nothing clear (a tie, or no signal at all), so the caller falls back to its default.
+    """
+    if content_language:
+        primary = content_language.split(",")[0].strip().split("-")[0].split("_")[0].lower()
+        if is_language_code(primary):
+            return primary
+    votes: dict[str, int] = {}
+    rest = subject
+    while (match := _PREFIX_WORD.match(rest)) and _REPLY_PREFIX.match(rest):
+        lang = _LANGUAGE_PREFIXES.get(match.group(1).lower())
+        if lang:
+            votes[lang] = votes.get(lang, 0) + 2
+        rest = _REPLY_PREFIX.sub("", rest, count=1)
+    for word in _SUBJECT_WORD.findall(rest.lower()):
+        for lang, words in _LANGUAGE_WORDS.items():
+            if word in words:
+                votes[lang] = votes.get(lang, 0) + 2
+        for letter, lang in _LANGUAGE_LETTERS.items():
+            if letter in word:
+                votes[lang] = votes.get(lang, 0) + 1
+                break
+    if not votes:
+        return None
+    ranked = sorted(votes.items(), key=lambda item: -item[1])
+    if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
+        return None
+    return ranked[0][0]
 
 
 # ------------------------------------------------------------------------------------------- stage and choice
@@ -287,21 +653,31 @@ def choose_variant(
     *,
     used_in_thread: Collection[str],
     recently_used_with_person: Collection[str] = (),
+    usage: Mapping[str, datetime] | None = None,
     seed: str,
 ) -> TemplateVariant | None:
     """Pick a variant never used in this thread, preferring ones this person has not seen lately.
 
-    Deterministic given ``seed`` (rendezvous hashing with sha256): re-running after a crash picks the same
-    variant, and adding a template file does not reshuffle the choice for other threads. Falls back through
-    the other stages in :func:`stage_for_touch` order; None when every variant has been used in the thread.
-    An unknown ``stage`` is a ValueError.
+    Among the remaining candidates: with ``usage`` (variant key -> when it was last used, in any thread) the
+    least recently used one, never-used first, so the whole library takes turns; ties (and every choice
+    without ``usage``) go to rendezvous hashing with sha256 of ``seed``. Deterministic given its inputs:
+    re-running after a crash picks the same variant, and adding a template file does not reshuffle the choice
+    for other threads. Falls back through the other stages in :func:`stage_for_touch` order; None when every
+    variant has been used in the thread. An unknown ``stage`` is a ValueError.
     """
+    last_used = usage or {}
+
+    def rank(variant: TemplateVariant) -> tuple[bool, float, int]:
+        when = last_used.get(variant.key)
+        return (when is not None, when.timestamp() if when is not None else 0.0,
+                -int.from_bytes(_weight(seed, variant.key), "big"))
+
     for candidate_stage in _stage_preference(stage, library.stages()):
         fresh = [v for v in library.variants(candidate_stage) if v.key not in used_in_thread]
         if not fresh:
             continue
         unseen = [v for v in fresh if v.key not in recently_used_with_person]
-        return max(unseen or fresh, key=lambda variant: _weight(seed, variant.key))
+        return min(unseen or fresh, key=rank)
     return None
 
 
@@ -486,6 +862,17 @@ def _render_part(
         line = first_line + relative - 1 if relative is not None else None
         message = exc.message if isinstance(exc, jinja2.TemplateError) and exc.message else str(exc)
         raise _error(variant.path, line, message or type(exc).__name__) from exc
+
+
+def literal_text(source: str) -> Iterator[tuple[int, str]]:
+    """The text a template's author wrote (Jinja data and string literals), each with its line in ``source``;
+    nothing for a source that does not parse (loading reports that)."""
+    try:
+        for lineno, token, value in _environment().lex(source):
+            if token in ("data", "string"):
+                yield lineno, value
+    except jinja2.TemplateSyntaxError:
+        return
 
 
 def _template_line(tb: TracebackType | None, filename: str) -> int | None:

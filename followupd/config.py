@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from followupd.cadence import CadenceSettings, Gap, gap_minimum, parse_duration, parse_gap
 from followupd.errors import ConfigError, SecretError
+from followupd.tone import ToneAdjustments, ToneSettings, all_builtin_phrases, is_builtin_phrase
 
 TlsMode = Literal["implicit", "starttls", "none"]
 
@@ -100,9 +101,43 @@ class DatabaseConfig:
 
 @dataclass(frozen=True)
 class TemplatesConfig:
-    """An existing directory of user templates, or ``None`` for the built-in ones."""
+    """``dir``: the user's templates, shadowing the built-in ones file by file (``None``: built-in only).
+
+    ``disable``: built-in variants (keys or shell patterns) left out; ``lang``: a language code or ``"auto"``.
+    """
 
     dir: Path | None
+    disable: tuple[str, ...] = ()
+    lang: str = "en"
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    """The outgoing server. Without its own password source it uses the [account] one (same login)."""
+
+    host: str
+    port: int
+    tls: TlsMode
+    username: str
+    password_command: str | None
+    password_env: str | None
+    password: str | None = field(default=None, repr=False)
+    section: str = "smtp"
+
+
+SendingMode = Literal["review", "approve", "auto"]
+SENDING_MODES: tuple[SendingMode, ...] = ("review", "approve", "auto")
+
+
+@dataclass(frozen=True)
+class SendingConfig:
+    """Whether followupd may send: never on its own ("review"), what the user approves, or after a window."""
+
+    mode: SendingMode = "review"
+    review_window: timedelta = timedelta(hours=4)
+    max_per_hour: int = 10
+    max_per_day: int = 40
+    file_sent_copy: Literal["auto"] | bool = "auto"
 
 
 @dataclass(frozen=True)
@@ -117,6 +152,9 @@ class Config:
     cadence: CadenceSettings
     templates: TemplatesConfig
     path: Path
+    smtp: SmtpConfig | None = None
+    sending: SendingConfig = field(default_factory=SendingConfig)
+    tone: ToneSettings = field(default_factory=ToneSettings)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -219,7 +257,7 @@ def _zone_or_none(key: str | None) -> ZoneInfo | None:
 # The declarative schema
 # ----------------------------------------------------------------------------------------------------
 
-Kind = Literal["string", "integer", "string list", "date list"]
+Kind = Literal["string", "integer", "string list", "date list", "string or boolean"]
 
 
 @dataclass(frozen=True)
@@ -234,11 +272,21 @@ class _Key:
 
 @dataclass(frozen=True)
 class _Section:
-    """One allowed ``[section]`` and its keys."""
+    """One allowed ``[section]`` and its keys; ``subtables``: keys of ``[section.NAME]`` tables, if allowed,
+    with ``subtable_name`` describing NAME (a pattern it must match, and an example)."""
 
     keys: Mapping[str, _Key]
     required: bool = False
+    subtables: Mapping[str, _Key] | None = None
+    subtable_name: tuple[str, str] = ("", "")
 
+
+_TONE_KEYS: Mapping[str, _Key] = {
+    "banned_phrases": _Key("string list", '["to be honest"]'),
+    "allowed_phrases": _Key("string list", '["urgent"]'),
+    "allowed_caps": _Key("string list", '["GDPR", "OKR"]'),
+    "max_words": _Key("integer", "90"),
+}
 
 _SCHEMA: Mapping[str, _Section] = {
     "account": _Section(
@@ -284,7 +332,38 @@ _SCHEMA: Mapping[str, _Section] = {
             "poll_interval": _Key("string", '"5m"'),
         },
     ),
-    "templates": _Section(keys={"dir": _Key("string", '"~/.config/followupd/templates"')}),
+    "templates": _Section(
+        keys={
+            "dir": _Key("string", '"~/.config/followupd/templates"'),
+            "disable": _Key("string list", '["first/no-rush.txt", "later/*"]'),
+            "lang": _Key("string", '"en"'),
+        },
+    ),
+    "tone": _Section(
+        keys=_TONE_KEYS,
+        subtables=_TONE_KEYS,
+        subtable_name=(r"[a-z]{2,3}", "a language code, e.g. [tone.de]"),
+    ),
+    "smtp": _Section(
+        keys={
+            "host": _Key("string", '"smtp.example.com"', required=True),
+            "port": _Key("integer", "465"),
+            "tls": _Key("string", '"implicit"'),
+            "username": _Key("string", '"me@example.com"'),
+            "password_command": _Key("string", '"pass show mail/me"'),
+            "password_env": _Key("string", '"FOLLOWUPD_SMTP_PASSWORD"'),
+            "password": _Key("string", '"..."', secret=True),
+        },
+    ),
+    "sending": _Section(
+        keys={
+            "mode": _Key("string", '"review"'),
+            "review_window": _Key("string", '"4h"'),
+            "max_per_hour": _Key("integer", "10"),
+            "max_per_day": _Key("integer", "40"),
+            "file_sent_copy": _Key("string or boolean", '"auto"'),
+        },
+    ),
 }
 
 
@@ -357,6 +436,8 @@ def _kind_matches(kind: Kind, value: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
     if kind == "string list":
         return isinstance(value, list) and all(isinstance(item, str) for item in value)
+    if kind == "string or boolean":
+        return isinstance(value, str | bool)
     return isinstance(value, list) and all(_is_date_item(item) for item in value)
 
 
@@ -370,6 +451,7 @@ _KIND_WORDS: Mapping[Kind, str] = {
     "integer": "an integer",
     "string list": "a list of strings",
     "date list": "a list of dates",
+    "string or boolean": "a string or a boolean",
 }
 
 
@@ -430,7 +512,9 @@ def _check_section(name: str, values: Mapping[str, Any], problems: _Problems) ->
     typed: dict[str, Any] = {}
     for key, value in values.items():
         key_spec = spec.keys.get(key)
-        if key_spec is None:
+        if key_spec is None and spec.subtables is not None and isinstance(value, dict):
+            typed[key] = _check_subtable(name, key, value, spec, problems)
+        elif key_spec is None:
             problems.add(f"{name}.{key}", _unknown_key(name, key))
         elif not _kind_matches(key_spec.kind, value):
             problems.add(f"{name}.{key}", _type_problem(name, key, key_spec, value))
@@ -439,6 +523,27 @@ def _check_section(name: str, values: Mapping[str, Any], problems: _Problems) ->
     for key, key_spec in spec.keys.items():
         if key_spec.required and key not in values:
             problems.add(f"{name}.{key}", f"[{name}] {key} is required; e.g. {key} = {key_spec.example}")
+    return typed
+
+
+def _check_subtable(name: str, sub: str, values: Mapping[str, Any], spec: _Section,
+                    problems: _Problems) -> dict[str, Any]:
+    """``[section.NAME]``: NAME must match the section's pattern; its keys are checked like a section's."""
+    keys = spec.subtables or {}
+    pattern, example = spec.subtable_name
+    if not re.fullmatch(pattern, sub):
+        problems.add(f"{name}.{sub}", f"unknown table [{name}.{sub}]; the name must be {example}")
+        return {}
+    typed: dict[str, Any] = {}
+    for key, value in values.items():
+        key_spec = keys.get(key)
+        if key_spec is None:
+            hint = _did_you_mean(key, list(keys), '; did you mean "{}"?')
+            problems.add(f"{name}.{sub}.{key}", f"unknown key [{name}.{sub}] {key}{hint}")
+        elif not _kind_matches(key_spec.kind, value):
+            problems.add(f"{name}.{sub}.{key}", _type_problem(f"{name}.{sub}", key, key_spec, value))
+        else:
+            typed[key] = value
     return typed
 
 
@@ -745,18 +850,103 @@ def _build_database(table: _Table, env: Mapping[str, str]) -> DatabaseConfig:
 
 
 def _build_templates(table: _Table, config_path: Path, env: Mapping[str, str]) -> TemplatesConfig:
+    return TemplatesConfig(dir=_templates_dir(table, config_path, env), disable=_templates_disable(table),
+                           lang=_templates_lang(table))
+
+
+def _templates_dir(table: _Table, config_path: Path, env: Mapping[str, str]) -> Path | None:
     """Relative paths are relative to the config file, so the config works whatever the working directory."""
     raw = table.text("dir")
     if raw is None:
-        return TemplatesConfig(dir=None)
+        return None
     directory = _expand_user(raw.strip(), env)
     if not directory.is_absolute():
         directory = config_path.parent / directory
     if not directory.is_dir():
         what = "is not a directory" if directory.exists() else "does not exist"
         table.bad("dir", f"{directory} {what}; create it, or leave the key out to use the built-in templates")
-        return TemplatesConfig(dir=None)
-    return TemplatesConfig(dir=directory)
+        return None
+    return directory
+
+
+def _templates_disable(table: _Table) -> tuple[str, ...]:
+    """Built-in variants to leave out. Whether each matches one is checked with the templates, not here."""
+    raw = table.items("disable")
+    if raw is None:
+        return ()
+    entries: list[str] = []
+    for item in raw:
+        entry = item.strip()
+        if entry != "*" and "/" not in entry:
+            table.bad("disable", f'{toml_repr(item)} names no template; write "<stage>/<name>.txt" as '
+                                 '`followupd templates list` shows it (e.g. "first/no-rush.txt", '
+                                 '"de/first/keine-eile.txt"), or a pattern such as "later/*"')
+        else:
+            entries.append(entry)
+    return tuple(dict.fromkeys(entries))
+
+
+def _templates_lang(table: _Table) -> str:
+    raw = table.text("lang")
+    if raw is None:
+        return "en"
+    value = raw.strip().lower()
+    if value != "auto" and not re.fullmatch(r"[a-z]{2,3}", value):
+        table.bad("lang", 'use a language code such as "en" or "de" (the templates in <lang>/<stage>/), or "auto" '
+                          "to follow each message's language")
+        return "en"
+    return value
+
+
+# ----------------------------------------------------------------------------------------------------
+# [tone]
+# ----------------------------------------------------------------------------------------------------
+
+MIN_TONE_WORDS = 10
+MAX_TONE_WORDS = 1000
+
+
+def _build_tone(table: _Table) -> ToneSettings:
+    """``[tone]`` applies to every language, ``[tone.<lang>]`` to that language's templates on top of it."""
+    languages = {
+        name: _tone_adjustments(table, values, f"tone.{name}", (name,))
+        for name, values in table.values.items() if isinstance(values, dict)
+    }
+    return ToneSettings(common=_tone_adjustments(table, table.values, "tone", None), languages=languages)
+
+
+def _tone_adjustments(table: _Table, values: Mapping[str, Any], label: str,
+                      langs: tuple[str, ...] | None) -> ToneAdjustments:
+    def strings(key: str) -> tuple[str, ...]:
+        raw = values.get(key)
+        items = [" ".join(item.split()) for item in raw] if isinstance(raw, list) else []
+        if any(not item for item in items):
+            table.problems.add(f"{label}.{key}", f"[{label}] {key} contains an empty string; remove it")
+        return tuple(dict.fromkeys(item for item in items if item))
+
+    for phrase in strings("allowed_phrases"):
+        if not is_builtin_phrase(phrase, langs):
+            hint = _did_you_mean(phrase, all_builtin_phrases(), '; did you mean "{}"?')
+            table.problems.add(f"{label}.allowed_phrases",
+                               f"[{label}] allowed_phrases: {toml_repr(phrase)} is not a built-in phrase"
+                               f"{' of this language' if langs else ''}; allowed_phrases only removes phrases from "
+                               f"the built-in lists{hint}")
+    for word in strings("allowed_caps"):
+        if not re.fullmatch(r"[^\W\d_]+", word):
+            table.problems.add(f"{label}.allowed_caps",
+                               f"[{label}] allowed_caps: {toml_repr(word)} is not a single word of letters; "
+                               'list acronyms one by one, e.g. ["GDPR", "OKR"]')
+    max_words = values.get("max_words")
+    if isinstance(max_words, int) and not MIN_TONE_WORDS <= max_words <= MAX_TONE_WORDS:
+        table.problems.add(f"{label}.max_words",
+                           f"[{label}] max_words = {max_words} is not allowed; use {MIN_TONE_WORDS} to "
+                           f"{MAX_TONE_WORDS} words, e.g. 90")
+        max_words = None
+    return ToneAdjustments(
+        banned_phrases=strings("banned_phrases"), allowed_phrases=strings("allowed_phrases"),
+        allowed_caps=tuple(word.upper() for word in strings("allowed_caps")),
+        max_words=max_words if isinstance(max_words, int) else None,
+    )
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -923,6 +1113,85 @@ def _cadence_poll(table: _Table, default: timedelta) -> timedelta:
 # ----------------------------------------------------------------------------------------------------
 
 
+# ----------------------------------------------------------------------------------------------------
+# [smtp] and [sending]
+# ----------------------------------------------------------------------------------------------------
+
+
+def _build_smtp(table: _Table, account: AccountConfig) -> SmtpConfig | None:
+    """``None`` when the file has no [smtp]: followupd then only drafts, it can never send."""
+    if not table.present:
+        return None
+    host = (table.text("host") or "").strip()
+    host_problem = _host_problem(host) if table.text("host") is not None else None
+    if host_problem:
+        table.bad("host", host_problem.replace("imap.", "smtp."))
+    tls = _account_tls(table)
+    if tls == "none" and host and not is_loopback(host):
+        table.bad("tls", f"TLS may only be off for a loopback host (localhost, 127.0.0.1, ::1), and {host!r} is "
+                         'not; the password and your mail would cross the network in clear text. Use "implicit" '
+                         '(port 465) or "starttls" (port 587)')
+    port = table.integer("port")
+    if port is None:
+        port = {"implicit": 465, "starttls": 587, "none": 25}[tls]
+    elif not 1 <= port <= 65535:
+        table.bad("port", "use a TCP port from 1 to 65535 (465 for implicit TLS, 587 for starttls)")
+    given = [key for key in _PASSWORD_SOURCES if table.has(key)]
+    if len(given) > 1:
+        table.problems.add(f"smtp.{given[1]}", f"[smtp] sets {' and '.join(given)}; keep exactly one password source")
+    env_name = table.text("password_env")
+    if env_name and not _ENV_NAME.match(env_name):
+        table.bad("password_env", "give the variable's name only (letters, digits, _), without $")
+    if not given:  # the usual case: the same login for IMAP and SMTP
+        return SmtpConfig(host=host, port=port, tls=tls, username=table.text("username") or account.username,
+                          password_command=account.password_command, password_env=account.password_env,
+                          password=account.password, section="account")
+    return SmtpConfig(host=host, port=port, tls=tls, username=table.text("username") or account.username,
+                      password_command=table.text("password_command"), password_env=table.text("password_env"),
+                      password=table.text("password"))
+
+
+def _build_sending(table: _Table, *, present_smtp: bool) -> SendingConfig:
+    defaults = SendingConfig()
+    mode_text = table.text("mode")
+    mode: SendingMode = defaults.mode
+    if mode_text is not None:
+        matched = [m for m in SENDING_MODES if m == mode_text.strip().lower()]
+        if matched:
+            mode = matched[0]
+        else:
+            table.bad("mode", f"use one of {_quoted_list(SENDING_MODES)}")
+    if mode != "review" and not present_smtp:
+        table.bad("mode", 'sending needs an [smtp] section (host, port, tls); add one or use mode = "review"')
+    window = defaults.review_window
+    window_text = table.text("review_window")
+    if window_text is not None:
+        try:
+            window = parse_duration(window_text)
+        except ValueError as exc:
+            table.bad("review_window", str(exc))
+        else:
+            if window < timedelta(minutes=5):
+                table.bad("review_window", 'give yourself at least "5m" to review a draft before it is sent')
+    limits = {}
+    for key in ("max_per_hour", "max_per_day"):
+        value = table.integer(key)
+        limits[key] = getattr(defaults, key) if value is None else value
+        if value is not None and value < 1:
+            table.bad(key, "use a whole number of at least 1")
+    file_copy: Literal["auto"] | bool = defaults.file_sent_copy
+    raw = table.values.get("file_sent_copy")
+    if isinstance(raw, bool):
+        file_copy = raw
+    elif isinstance(raw, str):
+        if raw.strip().lower() == "auto":
+            file_copy = "auto"
+        else:
+            table.bad("file_sent_copy", 'use "auto", true or false')
+    return SendingConfig(mode=mode, review_window=window, max_per_hour=limits["max_per_hour"],
+                         max_per_day=limits["max_per_day"], file_sent_copy=file_copy)
+
+
 def parse_config(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str] = os.environ) -> Config:
     """Validate parsed TOML; raise one ConfigError listing every problem (``key`` = the first one's)."""
     problems = _Problems(path)
@@ -944,6 +1213,9 @@ def parse_config(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str] 
         cadence=_build_cadence(table("cadence")),
         templates=_build_templates(table("templates"), path, env),
         path=path,
+        tone=_build_tone(table("tone")),
+        smtp=_build_smtp(table("smtp"), account),
+        sending=_build_sending(table("sending"), present_smtp=isinstance(data.get("smtp"), dict)),
     )
     problems.raise_if_any()
     return config
@@ -985,60 +1257,61 @@ def load_config(path: Path, env: Mapping[str, str] = os.environ) -> Config:
 
 
 def resolve_password(
-    account: AccountConfig, env: Mapping[str, str] = os.environ, *, timeout: float = 30
+    account: AccountConfig | SmtpConfig, env: Mapping[str, str] = os.environ, *, timeout: float = 30
 ) -> str:
     """The IMAP password from its one source; called at login, not at load, so a locked keyring waits.
 
     Messages name the source and what went wrong but never contain the secret (nor the command's stdout).
     """
+    section = account.section if isinstance(account, SmtpConfig) else "account"
     if account.password is not None:
         return account.password
     if account.password_env is not None:
-        return _password_from_env(account.password_env, env)
+        return _password_from_env(account.password_env, env, section)
     if account.password_command is not None:
-        return _password_from_command(account.password_command, env, timeout)
-    raise SecretError("[account] has no password source; set password_command or password_env",
-                      key="account.password_command")
+        return _password_from_command(account.password_command, env, timeout, section)
+    raise SecretError(f"[{section}] has no password source; set password_command or password_env",
+                      key=f"{section}.password_command")
 
 
-def _password_from_env(name: str, env: Mapping[str, str]) -> str:
+def _password_from_env(name: str, env: Mapping[str, str], section: str = "account") -> str:
     value = env.get(name)
     if value is None:
-        raise SecretError(f"[account] password_env: environment variable {name} is not set",
-                          key="account.password_env")
+        raise SecretError(f"[{section}] password_env: environment variable {name} is not set",
+                          key=f"{section}.password_env")
     if not value:
-        raise SecretError(f"[account] password_env: environment variable {name} is empty",
-                          key="account.password_env")
+        raise SecretError(f"[{section}] password_env: environment variable {name} is empty",
+                          key=f"{section}.password_env")
     return value
 
 
-def _password_from_command(command: str, env: Mapping[str, str], timeout: float) -> str:
+def _password_from_command(command: str, env: Mapping[str, str], timeout: float, section: str = "account") -> str:
     """First line of the command's stdout, like isync's PassCmd and msmtp's passwordeval.
 
     Taking the first line (not all output minus the final newline) matters for ``pass``: its entries often
     hold ``login:``/``url:`` lines below the password.
     """
-    key = "account.password_command"
+    key = f"{section}.password_command"
     try:
         result = subprocess.run(command, shell=True, capture_output=True, stdin=subprocess.DEVNULL,
                                 env=dict(env), timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
-        raise SecretError(f"[account] password_command did not finish within {timeout:g} s "
+        raise SecretError(f"[{section}] password_command did not finish within {timeout:g} s "
                           "(is it waiting for a passphrase prompt?)", key=key) from None
     except OSError as exc:
-        raise SecretError(f"[account] password_command could not be started: {exc.strerror or exc}",
+        raise SecretError(f"[{section}] password_command could not be started: {exc.strerror or exc}",
                           key=key) from None
     lines = result.stdout.splitlines()
     first = lines[0] if lines else b""
     if result.returncode != 0:
-        raise SecretError(f"[account] password_command {_failure(result.returncode)}"
+        raise SecretError(f"[{section}] password_command {_failure(result.returncode)}"
                           f"{_stderr_summary(result.stderr, first)}", key=key)
     try:
         password = first.decode("utf-8")
     except UnicodeDecodeError:
-        raise SecretError("[account] password_command printed something that is not UTF-8", key=key) from None
+        raise SecretError(f"[{section}] password_command printed something that is not UTF-8", key=key) from None
     if not password:
-        raise SecretError("[account] password_command printed nothing (its first line is empty)", key=key)
+        raise SecretError(f"[{section}] password_command printed nothing (its first line is empty)", key=key)
     return password
 
 

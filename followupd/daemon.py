@@ -28,6 +28,7 @@ from sqlalchemy import select
 
 from . import store as st
 from .app import App
+from .checks import check_library
 from .errors import FollowupdError
 
 logger = logging.getLogger(__name__)
@@ -72,11 +73,14 @@ class Daemon:
         self.ready = False
         self.scheduler = BackgroundScheduler(timezone=UTC)
         self._stop_requested = threading.Event()
+        self._wake_requested = threading.Event()
         self._cycle_lock = threading.Lock()  # held by a cycle from start until it has rescheduled itself
 
     def run(self) -> int:
         """Run until SIGTERM/SIGINT. Start-up problems (config, templates, lock) raise before anything runs."""
-        _ = self.app.library  # refuse to start on broken templates: they would fail at the worst moment
+        # Refuse to start on a template with an error (file and line): it would fail at the worst moment.
+        for warning in check_library(self.app.library, self.app.config.tone):
+            logger.warning("template %s", warning)
         with self.app.lock():
             self._install_signal_handlers()
             self._schedule(self.wall_clock())
@@ -105,8 +109,15 @@ class Daemon:
             logger.info("received %s: finishing the current cycle, then exiting", name)
             self._stop_requested.set()
 
+        def wake(signum: int, frame: FrameType | None) -> None:
+            # `followupd outbox approve` and friends queue a request and wake us to apply it now.
+            logger.info("woken by %s: running a cycle now", signal.Signals(signum).name)
+            self._wake_requested.set()
+            self._schedule(self.wall_clock())
+
         signal.signal(signal.SIGTERM, handle)
         signal.signal(signal.SIGINT, handle)
+        signal.signal(signal.SIGUSR1, wake)
 
     def _schedule(self, when: datetime) -> None:
         if self._stop_requested.is_set():
@@ -119,6 +130,7 @@ class Daemon:
         with self._cycle_lock:
             if self._stop_requested.is_set():
                 return
+            self._wake_requested.clear()  # this cycle applies whatever was queued before it started
             self._tick()
 
     def _tick(self) -> None:
@@ -136,7 +148,8 @@ class Daemon:
         if not self.ready:
             self.ready = True
             self.notify("READY=1")
-        self._schedule(self._next_run())
+        # A wake-up that arrived while this cycle ran must not be overwritten by the regular reschedule.
+        self._schedule(self.wall_clock() if self._wake_requested.is_set() else self._next_run())
 
     def _retry_later(self, what: str) -> None:
         self.failures += 1

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import store as st
@@ -41,7 +41,11 @@ FOLLOWUPD_HEADER = "X-Followupd-Id"
 #: A queued draft that vanished from Drafts is "skipped" only after this long: a mail client sending it may
 #: delete the draft a moment before its copy lands in Sent, and we must not mistake a send for a skip.
 MISSING_GRACE = timedelta(minutes=10)
-OPEN_TOUCH_STATES = (st.TOUCH_PLANNED, st.TOUCH_QUEUED)
+#: A touch in one of these states blocks the next one: one follow-up at a time per thread, and a send in flight or
+#: a failed send waits for its outcome (or the user's decision) instead of being overtaken by a new draft.
+OPEN_TOUCH_STATES = (st.TOUCH_PLANNED, st.TOUCH_QUEUED, st.TOUCH_SENDING, st.TOUCH_FAILED)
+#: What a reply or a stop withdraws; a send in flight is left to the sending recovery, which knows more.
+WITHDRAWABLE_STATES = (st.TOUCH_PLANNED, st.TOUCH_QUEUED, st.TOUCH_FAILED)
 
 
 class DraftsPort(Protocol):
@@ -62,7 +66,9 @@ class DraftReport:
 
 
 def touch_id(thread_id: str, number: int) -> str:
-    return f"{thread_id}-{number}"
+    """``<thread>-<nnn>``, fixed width: IMAP's SEARCH HEADER matches substrings (RFC 3501 §6.4.4), so "abc-1"
+    would also find "abc-12"; with a fixed width no id is a substring of another."""
+    return f"{thread_id}-{number:03d}"
 
 
 def _addresses(entries: list[dict[str, str]]) -> tuple[Address, ...]:
@@ -82,6 +88,8 @@ def replan_thread(session: Session, thread: st.Thread, config: Config, now: date
 
     Returns True when it closed the thread."""
     due = next_due_for(thread, config)
+    if due is not None and thread.snoozed_until is not None and due < thread.snoozed_until:
+        due = fit_to_window(thread.snoozed_until, config.cadence, config.identity.timezone)
     thread.next_due = due
     if due is not None or open_touch(thread) is not None:
         return False
@@ -105,7 +113,7 @@ def withdraw_open_touches(thread: st.Thread, now: datetime, reason: str) -> list
     """The thread closed: every planned or queued draft of it must go (the deletion happens in ``act``)."""
     withdrawn = []
     for touch in thread.touch_rows:
-        if touch.state in OPEN_TOUCH_STATES:
+        if touch.state in WITHDRAWABLE_STATES:
             touch.state = st.TOUCH_WITHDRAWN
             touch.done_at = now
             touch.outcome = reason
@@ -185,14 +193,22 @@ class Drafter:
                 used.add(touch.template)
         return used
 
+    def _template_usage(self, session: Session) -> dict[str, datetime]:
+        """When each variant was last used in any thread, so the library takes turns (least recently used)."""
+        rows = session.execute(
+            select(st.Touch.template, func.max(st.Touch.created))
+            .where(st.Touch.state != st.TOUCH_WITHDRAWN, st.Touch.template != "").group_by(st.Touch.template))
+        return {template: st.as_utc(last) for template, last in rows if last is not None}
+
     def _make_touch(self, session: Session, thread: st.Thread, now: datetime, report: DraftReport) -> st.Touch | None:
         number = max((t.number for t in thread.touch_rows), default=0) + 1
         total = len(self.config.cadence.gaps)
-        stage = stage_for_touch(thread.steps + 1, total, self.library.stages())
+        library = self.library.for_message(thread.subject)  # the thread's language set ([templates] lang)
+        stage = stage_for_touch(thread.steps + 1, total, library.stages())
         used = {t.template for t in thread.touch_rows if t.template}
-        variant = choose_variant(self.library, stage, used_in_thread=used,
+        variant = choose_variant(library, stage, used_in_thread=used,
                                  recently_used_with_person=self._used_with_people(session, thread),
-                                 seed=touch_id(thread.id, number))
+                                 usage=self._template_usage(session), seed=touch_id(thread.id, number))
         if variant is None:
             message = f"{thread.id}: no unused template left for stage {stage!r}; add variants to the templates"
             logger.error(message)
@@ -270,7 +286,8 @@ class Drafter:
 
     def _cleanup(self, store: st.Store, mailbox: DraftsPort, folder: str) -> None:
         with store.read() as session:
-            pending = [t.id for t in session.scalars(select(st.Touch).where(st.Touch.cleanup_pending.is_(True)))]
+            pending = [t.id for t in session.scalars(select(st.Touch).where(
+                st.Touch.cleanup_pending.is_(True), st.Touch.sent_by_followupd.is_(False)))]
         for tid in pending:
             ours = mailbox.search_header(folder, FOLLOWUPD_HEADER, tid)
             if ours:
@@ -282,14 +299,15 @@ class Drafter:
                 if touch is not None:
                     touch.cleanup_pending = False
 
-    def _still_in_drafts(self, mailbox: DraftsPort, folder: str, touch: st.Touch) -> bool:
-        """Our draft, or the user's edit of it: some clients drop unknown headers when re-saving a draft, so
-        a draft with our Message-ID, or any draft replying to the thread, counts as the same touch."""
-        if mailbox.search_header(folder, FOLLOWUPD_HEADER, touch.id):
-            return True
-        if touch.message_id and mailbox.search_header(folder, "Message-ID", touch.message_id):
-            return True
-        return bool(mailbox.search_header(folder, "In-Reply-To", touch.thread.message_id))
+    def _find_in_drafts(self, mailbox: DraftsPort, folder: str, touch: st.Touch) -> int | None:
+        """Our draft, or the user's edit of it (its newest UID): some clients drop unknown headers when
+        re-saving a draft, so a draft with our Message-ID, or any draft replying to the thread, counts too."""
+        for name, value in ((FOLLOWUPD_HEADER, touch.id), ("Message-ID", touch.message_id),
+                            ("In-Reply-To", touch.thread.message_id)):
+            uids = mailbox.search_header(folder, name, value) if value else []
+            if uids:
+                return max(uids)
+        return None
 
     def _reconcile(self, store: st.Store, mailbox: DraftsPort, folder: str, now: datetime,
                    report: DraftReport) -> None:
@@ -297,8 +315,14 @@ class Drafter:
         with store.transaction() as session:
             queued = list(session.scalars(select(st.Touch).where(st.Touch.state == st.TOUCH_QUEUED)))
             for touch in queued:
-                if self._still_in_drafts(mailbox, folder, touch):
+                uid = self._find_in_drafts(mailbox, folder, touch)
+                if uid is not None:
                     touch.missing_since = None
+                    if touch.drafts_uid is not None and uid != touch.drafts_uid:
+                        # A new UID means the user saved an edit: the review window starts again.
+                        touch.drafts_uid = uid
+                        touch.draft_changed_at = now
+                        logger.info("%s: you edited the draft; its review window starts again", touch.id)
                     continue
                 if touch.missing_since is None:
                     touch.missing_since = now

@@ -30,6 +30,8 @@ from .faults import crash_point
 from .headers import FETCH_HEADER_FIELDS, Address, MessageMeta, base_subject, parse_headers
 from .imap import FetchedHeader, FolderStatus, ResolvedFolders
 from .matching import EventKind, MatchEvent, ThreadIndex, ThreadKey, is_own_address, match_message
+from .requests import apply_requests
+from .sending import Sender, SendingMailbox, SendReport
 from .tracking import TrackRequest, find_tracking, is_tracking_address
 
 logger = logging.getLogger(__name__)
@@ -39,7 +41,7 @@ logger = logging.getLogger(__name__)
 MATCHABLE_STATES = (st.WAITING, st.UNANSWERED)
 
 
-class MailboxPort(DraftsPort, Protocol):
+class MailboxPort(DraftsPort, SendingMailbox, Protocol):
     """What the engine needs from the IMAP adapter (``followupd.imap.Mailbox`` provides it)."""
 
     def resolve_folders(self, *, sent: str | None, drafts: str | None,
@@ -80,6 +82,8 @@ class CycleReport:
     changes: list[str] = field(default_factory=list)
     drafts: DraftReport = field(default_factory=DraftReport)
     touched: set[str] = field(default_factory=set)  # threads whose schedule this cycle may have changed
+    requests: list[str] = field(default_factory=list)
+    sends: SendReport = field(default_factory=SendReport)
 
     @property
     def fetched(self) -> int:
@@ -91,6 +95,12 @@ class CycleReport:
             parts.append(f"{len(self.new_threads)} new tracked thread(s)")
         if self.changes:
             parts.append("; ".join(self.changes))
+        if self.requests:
+            parts.append("; ".join(self.requests))
+        if self.sends.sent:
+            parts.append(f"{len(self.sends.sent)} follow-up(s) sent")
+        if self.sends.failed:
+            parts.append(f"{len(self.sends.failed)} follow-up(s) failed to send")
         if self.drafts.drafted:
             parts.append(f"{len(self.drafts.drafted)} follow-up draft(s) queued")
         if self.drafts.skipped:
@@ -130,7 +140,7 @@ class Engine:
     """Runs cycles for one account. Side effects come in from outside: store and clock here, mailbox per cycle."""
 
     def __init__(self, config: Config, store: st.Store, *, clock: Clock,
-                 library: TemplateLibrary | None = None) -> None:
+                 library: TemplateLibrary | None = None, sender: Sender | None = None) -> None:
         self.config = config
         self.store = store
         self.clock = clock
@@ -138,6 +148,7 @@ class Engine:
         self.own_addresses = frozenset(a.lower() for a in config.identity.addresses)
         self.tracking_address = config.tracking.address.lower()
         self.drafter = Drafter(config, library) if library is not None else None
+        self.sender = sender
 
     # ------------------------------------------------------------------ the cycle
     def run_cycle(self, mailbox: MailboxPort, *, dry_run: bool = False) -> CycleReport:
@@ -152,6 +163,7 @@ class Engine:
         order.extend((name, False) for name in folders.watch if name != folders.sent)
         session_cm = self.store.read() if dry_run else self.store.transaction()
         with session_cm as session:
+            report.requests = apply_requests(session, self.config, self.clock.now())
             index = _LazyIndex(lambda: self._load_index(session))
             for folder, is_sent in order:
                 self._sync_folder(session, mailbox, folder, is_sent, index, report)
@@ -163,6 +175,9 @@ class Engine:
             crash_point("after_sync_commit")
         if self.drafter is not None and not dry_run:
             self.drafter.act(self.store, mailbox, folders.drafts, self.clock.now(), report.drafts)
+        if self.sender is not None and not dry_run:
+            self.sender.act(self.store, mailbox, sent_folder=folders.sent, drafts_folder=folders.drafts,
+                            now=self.clock.now(), report=report.sends)
         return report
 
     # ------------------------------------------------------------------ sync

@@ -56,7 +56,9 @@ TOUCH_QUEUED = "queued"        # draft is in Drafts, waiting for the user
 TOUCH_SENT = "sent"            # the user sent it (seen in Sent) or followupd sent it
 TOUCH_SKIPPED = "skipped"      # the user deleted the draft, or skipped it
 TOUCH_WITHDRAWN = "withdrawn"  # followupd removed it: a reply arrived first
-TOUCH_STATES = (TOUCH_PLANNED, TOUCH_QUEUED, TOUCH_SENT, TOUCH_SKIPPED, TOUCH_WITHDRAWN)
+TOUCH_SENDING = "sending"      # followupd recorded a send and may be talking to the SMTP server right now
+TOUCH_FAILED = "failed"        # the SMTP server refused it for good (5xx), or a send was interrupted
+TOUCH_STATES = (TOUCH_PLANNED, TOUCH_QUEUED, TOUCH_SENT, TOUCH_SKIPPED, TOUCH_WITHDRAWN, TOUCH_SENDING, TOUCH_FAILED)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -114,6 +116,7 @@ class Thread(Base):
     last_touch_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     next_due: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     note: Mapped[str] = mapped_column(Text, default="")
+    snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     replied_by: Mapped[str] = mapped_column(String(320), default="")
     reply_probable: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -167,6 +170,17 @@ class Touch(Base):
     cleanup_pending: Mapped[bool] = mapped_column(Boolean, default=False)  # our draft may still sit in Drafts
     outcome: Mapped[str] = mapped_column(Text, default="")
     raw: Mapped[bytes | None] = mapped_column(nullable=True)
+    # Sending (only when [sending] mode allows it).
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    send_now: Mapped[bool] = mapped_column(Boolean, default=False)       # approved with --now: ignore the window
+    draft_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # review window start
+    send_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    retry_after: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    sending_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    data_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # SMTP DATA began
+    sent_raw: Mapped[bytes | None] = mapped_column(nullable=True)          # exactly the bytes given to SMTP
+    sent_by_followupd: Mapped[bool] = mapped_column(Boolean, default=False)
+    sent_copy_pending: Mapped[bool] = mapped_column(Boolean, default=False)  # file the Sent copy by APPEND
     thread: Mapped[Thread] = relationship(back_populates="touch_rows")
 
 
@@ -184,6 +198,26 @@ class Event(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
 
 
+class Request(Base):
+    """Something the user asked from the CLI (approve, skip, stop, snooze, note, edit).
+
+    The CLI never changes threads itself: it queues a request, and whoever holds the account lock (the daemon,
+    or the CLI when no daemon runs) applies it inside its cycle. One writer, so no request can race a cycle.
+    """
+
+    __tablename__ = "requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(64))
+    argument: Mapped[str] = mapped_column(Text, default="")
+    flag: Mapped[bool] = mapped_column(Boolean, default=False)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ok: Mapped[bool] = mapped_column(Boolean, default=False)
+    result: Mapped[str] = mapped_column(Text, default="")
+
+
 class FolderCursor(Base):
     """How far a folder has been read: reset when the server's UIDVALIDITY changes (RFC 3501 §2.3.1.1)."""
 
@@ -192,6 +226,13 @@ class FolderCursor(Base):
     folder: Mapped[str] = mapped_column(String(512), primary_key=True)
     uidvalidity: Mapped[int] = mapped_column(Integer)
     last_uid: Mapped[int] = mapped_column(Integer, default=0)
+
+
+def as_utc(moment: datetime | str) -> datetime:
+    """An aggregate (``max(created)``) bypasses the column type: SQLite hands back text or a naive datetime."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def default_sqlite_url(data_dir: Path) -> str:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 CORE_MODULES = ("followupd.tracking", "followupd.headers", "followupd.matching", "followupd.cadence",
-                "followupd.compose")
+                "followupd.compose", "followupd.tone", "followupd.checks")
 ADAPTER_LIBRARIES = ("imapclient", "sqlalchemy", "apscheduler", "mailparser")
 
 
