@@ -8,6 +8,10 @@ Errors are what would break a draft: a file that does not parse, a variable that
 are matters of taste the user may overrule in ``[tone]``: a body over the word limit, a pushy phrase, words in
 capitals, "!!" and "??". Tone rules look at the literal text of the template (its Jinja ``data`` and string
 literals), so the line of each problem is exact and a recipient's name in capitals is never blamed on it.
+
+The templates for the user's own promises (``commitment/reminder/``, ``commitment/update/``) are checked the
+same way, against the same samples: they get the same variables, and a reminder to oneself deserves the
+same calm tone as a note to someone else.
 """
 
 from __future__ import annotations

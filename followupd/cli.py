@@ -117,6 +117,7 @@ def thread_json(thread: st.Thread) -> dict[str, Any]:
         "recipients": [p["email"] for p in thread.participants()],
         "recipient_names": {p["email"]: p["name"] for p in thread.participants() if p.get("name")},
         "state": thread.state,
+        "kind": thread.kind,
         "state_reason": thread.state_reason,
         "touches": thread.touches,
         "next_due": _iso(thread.next_due),
@@ -303,6 +304,10 @@ def preview(state: State, suffix: str | None, thread_id: str | None) -> None:
             if row is None or row.state != st.WAITING:
                 click.echo(f"Thread {thread_id} is {row.state if row else 'gone'}: no follow-ups are planned.")
                 return
+            if row.kind == st.COMMITMENT:
+                click.echo(f"Thread {row.id} tracks your own promise: nobody gets a follow-up. Next reminder in your "
+                           f"INBOX, with an update draft in Drafts: {_local(row.next_due, tz, '%a %d %b %Y %H:%M')}.")
+                return
             thread = pv.from_store(session, row)
         who = ", ".join(a.email for a in thread.recipients) or "-"
         click.echo(f'Thread {thread.id} "{thread.subject or "(no subject)"}" to {who}, sent '
@@ -327,6 +332,43 @@ def preview(state: State, suffix: str | None, thread_id: str | None) -> None:
             continue
         for line in [f"Subject: {touch.rendered.subject}", "", *touch.rendered.body.rstrip("\n").split("\n")]:
             click.echo(f"    {line}".rstrip())
+
+
+@main.command()
+@click.argument("thread")
+@click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
+@click.pass_obj
+@handle_errors
+def explain(state: State, thread: str, as_json: bool) -> None:
+    """Show a thread's timeline: every message that touched it, how it was read, and the evidence."""
+    from .cli_outbox import resolve_id
+
+    app = state.app()
+    tz = app.config.identity.timezone
+    with app.store.read() as session:
+        thread_id = resolve_id(session, st.Thread, thread, "thread", "followupd status")
+        row = session.get(st.Thread, thread_id)
+        assert row is not None
+        events = st.events_for(session, thread_id)
+        timeline = [{"at": _iso(e.at), "kind": e.kind, "message_id": e.message_id or None, "evidence": e.detail}
+                    for e in events]
+        touches = [touch_json(t) for t in row.touch_rows]
+        summary = thread_json(row)
+        sent_at, next_due, event_times = row.sent_at, row.next_due, [e.at for e in events]
+    if as_json:
+        click.echo(json.dumps({"thread": summary, "timeline": timeline, "touches": touches}, indent=2))
+        return
+    click.echo(f"{summary['id']}  {summary['subject'] or '(no subject)'}")
+    click.echo(f"  sent {_local(sent_at, tz, '%a %d %b %Y %H:%M')} to {', '.join(summary['recipients']) or '-'}")
+    click.echo(f"  state: {summary['state']}" + (f" ({summary['state_reason']})" if summary["state_reason"] else ""))
+    if summary["promised"]:
+        click.echo(f"  promised check-in: {summary['promised']}")
+    click.echo(f"  next check-in: {_local(next_due, tz, '%a %d %b %Y %H:%M')}")
+    for problem in summary["problems"]:
+        click.echo(f"  problem: {problem}")
+    click.echo("")
+    for entry, at in zip(timeline, event_times, strict=True):
+        click.echo(f"  {_local(at, tz, '%a %d %b %Y %H:%M')}  {entry['kind']:<16} {entry['evidence']}")
 
 
 # Registering further commands: the outbox subcommands, snooze and note; templates check and list.

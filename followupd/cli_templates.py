@@ -24,6 +24,8 @@ from .checks import (
 )
 from .cli import State, handle_errors, main, render_table
 from .compose import (
+    COMMITMENT_FOLDER,
+    COMMITMENT_STAGES,
     DEFAULT_LANGUAGE,
     STAGES,
     TemplateLibrary,
@@ -69,6 +71,11 @@ def templates_check(state: State, path: Path | None, strict: bool) -> None:
     )
     if path is not None and path.is_file():
         problems, count = _check_file(path, tone, samples)
+    elif path is not None and _is_set_folder(path):
+        problems, count = [], 0
+        for file in sorted(path.rglob("*.txt")):
+            found, checked = _check_file(file, tone, samples)
+            problems, count = problems + found, count + checked
     else:
         settings = config.templates if config else None
         base = path if path is not None else builtin_templates_dir()
@@ -103,15 +110,27 @@ class _Samples:
     signature: str
 
 
+def _is_set_folder(path: Path) -> bool:
+    """A folder inside a template library rather than a library: a stage folder, or ``commitment/`` or one of
+    its sets. Its files are checked one by one (a library scan would call them misplaced)."""
+    return (path.name in STAGES or path.name == COMMITMENT_FOLDER
+            or f"{path.parent.name}/{path.name}" in COMMITMENT_STAGES)
+
+
 def _check_file(path: Path, tone: ToneSettings, samples: _Samples) -> tuple[list[Problem], int]:
     """One file: its stage from its folder, its language from the folder above when that names one."""
     stage = path.parent.name
+    stage_folder = path.parent
     problems: list[Problem] = []
-    if stage not in STAGES:
-        problems.append(Problem(path, None, "warning", f"not in a stage folder ({', '.join(STAGES)}); followupd "
-                                                       "only loads <stage>/<name>.txt"))
+    if f"{path.parent.parent.name}/{stage}" in COMMITMENT_STAGES:
+        stage = f"{path.parent.parent.name}/{stage}"  # commitment/reminder/x.txt
+        stage_folder = path.parent.parent
+    elif stage not in STAGES:
+        problems.append(Problem(path, None, "warning", f"not in a stage folder ({', '.join(STAGES)}, "
+                                                       f"{', '.join(COMMITMENT_STAGES)}); followupd only loads "
+                                                       "<stage>/<name>.txt"))
         stage = STAGES[0]
-    language = path.parent.parent.name
+    language = stage_folder.parent.name
     known = language in BUILTIN_BANNED or language in tone.languages
     lang = language if is_language_code(language) and known else DEFAULT_LANGUAGE
     try:

@@ -7,7 +7,9 @@ it can be used to smuggle headers.
 Template files live in stage folders (``first/``, ``middle/``, ``later/``, ``final/``), one variant per
 ``<name>.txt``: a ``Subject:`` line, a blank line, then the body, Jinja in both. ``templates/README.md`` is
 the user-facing description of the format and of the variables that :func:`template_variables` provides.
-Those folders are the English set; another language's set lives in ``<lang>/<stage>/``. The user's folder
+Those folders are the English set; another language's set lives in ``<lang>/<stage>/``. Beside them,
+``commitment/reminder/`` and ``commitment/update/`` hold the reminder to the user and the update draft for
+a promise the user made (``+followup-me``); no follow-up stage ever uses them. The user's folder
 shadows the built-in one file by file (:func:`scan_templates`), and :class:`TemplateSource` reloads the
 library when a file changes.
 
@@ -60,6 +62,15 @@ from followupd.headers import Address
 logger = logging.getLogger(__name__)
 
 STAGES: tuple[str, ...] = ("first", "middle", "later", "final")
+
+#: The folder holding the templates for the user's own promises (``+followup-me``), beside the stage folders.
+COMMITMENT_FOLDER = "commitment"
+#: Its two sets, each a "stage" of its own that a follow-up never uses: the reminder to the user, and the
+#: update draft to the recipients. Their keys look like ``commitment/reminder/<name>.txt``.
+REMINDER_STAGE = f"{COMMITMENT_FOLDER}/reminder"
+UPDATE_STAGE = f"{COMMITMENT_FOLDER}/update"
+COMMITMENT_STAGES: tuple[str, ...] = (REMINDER_STAGE, UPDATE_STAGE)
+ALL_STAGES: tuple[str, ...] = STAGES + COMMITMENT_STAGES
 
 #: Every name a template may use; :func:`template_variables` provides exactly these (a test holds the line).
 VARIABLES: tuple[str, ...] = (
@@ -191,7 +202,7 @@ def scan_templates(directory: Path, *, overlay: Path | None = None, disable: Col
 
 
 def _file_order(found: TemplateFile) -> tuple[bool, str, int, str]:
-    return (found.lang != DEFAULT_LANGUAGE, found.lang, STAGES.index(found.stage), found.path.name)
+    return (found.lang != DEFAULT_LANGUAGE, found.lang, ALL_STAGES.index(found.stage), found.path.name)
 
 
 @dataclass(frozen=True)
@@ -208,7 +219,9 @@ class TemplateLibrary:
     """The variants of one language, by stage, parsed and syntax-checked once so a broken file fails at start-up.
 
     A library loaded from folders also holds the other languages' sets: :meth:`for_language` and
-    :meth:`for_message` return the view a thread should use.
+    :meth:`for_message` return the view a thread should use. The commitment templates (reminder and update,
+    :data:`COMMITMENT_STAGES`) are kept apart from the follow-up stages: :meth:`stages` and
+    :meth:`all_variants` never include them, so a follow-up can never be written from one.
     """
 
     def __init__(self, directory: Path, variants: Mapping[str, Sequence[TemplateVariant]], *,
@@ -216,13 +229,15 @@ class TemplateLibrary:
         self.directory = directory
         self.lang = lang
         self._by_stage = {stage: tuple(variants[stage]) for stage in STAGES if variants.get(stage)}
+        self._commitment = {stage: tuple(variants[stage]) for stage in COMMITMENT_STAGES if variants.get(stage)}
         if not self._by_stage:
             raise TemplateError(
                 f"{directory}: no templates found; expected <stage>/<name>.txt with stage one of "
                 f"{', '.join(STAGES)}",
                 path=str(directory),
             )
-        self._catalog = catalog or _Catalog(sets={lang: self._by_stage}, setting=lang, overlay=None, scan=None)
+        self._catalog = catalog or _Catalog(sets={lang: {**self._by_stage, **self._commitment}}, setting=lang,
+                                            overlay=None, scan=None)
 
     @classmethod
     def load(cls, directory: Path, *, overlay: Path | None = None, disable: Collection[str] = (),
@@ -278,16 +293,28 @@ class TemplateLibrary:
         return tuple(self._by_stage)
 
     def variants(self, stage: str) -> tuple[TemplateVariant, ...]:
-        """Variants of one stage, sorted by file name; empty for a stage the library lacks."""
+        """Variants of one stage, sorted by file name; empty for a stage the library lacks.
+
+        A commitment stage of a language without its own commitment templates falls back to the default
+        language's: a reminder in English beats no reminder."""
+        if stage in COMMITMENT_STAGES:
+            own = self._commitment.get(stage, ())
+            return own or tuple(self._catalog.sets.get(DEFAULT_LANGUAGE, {}).get(stage, ()))
         return self._by_stage.get(stage, ())
 
     def all_variants(self) -> tuple[TemplateVariant, ...]:
-        """Every variant of this library's language."""
+        """Every follow-up variant of this library's language (not the commitment templates)."""
         return tuple(variant for stage in self._by_stage for variant in self._by_stage[stage])
 
+    def commitment_variants(self) -> tuple[TemplateVariant, ...]:
+        """This language's own reminder and update templates (without the fallback of :meth:`variants`)."""
+        return tuple(variant for stage in self._commitment for variant in self._commitment[stage])
+
     def every_variant(self) -> tuple[TemplateVariant, ...]:
-        """Every variant of every language loaded with this library."""
-        return tuple(variant for code in self.languages() for variant in self.for_language(code).all_variants())
+        """Every variant of every language loaded with this library, commitment templates included."""
+        sets = self._catalog.sets
+        return tuple(variant for code in self.languages() for stage in ALL_STAGES
+                     for variant in sets[code].get(stage, ()))
 
     def languages(self) -> tuple[str, ...]:
         """Languages that have a set, the default language first."""
@@ -307,7 +334,7 @@ class TemplateLibrary:
         if lang == self.lang:
             return self
         stages = self._catalog.sets.get(lang)
-        if stages is None:
+        if stages is None or not any(stages.get(stage) for stage in STAGES):  # no follow-ups: not a usable set
             fallback = DEFAULT_LANGUAGE if self.setting == AUTO_LANGUAGE else self.setting
             return self if fallback == self.lang or fallback not in self._catalog.sets else self.for_language(fallback)
         return TemplateLibrary(self.directory, stages, lang=lang, catalog=self._catalog)
@@ -345,8 +372,8 @@ def _template_files(folder: Path) -> list[Path]:
 
 
 def _find_files(directory: Path, *, overlay: bool, errors: list[TemplateError]) -> dict[str, TemplateFile]:
-    """Every ``<stage>/<name>.txt`` and ``<lang>/<stage>/<name>.txt``; a template in the wrong place would be
-    silently ignored, so each one is an error instead."""
+    """Every ``<stage>/<name>.txt``, ``commitment/<reminder|update>/<name>.txt`` and the same under ``<lang>/``;
+    a template in the wrong place would be silently ignored, so each one is an error instead."""
     if not directory.is_dir():
         errors.append(TemplateError(f"{directory}: template directory not found", path=str(directory)))
         return {}
@@ -360,6 +387,8 @@ def _find_files(directory: Path, *, overlay: bool, errors: list[TemplateError]) 
             continue
         elif path.name in STAGES:
             _add_stage(found, DEFAULT_LANGUAGE, path, overlay)
+        elif path.name == COMMITMENT_FOLDER:
+            _find_commitment(found, DEFAULT_LANGUAGE, path, overlay, errors)
         elif files := _template_files(path):
             language = f" (or for a language set, {path.name}/first/{files[0].name})" if is_language_code(
                 path.name) else ""
@@ -382,7 +411,7 @@ def _find_files(directory: Path, *, overlay: bool, errors: list[TemplateError]) 
 
 
 def _has_stage_folders(path: Path) -> bool:
-    return any((path / stage).is_dir() for stage in STAGES)
+    return any((path / stage).is_dir() for stage in (*STAGES, COMMITMENT_FOLDER))
 
 
 def _find_language(found: dict[str, TemplateFile], folder: Path, overlay: bool,
@@ -393,16 +422,37 @@ def _find_language(found: dict[str, TemplateFile], folder: Path, overlay: bool,
                 f"{path}: templates go in a stage folder, e.g. {folder.name}/first/{path.name}", path=str(path)))
         elif path.is_dir() and path.name in STAGES:
             _add_stage(found, folder.name, path, overlay)
+        elif path.is_dir() and path.name == COMMITMENT_FOLDER:
+            _find_commitment(found, folder.name, path, overlay, errors)
         elif path.is_dir() and _template_files(path):
             errors.append(TemplateError(
                 f"{path}: unknown stage folder {path.name!r}; expected one of {', '.join(STAGES)}",
                 path=str(path)))
 
 
-def _add_stage(found: dict[str, TemplateFile], lang: str, folder: Path, overlay: bool) -> None:
+def _find_commitment(found: dict[str, TemplateFile], lang: str, folder: Path, overlay: bool,
+                     errors: list[TemplateError]) -> None:
+    """``commitment/reminder/`` and ``commitment/update/``; anything else with templates in it is misplaced."""
+    names = [stage.rpartition("/")[2] for stage in COMMITMENT_STAGES]
+    expected = " or ".join(f"{folder.name}/{name}/" for name in names)
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.suffix == ".txt":
+            errors.append(TemplateError(
+                f"{path}: commitment templates go in {expected}, e.g. {folder.name}/{names[0]}/{path.name}",
+                path=str(path)))
+        elif path.is_dir() and path.name in names:
+            _add_stage(found, lang, path, overlay, stage=f"{COMMITMENT_FOLDER}/{path.name}")
+        elif path.is_dir() and not path.name.startswith(".") and _template_files(path):
+            errors.append(TemplateError(
+                f"{path}: unknown commitment folder {path.name!r}; expected {expected}", path=str(path)))
+
+
+def _add_stage(found: dict[str, TemplateFile], lang: str, folder: Path, overlay: bool, *,
+               stage: str | None = None) -> None:
+    stage = stage or folder.name
     for path in _template_files(folder):
-        key = variant_key(lang, folder.name, path.name)
-        found[key] = TemplateFile(key=key, lang=lang, stage=folder.name, path=path, overlay=overlay)
+        key = variant_key(lang, stage, path.name)
+        found[key] = TemplateFile(key=key, lang=lang, stage=stage, path=path, overlay=overlay)
 
 
 def read_template(path: Path, *, stage: str, lang: str = DEFAULT_LANGUAGE, key: str | None = None) -> TemplateVariant:
@@ -478,12 +528,12 @@ def _error(path: Path, line: int | None, problem: str) -> TemplateError:
 
 
 def template_fingerprint(*directories: Path | None) -> tuple[tuple[str, int, int], ...]:
-    """Path, mtime and size of every ``.txt`` up to ``<lang>/<stage>/``: a few stat calls, no reads, so the
+    """Path, mtime and size of every ``.txt`` up to ``<lang>/commitment/<set>/``: a few stat calls, no reads, so the
     daemon can afford it every cycle and notice an edited, added or deleted template."""
     seen: list[tuple[str, int, int]] = []
     for directory in directories:
         if directory is not None:
-            _stat_walk(str(directory), 3, seen)
+            _stat_walk(str(directory), 4, seen)  # <lang>/commitment/<set>/<name>.txt is the deepest
     return tuple(seen)
 
 
@@ -663,7 +713,8 @@ def choose_variant(
     without ``usage``) go to rendezvous hashing with sha256 of ``seed``. Deterministic given its inputs:
     re-running after a crash picks the same variant, and adding a template file does not reshuffle the choice
     for other threads. Falls back through the other stages in :func:`stage_for_touch` order; None when every
-    variant has been used in the thread. An unknown ``stage`` is a ValueError.
+    variant has been used in the thread. An unknown ``stage`` is a ValueError. A commitment stage
+    (:data:`COMMITMENT_STAGES`) never falls back to another stage, and no follow-up stage ever falls back to it.
     """
     last_used = usage or {}
 
@@ -672,7 +723,8 @@ def choose_variant(
         return (when is not None, when.timestamp() if when is not None else 0.0,
                 -int.from_bytes(_weight(seed, variant.key), "big"))
 
-    for candidate_stage in _stage_preference(stage, library.stages()):
+    stages = [stage] if stage in COMMITMENT_STAGES else _stage_preference(stage, library.stages())
+    for candidate_stage in stages:
         fresh = [v for v in library.variants(candidate_stage) if v.key not in used_in_thread]
         if not fresh:
             continue
@@ -953,6 +1005,14 @@ def draft_message_id(thread_id: str, touch_number: int, domain: str) -> str:
     return f"<followupd.{thread}.{touch_number}@{_ascii_domain(domain)}>"
 
 
+def reminder_message_id(thread_id: str, number: int, domain: str) -> str:
+    """``<followupd.{thread}.r{n}@{domain}>`` for the n-th reminder about a promise: deterministic like a draft's,
+    and never equal to (nor, for IMAP's substring SEARCH, contained in) a draft's id."""
+    draft = draft_message_id(thread_id, number, domain)
+    head, _, rest = draft.rpartition(f".{number}@")
+    return f"{head}.r{number}@{rest}"
+
+
 def _ascii_domain(domain: str) -> str:
     """A dot-atom domain in ASCII (IDNA for international names), or ValueError."""
     cleaned = domain.strip().rstrip(".").lower()
@@ -1042,6 +1102,37 @@ def build_draft(
         if validate_header_name(name).lower() in _OWN_HEADERS:
             raise ValueError(f"extra header {name!r} would override one followupd sets itself")
         _set(msg, name, sanitize_header_value(value))
+    _set(msg, "MIME-Version", "1.0")
+    body = _clean_text(rendered.body)
+    msg.set_content(body, subtype="plain", charset="utf-8", cte=_transfer_encoding(body))
+    return msg.as_bytes(policy=email_policy.SMTP)
+
+
+def build_reminder(
+    *,
+    rendered: Rendered,
+    from_: Address,
+    to: Address,
+    message_id: str,
+    followupd_id: str,
+    date: datetime,
+) -> bytes:
+    """A note from followupd to the user (a promise is due), as RFC 5322 bytes for IMAP APPEND to INBOX.
+
+    Not a reply to anything: threading it into the conversation would show it among the messages the
+    recipients see in some clients, and "reply" on it would go to the user. ``Auto-Submitted: auto-generated``
+    (RFC 3834) says what it is, so no autoresponder answers it and followupd never takes it for mail.
+    """
+    if date.tzinfo is None or date.utcoffset() is None:
+        raise ValueError("the reminder Date must be timezone-aware")
+    msg = EmailMessage(policy=email_policy.SMTP)
+    _set(msg, "From", _email_address(from_))
+    _set(msg, "To", _email_address(to))
+    _set(msg, "Subject", sanitize_header_value(rendered.subject))
+    _set(msg, "Date", date)
+    _set(msg, "Message-ID", _IdListHeader("Message-ID", [_normalise_msg_id(message_id, "Message-ID")]))
+    _set(msg, "X-Followupd-Id", _required(followupd_id, "X-Followupd-Id"))
+    _set(msg, "Auto-Submitted", "auto-generated")
     _set(msg, "MIME-Version", "1.0")
     body = _clean_text(rendered.body)
     msg.set_content(body, subtype="plain", charset="utf-8", cte=_transfer_encoding(body))

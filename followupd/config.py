@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from followupd.cadence import CadenceSettings, Gap, gap_minimum, parse_duration, parse_gap
 from followupd.errors import ConfigError, SecretError
+from followupd.intent import PhraseSet
 from followupd.tone import ToneAdjustments, ToneSettings, all_builtin_phrases, is_builtin_phrase
 
 TlsMode = Literal["implicit", "starttls", "none"]
@@ -141,6 +142,20 @@ class SendingConfig:
 
 
 @dataclass(frozen=True)
+class RepliesConfig:
+    """How replies and automatic answers move a thread: out-of-office postponement, holding replies, declines.
+
+    ``phrases`` are per-language additions/removals over the built-in lists in followupd.intent."""
+
+    ooo_grace: Gap = field(default_factory=lambda: Gap(1, "bd"))
+    ooo_default_postpone: timedelta = timedelta(weeks=1)
+    ooo_horizon_days: int = 90
+    holding_default: timedelta = timedelta(weeks=1)
+    match_domain: bool = False
+    phrases: Mapping[str, PhraseSet] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole validated configuration; ``path`` is its file (for messages and relative paths)."""
 
@@ -155,6 +170,7 @@ class Config:
     smtp: SmtpConfig | None = None
     sending: SendingConfig = field(default_factory=SendingConfig)
     tone: ToneSettings = field(default_factory=ToneSettings)
+    replies: RepliesConfig = field(default_factory=lambda: RepliesConfig())
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -257,7 +273,7 @@ def _zone_or_none(key: str | None) -> ZoneInfo | None:
 # The declarative schema
 # ----------------------------------------------------------------------------------------------------
 
-Kind = Literal["string", "integer", "string list", "date list", "string or boolean"]
+Kind = Literal["string", "integer", "string list", "date list", "string or boolean", "boolean"]
 
 
 @dataclass(frozen=True)
@@ -343,6 +359,22 @@ _SCHEMA: Mapping[str, _Section] = {
         keys=_TONE_KEYS,
         subtables=_TONE_KEYS,
         subtable_name=(r"[a-z]{2,3}", "a language code, e.g. [tone.de]"),
+    ),
+    "replies": _Section(
+        keys={
+            "ooo_grace": _Key("string", '"1bd"'),
+            "ooo_default_postpone": _Key("string", '"1w"'),
+            "ooo_horizon_days": _Key("integer", "90"),
+            "holding_default": _Key("string", '"1w"'),
+            "match_domain": _Key("boolean", "false"),
+        },
+        subtables={
+            "holding": _Key("string list", '["circle back after the board meeting"]'),
+            "declined": _Key("string list", '["we went with another vendor"]'),
+            "remove": _Key("string list", '["no thanks"]'),
+            "replace": _Key("boolean", "false"),
+        },
+        subtable_name=(r"[a-z]{2,3}", "a language code, e.g. [replies.de]"),
     ),
     "smtp": _Section(
         keys={
@@ -438,6 +470,8 @@ def _kind_matches(kind: Kind, value: Any) -> bool:
         return isinstance(value, list) and all(isinstance(item, str) for item in value)
     if kind == "string or boolean":
         return isinstance(value, str | bool)
+    if kind == "boolean":
+        return isinstance(value, bool)
     return isinstance(value, list) and all(_is_date_item(item) for item in value)
 
 
@@ -452,6 +486,7 @@ _KIND_WORDS: Mapping[Kind, str] = {
     "string list": "a list of strings",
     "date list": "a list of dates",
     "string or boolean": "a string or a boolean",
+    "boolean": "true or false",
 }
 
 
@@ -1192,6 +1227,54 @@ def _build_sending(table: _Table, *, present_smtp: bool) -> SendingConfig:
                          max_per_day=limits["max_per_day"], file_sent_copy=file_copy)
 
 
+def _build_replies(table: _Table) -> RepliesConfig:
+    defaults = RepliesConfig()
+    grace = defaults.ooo_grace
+    if table.text("ooo_grace") is not None:
+        try:
+            grace = parse_gap(table.text("ooo_grace") or "")
+        except ValueError as exc:
+            table.bad("ooo_grace", str(exc))
+
+    def duration(key: str, default: timedelta) -> timedelta:
+        text = table.text(key)
+        if text is None:
+            return default
+        try:
+            value = parse_duration(text)
+        except ValueError as exc:
+            table.bad(key, str(exc))
+            return default
+        if value < timedelta(days=1):
+            table.bad(key, 'use at least a day, e.g. "1w"')
+        return value
+
+    horizon = table.integer("ooo_horizon_days")
+    if horizon is not None and not 1 <= horizon <= 366:
+        table.bad("ooo_horizon_days", "use 1 to 366 days")
+    phrases: dict[str, PhraseSet] = {}
+    for lang, values in table.values.items():
+        if not isinstance(values, dict):
+            continue
+
+        def strings(key: str, values: Mapping[str, Any] = values) -> tuple[str, ...]:
+            raw = values.get(key)
+            return tuple(" ".join(str(item).split()) for item in raw if str(item).strip()) if isinstance(raw, list) \
+                else ()
+
+        phrases[lang] = PhraseSet(holding=strings("holding"), declined=strings("declined"), remove=strings("remove"),
+                                  replace=bool(values.get("replace", False)))
+    match_domain = table.values.get("match_domain")
+    return RepliesConfig(
+        ooo_grace=grace,
+        ooo_default_postpone=duration("ooo_default_postpone", defaults.ooo_default_postpone),
+        ooo_horizon_days=horizon if horizon is not None and 1 <= horizon <= 366 else defaults.ooo_horizon_days,
+        holding_default=duration("holding_default", defaults.holding_default),
+        match_domain=match_domain if isinstance(match_domain, bool) else defaults.match_domain,
+        phrases=phrases,
+    )
+
+
 def parse_config(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str] = os.environ) -> Config:
     """Validate parsed TOML; raise one ConfigError listing every problem (``key`` = the first one's)."""
     problems = _Problems(path)
@@ -1214,6 +1297,7 @@ def parse_config(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str] 
         templates=_build_templates(table("templates"), path, env),
         path=path,
         tone=_build_tone(table("tone")),
+        replies=_build_replies(table("replies")),
         smtp=_build_smtp(table("smtp"), account),
         sending=_build_sending(table("sending"), present_smtp=isinstance(data.get("smtp"), dict)),
     )

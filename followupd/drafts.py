@@ -5,12 +5,19 @@ row in state ``planned`` with the rendered bytes) is committed BEFORE anything i
 confirmed AFTER. A crash in between leaves a ``planned`` touch whose draft may or may not exist, so the next
 cycle first searches Drafts for its id and only APPENDs when it is not there: never two drafts for one touch.
 Deleting works the same way: only messages that carry one of our ids are ever removed.
+
+A commitment thread (the user's own promise, ``+followup-me``) is due the same way, but gets no follow-up: a
+reminder lands in the user's INBOX (unread, ``X-Followupd-Id: <thread>.r<nnn>``) and an update draft in Drafts,
+replying in the thread to the recipients, unless one still waits there. Each reminder is one step of the
+cadence; the reminder is recorded and appended exactly once, like a draft. The user's own message in the
+thread keeps the promise (:func:`keep_promise`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Protocol
@@ -22,11 +29,16 @@ from sqlalchemy.orm import Session
 from . import store as st
 from .cadence import due_time, fit_to_window, respect_person_spacing
 from .compose import (
+    COMMITMENT_STAGES,
+    REMINDER_STAGE,
+    UPDATE_STAGE,
     RenderContext,
     TemplateLibrary,
     build_draft,
+    build_reminder,
     choose_variant,
     draft_message_id,
+    reminder_message_id,
     render,
     stage_for_touch,
 )
@@ -46,6 +58,11 @@ MISSING_GRACE = timedelta(minutes=10)
 OPEN_TOUCH_STATES = (st.TOUCH_PLANNED, st.TOUCH_QUEUED, st.TOUCH_SENDING, st.TOUCH_FAILED)
 #: What a reply or a stop withdraws; a send in flight is left to the sending recovery, which knows more.
 WITHDRAWABLE_STATES = (st.TOUCH_PLANNED, st.TOUCH_QUEUED, st.TOUCH_FAILED)
+#: Where reminders about the user's own promises go. RFC 3501 §5.1: every account has an INBOX.
+REMINDER_FOLDER = "INBOX"
+#: The display name on a reminder; the address is the user's own, so no filter takes it for spam.
+REMINDER_SENDER = "followupd"
+_REMINDER_ID = re.compile(r"[A-Za-z0-9_-]+\.r\d{3,}")
 
 
 class DraftsPort(Protocol):
@@ -60,15 +77,36 @@ class DraftsPort(Protocol):
 @dataclass
 class DraftReport:
     drafted: list[str] = field(default_factory=list)
+    reminded: list[str] = field(default_factory=list)  # reminders about the user's own promises
     withdrawn: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+
+
+def _reachable(thread: st.Thread) -> Callable[[list[dict[str, str]]], tuple[Address, ...]]:
+    """Addresses of a thread minus those that bounced for good: a follow-up never goes to a dead address."""
+    failed = set(thread.failed_recipients or ())
+    return lambda entries: tuple(a for a in _addresses(entries) if a.email not in failed)
 
 
 def touch_id(thread_id: str, number: int) -> str:
     """``<thread>-<nnn>``, fixed width: IMAP's SEARCH HEADER matches substrings (RFC 3501 §6.4.4), so "abc-1"
     would also find "abc-12"; with a fixed width no id is a substring of another."""
     return f"{thread_id}-{number:03d}"
+
+
+def reminder_id(thread_id: str, number: int) -> str:
+    """``<thread>.r<nnn>``: the X-Followupd-Id of the n-th reminder about a promise.
+
+    IMAP's SEARCH HEADER matches substrings, so this id must not contain a touch id (``<thread>-<nnn>``) nor be
+    contained in one: the "." and the "r" see to both (thread ids are hex), and the fixed width keeps
+    ``.r001`` out of ``.r0010``. So a search for a draft's id never finds a reminder, nor the reverse."""
+    return f"{thread_id}.r{number:03d}"
+
+
+def is_reminder_id(value: str | None) -> bool:
+    """Whether an X-Followupd-Id value marks one of our reminders (never mail, never a touch)."""
+    return bool(value) and _REMINDER_ID.fullmatch((value or "").strip()) is not None
 
 
 def _addresses(entries: list[dict[str, str]]) -> tuple[Address, ...]:
@@ -94,7 +132,10 @@ def replan_thread(session: Session, thread: st.Thread, config: Config, now: date
     if due is not None or open_touch(thread) is not None:
         return False
     thread.state = st.UNANSWERED
-    thread.state_reason = f"no reply after {thread.touches} follow-up(s)"
+    if thread.kind == st.COMMITMENT:
+        thread.state_reason = f"no update from you after {thread.steps} reminder(s)"
+    else:
+        thread.state_reason = f"no reply after {thread.touches} follow-up(s)"
     thread.state_changed_at = now
     st.add_event(session, thread, at=now, kind="unanswered", message_id=thread.message_id,
                  detail=thread.state_reason)
@@ -110,7 +151,13 @@ def open_touch(thread: st.Thread) -> st.Touch | None:
 
 
 def withdraw_open_touches(thread: st.Thread, now: datetime, reason: str) -> list[st.Touch]:
-    """The thread closed: every planned or queued draft of it must go (the deletion happens in ``act``)."""
+    """The thread closed: every planned or queued draft of it must go (the deletion happens in ``act``).
+
+    A reminder not yet in INBOX is dropped too; one already delivered is the user's mail and stays."""
+    for reminder in thread.reminder_rows:
+        if reminder.state == st.REMINDER_PLANNED:
+            reminder.state = st.REMINDER_WITHDRAWN
+            reminder.outcome = reason
     withdrawn = []
     for touch in thread.touch_rows:
         if touch.state in WITHDRAWABLE_STATES:
@@ -120,6 +167,28 @@ def withdraw_open_touches(thread: st.Thread, now: datetime, reason: str) -> list
             touch.cleanup_pending = True
             withdrawn.append(touch)
     return withdrawn
+
+
+def keep_promise(session: Session, thread: st.Thread, now: datetime, *, at: datetime, by: str, how: str,
+                 message_id: str = "") -> None:
+    """The user wrote in a commitment thread (our update draft, or words of their own): the promise is kept.
+
+    The thread closes as replied, "you kept your promise", and whatever still waits for it goes: an update
+    draft in Drafts (removed by ``act``) and a reminder not yet delivered. The caller marks a touch that was
+    itself the message as sent first, so it is not withdrawn here."""
+    reason = f"you kept your promise: {how}"
+    withdraw_open_touches(thread, now, "you kept your promise")
+    thread.state = st.REPLIED
+    thread.state_reason = reason
+    thread.state_changed_at = now
+    thread.replied_at = at
+    thread.replied_by = by
+    thread.reply_probable = False
+    thread.next_due = None
+    thread.touches += 1
+    st.add_event(session, thread, at=now, kind="promise_kept", message_id=message_id or thread.message_id,
+                 detail=reason)
+    logger.info("%s: %s", thread.id, reason)
 
 
 class Drafter:
@@ -143,6 +212,9 @@ class Drafter:
             return
         nudges = self._recent_nudge_days(session, now)
         for thread in due:
+            if thread.kind == st.COMMITMENT:
+                self._remind(session, thread, now, report)
+                continue
             if open_touch(thread) is not None:
                 continue  # one draft at a time per thread: an outage never produces a burst
             if not thread.participants():
@@ -166,6 +238,8 @@ class Drafter:
             st.Touch.state.in_((st.TOUCH_PLANNED, st.TOUCH_QUEUED, st.TOUCH_SENT))))
         days: dict[str, set[date]] = {}
         for touch in rows:
+            if touch.thread.kind == st.COMMITMENT:
+                continue  # an update about the user's own promise is not a nudge
             when = (touch.done_at if touch.state == st.TOUCH_SENT and touch.done_at else touch.created)
             for person in touch.thread.participants():
                 days.setdefault(person["email"], set()).add(when.astimezone(self.tz).date())
@@ -200,28 +274,92 @@ class Drafter:
             .where(st.Touch.state != st.TOUCH_WITHDRAWN, st.Touch.template != "").group_by(st.Touch.template))
         return {template: st.as_utc(last) for template, last in rows if last is not None}
 
-    def _make_touch(self, session: Session, thread: st.Thread, now: datetime, report: DraftReport) -> st.Touch | None:
+    def _remind(self, session: Session, thread: st.Thread, now: datetime, report: DraftReport) -> None:
+        """A promise the user made is due: a reminder to their INBOX, and an update draft unless one still waits.
+
+        Each reminder is one step of the cadence, whatever becomes of the draft; per-person spacing does not
+        apply, because the reminder goes to the user. A send of the update in flight settles it instead."""
+        pending = open_touch(thread)
+        if (pending is not None and pending.state == st.TOUCH_SENDING) or not thread.participants():
+            return  # an update on its way settles it; without recipients nobody awaits one (status says so)
+        if pending is None:
+            pending = self._make_touch(session, thread, now, report, stage=UPDATE_STAGE)
+        if self._make_reminder(session, thread, now, report, draft=pending) is None:
+            return
+        thread.steps += 1
+        thread.last_touch_at = now
+        replan_thread(session, thread, self.config, now)
+
+    def _context(self, thread: st.Thread, now: datetime) -> RenderContext:
+        reachable = _reachable(thread)
+        return RenderContext(
+            recipients=reachable(thread.to) or reachable(thread.cc) or reachable(thread.bcc),
+            cc=reachable(thread.cc) if reachable(thread.to) else (),
+            original_subject=thread.subject, sent_at=thread.sent_at, now=now, tz=self.tz,
+            touch_number=thread.steps + 1, total_touches=len(self.config.cadence.gaps), promised=thread.promised,
+            user_name=self.config.identity.name, signature=self.config.identity.signature,
+            note=thread.note or None,
+        )
+
+    def _make_reminder(self, session: Session, thread: st.Thread, now: datetime, report: DraftReport, *,
+                       draft: st.Touch | None) -> st.Reminder | None:
+        number = max((r.number for r in thread.reminder_rows), default=0) + 1
+        rid = reminder_id(thread.id, number)
+        library = self.library.for_message(thread.subject)
+        used = {r.template for r in thread.reminder_rows if r.template}
+        last = {thread.reminder_rows[-1].template} if thread.reminder_rows else set()
+        # Every variant once, then any but the last one again: a reminder to oneself may repeat, not stutter.
+        variant = (choose_variant(library, REMINDER_STAGE, used_in_thread=used, seed=rid)
+                   or choose_variant(library, REMINDER_STAGE, used_in_thread=last, seed=rid)
+                   or choose_variant(library, REMINDER_STAGE, used_in_thread=(), seed=rid))
+        if variant is None:
+            message = (f"{thread.id}: no template for the reminder about your promise; add one in "
+                       f"{REMINDER_STAGE}/ of your templates")
+            logger.error(message)
+            report.errors.append(message)
+            return None
+        own = thread.from_email or self.config.identity.addresses[0]
+        domain = (own.rpartition("@")[2] or "followupd.invalid").lower()
+        message_id = reminder_message_id(thread.id, number, domain)
+        try:
+            rendered = render(variant, self._context(thread, now))
+            raw = build_reminder(rendered=rendered, from_=Address(own, REMINDER_SENDER),
+                                 to=Address(own, self.config.identity.name), message_id=message_id,
+                                 followupd_id=rid, date=now)
+        except (TemplateError, ValueError) as exc:
+            logger.error("%s: reminder skipped: %s", thread.id, exc)
+            report.errors.append(f"{thread.id}: {exc}")
+            return None
+        reminder = st.Reminder(id=rid, thread_id=thread.id, number=number, state=st.REMINDER_PLANNED,
+                               template=rendered.template, message_id=message_id, subject=rendered.subject,
+                               touch_id=draft.id if draft is not None else None, created=now, raw=raw)
+        thread.reminder_rows.append(reminder)
+        total = len(self.config.cadence.gaps)
+        st.add_event(session, thread, at=now, kind="reminder_planned", message_id=message_id,
+                     detail=f"reminder {thread.steps + 1} of {total} about your promise, from {rendered.template}")
+        report.reminded.append(rid)
+        return reminder
+
+    def _make_touch(self, session: Session, thread: st.Thread, now: datetime, report: DraftReport, *,
+                    stage: str | None = None) -> st.Touch | None:
         number = max((t.number for t in thread.touch_rows), default=0) + 1
         total = len(self.config.cadence.gaps)
         library = self.library.for_message(thread.subject)  # the thread's language set ([templates] lang)
-        stage = stage_for_touch(thread.steps + 1, total, library.stages())
+        stage = stage or stage_for_touch(thread.steps + 1, total, library.stages())
         used = {t.template for t in thread.touch_rows if t.template}
-        variant = choose_variant(library, stage, used_in_thread=used,
-                                 recently_used_with_person=self._used_with_people(session, thread),
-                                 usage=self._template_usage(session), seed=touch_id(thread.id, number))
+        people = self._used_with_people(session, thread)
+        usage = self._template_usage(session)
+        variant = choose_variant(library, stage, used_in_thread=used, recently_used_with_person=people,
+                                 usage=usage, seed=touch_id(thread.id, number))
+        if variant is None and stage in COMMITMENT_STAGES:  # a later update may repeat an earlier wording
+            variant = choose_variant(library, stage, used_in_thread=(), recently_used_with_person=people,
+                                     usage=usage, seed=touch_id(thread.id, number))
         if variant is None:
             message = f"{thread.id}: no unused template left for stage {stage!r}; add variants to the templates"
             logger.error(message)
             report.errors.append(message)
             return None
-        ctx = RenderContext(
-            recipients=_addresses(thread.to) or _addresses(thread.cc) or _addresses(thread.bcc),
-            cc=_addresses(thread.cc) if thread.to else (),
-            original_subject=thread.subject, sent_at=thread.sent_at, now=now, tz=self.tz,
-            touch_number=thread.steps + 1, total_touches=total, promised=thread.promised,
-            user_name=self.config.identity.name, signature=self.config.identity.signature,
-            note=thread.note or None,
-        )
+        ctx = self._context(thread, now)
         try:
             rendered = render(variant, ctx)
         except TemplateError as exc:
@@ -244,8 +382,9 @@ class Drafter:
             due_at=thread.next_due, created=now, raw=raw,
         )
         thread.touch_rows.append(touch)
+        what = "update for your promise" if stage in COMMITMENT_STAGES else f"touch {thread.steps + 1} of {total}"
         st.add_event(session, thread, at=now, kind="draft_planned", message_id=message_id,
-                     detail=f"touch {thread.steps + 1} of {total} from {rendered.template}")
+                     detail=f"{what} from {rendered.template}")
         report.drafted.append(tid)
         return touch
 
@@ -257,10 +396,39 @@ class Drafter:
             with store.read() as session:
                 if session.scalar(select(st.Touch.id).where(st.Touch.state == st.TOUCH_PLANNED).limit(1)):
                     logger.error("no Drafts folder found; set [folders] drafts in the config")
+            self._append_reminders(store, mailbox, now)
             return
         self._cleanup(store, mailbox, drafts_folder)
         self._append_planned(store, mailbox, drafts_folder, now)
+        self._append_reminders(store, mailbox, now)  # after the draft, so the reminder never points at nothing
         self._reconcile(store, mailbox, drafts_folder, now, report)
+
+    def _append_reminders(self, store: st.Store, mailbox: DraftsPort, now: datetime) -> None:
+        """Planned reminders to INBOX, exactly once: searched for by their own full id before any APPEND.
+
+        No flags: unread, so the user notices it. Only this exact id is searched for (see :func:`reminder_id`),
+        and nothing in INBOX is ever deleted by followupd."""
+        with store.read() as session:
+            planned = [(r.id, r.raw, r.thread_id) for r in
+                       session.scalars(select(st.Reminder).where(st.Reminder.state == st.REMINDER_PLANNED))]
+        for rid, raw, thread_id in planned:
+            crash_point("before_reminder_append")
+            existing = mailbox.search_header(REMINDER_FOLDER, FOLLOWUPD_HEADER, rid)
+            if existing:
+                uid: int | None = existing[0]  # appended before a crash: confirm, never append again
+            else:
+                uid = mailbox.append(REMINDER_FOLDER, raw or b"", flags=(), msg_time=now)
+                logger.info("%s: reminder about your promise delivered to %s", thread_id, REMINDER_FOLDER)
+                crash_point("after_reminder_append")
+            with store.transaction() as session:
+                reminder = session.get(st.Reminder, rid)
+                if reminder is not None and reminder.state == st.REMINDER_PLANNED:
+                    reminder.state = st.REMINDER_DELIVERED
+                    reminder.delivered_at = now
+                    reminder.uid = uid
+                    st.add_event(session, reminder.thread, at=now, kind="reminder_delivered",
+                                 message_id=reminder.message_id,
+                                 detail=f"reminder in {REMINDER_FOLDER}" + (f" (uid {uid})" if uid else ""))
 
     def _append_planned(self, store: st.Store, mailbox: DraftsPort, folder: str, now: datetime) -> None:
         with store.read() as session:
@@ -333,8 +501,9 @@ class Drafter:
                 touch.done_at = now
                 touch.outcome = "draft deleted without sending"
                 thread = touch.thread
-                thread.steps += 1
-                thread.last_touch_at = now
+                if thread.kind != st.COMMITMENT:  # a commitment's cadence counts reminders, not drafts
+                    thread.steps += 1
+                    thread.last_touch_at = now
                 replan_thread(session, thread, self.config, now)
                 st.add_event(session, thread, at=now, kind="draft_skipped", message_id=touch.message_id,
                              detail="the draft was deleted from Drafts without being sent")

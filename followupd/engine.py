@@ -21,13 +21,26 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from . import interpret
 from . import store as st
 from .clock import Clock
 from .compose import TemplateLibrary
 from .config import Config
-from .drafts import Drafter, DraftReport, DraftsPort, open_touch, replan_thread, withdraw_open_touches
+from .drafts import (
+    Drafter,
+    DraftReport,
+    DraftsPort,
+    is_reminder_id,
+    keep_promise,
+    open_touch,
+    replan_thread,
+    withdraw_open_touches,
+)
+from .dsn import DeliveryReport
+from .errors import OperationalError
+from .exchange import thread_index_guid
 from .faults import crash_point
-from .headers import FETCH_HEADER_FIELDS, Address, MessageMeta, base_subject, parse_headers
+from .headers import FETCH_HEADER_FIELDS, Address, MessageKind, MessageMeta, base_subject, parse_headers
 from .imap import FetchedHeader, FolderStatus, ResolvedFolders
 from .matching import EventKind, MatchEvent, ThreadIndex, ThreadKey, is_own_address, match_message
 from .requests import apply_requests
@@ -39,6 +52,14 @@ logger = logging.getLogger(__name__)
 #: States whose threads still take part in matching. A late reply to an "unanswered" thread is still worth
 #: recording: the user wants to know who answered, even after followupd gave up.
 MATCHABLE_STATES = (st.WAITING, st.UNANSWERED)
+
+#: Shared mail providers: "same domain" says nothing about being a colleague there.
+FREEMAIL_DOMAINS = frozenset({
+    "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "msn.com", "yahoo.com", "ymail.com",
+    "icloud.com", "me.com", "mac.com", "aol.com", "gmx.de", "gmx.net", "gmx.com", "web.de", "t-online.de",
+    "mail.com", "proton.me", "protonmail.com", "fastmail.com", "yandex.ru", "mail.ru", "qq.com", "163.com",
+    "orange.fr", "free.fr", "laposte.net", "libero.it", "zoho.com",
+})
 
 
 class MailboxPort(DraftsPort, SendingMailbox, Protocol):
@@ -60,6 +81,7 @@ class SeenMessage:
     meta: MessageMeta
     internaldate: datetime | None
     is_sent_folder: bool
+    conversation_keys: tuple[str, ...] = ()  # provider thread ids (Gmail X-GM-THRID, Exchange Thread-Index)
 
     @property
     def when(self) -> datetime | None:
@@ -83,6 +105,7 @@ class CycleReport:
     drafts: DraftReport = field(default_factory=DraftReport)
     touched: set[str] = field(default_factory=set)  # threads whose schedule this cycle may have changed
     requests: list[str] = field(default_factory=list)
+    gmail_ids: set[int] = field(default_factory=set)  # X-GM-MSGIDs read this cycle (one message, many labels)
     sends: SendReport = field(default_factory=SendReport)
 
     @property
@@ -103,6 +126,8 @@ class CycleReport:
             parts.append(f"{len(self.sends.failed)} follow-up(s) failed to send")
         if self.drafts.drafted:
             parts.append(f"{len(self.drafts.drafted)} follow-up draft(s) queued")
+        if self.drafts.reminded:
+            parts.append(f"{len(self.drafts.reminded)} reminder(s) about your promises")
         if self.drafts.skipped:
             parts.append(f"{len(self.drafts.skipped)} draft(s) you deleted counted as skipped")
         if self.drafts.errors:
@@ -125,6 +150,20 @@ class _LazyIndex:
         if self._index is None:
             self._index = self._build()
         return self._index
+
+
+def conversation_keys(meta: MessageMeta, gm_thrid: int | None) -> tuple[str, ...]:
+    """Provider conversation ids, written like Message-IDs so the thread index can hold them beside real ones.
+
+    Gmail's X-GM-THRID and Exchange's Thread-Index GUID survive clients that trim In-Reply-To/References.
+    They are only ever used for matching, never written into a draft's References."""
+    keys = []
+    if gm_thrid is not None:
+        keys.append(f"<gmail-thread-{gm_thrid}@x-gm-thrid.invalid>")
+    guid = thread_index_guid(meta.thread_index) if meta.thread_index else None
+    if guid:
+        keys.append(f"<exchange-conversation-{guid}@thread-index.invalid>")
+    return tuple(keys)
 
 
 def thread_id_for(message_id: str) -> str:
@@ -161,6 +200,7 @@ class Engine:
         if folders.sent:
             order.append((folders.sent, True))
         order.extend((name, False) for name in folders.watch if name != folders.sent)
+        self._mailbox = mailbox  # for the few bodies worth reading (matched OOOs, replies, bounces)
         session_cm = self.store.read() if dry_run else self.store.transaction()
         with session_cm as session:
             report.requests = apply_requests(session, self.config, self.clock.now())
@@ -224,7 +264,14 @@ class Engine:
             return None
         for problem in meta.problems:
             logger.debug("%s:%s: %s", folder, fetched.uid, problem)
-        return SeenMessage(folder, fetched.uid, meta, fetched.internaldate, is_sent)
+        if not is_sent and b"\\Draft" in fetched.flags:
+            return None  # an unsent draft (Gmail's All Mail holds them): neither a touch nor a tracked message
+        if fetched.gm_msgid is not None:
+            if fetched.gm_msgid in report.gmail_ids:
+                return None  # the same Gmail message under another label, already read this cycle
+            report.gmail_ids.add(fetched.gm_msgid)
+        return SeenMessage(folder, fetched.uid, meta, fetched.internaldate, is_sent,
+                           conversation_keys(meta, fetched.gm_thrid))
 
     def _process(self, session: Session, batch: list[SeenMessage], lazy_index: _LazyIndex,
                  report: CycleReport) -> None:
@@ -257,6 +304,8 @@ class Engine:
         meta = seen.meta
         if meta.from_ is None or not is_own_address(meta.from_.email, self.own_addresses):
             return None  # only mail the user sent starts tracking; others writing to the address do not
+        if is_reminder_id(meta.followupd_id):
+            return None  # our reminder about a promise, in INBOX: from the user to the user, but never mail
         if seen.is_sent_folder:
             candidates = [a.email for a in (*meta.bcc, *meta.to, *meta.cc)]
         else:
@@ -273,7 +322,11 @@ class Engine:
         meta = seen.meta
         is_known_copy = meta.message_id is not None and index.thread_for_message_id(meta.message_id) is not None
         if not is_known_copy and self._follows_up_open_thread(meta, index):
-            return False  # the user nudged a tracked thread by hand (Bcc'ing again): a touch, matched below
+            if not self._chains_a_promise(session, meta, index, request):
+                return False  # the user nudged a tracked thread by hand (Bcc'ing again): a touch, matched below
+            # A promise kept while asking something back, or a new promise made in the update ("I'll know more
+            # on Friday"): the message counts in the open thread first, then starts a thread of its own.
+            self._match(session, seen, index, report)
         with session.begin_nested():
             self._track(session, seen, request, index, report)
         return True
@@ -303,6 +356,19 @@ class Engine:
             thread_id = index.thread_for_message_id(mid)
             key = index.get(thread_id) if thread_id else None
             if key is not None and key.participants & recipients:
+                return True
+        return False
+
+    def _chains_a_promise(self, session: Session, meta: MessageMeta, index: ThreadIndex,
+                          request: TrackRequest) -> bool:
+        """A tracked message in an open thread where a promise is involved: it makes one, or it answers a
+        thread that tracks one. Then it is both a message in that thread and the start of its own."""
+        if request.own_commitment:
+            return True
+        for mid in meta.referenced_ids:
+            thread_id = index.thread_for_message_id(mid)
+            thread = session.get(st.Thread, thread_id) if thread_id else None
+            if thread is not None and thread.kind == st.COMMITMENT:
                 return True
         return False
 
@@ -338,12 +404,19 @@ class Engine:
             references=list(meta.references) or list(meta.in_reply_to),
             sent_at=seen.when or now, first_seen_at=now, state=st.WAITING, state_changed_at=now,
             tracking_address=request.address, tracking_suffix=request.suffix, promised=request.promised,
-            problems=problems, touches=0, source=[seen.where],
+            problems=problems, touches=0, source=[seen.where], conversation_keys=list(seen.conversation_keys),
+            kind=st.COMMITMENT if request.own_commitment else st.NUDGE,
         )
         session.add(thread)
-        session.add(st.ThreadMessageId(message_id=message_id, thread_id=thread.id, role="tracked"))
+        # Already counted in an open thread (a promise chained, see _maybe_track): that row stays, so a reply to
+        # this message still reaches the older thread; this one finds it by its own Thread.message_id.
+        if session.get(st.ThreadMessageId, message_id) is None:
+            session.add(st.ThreadMessageId(message_id=message_id, thread_id=thread.id, role="tracked"))
         detail = f"tracking started from {seen.where}"
-        if request.suffix:
+        if request.own_commitment:
+            detail += (f" (your promise, suffix {request.suffix!r}: reminder "
+                       + (f"on {request.promised})" if request.promised else "after the first gap)"))
+        elif request.suffix:
             detail += f" (suffix {request.suffix!r}" + (f", first check-in {request.promised})" if request.promised
                                                        else ", not understood)")
         st.add_event(session, thread, at=now, kind="tracked", message_id=message_id, detail=detail)
@@ -354,6 +427,8 @@ class Engine:
         """The other copy of a tracked message (Sent vs delivered): one thread, recipients united."""
         if seen.where not in thread.source:
             thread.source = [*thread.source, seen.where]
+        if set(seen.conversation_keys) - set(thread.conversation_keys or ()):
+            thread.conversation_keys = sorted(set(thread.conversation_keys or ()) | set(seen.conversation_keys))
         for role in ("to", "cc", "bcc"):
             current: list[dict[str, str]] = list(getattr(thread, role))
             known = {entry["email"] for entry in current}
@@ -365,7 +440,8 @@ class Engine:
     def _thread_key(self, thread: st.Thread) -> ThreadKey:
         return ThreadKey(
             thread_id=thread.id,
-            message_ids=frozenset(row.message_id for row in thread.ids) | {thread.message_id},
+            message_ids=frozenset(row.message_id for row in thread.ids) | {thread.message_id}
+            | frozenset(thread.conversation_keys or ()),
             participants=frozenset(p["email"] for p in thread.participants()),
             base_subject=base_subject(thread.subject),
             sent_at=thread.sent_at,
@@ -381,7 +457,8 @@ class Engine:
         for thread in threads:
             keys.append(ThreadKey(
                 thread_id=thread.id,
-                message_ids=frozenset(ids_by_thread.get(thread.id, ())) | {thread.message_id},
+                message_ids=frozenset(ids_by_thread.get(thread.id, ())) | {thread.message_id}
+                | frozenset(thread.conversation_keys or ()),
                 participants=frozenset(p["email"] for p in thread.participants()),
                 base_subject=base_subject(thread.subject),
                 sent_at=thread.sent_at,
@@ -393,8 +470,15 @@ class Engine:
             return False
         if seen.meta.followupd_id and not seen.is_sent_folder:
             return False  # one of our own drafts (a watched Drafts folder): not a touch until it is sent
+        meta = seen.meta
+        if seen.conversation_keys:  # matched like References, after the real ids
+            meta = dataclasses.replace(meta, references=(*meta.references, *seen.conversation_keys))
         events = self._sent_draft_event(session, seen, index) or match_message(
-            seen.meta, index, own_addresses=self.own_addresses, arrived_at=seen.internaldate)
+            meta, index, own_addresses=self.own_addresses, arrived_at=seen.internaldate)
+        if not events and seen.meta.kind is MessageKind.BOUNCE:
+            return self._match_bounce_by_report(session, seen, index, report)
+        if not events and self.config.replies.match_domain:
+            events = self._match_by_domain(seen, index)
         if not events:
             return False
         with session.begin_nested():
@@ -404,6 +488,46 @@ class Engine:
                     self._apply(session, thread, seen, match, index, report)
             session.flush()
         return True
+
+    def _match_bounce_by_report(self, session: Session, seen: SeenMessage, index: ThreadIndex,
+                                report: CycleReport) -> bool:
+        """Postfix, Exim and qmail bounces carry no In-Reply-To: the report's copy of the original's headers
+        (RFC 3464's message/rfc822 or text/rfc822-headers part) names the Message-ID instead."""
+        dsn = interpret.bounce_report(self._body(seen))
+        if dsn is None or not dsn.original_message_id:
+            return False
+        thread_id = index.thread_for_message_id(dsn.original_message_id)
+        thread = session.get(st.Thread, thread_id) if thread_id else None
+        if thread is None:
+            return False
+        with session.begin_nested():
+            at = seen.when or self.clock.now()
+            recorded = st.add_event(session, thread, at=at, kind="bounce",
+                                    message_id=seen.meta.message_id or seen.where,
+                                    detail=f"delivery report for {dsn.original_message_id} ({seen.where})")
+            if recorded and thread.state == st.WAITING:
+                self._apply_bounce(session, thread, seen, at, report, dsn)
+            session.flush()
+        return True
+
+    def _match_by_domain(self, seen: SeenMessage, index: ThreadIndex) -> list[MatchEvent]:
+        """[replies] match_domain: a colleague at the recipient's company answering in a new thread, same subject."""
+        meta = seen.meta
+        if meta.kind is not MessageKind.PERSONAL or meta.from_ is None or meta.referenced_ids:
+            return []
+        if is_own_address(meta.from_.email, self.own_addresses):
+            return []
+        domain = meta.from_.email.rpartition("@")[2]
+        if not domain or domain in FREEMAIL_DOMAINS:
+            return []
+        subject = base_subject(meta.subject)
+        when = meta.date or seen.internaldate
+        for key in index.with_subject(subject):
+            if when is not None and when > key.sent_at and any(p.endswith("@" + domain) for p in key.participants):
+                return [MatchEvent(kind=EventKind.REPLY, thread_id=key.thread_id, probable=True,
+                                   evidence=f'same subject "{meta.subject}" from {meta.from_.email}, '
+                                            f"a colleague at {domain}, no threading headers")]
+        return []
 
     def _sent_draft_event(self, session: Session, seen: SeenMessage, index: ThreadIndex) -> list[MatchEvent]:
         """Our own draft, sent by the user: a touch, recognised by its marker or its Message-ID.
@@ -430,8 +554,14 @@ class Engine:
         at = seen.when or self.clock.now()
         sender = meta.from_.email if meta.from_ else "unknown sender"
         detail = f"{match.evidence} ({seen.where}, from {sender})"
+        if (match.kind is EventKind.REPLY and thread.kind != st.COMMITMENT and thread.state == st.WAITING
+                and not self._read_reply(session, thread, seen, match, message_id, at, detail, index, report)):
+            return  # a holding reply or a decline: recorded and handled there
         if not st.add_event(session, thread, at=at, kind=match.kind.value, message_id=message_id, detail=detail):
             return  # already applied in an earlier cycle (a rescan re-reads old mail)
+        if thread.kind == st.COMMITMENT and self._apply_to_promise(session, thread, seen, match, message_id, at,
+                                                                   index, report):
+            return  # the user's own promise: only the user's own message in the thread settles it
         if match.kind is EventKind.REPLY:
             self._close_replied(session, thread, seen, match, message_id, at)
             index.remove(thread.id)
@@ -446,10 +576,109 @@ class Engine:
                 index.add(dataclasses.replace(key, message_ids=key.message_ids | {message_id}))
             report.changes.append(f"{thread.id} touched by you")
             logger.info("%s: you followed up (%s)", thread.id, seen.where)
+        elif match.kind is EventKind.AUTO_REPLY and thread.state == st.WAITING:
+            self._postpone_for_ooo(session, thread, seen, at, report)
+        elif match.kind is EventKind.BOUNCE and thread.state == st.WAITING:
+            self._apply_bounce(session, thread, seen, at, report)
         else:
-            # Auto-replies, bounces and read receipts are recorded with their evidence, never taken as replies.
+            # Read receipts (and automatic mail to closed threads) are recorded with their evidence, nothing more.
             report.changes.append(f"{thread.id} got {match.kind.value.replace('_', ' ')}")
             logger.info("%s: %s from %s, not a reply (%s)", thread.id, match.kind.value, sender, meta.kind_evidence)
+
+    def _body(self, seen: SeenMessage) -> bytes | None:
+        """The whole message, read with BODY.PEEK (\\Seen untouched); None when it cannot be had."""
+        mailbox = getattr(self, "_mailbox", None)
+        if mailbox is None:
+            return None
+        try:
+            return mailbox.fetch_full(seen.folder, seen.uid)  # type: ignore[no-any-return]
+        except OperationalError as exc:
+            logger.warning("%s: could not read the message body (%s); judging by its headers", seen.where, exc)
+            return None
+
+    def _read_reply(self, session: Session, thread: st.Thread, seen: SeenMessage, match: MatchEvent,
+                    message_id: str, at: datetime, detail: str, index: ThreadIndex, report: CycleReport) -> bool:
+        """A human reply: True when it answers (the caller closes the thread); holding replies and declines are
+        handled here. When unsure it is an answer: never chase someone who answered."""
+        intent = interpret.human_reply(self._body(seen), received=at, replies=self.config.replies, tz=self.tz)
+        if intent.kind == "reply":
+            return True
+        if not st.add_event(session, thread, at=at, kind=intent.kind, message_id=message_id,
+                            detail=f"{detail}; {intent.evidence}"):
+            return False
+        self._remember_id(session, thread, message_id, "reply")
+        sender = seen.meta.from_.email if seen.meta.from_ else "someone"
+        now = self.clock.now()
+        if intent.kind == "declined":
+            withdraw_open_touches(thread, now, f"{sender} declined")
+            thread.state = st.DECLINED
+            thread.state_reason = f"{sender}: {intent.evidence}"
+            thread.state_changed_at = now
+            thread.replied_at = at
+            thread.replied_by = sender
+            thread.next_due = None
+            index.remove(thread.id)
+            report.changes.append(f"{thread.id} declined by {sender}")
+            logger.info("%s: declined by %s (%s); no more follow-ups", thread.id, sender, intent.evidence)
+            return False
+        hold = interpret.holding_until(intent, received=at, replies=self.config.replies,
+                                       cadence=self.config.cadence, tz=self.tz)
+        self._postpone(thread, hold.until, f"{sender} will answer later")
+        thread.state_reason = hold.evidence
+        report.touched.add(thread.id)
+        report.changes.append(f"{thread.id}: {sender} will answer later")
+        logger.info("%s: holding reply from %s: %s", thread.id, sender, hold.evidence)
+        return False
+
+    def _postpone(self, thread: st.Thread, until: datetime, why: str) -> None:
+        """No touch before ``until``; a draft waiting now is withdrawn (it would arrive at the wrong time)."""
+        if thread.snoozed_until is None or until > thread.snoozed_until:
+            thread.snoozed_until = until
+        withdraw_open_touches(thread, self.clock.now(), why)
+
+    def _postpone_for_ooo(self, session: Session, thread: st.Thread, seen: SeenMessage, at: datetime,
+                          report: CycleReport) -> None:
+        hold = interpret.out_of_office(self._body(seen), seen.meta.subject, received=at, replies=self.config.replies,
+                                       cadence=self.config.cadence, tz=self.tz)
+        sender = seen.meta.from_.email if seen.meta.from_ else "someone"
+        self._postpone(thread, hold.until, f"{sender} is out of office")
+        st.add_event(session, thread, at=at, kind="postponed", message_id=f"ooo:{seen.meta.message_id or seen.where}",
+                     detail=hold.evidence)
+        report.touched.add(thread.id)
+        report.changes.append(f"{thread.id}: {sender} out of office, postponed")
+        logger.info("%s: out-of-office from %s: %s", thread.id, sender, hold.evidence)
+
+    def _apply_bounce(self, session: Session, thread: st.Thread, seen: SeenMessage, at: datetime,
+                      report: CycleReport, dsn: DeliveryReport | None = None) -> None:
+        """Permanent failures mark those addresses failed; when nobody is left to reach, the thread fails."""
+        dsn = dsn or interpret.bounce_report(self._body(seen))
+        if dsn is None:
+            report.changes.append(f"{thread.id} got a bounce")
+            return
+        people = {p["email"] for p in thread.participants()}
+        failed = sorted({r.address.lower() for r in dsn.permanent_failures} & people)
+        if not failed:
+            report.changes.append(f"{thread.id} got a delivery report (no permanent failure)")
+            return
+        thread.failed_recipients = sorted(set(thread.failed_recipients) | set(failed))
+        words = "; ".join(f"{r.address}: {r.status} {r.diagnostic}".strip() for r in dsn.permanent_failures
+                          if r.address.lower() in failed)
+        problem = f"undeliverable: {words}"
+        if problem not in thread.problems:
+            thread.problems = [*thread.problems, problem]
+        st.add_event(session, thread, at=at, kind="failed_recipient", message_id=f"dsn:{seen.where}", detail=words)
+        if people <= set(thread.failed_recipients):
+            now = self.clock.now()
+            withdraw_open_touches(thread, now, "every recipient bounced")
+            thread.state = st.FAILED
+            thread.state_reason = f"every recipient bounced ({words})"
+            thread.state_changed_at = now
+            thread.next_due = None
+            report.changes.append(f"{thread.id} failed: every recipient bounced")
+            logger.info("%s: every recipient bounced; no more follow-ups (%s)", thread.id, words)
+        else:
+            report.changes.append(f"{thread.id}: {', '.join(failed)} bounced")
+            logger.info("%s: %s bounced; the others are still followed up", thread.id, ", ".join(failed))
 
     def _remember_id(self, session: Session, thread: st.Thread, message_id: str, role: str) -> None:
         if session.get(st.ThreadMessageId, message_id) is None:
@@ -489,6 +718,41 @@ class Engine:
             is_our_draft = message_id == pending.message_id or seen.meta.followupd_id == pending.id
             pending.outcome = "sent" if is_our_draft else "you wrote your own follow-up instead"
             pending.cleanup_pending = not is_our_draft
+
+    def _apply_to_promise(self, session: Session, thread: st.Thread, seen: SeenMessage, match: MatchEvent,
+                          message_id: str, at: datetime, index: ThreadIndex, report: CycleReport) -> bool:
+        """A commitment thread (``+followup-me``): the user owes the answer, not the recipients.
+
+        A reply from someone else is recorded and changes nothing: the user still owes the update. The user's
+        own message in the thread (our update draft, sent, or words of their own) keeps the promise. Returns
+        False for the other events (auto-replies, bounces, receipts), which are handled as for any thread."""
+        sender = seen.meta.from_.email if seen.meta.from_ else "unknown sender"
+        key = index.get(thread.id)
+        if match.kind is EventKind.REPLY:
+            self._remember_id(session, thread, message_id, "reply")
+            if key is not None:  # the user's answer to this very message, later in the cycle, must match it
+                index.add(dataclasses.replace(key, message_ids=key.message_ids | {message_id}))
+            report.changes.append(f"{thread.id}: {sender} wrote; your promise still stands")
+            logger.info("%s: %s wrote, but the promise is yours: still waiting for your update (%s)",
+                        thread.id, sender, match.evidence)
+            return True
+        if match.kind is not EventKind.OWN_TOUCH:
+            return False
+        self._remember_id(session, thread, message_id, "touch")
+        if thread.state not in MATCHABLE_STATES:
+            return True
+        pending = open_touch(thread)
+        ours = pending is not None and (message_id == pending.message_id or seen.meta.followupd_id == pending.id)
+        if pending is not None and ours:
+            pending.state = st.TOUCH_SENT
+            pending.done_at = at
+            pending.outcome = "sent"
+        how = f"your update {pending.id} was sent" if pending is not None and ours else \
+            f"you wrote in the thread ({seen.where})"
+        keep_promise(session, thread, self.clock.now(), at=at, by=sender, how=how, message_id=message_id)
+        index.remove(thread.id)
+        report.changes.append(f"{thread.id}: you kept your promise")
+        return True
 
     # ------------------------------------------------------------------ planning
     def _cadence_fingerprint(self) -> str:

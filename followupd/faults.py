@@ -11,8 +11,8 @@ import os
 import signal
 
 #: The named steps, in cycle order; tests iterate over them.
-CRASH_POINTS = ("after_sync_commit", "before_append", "after_append", "after_delete",
-                "before_smtp", "before_data", "after_smtp")
+CRASH_POINTS = ("after_sync_commit", "before_append", "after_append", "before_reminder_append",
+                "after_reminder_append", "after_delete", "before_smtp", "before_data", "after_smtp")
 
 
 def crash_point(name: str) -> None:

@@ -69,6 +69,7 @@ class MessageMeta:
     kind_evidence: str = ""                # which header made the kind, e.g. "Auto-Submitted: auto-replied"
     exchange_parent_id: str | None = None  # X-MS-Exchange-Parent-Message-Id (OOO replies without In-Reply-To)
     followupd_id: str | None = None        # our own X-Followupd-Id marker, when we wrote this message
+    thread_index: str | None = None        # Exchange/Outlook Thread-Index (base64), its conversation GUID inside
     problems: tuple[str, ...] = field(default=())  # non-fatal oddities worth logging (bad date, bad id, ...)
 
     @property
@@ -209,6 +210,7 @@ def _parse(raw: bytes) -> MessageMeta:
         kind_evidence=evidence,
         exchange_parent_id=parent_ids[0] if parent_ids else None,
         followupd_id=_squeeze(_first(fields, "x-followupd-id"), 200) or None,
+        thread_index=_squeeze(_first(fields, "thread-index"), 400) or None,
         problems=tuple(dict.fromkeys(problems)),
     )
 

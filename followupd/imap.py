@@ -80,6 +80,8 @@ class FetchedHeader:
     internaldate: datetime | None
     size: int
     flags: tuple[bytes, ...]
+    gm_msgid: int | None = None   # Gmail: X-GM-MSGID, the same message under every label
+    gm_thrid: int | None = None   # Gmail: X-GM-THRID, Gmail's own conversation id
 
 
 @dataclass(frozen=True)
@@ -123,8 +125,13 @@ def _resolve(folders: Sequence[_ListedFolder], *, sent: str | None, drafts: str 
     drafts_name = (_configured(drafts, "drafts", folders, where) if drafts is not None
                    else _discover("\\drafts", _DRAFTS_NAMES, folders))
     archive = _discover("\\archive", _ARCHIVE_NAMES, folders)
-    if watch is None:
-        watched: tuple[str, ...] = ("INBOX",) + ((archive,) if archive and archive != "INBOX" else ())
+    all_mail = next((f.name for f in folders if f.selectable and "\\all" in f.attributes), None)
+    if watch is None and all_mail is not None:
+        # Gmail's All Mail (SPECIAL-USE \All, RFC 6154) holds INBOX, archived and labelled mail alike: one
+        # folder to watch, and nothing is missed when the user archives a reply before followupd sees it.
+        watched: tuple[str, ...] = (all_mail,)
+    elif watch is None:
+        watched = ("INBOX",) + ((archive,) if archive and archive != "INBOX" else ())
     else:
         watched = tuple(dict.fromkeys(_configured(name, "watch", folders, where) for name in watch))
     if sent_name is None:
@@ -466,6 +473,8 @@ class Mailbox:
             found = self._conn().search(["UID", f"{last_uid + 1}:*"])
         uids = sorted(uid for uid in found if uid > last_uid)
         items = [section, "INTERNALDATE", "RFC822.SIZE", "FLAGS"]
+        if "X-GM-EXT-1" in self.capabilities():
+            items += ["X-GM-MSGID", "X-GM-THRID"]  # Gmail's IMAP extensions: stable message and thread ids
         for start in range(0, len(uids), batch):
             chunk = uids[start:start + batch]
             # The caller may have used this connection between batches (another folder selected meanwhile):
@@ -508,8 +517,10 @@ class Mailbox:
             internaldate = None
         size = data.get(b"RFC822.SIZE")
         flags = tuple(bytes(f) for f in data.get(b"FLAGS", ()))
+        gm_msgid, gm_thrid = data.get(b"X-GM-MSGID"), data.get(b"X-GM-THRID")
         return FetchedHeader(uid=uid, raw=raw, internaldate=internaldate, size=size if isinstance(size, int)
-                             else 0, flags=flags)
+                             else 0, flags=flags, gm_msgid=gm_msgid if isinstance(gm_msgid, int) else None,
+                             gm_thrid=gm_thrid if isinstance(gm_thrid, int) else None)
 
     def search_header(self, folder: str, name: str, value: str) -> list[int]:
         """UIDs in ``folder`` whose header ``name`` contains ``value``, read-only.

@@ -70,6 +70,7 @@ class ThreadIndex:
         self._threads: dict[str, ThreadKey] = {}
         self._by_id: dict[str, dict[str, None]] = {}
         self._by_sender_subject: dict[tuple[str, str], dict[str, None]] = {}
+        self._by_subject: dict[str, dict[str, None]] = {}
         for thread in threads:
             self.add(thread)
 
@@ -81,6 +82,8 @@ class ThreadIndex:
             self._by_id.setdefault(message_id, {})[thread.thread_id] = None
         for key in _subject_keys(thread):
             self._by_sender_subject.setdefault(key, {})[thread.thread_id] = None
+        if thread.base_subject:
+            self._by_subject.setdefault(thread.base_subject, {})[thread.thread_id] = None
 
     def remove(self, thread_id: str) -> None:
         """Forget a thread (closed, stopped); unknown ids are ignored so callers need not check first."""
@@ -91,6 +94,8 @@ class ThreadIndex:
             _discard(self._by_id, message_id, thread_id)
         for key in _subject_keys(thread):
             _discard(self._by_sender_subject, key, thread_id)
+        if thread.base_subject:
+            _discard(self._by_subject, thread.base_subject, thread_id)
 
     def thread_for_message_id(self, message_id: str) -> str | None:
         """The (first added) thread owning this id, or None."""
@@ -108,6 +113,11 @@ class ThreadIndex:
         """Threads where ``sender`` is a participant and the base subject is ``subject`` (both normalised)."""
         owners = self._by_sender_subject.get((sender.strip().lower(), subject), {})
         return tuple(self._threads[thread_id] for thread_id in owners)
+
+    def with_subject(self, subject: str) -> tuple[ThreadKey, ...]:
+        """Threads whose base subject is ``subject`` (for the same-domain fallback), newest first."""
+        found = [self._threads[thread_id] for thread_id in self._by_subject.get(subject, {})] if subject else []
+        return tuple(sorted(found, key=lambda key: key.sent_at, reverse=True))
 
     def __len__(self) -> int:
         return len(self._threads)

@@ -102,8 +102,9 @@ def _skip(session: Session, config: Config, request: st.Request, now: datetime) 
     touch.outcome = "skipped by you"
     touch.cleanup_pending = True
     thread = touch.thread
-    thread.steps += 1
-    thread.last_touch_at = now
+    if thread.kind != st.COMMITMENT:  # a commitment's cadence counts reminders, not update drafts
+        thread.steps += 1
+        thread.last_touch_at = now
     st.add_event(session, thread, at=now, kind="draft_skipped", message_id=touch.message_id,
                  detail="you skipped it from the CLI")
     replan_thread(session, thread, config, now)

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from . import store as st
 from .cadence import fit_to_window
 from .config import Config
-from .drafts import FOLLOWUPD_HEADER, replan_thread
+from .drafts import FOLLOWUPD_HEADER, keep_promise, replan_thread
 from .faults import crash_point
 from .smtp import SmtpRejected, SmtpSender, SmtpTemporary, SmtpUncertain
 from .tracking import is_tracking_address
@@ -129,8 +129,8 @@ class Sender:
     def _wants_sending(self, touch: st.Touch, now: datetime) -> bool:
         if touch.approved_at is not None:
             return True
-        if self.config.sending.mode != "auto":
-            return False
+        if self.config.sending.mode != "auto" or touch.thread.kind == st.COMMITMENT:
+            return False  # an update about the user's own promise is theirs to write: never sent unasked
         unchanged_since = touch.draft_changed_at or touch.drafted_at
         return unchanged_since is not None and now - unchanged_since >= self.config.sending.review_window
 
@@ -293,6 +293,10 @@ class Sender:
         # Recorded under the kind the Sent copy will match as, so seeing that copy later counts nothing twice.
         st.add_event(session, thread, at=now, kind="own_touch", message_id=touch.message_id,
                      detail=f"followupd sent {touch.id}")
+        if thread.kind == st.COMMITMENT:
+            keep_promise(session, thread, now, at=now, by=thread.from_email,
+                         how=f"followupd sent your update {touch.id}", message_id=touch.message_id)
+            return
         thread.touches += 1
         thread.steps += 1
         thread.last_touch_at = now

@@ -27,6 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    inspect,
     select,
 )
 from sqlalchemy.engine import Engine, make_url
@@ -59,6 +60,18 @@ TOUCH_WITHDRAWN = "withdrawn"  # followupd removed it: a reply arrived first
 TOUCH_SENDING = "sending"      # followupd recorded a send and may be talking to the SMTP server right now
 TOUCH_FAILED = "failed"        # the SMTP server refused it for good (5xx), or a send was interrupted
 TOUCH_STATES = (TOUCH_PLANNED, TOUCH_QUEUED, TOUCH_SENT, TOUCH_SKIPPED, TOUCH_WITHDRAWN, TOUCH_SENDING, TOUCH_FAILED)
+
+# Thread kinds. A "nudge" thread waits for the recipients to answer and drafts follow-ups to them; a
+# "commitment" thread (suffix ``me``) tracks a promise the user made: reminders go to the user, an update
+# draft to the recipients, and only the user's own message in the thread settles it.
+NUDGE = "nudge"
+COMMITMENT = "commitment"
+THREAD_KINDS = (NUDGE, COMMITMENT)
+
+# Reminder states (commitment threads: a note to the user's INBOX).
+REMINDER_PLANNED = "planned"      # intent recorded, not yet confirmed in INBOX
+REMINDER_DELIVERED = "delivered"  # in INBOX (unread, until the user reads it)
+REMINDER_WITHDRAWN = "withdrawn"  # never delivered: the promise was kept (or the thread stopped) first
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -105,6 +118,7 @@ class Thread(Base):
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     state: Mapped[str] = mapped_column(String(16), default=WAITING, index=True)
+    kind: Mapped[str] = mapped_column(String(16), default=NUDGE, server_default=NUDGE)
     state_reason: Mapped[str] = mapped_column(Text, default="")
     state_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     tracking_address: Mapped[str] = mapped_column(String(320), default="")
@@ -112,11 +126,14 @@ class Thread(Base):
     promised: Mapped[date | None] = mapped_column(Date, nullable=True)
     problems: Mapped[list[str]] = mapped_column(JSON, default=list)
     touches: Mapped[int] = mapped_column(Integer, default=0)  # follow-ups the recipients actually got
-    steps: Mapped[int] = mapped_column(Integer, default=0)    # cadence position: touches sent + skipped
+    # Cadence position: touches sent + skipped; for a commitment thread, reminders made.
+    steps: Mapped[int] = mapped_column(Integer, default=0)
     last_touch_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     next_due: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     note: Mapped[str] = mapped_column(Text, default="")
     snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    failed_recipients: Mapped[list[str]] = mapped_column(JSON, default=list)  # permanent bounces
+    conversation_keys: Mapped[list[str]] = mapped_column(JSON, default=list)  # Gmail/Exchange thread ids
     replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     replied_by: Mapped[str] = mapped_column(String(320), default="")
     reply_probable: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -125,6 +142,9 @@ class Thread(Base):
     ids: Mapped[list[ThreadMessageId]] = relationship(back_populates="thread", cascade="all, delete-orphan")
     touch_rows: Mapped[list[Touch]] = relationship(
         back_populates="thread", cascade="all, delete-orphan", order_by="Touch.number"
+    )
+    reminder_rows: Mapped[list[Reminder]] = relationship(
+        back_populates="thread", cascade="all, delete-orphan", order_by="Reminder.number"
     )
 
     def participants(self) -> list[dict[str, str]]:
@@ -182,6 +202,31 @@ class Touch(Base):
     sent_by_followupd: Mapped[bool] = mapped_column(Boolean, default=False)
     sent_copy_pending: Mapped[bool] = mapped_column(Boolean, default=False)  # file the Sent copy by APPEND
     thread: Mapped[Thread] = relationship(back_populates="touch_rows")
+
+
+class Reminder(Base):
+    """A note to the user's INBOX about a promise they made (commitment threads), appended exactly once.
+
+    ``id`` is its X-Followupd-Id, ``<thread>.r<nnn>``: IMAP SEARCH HEADER matches substrings, and neither a
+    touch id (``<thread>-<nnn>``) nor another reminder id is a substring of it, or it of them."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (UniqueConstraint("thread_id", "number"),)
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    thread_id: Mapped[str] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    template: Mapped[str] = mapped_column(String(255), default="")
+    message_id: Mapped[str] = mapped_column(String(998), default="")
+    subject: Mapped[str] = mapped_column(Text, default="")
+    touch_id: Mapped[str | None] = mapped_column(String(24), nullable=True)  # the update draft it points to
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    uid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    outcome: Mapped[str] = mapped_column(Text, default="")
+    raw: Mapped[bytes | None] = mapped_column(nullable=True)
+    thread: Mapped[Thread] = relationship(back_populates="reminder_rows")
 
 
 class Event(Base):
@@ -255,6 +300,31 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN")
 
 
+def _add_missing_columns(engine: Engine) -> None:
+    """Bring a database made by an older followupd up to date: ``create_all`` adds new tables, not new columns.
+
+    Only additive changes are supported, and a column added after the first release must have a
+    ``server_default`` (or be nullable) so that existing rows get a value."""
+    existing = inspect(engine)
+    tables = set(existing.get_table_names())
+    for table in Base.metadata.sorted_tables:
+        if table.name not in tables:
+            continue
+        have = {column["name"] for column in existing.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in have:
+                continue
+            kind = column.type.compile(dialect=engine.dialect)
+            default = getattr(column.server_default, "arg", None)
+            clause = ""
+            if isinstance(default, str):
+                literal = default.replace("'", "''")
+                clause = f" NOT NULL DEFAULT '{literal}'"
+            with engine.begin() as connection:
+                connection.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{clause}')
+            logger.info("database: added column %s.%s", table.name, column.name)
+
+
 class Store:
     """Owns the SQLAlchemy engine; hands out one transaction at a time via ``transaction()``."""
 
@@ -272,6 +342,7 @@ class Store:
                 event.listen(self.engine, "connect", _sqlite_pragmas)
                 event.listen(self.engine, "begin", _sqlite_begin)
             Base.metadata.create_all(self.engine)
+            _add_missing_columns(self.engine)
             self._sessions = sessionmaker(self.engine, expire_on_commit=False)
             with self._sessions.begin() as session:
                 if session.get(Meta, "schema_version") is None:

@@ -3,6 +3,11 @@
 Pure: the caller passes the message's send date. ``me+followup@example.com`` tracks with the default cadence;
 ``me+followup-5d@…``, ``-3bd``, ``-fri``, ``-dec15``, ``-2026-12-01`` set the first check-in date.
 
+A suffix ``me`` or ``me-<date>`` (``+followup-me-3d``) turns the request around: it tracks a promise the USER
+made ("I'll come back to you on the quote"). Nobody is nudged; the user gets a reminder on the date, and their
+own message in the thread settles it (``TrackRequest.own_commitment``). The date part takes the same forms;
+bare ``me`` means the first gap of the cadence.
+
 A suffix that does not parse never drops the message: it is tracked with the default cadence and the problem
 is kept as a sentence the user can read (``TrackRequest.problem``), because losing a tracked message silently
 is worse than following up on a different day than hoped.
@@ -24,9 +29,10 @@ class TrackRequest:
     """A message asked to be tracked. ``promised`` is None when no (valid) suffix was given."""
 
     address: str               # the tracking address exactly as found on the message (lower-cased)
-    suffix: str | None         # the raw suffix, e.g. "5d", or None
+    suffix: str | None         # the raw suffix, e.g. "5d" or "me-3d", or None
     promised: date | None      # first check-in date the suffix asked for
     problem: str | None = None # why the suffix was not understood (tracked with the default instead)
+    own_commitment: bool = False  # "me"/"me-…": the user promised an answer; remind them, nudge nobody
 
 
 # Characters that may join the base local part and the suffix: ``me+followup-5d``, ``me+followup.fri``, ...
@@ -54,6 +60,9 @@ _RELATIVE = re.compile(r"(\d+)(d|bd|w)")
 _ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _MONTH_DAY = re.compile(r"([a-z]+)[-_.]?(\d{1,2})")
 _DAY_MONTH = re.compile(r"(\d{1,2})[-_.]?([a-z]+)")
+
+#: The suffix that marks the user's own promise: ``me`` alone, or ``me`` + a separator + a date form.
+_OWN_COMMITMENT = "me"
 
 _ALLOWED_FORMS = (
     "use a number of days, business days or weeks (5d, 3bd, 2w), a weekday (fri, friday), "
@@ -188,17 +197,33 @@ def parse_suffix(suffix: str, *, sent_on: date, holidays: frozenset[date] = froz
     return promised
 
 
+def split_commitment(suffix: str) -> tuple[bool, str | None]:
+    """(is it the user's own promise, the date part): ``"me-3d"`` -> ``(True, "3d")``, ``"me"`` -> ``(True,
+    None)``, ``"5d"`` -> ``(False, "5d")``. ``"mesa"`` is not ``me``: a separator must follow."""
+    cleaned = suffix.strip().lower()
+    if cleaned == _OWN_COMMITMENT:
+        return True, None
+    rest = cleaned.removeprefix(_OWN_COMMITMENT)
+    if rest != cleaned and rest[:1] in tuple(_SEPARATORS):
+        return True, rest[1:] or None
+    return False, suffix
+
+
 def _request(address: str, tracking_address: str, sent_on: date, holidays: frozenset[date]) -> TrackRequest:
     """A TrackRequest for one matching address; an unparsable suffix becomes ``problem``, never an error."""
     suffix = split_suffix(address, tracking_address)
     bare = _bare_address(address)
     if suffix is None:
         return TrackRequest(address=bare, suffix=None, promised=None)
+    own, when = split_commitment(suffix)
+    if when is None:
+        return TrackRequest(address=bare, suffix=suffix, promised=None, own_commitment=own)
     try:
-        promised = parse_suffix(suffix, sent_on=sent_on, holidays=holidays)
+        promised = parse_suffix(when, sent_on=sent_on, holidays=holidays)
     except ValueError as exc:
-        return TrackRequest(address=bare, suffix=suffix, promised=None, problem=str(exc))
-    return TrackRequest(address=bare, suffix=suffix, promised=promised)
+        problem = f"{exc} (in the promise suffix {suffix!r})" if own else str(exc)
+        return TrackRequest(address=bare, suffix=suffix, promised=None, problem=problem, own_commitment=own)
+    return TrackRequest(address=bare, suffix=suffix, promised=promised, own_commitment=own)
 
 
 def find_tracking(

@@ -165,15 +165,22 @@ def _listing(*entries: tuple[str, str]) -> list[_ListedFolder]:
     return [_ListedFolder(name, frozenset(a.lower() for a in attrs.split())) for name, attrs in entries]
 
 
-def test_gmail_all_mail_is_not_the_archive() -> None:
+def test_gmail_all_mail_is_watched_instead_of_inbox_and_is_not_the_archive() -> None:
     gmail = _listing(
         ("INBOX", "\\HasNoChildren"), ("[Gmail]", "\\HasChildren \\Noselect"),
         ("[Gmail]/All Mail", "\\All \\HasNoChildren"), ("[Gmail]/Drafts", "\\Drafts \\HasNoChildren"),
         ("[Gmail]/Sent Mail", "\\HasNoChildren \\Sent"), ("[Gmail]/Trash", "\\Trash"),
     )
     assert _resolve(gmail, sent=None, drafts=None, watch=None, where="imap.gmail.com:993") == ResolvedFolders(
-        sent="[Gmail]/Sent Mail", drafts="[Gmail]/Drafts", watch=("INBOX",), archive=None
+        sent="[Gmail]/Sent Mail", drafts="[Gmail]/Drafts", watch=("[Gmail]/All Mail",), archive=None
     )
+    localized = _listing(("INBOX", ""), ("[Google Mail]/Alle Nachrichten", "\\All"),
+                         ("[Google Mail]/Gesendet", "\\Sent"), ("[Google Mail]/Entw&APw-rfe", "\\Drafts"))
+    assert _resolve(localized, sent=None, drafts=None, watch=None, where="imap.gmail.com:993") == ResolvedFolders(
+        sent="[Google Mail]/Gesendet", drafts="[Google Mail]/Entw&APw-rfe",
+        watch=("[Google Mail]/Alle Nachrichten",), archive=None)
+    configured = _resolve(gmail, sent=None, drafts=None, watch=("INBOX",), where="imap.gmail.com:993")
+    assert configured.watch == ("INBOX",)  # a configured watch list always wins
 
 
 def test_name_fallbacks_without_special_use() -> None:

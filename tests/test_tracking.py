@@ -234,3 +234,57 @@ def test_find_tracking_passes_holidays_to_business_days() -> None:
                           holidays=frozenset({MONDAY}))
     assert found is not None
     assert found.promised == MONDAY + timedelta(days=1)
+
+
+# --- own commitments: "+followup-me", "+followup-me-3d" --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("suffix", "expected"),
+    [
+        ("me", None),                          # the first gap of the cadence
+        ("ME", None),
+        ("me-3d", FRIDAY + timedelta(days=3)),
+        ("me_5d", FRIDAY + timedelta(days=5)),
+        ("me.2w", FRIDAY + timedelta(weeks=2)),
+        ("me-3bd", date(2026, 5, 13)),
+        ("me-fri", date(2026, 5, 15)),         # the next Friday, never the send day
+        ("me-dec15", date(2026, 12, 15)),
+        ("me-2026-12-01", date(2026, 12, 1)),
+        ("me-", None),
+    ],
+)
+def test_me_suffix_tracks_the_users_own_promise(suffix: str, expected: date | None) -> None:
+    found = find_tracking([f"me+followup-{suffix}@example.com"], BASE, sent_on=FRIDAY)
+    assert found is not None
+    assert found.own_commitment is True
+    assert found.promised == expected
+    assert found.problem is None
+    assert found.suffix == suffix.lower()
+
+
+@pytest.mark.parametrize("suffix", [None, "5d", "fri", "zzz"])
+def test_other_suffixes_are_not_commitments(suffix: str | None) -> None:
+    address = f"me+followup-{suffix}@example.com" if suffix else BASE
+    found = find_tracking([address], BASE, sent_on=FRIDAY)
+    assert found is not None and found.own_commitment is False
+
+
+def test_a_word_starting_with_me_is_not_a_commitment() -> None:
+    found = find_tracking(["me+followup-meeting@example.com"], BASE, sent_on=FRIDAY)
+    assert found is not None
+    assert found.own_commitment is False
+    assert found.problem is not None  # "meeting" is an unknown suffix, reported as such
+
+
+def test_a_promise_with_a_bad_date_is_still_a_commitment_with_a_readable_problem() -> None:
+    found = find_tracking(["me+followup-me-someday@example.com"], BASE, sent_on=FRIDAY)
+    assert found is not None
+    assert found.own_commitment is True
+    assert found.promised is None
+    assert found.problem is not None
+    assert "'someday'" in found.problem and "'me-someday'" in found.problem and "5d" in found.problem
+
+
+def test_track_request_defaults_to_a_nudge() -> None:
+    assert TrackRequest(address=BASE, suffix=None, promised=None).own_commitment is False
