@@ -130,6 +130,9 @@ def thread_json(thread: st.Thread) -> dict[str, Any]:
         "replied_by": thread.replied_by or None,
         "reply_probable": thread.reply_probable,
         "note": thread.note or None,
+        "expect_all": thread.expect_all,
+        "answered_by": list(thread.answered_by or ()),
+        "failed_recipients": list(thread.failed_recipients or ()),
     }
 
 
@@ -218,6 +221,11 @@ def run(state: State) -> None:
     sys.exit(Daemon(state.app()).run())
 
 
+def _why(entry: dict[str, Any]) -> str:
+    """What happened to a follow-up (failed, withdrawn, held back), else why it was written."""
+    return str(entry["outcome"] or entry["reason"] or "") if entry["state"] != "sent" else str(entry["reason"] or "")
+
+
 def touch_json(touch: st.Touch) -> dict[str, Any]:
     """The public JSON shape of an outbox entry (a contract: fields are added, never renamed)."""
     public_state = st.TOUCH_QUEUED if touch.state == st.TOUCH_PLANNED else touch.state
@@ -237,6 +245,7 @@ def touch_json(touch: st.Touch) -> dict[str, Any]:
         "outcome": touch.outcome or None,
         "approved": touch.approved_at is not None,
         "sent_by_followupd": touch.sent_by_followupd,
+        "reason": touch.reason or None,
     }
 
 
@@ -265,8 +274,9 @@ def outbox(ctx: click.Context, show_all: bool, as_json: bool) -> None:
         return
     tz = app.config.identity.timezone
     rows = [[e["id"], e["state"], _clip(", ".join(e["to"]), 30), _clip(e["subject"], 40), str(e["touch"]),
-             e["template"], _local(datetime.fromisoformat(e["created"]), tz)] for e in entries]
-    click.echo(render_table(["ID", "STATE", "TO", "SUBJECT", "TOUCH", "TEMPLATE", "CREATED"], rows))
+             e["template"], _local(datetime.fromisoformat(e["created"]), tz),
+             _clip(_why(e), 70)] for e in entries]
+    click.echo(render_table(["ID", "STATE", "TO", "SUBJECT", "TOUCH", "TEMPLATE", "CREATED", "WHY"], rows))
 
 
 @main.command()

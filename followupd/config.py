@@ -79,6 +79,7 @@ class TrackingConfig:
     """The address the user BCCs to ask for tracking (lower-case, without any ``-5d`` style suffix)."""
 
     address: str
+    expect_all: bool = False  # every To recipient must answer (the "-all" suffix, as a default for all mail)
 
 
 @dataclass(frozen=True)
@@ -327,7 +328,8 @@ _SCHEMA: Mapping[str, _Section] = {
     ),
     "tracking": _Section(
         required=True,
-        keys={"address": _Key("string", '"me+followup@example.com"', required=True)},
+        keys={"address": _Key("string", '"me+followup@example.com"', required=True),
+              "expect_all": _Key("boolean", "false")},
     ),
     "folders": _Section(
         keys={
@@ -831,7 +833,8 @@ def _build_tracking(table: _Table, own: Sequence[str]) -> TrackingConfig:
     elif address in own:
         table.bad("address", "it is one of your own [identity] addresses, so every message you copy to "
                              'yourself would be tracked; use a sub-address such as "me+followup@example.com"')
-    return TrackingConfig(address=address)
+    expect_all = table.values.get("expect_all")
+    return TrackingConfig(address=address, expect_all=expect_all if isinstance(expect_all, bool) else False)
 
 
 # ----------------------------------------------------------------------------------------------------

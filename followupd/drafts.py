@@ -84,9 +84,12 @@ class DraftReport:
 
 
 def _reachable(thread: st.Thread) -> Callable[[list[dict[str, str]]], tuple[Address, ...]]:
-    """Addresses of a thread minus those that bounced for good: a follow-up never goes to a dead address."""
-    failed = set(thread.failed_recipients or ())
-    return lambda entries: tuple(a for a in _addresses(entries) if a.email not in failed)
+    """Addresses of a thread minus those that bounced for good (a follow-up never goes to a dead address) and,
+    with ``-all``, minus those who already answered."""
+    excluded = set(thread.failed_recipients or ())
+    if thread.expect_all:
+        excluded |= set(thread.answered_by or ())  # "-all": the next follow-up goes only to those still silent
+    return lambda entries: tuple(a for a in _addresses(entries) if a.email not in excluded)
 
 
 def touch_id(thread_id: str, number: int) -> str:
@@ -267,6 +270,25 @@ class Drafter:
                 used.add(touch.template)
         return used
 
+    def _reason(self, session: Session, thread: st.Thread, stage: str, total: int) -> str:
+        """One line a user reads in the outbox: why this follow-up, why now."""
+        tz = self.tz
+        if stage in COMMITMENT_STAGES:
+            return f"you promised an update on {thread.sent_at.astimezone(tz):%d %b}"
+        since = max(thread.sent_at, thread.last_touch_at or thread.sent_at)
+        parts = [f"no reply since {since.astimezone(tz):%d %b}", f"touch {thread.steps + 1} of {total}"]
+        if thread.steps == 0 and thread.promised is not None:
+            parts.append(f"you promised to check in on {thread.promised:%d %b}")
+        if thread.snoozed_until is not None:
+            postponed = session.scalar(select(st.Event).where(st.Event.thread_id == thread.id,
+                                                              st.Event.kind.in_(("postponed", "holding", "snoozed")))
+                                       .order_by(st.Event.id.desc()).limit(1))
+            if postponed is not None:
+                parts.append(postponed.detail.split(";")[0])
+        if thread.expect_all and thread.answered_by:
+            parts.append(f"{', '.join(thread.answered_by)} already answered")
+        return "; ".join(parts)
+
     def _template_usage(self, session: Session) -> dict[str, datetime]:
         """When each variant was last used in any thread, so the library takes turns (least recently used)."""
         rows = session.execute(
@@ -379,7 +401,7 @@ class Drafter:
             id=tid, thread_id=thread.id, number=number, state=st.TOUCH_PLANNED, template=rendered.template,
             message_id=message_id, subject=rendered.subject,
             to=[{"email": a.email, "name": a.name} for a in ctx.recipients],
-            due_at=thread.next_due, created=now, raw=raw,
+            due_at=thread.next_due, created=now, raw=raw, reason=self._reason(session, thread, stage, total),
         )
         thread.touch_rows.append(touch)
         what = "update for your promise" if stage in COMMITMENT_STAGES else f"touch {thread.steps + 1} of {total}"

@@ -406,6 +406,7 @@ class Engine:
             tracking_address=request.address, tracking_suffix=request.suffix, promised=request.promised,
             problems=problems, touches=0, source=[seen.where], conversation_keys=list(seen.conversation_keys),
             kind=st.COMMITMENT if request.own_commitment else st.NUDGE,
+            expect_all=request.expect_all or self.config.tracking.expect_all,
         )
         session.add(thread)
         # Already counted in an open thread (a promise chained, see _maybe_track): that row stays, so a reply to
@@ -563,6 +564,8 @@ class Engine:
                                                                    index, report):
             return  # the user's own promise: only the user's own message in the thread settles it
         if match.kind is EventKind.REPLY:
+            if thread.expect_all and self._partial_answer(session, thread, seen, message_id, index, report):
+                return
             self._close_replied(session, thread, seen, match, message_id, at)
             index.remove(thread.id)
             how = "probably replied" if match.probable else "replied"
@@ -584,6 +587,32 @@ class Engine:
             # Read receipts (and automatic mail to closed threads) are recorded with their evidence, nothing more.
             report.changes.append(f"{thread.id} got {match.kind.value.replace('_', ' ')}")
             logger.info("%s: %s from %s, not a reply (%s)", thread.id, match.kind.value, sender, meta.kind_evidence)
+
+    def _partial_answer(self, session: Session, thread: st.Thread, seen: SeenMessage, message_id: str,
+                        index: ThreadIndex, report: CycleReport) -> bool:
+        """With ``-all``, one To recipient's answer settles only them: True while others still owe one.
+
+        A waiting draft is withdrawn (it was addressed to someone who has now answered) and the next one goes
+        only to those who have not. An answer from outside the To list (a colleague) counts for everyone."""
+        sender = seen.meta.from_.email if seen.meta.from_ else ""
+        expected = {entry["email"] for entry in thread.to} - set(thread.failed_recipients or ())
+        if sender not in expected:
+            return False
+        answered = sorted(set(thread.answered_by or ()) | {sender})
+        remaining = sorted(expected - set(answered))
+        if not remaining:
+            return False
+        thread.answered_by = answered
+        self._remember_id(session, thread, message_id, "reply")
+        withdraw_open_touches(thread, self.clock.now(), f"{sender} answered; the next follow-up goes to the others")
+        thread.state_reason = f"waiting on {', '.join(remaining)} ({', '.join(answered)} answered)"
+        key = index.get(thread.id)
+        if key is not None:
+            index.add(dataclasses.replace(key, message_ids=key.message_ids | {message_id}))
+        report.touched.add(thread.id)
+        report.changes.append(f"{thread.id}: {sender} answered, still waiting on {', '.join(remaining)}")
+        logger.info("%s: %s answered; still waiting on %s", thread.id, sender, ", ".join(remaining))
+        return True
 
     def _body(self, seen: SeenMessage) -> bytes | None:
         """The whole message, read with BODY.PEEK (\\Seen untouched); None when it cannot be had."""

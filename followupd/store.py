@@ -134,6 +134,8 @@ class Thread(Base):
     snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     failed_recipients: Mapped[list[str]] = mapped_column(JSON, default=list)  # permanent bounces
     conversation_keys: Mapped[list[str]] = mapped_column(JSON, default=list)  # Gmail/Exchange thread ids
+    expect_all: Mapped[bool] = mapped_column(Boolean, default=False)  # every To recipient must answer
+    answered_by: Mapped[list[str]] = mapped_column(JSON, default=list)  # with expect_all: who already did
     replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     replied_by: Mapped[str] = mapped_column(String(320), default="")
     reply_probable: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -189,6 +191,7 @@ class Touch(Base):
     missing_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     cleanup_pending: Mapped[bool] = mapped_column(Boolean, default=False)  # our draft may still sit in Drafts
     outcome: Mapped[str] = mapped_column(Text, default="")
+    reason: Mapped[str] = mapped_column(Text, default="")  # why this follow-up, in one line (outbox)
     raw: Mapped[bytes | None] = mapped_column(nullable=True)
     # Sending (only when [sending] mode allows it).
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

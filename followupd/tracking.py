@@ -33,6 +33,7 @@ class TrackRequest:
     promised: date | None      # first check-in date the suffix asked for
     problem: str | None = None # why the suffix was not understood (tracked with the default instead)
     own_commitment: bool = False  # "me"/"me-…": the user promised an answer; remind them, nudge nobody
+    expect_all: bool = False      # "-all": every To recipient is expected to answer, not just anyone
 
 
 # Characters that may join the base local part and the suffix: ``me+followup-5d``, ``me+followup.fri``, ...
@@ -209,21 +210,36 @@ def split_commitment(suffix: str) -> tuple[bool, str | None]:
     return False, suffix
 
 
+def split_expect_all(suffix: str) -> tuple[str, bool]:
+    """``"5d-all"`` -> ("5d", True); ``"all"`` -> ("", True): every To recipient is expected to answer."""
+    lowered = suffix.lower()
+    if lowered == "all":
+        return "", True
+    for sep in _SEPARATORS:
+        if lowered.endswith(sep + "all"):
+            return suffix[: -len(sep + "all")], True
+    return suffix, False
+
+
 def _request(address: str, tracking_address: str, sent_on: date, holidays: frozenset[date]) -> TrackRequest:
     """A TrackRequest for one matching address; an unparsable suffix becomes ``problem``, never an error."""
     suffix = split_suffix(address, tracking_address)
     bare = _bare_address(address)
     if suffix is None:
         return TrackRequest(address=bare, suffix=None, promised=None)
+    suffix, expect_all = split_expect_all(suffix)
+    if not suffix:
+        return TrackRequest(address=bare, suffix=None, promised=None, expect_all=expect_all)
     own, when = split_commitment(suffix)
     if when is None:
-        return TrackRequest(address=bare, suffix=suffix, promised=None, own_commitment=own)
+        return TrackRequest(address=bare, suffix=suffix, promised=None, own_commitment=own, expect_all=expect_all)
     try:
         promised = parse_suffix(when, sent_on=sent_on, holidays=holidays)
     except ValueError as exc:
         problem = f"{exc} (in the promise suffix {suffix!r})" if own else str(exc)
-        return TrackRequest(address=bare, suffix=suffix, promised=None, problem=problem, own_commitment=own)
-    return TrackRequest(address=bare, suffix=suffix, promised=promised, own_commitment=own)
+        return TrackRequest(address=bare, suffix=suffix, promised=None, problem=problem, own_commitment=own,
+                            expect_all=expect_all)
+    return TrackRequest(address=bare, suffix=suffix, promised=promised, own_commitment=own, expect_all=expect_all)
 
 
 def find_tracking(

@@ -187,3 +187,34 @@ def test_the_users_unsent_draft_in_a_watched_folder_is_not_a_touch(account: Acco
     account.server.append(account.user, "Drafts", unsent, flags=[b"\\Draft"])
     account.poll(now=SENT_AT + timedelta(hours=3))
     assert account.status()[0]["touches"] == 0
+
+
+def test_with_all_everyone_must_answer_and_follow_ups_go_to_the_silent_ones(account: Account) -> None:
+    raw = make_message(from_=f"Alex Example <{account.user.address}>", to=f"Bob <{BOB}>, Carol <{CAROL}>",
+                       subject="Offsite dates", date=SENT_AT, bcc=account.tracking_with("all"))
+    account.server.append(account.user, "Sent", raw, date=SENT_AT, flags=[b"\\Seen"])
+    tracked = str(email.message_from_bytes(raw)["Message-ID"])
+    account.poll(now=SENT_AT + timedelta(hours=1))
+    answer = make_message(from_=BOB, to=account.user.address, in_reply_to=tracked, subject="Re: Offsite dates",
+                          body="The second week works for me.\n", date=SENT_AT + timedelta(hours=2))
+    deliver(account, answer, SENT_AT + timedelta(hours=3))
+    thread = account.status()[0]
+    assert thread["state"] == "waiting"
+    assert thread["answered_by"] == [BOB] and CAROL in thread["state_reason"]
+    account.poll(now=DUE)
+    (draft,) = account.drafts()
+    assert CAROL in draft["To"] and BOB not in draft["To"] + (draft["Cc"] or "")
+    assert "already answered" in account.outbox()[0]["reason"]
+    carol = make_message(from_=CAROL, to=account.user.address, in_reply_to=tracked, subject="Re: Offsite dates",
+                         body="Fine with me too.\n", date=DUE + timedelta(hours=1))
+    deliver(account, carol, DUE + timedelta(hours=2))
+    assert account.status()[0]["state"] == "replied"
+    assert account.drafts() == []
+
+
+def test_every_outbox_entry_says_why_it_was_written(account: Account) -> None:
+    seed(account)
+    account.poll(now=DUE)
+    (entry,) = account.outbox()
+    assert entry["reason"].startswith("no reply since 04 Nov; touch 1 of 4")
+    assert "no reply since 04 Nov" in account.run("outbox").stdout

@@ -288,3 +288,15 @@ def test_a_promise_with_a_bad_date_is_still_a_commitment_with_a_readable_problem
 
 def test_track_request_defaults_to_a_nudge() -> None:
     assert TrackRequest(address=BASE, suffix=None, promised=None).own_commitment is False
+
+
+@pytest.mark.parametrize(("address", "promised", "expect_all"), [
+    ("me+followup-5d-all@example.com", date(2026, 11, 9), True),
+    ("me+followup-all@example.com", None, True),
+    ("me+followup-fri@example.com", date(2026, 11, 6), False),
+    ("me+followup-allegro@example.com", None, False),
+])
+def test_all_flag_expects_every_recipient(address: str, promised: date | None, expect_all: bool) -> None:
+    request = find_tracking([address], "me+followup@example.com", sent_on=date(2026, 11, 4))
+    assert request is not None
+    assert (request.promised, request.expect_all) == (promised, expect_all)
