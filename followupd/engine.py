@@ -478,6 +478,11 @@ class Engine:
             meta, index, own_addresses=self.own_addresses, arrived_at=seen.internaldate)
         if not events and seen.meta.kind is MessageKind.BOUNCE:
             return self._match_bounce_by_report(session, seen, index, report)
+        if not events and meta.thread_topic and base_subject(meta.thread_topic) != base_subject(meta.subject):
+            # Outlook keeps the conversation's topic in Thread-Topic even when the subject was rewritten.
+            topical = dataclasses.replace(meta, subject=meta.thread_topic)
+            events = [dataclasses.replace(e, evidence=f"{e.evidence} (by Thread-Topic)") for e in match_message(
+                topical, index, own_addresses=self.own_addresses, arrived_at=seen.internaldate)]
         if not events and self.config.replies.match_domain:
             events = self._match_by_domain(seen, index)
         if not events:

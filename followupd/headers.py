@@ -70,6 +70,7 @@ class MessageMeta:
     exchange_parent_id: str | None = None  # X-MS-Exchange-Parent-Message-Id (OOO replies without In-Reply-To)
     followupd_id: str | None = None        # our own X-Followupd-Id marker, when we wrote this message
     thread_index: str | None = None        # Exchange/Outlook Thread-Index (base64), its conversation GUID inside
+    thread_topic: str | None = None        # Exchange/Outlook Thread-Topic: the conversation's normalised subject
     problems: tuple[str, ...] = field(default=())  # non-fatal oddities worth logging (bad date, bad id, ...)
 
     @property
@@ -211,6 +212,8 @@ def _parse(raw: bytes) -> MessageMeta:
         exchange_parent_id=parent_ids[0] if parent_ids else None,
         followupd_id=_squeeze(_first(fields, "x-followupd-id"), 200) or None,
         thread_index=_squeeze(_first(fields, "thread-index"), 400) or None,
+        thread_topic=_squeeze(_decode_words(_first(fields, "thread-topic"), problems, "Thread-Topic"),
+                              _MAX_SUBJECT) or None,
         problems=tuple(dict.fromkeys(problems)),
     )
 

@@ -218,3 +218,12 @@ def test_every_outbox_entry_says_why_it_was_written(account: Account) -> None:
     (entry,) = account.outbox()
     assert entry["reason"].startswith("no reply since 04 Nov; touch 1 of 4")
     assert "no reply since 04 Nov" in account.run("outbox").stdout
+
+
+def test_an_outlook_reply_with_a_rewritten_subject_matches_by_thread_topic(account: Account) -> None:
+    seed(account)
+    reply = make_message(from_=f"Bob <{BOB}>", to=account.user.address, subject="[EXT] pricing question",
+                         thread_topic="Quote for the garden shed", date=SENT_AT + timedelta(hours=2))
+    deliver(account, reply, SENT_AT + timedelta(hours=3))
+    thread = account.status()[0]
+    assert thread["state"] == "replied" and thread["reply_probable"] is True
