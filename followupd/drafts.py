@@ -92,6 +92,18 @@ def _reachable(thread: st.Thread) -> Callable[[list[dict[str, str]]], tuple[Addr
     return lambda entries: tuple(a for a in _addresses(entries) if a.email not in excluded)
 
 
+def append_once(mailbox: DraftsPort, folder: str, marker: str, raw: bytes, *, flags: Sequence[bytes],
+                now: datetime) -> tuple[int | None, bool]:
+    """APPEND ``raw`` unless a message carrying our ``marker`` id is already there (appended just before a crash).
+
+    Returns (uid, appended). The search by marker is what turns "record, then append, then confirm" into
+    exactly once: a restart after the APPEND finds the message and only confirms it."""
+    existing = mailbox.search_header(folder, FOLLOWUPD_HEADER, marker)
+    if existing:
+        return existing[0], False
+    return mailbox.append(folder, raw, flags=flags, msg_time=now), True
+
+
 def touch_id(thread_id: str, number: int) -> str:
     """``<thread>-<nnn>``, fixed width: IMAP's SEARCH HEADER matches substrings (RFC 3501 §6.4.4), so "abc-1"
     would also find "abc-12"; with a fixed width no id is a substring of another."""
@@ -435,11 +447,8 @@ class Drafter:
                        session.scalars(select(st.Reminder).where(st.Reminder.state == st.REMINDER_PLANNED))]
         for rid, raw, thread_id in planned:
             crash_point("before_reminder_append")
-            existing = mailbox.search_header(REMINDER_FOLDER, FOLLOWUPD_HEADER, rid)
-            if existing:
-                uid: int | None = existing[0]  # appended before a crash: confirm, never append again
-            else:
-                uid = mailbox.append(REMINDER_FOLDER, raw or b"", flags=(), msg_time=now)
+            uid, appended = append_once(mailbox, REMINDER_FOLDER, rid, raw or b"", flags=(), now=now)
+            if appended:
                 logger.info("%s: reminder about your promise delivered to %s", thread_id, REMINDER_FOLDER)
                 crash_point("after_reminder_append")
             with store.transaction() as session:
@@ -458,11 +467,8 @@ class Drafter:
                        session.scalars(select(st.Touch).where(st.Touch.state == st.TOUCH_PLANNED))]
         for tid, raw, thread_id in planned:
             crash_point("before_append")
-            existing = mailbox.search_header(folder, FOLLOWUPD_HEADER, tid)
-            if existing:
-                uid: int | None = existing[0]  # appended before a crash: confirm, never append again
-            else:
-                uid = mailbox.append(folder, raw or b"", flags=(b"\\Draft",), msg_time=now)
+            uid, appended = append_once(mailbox, folder, tid, raw or b"", flags=(b"\\Draft",), now=now)
+            if appended:
                 logger.info("%s: follow-up draft queued in %s", thread_id, folder)
                 crash_point("after_append")
             with store.transaction() as session:
