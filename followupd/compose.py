@@ -90,6 +90,9 @@ _REPLY_PREFIX = re.compile(
     r"^\s*(?:re|fw|fwd|aw|wg|sv|vs|antw|odp|res)\s*(?:\[\d+\]|\(\d+\))?\s*[:\uff1a]\s*", re.IGNORECASE
 )
 _MSG_ID = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")
+# Ids of other people's messages are repeated as they came: real ones break RFC 5322 (two "@", no "@"), and a
+# reply must still name them. Only what could break the header (space, CR/LF, angle brackets) is refused.
+_FOREIGN_MSG_ID = re.compile(r"<[^<>\s]+>")
 _SAFE_ID_PART = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _DOMAIN_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -1150,7 +1153,8 @@ def reference_chain(references: Sequence[str], in_reply_to: str) -> list[str]:
     Unusable ids (no angle brackets, whitespace, no @) are dropped: they come from other people's headers.
     """
     parent = _normalise_msg_id(in_reply_to, "In-Reply-To")
-    chain = list(dict.fromkeys(mid for mid in (r.strip() for r in references) if _MSG_ID.fullmatch(mid)))
+    chain = list(dict.fromkeys(mid for mid in (r.strip() for r in references)
+                               if _FOREIGN_MSG_ID.fullmatch(mid) and mid.isascii()))
     chain = [mid for mid in chain if mid != parent] + [parent]
     if len(chain) > MAX_REFERENCES:
         chain = [chain[0], *chain[-(MAX_REFERENCES - 1):]]
@@ -1161,7 +1165,8 @@ def _normalise_msg_id(value: str, what: str) -> str:
     mid = value.strip()
     if mid and not mid.startswith("<"):
         mid = f"<{mid}>"
-    if not _MSG_ID.fullmatch(mid) or not mid.isascii():
+    pattern = _MSG_ID if what == "Message-ID" else _FOREIGN_MSG_ID
+    if not pattern.fullmatch(mid) or not mid.isascii():
         raise ValueError(f"invalid {what} {value!r}")
     return mid
 

@@ -227,23 +227,36 @@ class Drafter:
             return
         nudges = self._recent_nudge_days(session, now)
         for thread in due:
-            if thread.kind == st.COMMITMENT:
-                self._remind(session, thread, now, report)
-                continue
-            if open_touch(thread) is not None:
-                continue  # one draft at a time per thread: an outage never produces a burst
-            if not thread.participants():
-                continue
-            spaced = self._spaced(thread, now, nudges)
-            if spaced > now:
-                thread.next_due = spaced
-                logger.info("%s: postponed to %s so nobody is nudged on consecutive days", thread.id,
-                            spaced.astimezone(self.tz).isoformat())
-                continue
-            touch = self._make_touch(session, thread, now, report)
-            if touch is not None:
-                for person in thread.participants():
-                    nudges.setdefault(person["email"], set()).add(now.astimezone(self.tz).date())
+            try:
+                with session.begin_nested():  # one thread's failure rolls back that thread only
+                    self._plan_thread(session, thread, now, report, nudges)
+            except Exception as exc:  # a bug or hostile data in one thread must never stop the others
+                logger.exception("%s: could not prepare its follow-up; skipped this cycle", thread.id)
+                report.errors.append(f"{thread.id}: {exc}")
+                problem = f"could not prepare a follow-up: {exc}"
+                if problem not in thread.problems:
+                    thread.problems = [*thread.problems, problem]
+
+    def _plan_thread(self, session: Session, thread: st.Thread, now: datetime, report: DraftReport,
+                     nudges: dict[str, set[date]]) -> None:
+        if thread.kind == st.COMMITMENT:
+            self._remind(session, thread, now, report)
+            return
+        if open_touch(thread) is not None:
+            return  # one draft at a time per thread: an outage never produces a burst
+        if not thread.participants():
+            return
+        spaced = self._spaced(thread, now, nudges)
+        if spaced > now:
+            thread.next_due = spaced
+            logger.info("%s: postponed to %s so nobody is nudged on consecutive days", thread.id,
+                        spaced.astimezone(self.tz).isoformat())
+            return
+        touch = self._make_touch(session, thread, now, report)
+        if touch is not None:
+            session.flush()
+            for person in thread.participants():
+                nudges.setdefault(person["email"], set()).add(now.astimezone(self.tz).date())
 
     def _recent_nudge_days(self, session: Session, now: datetime) -> dict[str, set[date]]:
         """Local dates on which each person got (or will get) a follow-up, from any thread."""

@@ -476,7 +476,9 @@ class Engine:
             meta = dataclasses.replace(meta, references=(*meta.references, *seen.conversation_keys))
         events = self._sent_draft_event(session, seen, index) or match_message(
             meta, index, own_addresses=self.own_addresses, arrived_at=seen.internaldate)
-        if not events and seen.meta.kind is MessageKind.BOUNCE:
+        if not events and seen.meta.kind in (MessageKind.BOUNCE, MessageKind.RECEIPT):
+            # Also receipts: Dovecot/Pigeonhole rejections arrive as disposition-notification reports ("deleted"),
+            # with no In-Reply-To; the report itself says whether it is a failure.
             return self._match_bounce_by_report(session, seen, index, report)
         if not events and meta.thread_topic and base_subject(meta.thread_topic) != base_subject(meta.subject):
             # Outlook keeps the conversation's topic in Thread-Topic even when the subject was rewritten.

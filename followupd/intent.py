@@ -481,8 +481,11 @@ _IN_UNITS = re.compile(
 _RELATIVE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), kind) for pattern, kind in (
         (r"\bend of next week\b|\bende nächster woche\b|\bfin de la semaine prochaine\b", "end-next-week"),
-        (r"\b(?:next|the coming) week\b|\b(?:nächste|kommende)[nr]?\s+woche\b|\bsemaine prochaine\b"
-         r"|\bsemana que viene\b|\bpróxima semana\b|\bsemana próxima\b|\bsettimana prossima\b"
+        # The article is part of the match so that this reading wins over the generic date reader's, which
+        # starts at the article and takes "next week" as its Monday (right for an out-of-office, not here).
+        (r"\b(?:next|the coming) week\b|\b(?:nächste|kommende)[nr]?\s+woche\b|\b(?:la\s+)?semaine prochaine\b"
+         r"|\b(?:la\s+)?semana que viene\b|\b(?:la\s+)?próxima semana\b|\bsemana próxima\b"
+         r"|\b(?:la\s+)?settimana prossima\b"
          r"|\bprossima settimana\b|\bvolgende week\b|\bsemana que vem\b", "next-week"),
         (r"\b(?:end of (?:the |this )?week|this week|later this week)\b|\bende (?:der|dieser) woche\b"
          r"|\bdiese woche\b|\bfin de (?:la )?semaine\b|\bcette semaine\b|\besta semana\b"
@@ -531,9 +534,8 @@ def _promised(sentences: list[tuple[int, str]], lang: str, today: date) -> date 
 
 
 def _relative(kind: str, today: date) -> date | None:
-    if kind == "next-week":
-        return _next_weekday(today, 0)
-    if kind == "end-next-week":
+    if kind in ("next-week", "end-next-week"):
+        # "next week" promises an answer at some point of that week: its Friday is the day it is owed by.
         return _next_weekday(today, 0) + timedelta(days=4)
     if kind == "end-of-week":
         return _end_of_week(today)

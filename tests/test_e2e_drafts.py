@@ -306,3 +306,16 @@ def test_a_reply_to_the_sent_follow_up_alone_closes_the_thread(account: Account,
     assert thread["touches"] == 1
     assert thread["state"] == "replied"
     assert thread["reply_probable"] is False
+
+
+def test_a_sent_message_with_an_odd_message_id_still_gets_its_follow_up(account: Account) -> None:
+    """Real clients emit ids RFC 5322 forbids (two "@"); the reply must still name it, and nothing may crash."""
+    odd_id = "<123.456@host@example.com>"
+    raw = make_message(from_=f"Alex Example <{account.user.address}>", to=f"Bob <{BOB}>", subject="Odd id",
+                       date=SENT_AT, bcc=account.tracking, message_id=odd_id)
+    account.server.append(account.user, "Sent", raw, date=SENT_AT, flags=[b"\\Seen"])
+    seed_sent(account, subject="A normal one", to="Carl <carl@example.org>")
+    account.poll(now=SENT_AT + timedelta(days=6))
+    drafts = {d["Subject"]: d for d in account.drafts()}
+    assert set(drafts) == {"Re: Odd id", "Re: A normal one"}
+    assert drafts["Re: Odd id"]["In-Reply-To"] == odd_id
