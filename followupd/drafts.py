@@ -165,6 +165,16 @@ def open_touch(thread: st.Thread) -> st.Touch | None:
     return None
 
 
+def close_thread(thread: st.Thread, state: str, reason: str, now: datetime) -> None:
+    """End a thread (replied, declined, failed, stopped, promise kept): no next check-in, and every draft of it
+    still waiting is withdrawn (removed from Drafts by ``act``), so nothing goes out after the end."""
+    withdraw_open_touches(thread, now, reason)
+    thread.state = state
+    thread.state_reason = reason
+    thread.state_changed_at = now
+    thread.next_due = None
+
+
 def withdraw_open_touches(thread: st.Thread, now: datetime, reason: str) -> list[st.Touch]:
     """The thread closed: every planned or queued draft of it must go (the deletion happens in ``act``).
 
@@ -192,14 +202,10 @@ def keep_promise(session: Session, thread: st.Thread, now: datetime, *, at: date
     draft in Drafts (removed by ``act``) and a reminder not yet delivered. The caller marks a touch that was
     itself the message as sent first, so it is not withdrawn here."""
     reason = f"you kept your promise: {how}"
-    withdraw_open_touches(thread, now, "you kept your promise")
-    thread.state = st.REPLIED
-    thread.state_reason = reason
-    thread.state_changed_at = now
+    close_thread(thread, st.REPLIED, reason, now)
     thread.replied_at = at
     thread.replied_by = by
     thread.reply_probable = False
-    thread.next_due = None
     thread.touches += 1
     st.add_event(session, thread, at=now, kind="promise_kept", message_id=message_id or thread.message_id,
                  detail=reason)

@@ -30,6 +30,7 @@ from .drafts import (
     Drafter,
     DraftReport,
     DraftsPort,
+    close_thread,
     is_reminder_id,
     keep_promise,
     open_touch,
@@ -646,13 +647,9 @@ class Engine:
         sender = seen.meta.from_.email if seen.meta.from_ else "someone"
         now = self.clock.now()
         if intent.kind == "declined":
-            withdraw_open_touches(thread, now, f"{sender} declined")
-            thread.state = st.DECLINED
-            thread.state_reason = f"{sender}: {intent.evidence}"
-            thread.state_changed_at = now
+            close_thread(thread, st.DECLINED, f"{sender}: {intent.evidence}", now)
             thread.replied_at = at
             thread.replied_by = sender
-            thread.next_due = None
             index.remove(thread.id)
             report.changes.append(f"{thread.id} declined by {sender}")
             logger.info("%s: declined by %s (%s); no more follow-ups", thread.id, sender, intent.evidence)
@@ -705,11 +702,7 @@ class Engine:
         st.add_event(session, thread, at=at, kind="failed_recipient", message_id=f"dsn:{seen.where}", detail=words)
         if people <= set(thread.failed_recipients):
             now = self.clock.now()
-            withdraw_open_touches(thread, now, "every recipient bounced")
-            thread.state = st.FAILED
-            thread.state_reason = f"every recipient bounced ({words})"
-            thread.state_changed_at = now
-            thread.next_due = None
+            close_thread(thread, st.FAILED, f"every recipient bounced ({words})", now)
             report.changes.append(f"{thread.id} failed: every recipient bounced")
             logger.info("%s: every recipient bounced; no more follow-ups (%s)", thread.id, words)
         else:
@@ -725,14 +718,10 @@ class Engine:
         self._remember_id(session, thread, message_id, "reply")
         if thread.state not in MATCHABLE_STATES:
             return
-        thread.state = st.REPLIED
-        thread.state_reason = match.evidence
-        thread.state_changed_at = self.clock.now()
+        close_thread(thread, st.REPLIED, match.evidence, self.clock.now())
         thread.replied_at = at
         thread.replied_by = seen.meta.from_.email if seen.meta.from_ else ""
         thread.reply_probable = match.probable
-        thread.next_due = None
-        withdraw_open_touches(thread, self.clock.now(), f"{thread.replied_by or 'someone'} replied")
 
     def _count_own_touch(self, session: Session, thread: st.Thread, seen: SeenMessage, message_id: str,
                          at: datetime) -> None:

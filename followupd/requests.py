@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from . import store as st
 from .cadence import parse_duration
 from .config import Config
-from .drafts import WITHDRAWABLE_STATES, replan_thread, withdraw_open_touches
+from .drafts import WITHDRAWABLE_STATES, close_thread, replan_thread, withdraw_open_touches
 
 logger = logging.getLogger(__name__)
 
@@ -116,11 +116,7 @@ def _stop(session: Session, config: Config, request: st.Request, now: datetime) 
     thread = _thread(session, request.target)
     if thread.state != st.WAITING:
         raise RequestRefused(f"thread {thread.id} is already {thread.state}")
-    withdraw_open_touches(thread, now, "you stopped following up")
-    thread.state = st.STOPPED
-    thread.state_reason = "stopped by you"
-    thread.state_changed_at = now
-    thread.next_due = None
+    close_thread(thread, st.STOPPED, "stopped by you", now)
     st.add_event(session, thread, at=now, kind="stopped", message_id=f"request-{request.id}",
                  detail="you stopped following up on this thread")
     return "stopped; no more follow-ups for this thread"
