@@ -9,7 +9,8 @@ import subprocess
 import sys
 
 CORE_MODULES = ("followupd.tracking", "followupd.headers", "followupd.matching", "followupd.cadence",
-                "followupd.compose", "followupd.tone", "followupd.checks")
+                "followupd.compose", "followupd.tone", "followupd.checks", "followupd.bodytext", "followupd.ooo",
+                "followupd.dsn", "followupd.intent", "followupd.exchange", "followupd.interpret")
 ADAPTER_LIBRARIES = ("imapclient", "sqlalchemy", "apscheduler", "mailparser")
 
 
