@@ -389,3 +389,18 @@ def test_one_person_never_gets_two_sends_on_consecutive_days(account: Account, s
     assert "too recently" in held["outcome"]
     account.poll(now=later + timedelta(days=2))
     assert len(sink.received) == 2
+
+
+def test_daily_limit_holds_sends_until_the_next_day(account: Account, sink: SmtpSink) -> None:
+    sending_config(account, sink, extra="max_per_day = 1")
+    seed(account, to="Ann <ann@example.org>", subject="Proposal")
+    seed(account, to="Carl <carl@example.org>", subject="Invoice", when=SENT_AT + timedelta(minutes=5))
+    account.poll(now=DUE)
+    for entry in account.outbox():
+        account.run("outbox", "approve", entry["id"], now=DUE)
+    assert len(sink.received) == 1
+    assert "daily limit" in next(e for e in account.outbox() if e["state"] == "queued")["outcome"]
+    account.poll(now=DUE + timedelta(hours=5))
+    assert len(sink.received) == 1
+    account.poll(now=DUE + timedelta(days=1, minutes=5))
+    assert len(sink.received) == 2
