@@ -104,6 +104,25 @@ def append_once(mailbox: DraftsPort, folder: str, marker: str, raw: bytes, *, fl
     return mailbox.append(folder, raw, flags=flags, msg_time=now), True
 
 
+def templates_seen_by_people(session: Session, thread: st.Thread) -> set[str]:
+    """Templates this thread's people got lately in other threads: avoided so nobody sees the same note twice.
+
+    The drafter chooses with it, and `preview` predicts with it, so the two always agree."""
+    emails = {p["email"] for p in thread.participants()}
+    rows = session.scalars(select(st.Touch).where(st.Touch.thread_id != thread.id,
+                                                  st.Touch.state != st.TOUCH_WITHDRAWN)
+                           .order_by(st.Touch.created.desc()).limit(200))
+    return {touch.template for touch in rows if emails & {p["email"] for p in touch.thread.participants()}}
+
+
+def template_usage(session: Session) -> dict[str, datetime]:
+    """When each variant was last used in any thread, so the library takes turns (least recently used)."""
+    rows = session.execute(
+        select(st.Touch.template, func.max(st.Touch.created))
+        .where(st.Touch.state != st.TOUCH_WITHDRAWN, st.Touch.template != "").group_by(st.Touch.template))
+    return {template: st.as_utc(last) for template, last in rows if last is not None}
+
+
 def touch_id(thread_id: str, number: int) -> str:
     """``<thread>-<nnn>``, fixed width: IMAP's SEARCH HEADER matches substrings (RFC 3501 §6.4.4), so "abc-1"
     would also find "abc-12"; with a fixed width no id is a substring of another."""
@@ -289,18 +308,6 @@ class Drafter:
             return now
         return respect_person_spacing(now, others, self.config.cadence, self.tz)
 
-    def _used_with_people(self, session: Session, thread: st.Thread) -> set[str]:
-        """Templates used last with any of this thread's people elsewhere: avoided so nobody sees a repeat."""
-        emails = {p["email"] for p in thread.participants()}
-        used: set[str] = set()
-        rows = session.scalars(select(st.Touch).where(st.Touch.thread_id != thread.id,
-                                                      st.Touch.state != st.TOUCH_WITHDRAWN)
-                               .order_by(st.Touch.created.desc()).limit(200))
-        for touch in rows:
-            if emails & {p["email"] for p in touch.thread.participants()}:
-                used.add(touch.template)
-        return used
-
     def _reason(self, session: Session, thread: st.Thread, stage: str, total: int) -> str:
         """One line a user reads in the outbox: why this follow-up, why now."""
         tz = self.tz
@@ -319,13 +326,6 @@ class Drafter:
         if thread.expect_all and thread.answered_by:
             parts.append(f"{', '.join(thread.answered_by)} already answered")
         return "; ".join(parts)
-
-    def _template_usage(self, session: Session) -> dict[str, datetime]:
-        """When each variant was last used in any thread, so the library takes turns (least recently used)."""
-        rows = session.execute(
-            select(st.Touch.template, func.max(st.Touch.created))
-            .where(st.Touch.state != st.TOUCH_WITHDRAWN, st.Touch.template != "").group_by(st.Touch.template))
-        return {template: st.as_utc(last) for template, last in rows if last is not None}
 
     def _remind(self, session: Session, thread: st.Thread, now: datetime, report: DraftReport) -> None:
         """A promise the user made is due: a reminder to their INBOX, and an update draft unless one still waits.
@@ -400,8 +400,8 @@ class Drafter:
         library = self.library.for_message(thread.subject)  # the thread's language set ([templates] lang)
         stage = stage or stage_for_touch(thread.steps + 1, total, library.stages())
         used = {t.template for t in thread.touch_rows if t.template}
-        people = self._used_with_people(session, thread)
-        usage = self._template_usage(session)
+        people = templates_seen_by_people(session, thread)
+        usage = template_usage(session)
         variant = choose_variant(library, stage, used_in_thread=used, recently_used_with_person=people,
                                  usage=usage, seed=touch_id(thread.id, number))
         if variant is None and stage in COMMITMENT_STAGES:  # a later update may repeat an earlier wording

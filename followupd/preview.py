@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import email
 import email.policy
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from email.message import EmailMessage
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import store as st
 from .cadence import due_time
 from .compose import RenderContext, Rendered, TemplateLibrary, choose_variant, render, stage_for_touch
 from .config import Config
-from .drafts import open_touch, touch_id
+from .drafts import open_touch, template_usage, templates_seen_by_people, touch_id
 from .errors import TemplateError
 from .headers import Address
 
@@ -59,6 +59,7 @@ class PreviewThread:
     used_templates: tuple[str, ...] = ()
     next_touch_number: int = 1
     recently_used_with_people: frozenset[str] = field(default_factory=frozenset)
+    template_usage: Mapping[str, datetime] = field(default_factory=dict)  # variant -> last used, any thread
     pending: PendingDraft | None = None
 
 
@@ -98,7 +99,8 @@ def from_store(session: Session, thread: st.Thread) -> PreviewThread:
         last_touch_at=thread.last_touch_at, next_due=thread.next_due,
         used_templates=tuple(t.template for t in thread.touch_rows if t.template),
         next_touch_number=max((t.number for t in thread.touch_rows), default=0) + 1,
-        recently_used_with_people=frozenset(_used_with_people(session, thread)), pending=pending,
+        recently_used_with_people=frozenset(templates_seen_by_people(session, thread)), pending=pending,
+        template_usage=template_usage(session),
     )
 
 
@@ -108,6 +110,7 @@ def plan(thread: PreviewThread, *, library: TemplateLibrary, config: Config, now
     total = len(config.cadence.gaps)
     templates = library.for_message(thread.subject)
     used = list(thread.used_templates)
+    usage = dict(thread.template_usage)
     planned: list[PlannedTouch] = []
     done, last, number, next_due = thread.steps_done, thread.last_touch_at, thread.next_touch_number, thread.next_due
     if thread.pending is not None:
@@ -125,7 +128,7 @@ def plan(thread: PreviewThread, *, library: TemplateLibrary, config: Config, now
         stage = stage_for_touch(done + 1, total, templates.stages())
         variant = choose_variant(templates, stage, used_in_thread=used,
                                  recently_used_with_person=thread.recently_used_with_people,
-                                 seed=touch_id(thread.id, number))
+                                 usage=usage, seed=touch_id(thread.id, number))
         if variant is None:
             planned.append(PlannedTouch(done + 1, total, due, stage, "-", None,
                                         f"no unused template left for stage {stage!r}; add variants"))
@@ -139,6 +142,7 @@ def plan(thread: PreviewThread, *, library: TemplateLibrary, config: Config, now
             except TemplateError as exc:
                 planned.append(PlannedTouch(done + 1, total, due, variant.stage, variant.key, None, str(exc)))
             used.append(variant.key)
+            usage[variant.key] = due  # the drafter will have seen it used by then
         done, last, number, next_due = done + 1, due, number + 1, None
     return planned
 
@@ -157,12 +161,3 @@ def _draft_text(touch: st.Touch) -> tuple[str, str]:
     part = message.get_body(preferencelist=("plain",))
     body = part.get_content() if part is not None else ""
     return touch.subject or str(message.get("Subject", "")), str(body).replace("\r\n", "\n")
-
-
-def _used_with_people(session: Session, thread: st.Thread) -> set[str]:
-    """Templates this thread's people got in other threads: the drafter avoids them, and so does the preview."""
-    emails = {p["email"] for p in thread.participants()}
-    rows = session.scalars(select(st.Touch).where(st.Touch.thread_id != thread.id,
-                                                  st.Touch.state != st.TOUCH_WITHDRAWN)
-                           .order_by(st.Touch.created.desc()).limit(200))
-    return {touch.template for touch in rows if emails & {p["email"] for p in touch.thread.participants()}}

@@ -556,3 +556,21 @@ def test_each_cycle_hands_the_current_library_to_the_drafter(tmp_path: Path, mon
     path.write_text("Subject: {{ reply_subject }}\n\nTwo, edited.\n", encoding="utf-8")
     app.cycle()
     assert seen == ["One.\n", "Two, edited.\n"]
+
+
+def test_preview_agrees_with_the_drafter_when_other_threads_used_templates(account: Account) -> None:
+    """The drafter rotates least-recently-used across threads; the preview must predict with the same data."""
+    for n, person in enumerate(["ann", "cid", "dee"]):
+        raw = make_message(from_=f"Alex Example <{account.user.address}>", to=f"{person}@example.org",
+                           subject=f"Offer {n}", date=SENT_AT - timedelta(days=10 + n), bcc=account.tracking)
+        account.server.append(account.user, "Sent", raw, flags=[b"\\Seen"])
+    account.poll(now=SENT_AT)  # three first-stage drafts: their templates are now the most recently used
+    assert len(account.outbox()) == 3
+    seed_sent(account)
+    account.poll(now=SENT_AT + timedelta(hours=1))
+    thread_id = next(t["id"] for t in account.status() if t["recipients"] == [BOB])
+    predicted = preview_rows(account.run("preview", "--thread", thread_id, now=SENT_AT + timedelta(hours=1)).stdout)
+    due = datetime.fromisoformat(next(t for t in account.status() if t["id"] == thread_id)["next_due"])
+    account.poll(now=due + timedelta(minutes=1))
+    drafted = next(e for e in account.outbox() if e["thread_id"] == thread_id)
+    assert drafted["template"] == predicted[0][-1]
