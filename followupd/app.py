@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .clock import Clock, clock_from_env
 from .compose import TemplateLibrary, TemplateSource, builtin_templates_dir
-from .config import Config, default_data_dir, load_config, resolve_password
+from .config import Config, default_data_dir, load_config
 from .engine import CycleReport, Engine
 from .imap import Mailbox
 from .lock import AccountLock, lock_path_for
@@ -53,7 +53,7 @@ class App:
     def smtp(self) -> SmtpSender:
         """A sender for one send; the password is resolved each time, like the IMAP one."""
         assert self.config.smtp is not None
-        return SmtpSender(self.config.smtp, resolve_password(self.config.smtp, self.env))
+        return SmtpSender.for_config(self.config.smtp, self.env)
 
     @property
     def account_key(self) -> str:
@@ -64,10 +64,7 @@ class App:
 
     @contextmanager
     def mailbox(self) -> Iterator[Mailbox]:
-        account = self.config.account
-        password = resolve_password(account, self.env)
-        box = Mailbox.connect(host=account.host, port=account.port, tls=account.tls,
-                              username=account.username, password=password)
+        box = Mailbox.open_account(self.config.account, self.env)
         try:
             yield box
         finally:

@@ -23,7 +23,7 @@ import logging
 import re
 import socket
 import ssl
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +33,7 @@ from typing import Any
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
+from followupd.config import AccountConfig, resolve_password
 from followupd.errors import AuthenticationError, MailboxError
 
 __all__ = ["FetchedHeader", "FolderStatus", "Mailbox", "ResolvedFolders"]
@@ -248,6 +249,13 @@ class Mailbox:
             raise
         logger.debug("logged in to %s as %s", where, username)
         return mailbox
+
+    @classmethod
+    def open_account(cls, account: AccountConfig, env: Mapping[str, str]) -> Mailbox:
+        """Connect and log in as the configured account: the one place credentials and TLS settings meet."""
+        password = resolve_password(account, env)
+        return cls.connect(host=account.host, port=account.port, tls=account.tls, username=account.username,
+                           password=password)
 
     def _starttls(self, context: ssl.SSLContext | None) -> None:
         client = self._conn()

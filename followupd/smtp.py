@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from .config import SmtpConfig
+from .config import SmtpConfig, resolve_password
 from .errors import OperationalError
 
 logger = logging.getLogger(__name__)
@@ -51,6 +51,11 @@ def _words(code: int, message: bytes | str) -> str:
 
 
 class SmtpSender:
+    @classmethod
+    def for_config(cls, config: SmtpConfig, env: Mapping[str, str]) -> SmtpSender:
+        """A sender for one send; the secret is resolved each time, like the IMAP one."""
+        return cls(config, resolve_password(config, env))
+
     def __init__(self, config: SmtpConfig, password: str, *, timeout: float = 60.0,
                  ssl_context: ssl.SSLContext | None = None) -> None:
         self.config = config
