@@ -4,16 +4,21 @@ SQLite by default, any SQLAlchemy URL otherwise. The schedule lives here (``Thre
 not in APScheduler, so a restart loses nothing. Every write the engine makes in a cycle happens in one
 transaction, which is what makes a crash at any point harmless: either the whole cycle's bookkeeping landed
 (and re-reading the same mail changes nothing) or none of it did (and re-reading it redoes it).
+
+The schema is owned by the Alembic revisions in ``followupd/migrations``: opening a :class:`Store` creates a new
+database at the newest revision and upgrades an older one (or refuses, with the command to run). The models here
+must always equal what the migrations build; ``tests/test_migrations.py`` checks it.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     JSON,
@@ -21,25 +26,32 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
     create_engine,
     event,
-    inspect,
     select,
+    text,
 )
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
+from . import migrations
 from .errors import StoreError
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+MigrateMode = Literal["auto", "refuse"]
+MIGRATE_MODES: tuple[MigrateMode, ...] = ("auto", "refuse")
+# Lower case only, so the name never needs quoting rules explained to anyone (PostgreSQL folds to lower case).
+SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+UPGRADE_COMMAND = "followupd db upgrade"
 
 # Thread states. "waiting" is the only open one; the rest are final (a late reply still moves
 # "unanswered" to "replied", because knowing who answered is worth more than the tidy state).
@@ -105,6 +117,7 @@ class Thread(Base):
     """One tracked sent message and everything known about the conversation it started."""
 
     __tablename__ = "threads"
+    __table_args__ = (Index("ix_threads_state_next_due", "state", "next_due"),)  # revision 0002
 
     id: Mapped[str] = mapped_column(String(16), primary_key=True)
     message_id: Mapped[str] = mapped_column(String(998), unique=True)
@@ -117,7 +130,7 @@ class Thread(Base):
     references: Mapped[list[str]] = mapped_column(JSON, default=list)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    state: Mapped[str] = mapped_column(String(16), default=WAITING, index=True)
+    state: Mapped[str] = mapped_column(String(16), default=WAITING)
     kind: Mapped[str] = mapped_column(String(16), default=NUDGE, server_default=NUDGE)
     state_reason: Mapped[str] = mapped_column(Text, default="")
     state_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -172,7 +185,13 @@ class Touch(Base):
     """One follow-up of a thread: planned, drafted, sent, skipped or withdrawn."""
 
     __tablename__ = "touches"
-    __table_args__ = (UniqueConstraint("thread_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("thread_id", "number"),
+        # revision 0002: the open threads' follow-ups, a Sent message's touch, the newest touches
+        Index("ix_touches_thread_id_state", "thread_id", "state"),
+        Index("ix_touches_message_id", "message_id"),
+        Index("ix_touches_created", "created"),
+    )
 
     id: Mapped[str] = mapped_column(String(24), primary_key=True)  # the X-Followupd-Id value
     thread_id: Mapped[str] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"), index=True)
@@ -299,60 +318,201 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+def _sqlite_begin(connection: Connection) -> None:
+    # A migration asks for BEGIN IMMEDIATE: it takes the write lock before looking, so two processes opening the
+    # same new database cannot both decide to create it.
+    immediate = connection.get_execution_options().get("followupd_immediate", False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def _add_missing_columns(engine: Engine) -> None:
-    """Bring a database made by an older followupd up to date: ``create_all`` adds new tables, not new columns.
+def _search_path(schema: str) -> Any:
+    """A ``connect`` listener pinning the connection to ``schema``, so the unqualified ORM and Alembic's own
+    ``alembic_version`` land there. Only that schema: a missing table must fail, not fall through to public."""
 
-    Only additive changes are supported, and a column added after the first release must have a
-    ``server_default`` (or be nullable) so that existing rows get a value."""
-    existing = inspect(engine)
-    tables = set(existing.get_table_names())
-    for table in Base.metadata.sorted_tables:
-        if table.name not in tables:
-            continue
-        have = {column["name"] for column in existing.get_columns(table.name)}
-        for column in table.columns:
-            if column.name in have:
-                continue
-            kind = column.type.compile(dialect=engine.dialect)
-            default = getattr(column.server_default, "arg", None)
-            clause = ""
-            if isinstance(default, str):
-                literal = default.replace("'", "''")
-                clause = f" NOT NULL DEFAULT '{literal}'"
-            with engine.begin() as connection:
-                connection.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{clause}')
-            logger.info("database: added column %s.%s", table.name, column.name)
+    def set_search_path(dbapi_connection: Any, connection_record: Any) -> None:
+        # In autocommit: SET inside a transaction is undone by the rollback the pool does on check-in.
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f'SET search_path TO "{schema}"')
+        cursor.close()
+        dbapi_connection.autocommit = autocommit
+
+    return set_search_path
+
+
+# pg_advisory_xact_lock(key1, key2): key1 says "followupd migration", key2 the schema; held to commit.
+_MIGRATION_LOCK_KEY = 0x666F6C6C
+_MIGRATION_LOCK = text("SELECT pg_advisory_xact_lock(CAST(:key AS integer), hashtext(current_schema()))")
+
+
+def _check_arguments(backend: str, schema: str | None, migrate: str) -> None:
+    if migrate not in MIGRATE_MODES:
+        raise ValueError(f"migrate must be one of {', '.join(MIGRATE_MODES)}, not {migrate!r}")
+    if schema is None:
+        return
+    if backend != "postgresql":
+        raise ValueError(f"a database schema ({schema!r}) needs PostgreSQL; this database is {backend}")
+    if not SCHEMA_NAME.fullmatch(schema):
+        raise ValueError(f"schema {schema!r} is not a plain name: use lower-case letters, digits and _, "
+                         "starting with a letter or _, at most 63 characters")
+
+
+def _parse(url: str) -> Any:
+    try:
+        return make_url(url)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"database url is not valid: {exc}; check [database] url") from exc
+
+
+def _schema_exists(connection: Connection, schema: str) -> bool:
+    return connection.execute(text("SELECT 1 FROM pg_namespace WHERE nspname = :name"), {"name": schema}).first() \
+        is not None
+
+
+def _create_schema(url: str, schema: str) -> None:
+    """Before the real engine's first connection: the dialect reads ``current_schema()`` once, on that
+    connection, and it must already be ours."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            if not _schema_exists(connection, schema):
+                try:
+                    connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+                    connection.commit()
+                except IntegrityError:  # another process created it between the two statements
+                    connection.rollback()
+    finally:
+        engine.dispose()
+
+
+def _make_engine(url: str, backend: str, schema: str | None, **options: Any) -> Engine:
+    engine = create_engine(url, **options)
+    if backend == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+    if schema is not None:
+        event.listen(engine, "connect", _search_path(schema), insert=True)
+    return engine
+
+
+def _describe(url: Any, schema: str | None) -> str:
+    where: str = url.render_as_string(hide_password=True)
+    return where + (f", schema {schema}" if schema else "")
+
+
+def refuse_message(status: migrations.SchemaStatus, where: str) -> str:
+    made_by = " (the schema of followupd 0.1.0)" if status.state == migrations.LEGACY else ""
+    return (f"the database ({where}) is at revision {status.current}{made_by} but this followupd needs revision "
+            f"{status.head}; back it up and run `{UPGRADE_COMMAND}`, or set [database] migrate = \"auto\" to "
+            "upgrade on start")
+
+
+def database_status(url: str, *, schema: str | None = None) -> migrations.SchemaStatus:
+    """Where the database stands against this followupd's migrations, changing nothing (not even creating an
+    SQLite file or a schema): for ``followupd db status`` and ``doctor``."""
+    parsed = _parse(url)
+    backend = parsed.get_backend_name()
+    _check_arguments(backend, schema, "auto")
+    fresh = migrations.SchemaStatus(migrations.FRESH, None, migrations.head(), migrations.pending(None))
+    if backend == "sqlite" and parsed.database not in (None, "", ":memory:") \
+            and not Path(parsed.database).expanduser().exists():
+        return fresh
+    engines: list[Engine] = []
+    try:
+        if schema is not None:
+            engines.append(create_engine(url, poolclass=NullPool))
+            with engines[-1].connect() as connection:
+                if not _schema_exists(connection, schema):
+                    return fresh
+        engines.append(_make_engine(url, backend, schema, poolclass=NullPool))
+        with engines[-1].connect() as connection:
+            return migrations.inspect_schema(connection)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot read the database ({_describe(parsed, schema)}): {exc}") from exc
+    finally:
+        for engine in engines:
+            engine.dispose()
 
 
 class Store:
-    """Owns the SQLAlchemy engine; hands out one transaction at a time via ``transaction()``."""
+    """Owns the SQLAlchemy engine; hands out one transaction at a time via ``transaction()``.
 
-    def __init__(self, url: str) -> None:
+    Opening it brings the schema to this followupd's newest revision: a new database is created there; an older
+    one is upgraded (``migrate="auto"``) or refused with the command to run (``"refuse"``); one made by a newer
+    followupd is refused and left untouched. ``schema`` (PostgreSQL only) keeps this account's tables in a schema
+    of their own, so several accounts can share one database.
+    """
+
+    def __init__(self, url: str, *, schema: str | None = None, migrate: MigrateMode = "auto") -> None:
         self.url = url
-        try:
-            parsed = make_url(url)
-        except SQLAlchemyError as exc:
-            raise StoreError(f"database url is not valid: {exc}; check [database] url") from exc
-        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        self.schema = schema
+        parsed = _parse(url)
+        backend = parsed.get_backend_name()
+        _check_arguments(backend, schema, migrate)
+        self._backend = backend
+        self._where = _describe(parsed, schema)
+        if backend == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.engine: Engine = create_engine(url, future=True)
-            if parsed.get_backend_name() == "sqlite":
-                event.listen(self.engine, "connect", _sqlite_pragmas)
-                event.listen(self.engine, "begin", _sqlite_begin)
-            Base.metadata.create_all(self.engine)
-            _add_missing_columns(self.engine)
+            if schema is not None:
+                _create_schema(url, schema)
+            self.engine: Engine = _make_engine(url, backend, schema, future=True)
             self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-            with self._sessions.begin() as session:
-                if session.get(Meta, "schema_version") is None:
-                    session.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
+            self.schema_status = self._migrate(migrate)
         except SQLAlchemyError as exc:
-            where = parsed.render_as_string(hide_password=True)
-            raise StoreError(f"cannot open the database ({where}): {exc}") from exc
+            self._dispose_quietly()
+            raise StoreError(f"cannot open the database ({self._where}): {exc}") from exc
+        except BaseException:
+            self._dispose_quietly()
+            raise
+
+    def _dispose_quietly(self) -> None:
+        engine = getattr(self, "engine", None)
+        if engine is not None:
+            engine.dispose()
+
+    def _migrate(self, mode: MigrateMode) -> migrations.SchemaStatus:
+        with self.engine.connect() as connection:
+            status = migrations.inspect_schema(connection)
+            connection.rollback()
+        if status.state == migrations.CURRENT:
+            return status
+        if status.state == migrations.NEWER:
+            raise StoreError(f"{self._where}: {migrations.newer_message(status)}")
+        if mode == "refuse" and status.state != migrations.FRESH:
+            raise StoreError(refuse_message(status, self._where))
+        return self._upgrade()
+
+    def _upgrade(self) -> migrations.SchemaStatus:
+        """Migrate under a lock, looking again once it is held: another process may have just done it."""
+        with self.engine.connect() as connection:
+            sqlite = self._backend == "sqlite"
+            if sqlite:
+                # A table rebuild (batch mode) drops the old table, which with foreign keys on would cascade-delete
+                # every touch and event; SQLite's own advice is to switch them off around schema changes and run
+                # foreign_key_check before committing. (The PRAGMA is a no-op inside a transaction, hence here.)
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+                connection = connection.execution_options(followupd_immediate=True)
+            try:
+                with connection.begin():
+                    if self._backend == "postgresql":
+                        connection.execute(_MIGRATION_LOCK, {"key": _MIGRATION_LOCK_KEY})
+                    status = migrations.inspect_schema(connection)
+                    if status.state == migrations.NEWER:
+                        raise StoreError(f"{self._where}: {migrations.newer_message(status)}")
+                    if status.state != migrations.CURRENT:
+                        logger.info("database %s: upgrading from %s to %s", self._where,
+                                    status.current or "nothing", status.head)
+                        migrations.upgrade(connection, status)
+                    if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                        raise StoreError(f"upgrading the database ({self._where}) would break its references; "
+                                         "nothing was changed. Please report this with `followupd db status`")
+            finally:
+                if sqlite:
+                    connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+        with self.engine.connect() as connection:
+            return migrations.inspect_schema(connection)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -37,6 +37,25 @@ def dovecot() -> Iterator[DovecotServer]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[object]:
+    """The session's PostgreSQL (tests/postgres.py PostgresServer); ``postgres.create_database()`` gives a test
+    its own database URL. Skipped without the server binaries, except under CI: fails (as for Dovecot)."""
+    from postgres import PostgresServer
+
+    if not PostgresServer.available():
+        reason = "PostgreSQL is not installed (apt-get install postgresql)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI must run the PostgreSQL tests, not skip them", pytrace=False)
+        pytest.skip(reason)
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
 def mail_user(dovecot: DovecotServer) -> MailUser:
     """A brand-new user with empty INBOX, Drafts, Sent, Archive, Trash and Junk."""

@@ -4,7 +4,6 @@ and the database upgrade. The whole loop on a real Dovecot is in test_e2e_commit
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime
 from email import message_from_bytes
 from pathlib import Path
@@ -12,7 +11,6 @@ from pathlib import Path
 import pytest
 from test_templates import GOOD, cli, write
 
-from followupd import store as st
 from followupd.checks import find_problems
 from followupd.compose import (
     REMINDER_STAGE,
@@ -181,18 +179,3 @@ def test_a_reminder_needs_an_aware_date() -> None:
 # -------------------------------------------------------------------------------------------------- database
 
 
-def test_a_database_from_before_commitments_gains_the_kind_column(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'state.db'}"
-    store = st.Store(url)
-    with store.transaction() as session:
-        session.add(st.Thread(id="t1", message_id="<t1@x>", sent_at=NOW, first_seen_at=NOW))
-    store.dispose()
-    with sqlite3.connect(tmp_path / "state.db") as conn:  # what an older followupd left behind
-        conn.execute("ALTER TABLE threads DROP COLUMN kind")
-        conn.execute("DROP TABLE reminders")
-    reopened = st.Store(url)
-    with reopened.read() as session:
-        thread = session.get(st.Thread, "t1")
-        assert thread is not None and thread.kind == st.NUDGE
-        assert thread.reminder_rows == []
-    reopened.dispose()
