@@ -14,8 +14,19 @@ import ssl
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from .config import SmtpConfig, resolve_password
+from .config import SmtpConfig
 from .errors import OperationalError
+from .secrets import (
+    Credential,
+    OAuthExchange,
+    certificate_problem,
+    choose_oauth_mechanism,
+    insecure_tls_warning,
+    oauth_unavailable,
+    redact,
+    resolve_credential,
+    tls_context,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -54,14 +65,20 @@ class SmtpSender:
     @classmethod
     def for_config(cls, config: SmtpConfig, env: Mapping[str, str]) -> SmtpSender:
         """A sender for one send; the secret is resolved each time, like the IMAP one."""
-        return cls(config, resolve_password(config, env))
+        return cls(config, resolve_credential(config, env))
 
-    def __init__(self, config: SmtpConfig, password: str, *, timeout: float = 60.0,
+    def __init__(self, config: SmtpConfig, password: str | Credential, *, timeout: float = 60.0,
                  ssl_context: ssl.SSLContext | None = None) -> None:
+        """``password``: a password, or a Credential (password or OAuth2 token, from followupd.secrets)."""
         self.config = config
-        self._password = password
+        self._credential = (password if isinstance(password, Credential)
+                            else Credential.password(password, section=config.section))
         self.timeout = timeout
-        self.ssl_context = ssl_context or ssl.create_default_context()
+        self.ssl_context = ssl_context or tls_context(ca_file=config.tls_ca_file, verify=config.tls_verify,
+                                                      section="smtp")
+
+    def __repr__(self) -> str:
+        return f"SmtpSender({self.where}, {self.config.username!r})"
 
     @property
     def where(self) -> str:
@@ -69,6 +86,8 @@ class SmtpSender:
 
     def _connect(self) -> smtplib.SMTP:
         cfg = self.config
+        if not cfg.tls_verify and cfg.tls != "none":
+            logger.warning("%s", insecure_tls_warning("[smtp]", self.where))
         try:
             client: smtplib.SMTP
             if cfg.tls == "implicit":
@@ -80,16 +99,44 @@ class SmtpSender:
                 client.starttls(context=self.ssl_context)
                 client.ehlo()
             if cfg.username and client.has_extn("auth"):
-                client.login(cfg.username, self._password)
+                self._login(client)
             elif cfg.username and cfg.tls != "none":
                 logger.warning("%s offers no AUTH; sending without logging in", self.where)
         except smtplib.SMTPAuthenticationError as exc:
             raise SmtpRejected(f"SMTP server {self.where} refused the login for {cfg.username}: "
-                               f"{_words(exc.smtp_code, exc.smtp_error)}; check [smtp] username and password",
-                               code=exc.smtp_code) from exc
+                               f"{self._redact(_words(exc.smtp_code, exc.smtp_error))}; check [smtp] username and "
+                               "password", code=exc.smtp_code) from exc
+        except ssl.SSLCertVerificationError as exc:
+            raise SmtpTemporary(certificate_problem(exc, where=self.where, host=cfg.host, section="smtp")) from exc
         except (TimeoutError, smtplib.SMTPException, OSError, ssl.SSLError) as exc:
-            raise SmtpTemporary(f"cannot talk to SMTP server {self.where}: {exc}") from exc
+            raise SmtpTemporary(f"cannot talk to SMTP server {self.where}: {self._redact(str(exc))}") from exc
         return client
+
+    def _redact(self, text: str) -> str:
+        return redact(text, self._credential.secret)
+
+    def _login(self, client: smtplib.SMTP) -> None:
+        """AUTH with the password, or with the OAuth2 token (RFC 7628 OAUTHBEARER / XOAUTH2, RFC 4954 AUTH)."""
+        cfg = self.config
+        if self._credential.kind == "password":
+            client.login(cfg.username, self._credential.secret)
+            return
+        offered = client.esmtp_features.get("auth", "").split()
+        mechanism = choose_oauth_mechanism(self._credential.mechanism, offered)
+        if mechanism is None:
+            raise SmtpRejected(oauth_unavailable(self._credential.mechanism, offered, self.where,
+                                                 self._credential.section), code=504)
+        exchange = OAuthExchange(mechanism, username=cfg.username, host=cfg.host, port=cfg.port,
+                                 token=self._credential.secret)
+        try:
+            client.auth(mechanism, exchange, initial_response_ok=True)
+        except smtplib.SMTPAuthenticationError as exc:
+            status = f", {exchange.server_status}" if exchange.server_status else ""
+            raise SmtpRejected(
+                f"SMTP server {self.where} refused the OAuth2 access token for {cfg.username} ({mechanism}{status}): "
+                f"{exchange.redact(_words(exc.smtp_code, exc.smtp_error))}; check [{self._credential.section}] "
+                "oauth2_token_command: the token it printed is wrong, expired, for another user or lacks the "
+                "SMTP scope", code=exc.smtp_code) from exc
 
     def send(self, message: bytes, *, sender: str, recipients: Sequence[str],
              before_data: Callable[[], None] | None = None) -> SmtpResult:
