@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 import click
@@ -24,6 +24,7 @@ from . import __version__
 from . import store as st
 from .config import resolve_config_path
 from .errors import FollowupdError
+from .health import read_health
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,31 +33,94 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 class State:
-    """What the global options resolved to; commands build the app lazily so ``--help`` needs no config."""
+    """What the global options resolved to; commands build the apps lazily so ``--help`` needs no config."""
 
-    def __init__(self, config_path: Path | None, log_level: str) -> None:
+    def __init__(self, config_path: Path | None, log_level: str, account: str | None = None) -> None:
         self.config_path_option = config_path
         self.log_level = log_level
+        self.account = account
+        self._apps: list[Any] | None = None
+        self._chosen: Any = None
 
     @property
     def config_path(self) -> Path:
         return resolve_config_path(self.config_path_option, os.environ)
 
-    def app(self) -> Any:
-        from .app import build_app  # imported late: keeps `followupd --help` fast and free of I/O
+    def apps(self) -> list[Any]:
+        """Every account's App (only the one named by ``--account``, if given)."""
+        if self._apps is None:
+            from .app import build_apps, select_account  # imported late: keeps `followupd --help` fast
 
-        return build_app(self.config_path)
+            apps = build_apps(self.config_path)
+            self._apps = [select_account(apps, self.account)] if self.account else apps
+        return self._apps
+
+    def app(self, ident: str | None = None) -> Any:
+        """The one account a command acts on: ``--account``, the only one, or the one that has ``ident`` (a thread
+        or follow-up id prefix); without an id and with several accounts, the first."""
+        if self._chosen is not None:
+            return self._chosen
+        apps = self.apps()
+        chosen = apps[0]
+        if len(apps) > 1 and ident and ident.strip():
+            owners = [app for app in apps if _has_id(app, ident.strip())]
+            if len(owners) > 1:
+                raise click.UsageError(f"{ident!r} matches threads in several accounts "
+                                       f"({', '.join(a.name for a in owners)}); add --account NAME")
+            chosen = owners[0] if owners else apps[0]
+        self._chosen = chosen
+        return chosen
+
+
+def _has_id(app: Any, prefix: str) -> bool:
+    from sqlalchemy import select
+
+    with app.store.read() as session:
+        for model in (st.Thread, st.Touch):
+            if session.scalar(select(model.id).where(model.id.startswith(prefix, autoescape=True)).limit(1)):
+                return True
+    return False
+
+
+class _JournalFormatter(logging.Formatter):
+    """``<N>`` syslog priority prefixes (sd-daemon(3)): journald stores the level, and adds the time itself."""
+
+    PRIORITIES: ClassVar[dict[int, int]] = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4,
+                                            logging.ERROR: 3, logging.CRITICAL: 2}
+
+    def format(self, record: logging.LogRecord) -> str:
+        prefix = f"<{self.PRIORITIES.get(record.levelno, 6)}>"
+        return "\n".join(prefix + line for line in super().format(record).splitlines())
+
+
+def _stderr_is_journal() -> bool:
+    """systemd sets $JOURNAL_STREAM to "device:inode" of the stream it connected to the journal."""
+    expected = os.environ.get("JOURNAL_STREAM", "")
+    try:
+        info = os.fstat(sys.stderr.fileno())
+    except (OSError, ValueError):
+        return False
+    return bool(expected) and expected == f"{info.st_dev}:{info.st_ino}"
 
 
 def _setup_logging(level: str) -> None:
-    # stderr, one line per record, level first: readable in a terminal and in journald alike.
+    # stderr, one line per record, level first: readable in a terminal; under systemd, <N> priority prefixes
+    # instead, so journalctl -p warning works. Every line passes the secret filter, at every level.
+    from .redact import RedactingFilter
+
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    if _stderr_is_journal():
+        handler.setFormatter(_JournalFormatter("%(name)s: %(message)s"))
+    else:
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("imapclient", "apscheduler", "sqlalchemy"):
+    for noisy in ("apscheduler", "sqlalchemy", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # imapclient logs the protocol at DEBUG (secrets are masked by the filter); keep it quiet unless asked.
+    logging.getLogger("imapclient").setLevel(logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING)
 
 
 def handle_errors(func: F) -> F:
@@ -84,12 +148,14 @@ def handle_errors(func: F) -> F:
               help="Config file (default: $FOLLOWUPD_CONFIG, else ~/.config/followupd/config.toml).")
 @click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), default="warning",
               show_default=True, help="How much to log to stderr.")
+@click.option("--account", "account", default=None, metavar="NAME",
+              help="Act on this account only ([[accounts]] name or username); default: all of them.")
 @click.version_option(__version__, prog_name="followupd")
 @click.pass_context
-def main(ctx: click.Context, config_path: Path | None, log_level: str) -> None:
+def main(ctx: click.Context, config_path: Path | None, log_level: str, account: str | None) -> None:
     """Follow up on sent mail that got no reply: BCC your tracking address, get humble drafts on a spaced cadence."""
     _setup_logging(log_level)
-    ctx.obj = State(config_path, log_level)
+    ctx.obj = State(config_path, log_level, account)
 
 
 @main.command()
@@ -97,11 +163,24 @@ def main(ctx: click.Context, config_path: Path | None, log_level: str) -> None:
 @click.pass_obj
 @handle_errors
 def poll(state: State, dry_run: bool) -> None:
-    """Run one sync cycle and exit."""
-    app = state.app()
-    report = app.poll(dry_run=dry_run)
+    """Run one sync cycle for each account and exit (one account failing does not stop the others)."""
+    apps = state.apps()
+    _log_config_warnings(state)
     prefix = "dry run: would have " if dry_run else ""
-    click.echo(prefix + report.summary())
+    failed: list[FollowupdError] = []
+    for app in apps:
+        label = f"{app.name}: " if len(apps) > 1 else ""
+        try:
+            report = app.poll(dry_run=dry_run)
+        except FollowupdError as exc:
+            if len(apps) == 1:
+                raise
+            click.echo(f"followupd: error: {label}{exc}", err=True)
+            failed.append(exc)
+            continue
+        click.echo(label + prefix + report.summary())
+    if failed:
+        sys.exit(max(exc.exit_code for exc in failed))
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -156,26 +235,44 @@ def render_table(headers: list[str], rows: list[list[str]]) -> str:
 @click.pass_obj
 @handle_errors
 def status(state: State, as_json: bool) -> None:
-    """Show tracked threads: who owes a reply, since when, how many touches, what is next."""
-    app = state.app()
-    with app.store.read() as session:
-        threads = st.all_threads(session)
-        if as_json:
-            click.echo(json.dumps([thread_json(t) for t in threads], indent=2))
-            return
-        if not threads:
-            click.echo(f"No tracked threads yet. BCC {app.config.tracking.address} on mail you send.")
-            return
-        tz = app.config.identity.timezone
-        rows = []
-        for t in threads:
-            who = ", ".join(p["email"] for p in t.participants()) or "-"
-            state_text = t.state + (" (probable)" if t.state == st.REPLIED and t.reply_probable else "")
-            rows.append([t.id, state_text, _clip(who, 30), _clip(t.subject or "(no subject)", 40),
-                         _local(t.sent_at, tz, "%d %b %Y"), str(t.touches), _local(t.next_due, tz),
-                         "; ".join(t.problems)])
-        click.echo(render_table(["ID", "STATE", "RECIPIENTS", "SUBJECT", "SENT", "TOUCHES", "NEXT", "PROBLEMS"],
-                                rows))
+    """Show tracked threads: who owes a reply, since when, how many touches, what is next; and whether each
+    account is working (ok) or failing and being retried (degraded)."""
+    apps = state.apps()
+    entries: list[dict[str, Any]] = []
+    rows = []
+    for app in apps:
+        with app.store.read() as session:
+            health = read_health(session)
+            threads = st.all_threads(session)
+            tz = app.config.identity.timezone
+            for t in threads:
+                entries.append({**thread_json(t), "account": app.name, "account_state": health.state})
+                who = ", ".join(p["email"] for p in t.participants()) or "-"
+                state_text = t.state + (" (probable)" if t.state == st.REPLIED and t.reply_probable else "")
+                rows.append(([app.name] if len(apps) > 1 else []) + [
+                    t.id, state_text, _clip(who, 30), _clip(t.subject or "(no subject)", 40),
+                    _local(t.sent_at, tz, "%d %b %Y"), str(t.touches), _local(t.next_due, tz), "; ".join(t.problems)])
+        if not as_json:
+            _echo_health(app, health, several=len(apps) > 1)
+    if as_json:
+        click.echo(json.dumps(entries, indent=2))
+        return
+    if not rows:
+        click.echo("No tracked threads yet. BCC " + " or ".join(a.config.tracking.address for a in apps)
+                   + " on mail you send.")
+        return
+    headers = ["ID", "STATE", "RECIPIENTS", "SUBJECT", "SENT", "TOUCHES", "NEXT", "PROBLEMS"]
+    click.echo(render_table((["ACCOUNT"] if len(apps) > 1 else []) + headers, rows))
+
+
+def _echo_health(app: Any, health: Any, *, several: bool) -> None:
+    """One line per account when it is failing (or always, with several accounts)."""
+    tz = app.config.identity.timezone
+    if health.state == "degraded":
+        click.echo(f"account {app.name}: degraded since {_local(health.since, tz, '%a %d %b %H:%M')} "
+                   f"({health.failures} failed cycle(s)): {health.error}; followupd keeps retrying")
+    elif several:
+        click.echo(f"account {app.name}: {health.state}")
 
 
 @main.group("config")
@@ -189,36 +286,50 @@ def config_group() -> None:
 @handle_errors
 def config_check(state: State, offline: bool) -> None:
     """Validate the config file, then connect and print the folders followupd will use."""
-    from .config import config_warnings, load_config
+    from .config import config_warnings, redact_url
 
     path = state.config_path
-    config = load_config(path, os.environ)
+    apps = state.apps()
     for warning in config_warnings(path):
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"config: {path} is valid")
-    click.echo(f"account: {config.account.username} at {config.account.host}:{config.account.port} "
-               f"(tls {config.account.tls})")
-    click.echo(f"tracking address: {config.tracking.address}")
-    click.echo(f"database: {config.database.url}")
-    if offline:
-        return
-    app = state.app()
-    with app.mailbox() as box:
-        folders = box.resolve_folders(sent=config.folders.sent, drafts=config.folders.drafts,
-                                      watch=config.folders.watch)
-    click.echo(f"sent folder: {folders.sent or '(none found)'}")
-    click.echo(f"drafts folder: {folders.drafts or '(none found)'}")
-    click.echo(f"watched folders: {', '.join(folders.watch)}")
+    for app in apps:
+        config = app.config
+        if len(apps) > 1:
+            click.echo(f"\n[{app.name}]")
+        click.echo(f"account: {config.account.username} at {config.account.host}:{config.account.port} "
+                   f"(tls {config.account.tls})")
+        click.echo(f"tracking address: {config.tracking.address}")
+        click.echo(f"database: {redact_url(config.database.url)}"
+                   + (f" (schema {config.database.schema})" if config.database.schema else ""))
+        if offline:
+            continue
+        with app.mailbox() as box:
+            folders = box.resolve_folders(sent=config.folders.sent, drafts=config.folders.drafts,
+                                          watch=config.folders.watch)
+        click.echo(f"sent folder: {folders.sent or '(none found)'}")
+        click.echo(f"drafts folder: {folders.drafts or '(none found)'}")
+        click.echo(f"watched folders: {', '.join(folders.watch)}")
 
 
 @main.command()
 @click.pass_obj
 @handle_errors
 def run(state: State) -> None:
-    """Run in the foreground: poll, draft follow-ups when due, until SIGTERM/SIGINT."""
+    """Run in the foreground for every account: watch, draft follow-ups when due, until SIGTERM/SIGINT."""
     from .daemon import Daemon
 
-    sys.exit(Daemon(state.app()).run())
+    apps = state.apps()
+    _log_config_warnings(state)
+    sys.exit(Daemon(apps).run())
+
+
+def _log_config_warnings(state: State) -> None:
+    """Risky settings (a config others can read, tls_verify = false) are repeated in the log of every run."""
+    from .config import config_warnings
+
+    for warning in config_warnings(state.config_path):
+        logging.getLogger("followupd.config").warning("%s", warning)
 
 
 def _why(entry: dict[str, Any]) -> str:
@@ -259,12 +370,15 @@ def outbox(ctx: click.Context, show_all: bool, as_json: bool) -> None:
     if ctx.invoked_subcommand is not None:
         return
     state: State = ctx.obj
-    app = state.app()
-    with app.store.read() as session:
-        touches = st.all_touches(session)
-        if not show_all:
-            touches = [t for t in touches if t.state in (st.TOUCH_PLANNED, st.TOUCH_QUEUED, st.TOUCH_SENDING)]
-        entries = [touch_json(t) for t in touches]
+    apps = state.apps()
+    app = apps[0]
+    entries = []
+    for each in apps:
+        with each.store.read() as session:
+            touches = st.all_touches(session)
+            if not show_all:
+                touches = [t for t in touches if t.state in (st.TOUCH_PLANNED, st.TOUCH_QUEUED, st.TOUCH_SENDING)]
+            entries += [{**touch_json(t), "account": each.name} for t in touches]
     if as_json:
         click.echo(json.dumps(entries, indent=2))
         return
@@ -292,7 +406,7 @@ def preview(state: State, suffix: str | None, thread_id: str | None) -> None:
 
     if suffix and thread_id:
         raise click.UsageError("--suffix is for a message sent now; a tracked thread already has its check-in date")
-    app = state.app()
+    app = state.app(thread_id)
     config = app.config
     tz = config.identity.timezone
     now = app.clock.now()
@@ -353,7 +467,7 @@ def explain(state: State, thread: str, as_json: bool) -> None:
     """Show a thread's timeline: every message that touched it, how it was read, and the evidence."""
     from .cli_outbox import resolve_id
 
-    app = state.app()
+    app = state.app(thread)
     tz = app.config.identity.timezone
     with app.store.read() as session:
         thread_id = resolve_id(session, st.Thread, thread, "thread", "followupd status")
@@ -382,7 +496,7 @@ def explain(state: State, thread: str, as_json: bool) -> None:
 
 
 # Registering further commands: the outbox subcommands, snooze and note; templates check and list.
-from . import cli_outbox, cli_templates  # noqa: E402,F401
+from . import cli_db, cli_doctor, cli_outbox, cli_templates  # noqa: E402,F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()

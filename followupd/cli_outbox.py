@@ -25,7 +25,7 @@ from . import store as st
 from .cadence import parse_duration
 from .cli import State, handle_errors, main, outbox
 from .drafts import OPEN_TOUCH_STATES
-from .errors import FollowupdError, LockError
+from .errors import FollowupdError, LeaseHeldError, LockError
 from .requests import APPROVE, EDIT, NOTE, SKIP, SNOOZE, STOP, queue_request
 
 WAIT_FOR_DAEMON_SECONDS = 60.0
@@ -50,7 +50,7 @@ def _touch_id(state: State, prefix: str) -> str:
     """A follow-up id prefix; a thread id prefix stands for that thread's waiting follow-up (touch ids start
     with their thread's id, so "abc12" may match several touches of one thread)."""
     prefix = prefix.strip()
-    with state.app().store.read() as session:
+    with state.app(prefix).store.read() as session:
         touches = list(session.scalars(select(st.Touch).where(st.Touch.id.startswith(prefix, autoescape=True))
                                        .order_by(st.Touch.id).limit(50))) if prefix else []
         if len(touches) > 1 and prefix not in {t.id for t in touches} and len({t.thread_id for t in touches}) == 1:
@@ -63,7 +63,7 @@ def _touch_id(state: State, prefix: str) -> str:
 
 
 def _thread_id(state: State, prefix: str) -> str:
-    with state.app().store.read() as session:
+    with state.app(prefix).store.read() as session:
         return resolve_id(session, st.Thread, prefix, "thread", "followupd status")
 
 
@@ -82,15 +82,17 @@ def submit(state: State, kind: str, target: str, *, argument: str = "", flag: bo
         request_id = queue_request(session, kind=kind, target=target, now=app.clock.now(), argument=argument,
                                    flag=flag).id
     try:
-        with app.lock():
+        with app.exclusive():
             try:
                 app.cycle()
             except FollowupdError as exc:
                 _apply_offline(app)
                 click.echo(f"warning: could not reach the mailbox ({exc}); the rest happens on the next cycle",
                            err=True)
-    except LockError:
-        pid = _daemon_pid(app)
+    except LockError as exc:
+        # The lock file names the local daemon; a lease held elsewhere means another host: it applies the
+        # request on its next cycle, and a pid read here could be a stale one of an unrelated process.
+        pid = None if isinstance(exc, LeaseHeldError) else _daemon_pid(app)
         if pid:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGUSR1)
@@ -129,7 +131,7 @@ def _done(app: Any, request_id: int) -> bool:
 def outbox_show(state: State, touch: str) -> None:
     """Print a follow-up in full, headers and body, as it was rendered (or sent)."""
     touch_id = _touch_id(state, touch)
-    with state.app().store.read() as session:
+    with state.app(touch).store.read() as session:
         row = session.get(st.Touch, touch_id)
         assert row is not None
         raw = row.sent_raw or row.raw or b""
@@ -175,11 +177,12 @@ def outbox_edit(state: State, touch: str) -> None:
 @handle_errors
 def outbox_approve(state: State, touch: str, send_now: bool) -> None:
     """Approve a follow-up for sending (needs [sending] mode = "approve" or "auto" and an [smtp] section)."""
-    config = state.app().config
+    touch_id = _touch_id(state, touch)
+    config = state.app(touch).config
     if config.sending.mode == "review" or config.smtp is None:
         raise click.UsageError('sending is off ([sending] mode = "review"); send the draft from your mail client, '
                                'or set [sending] mode = "approve" and add an [smtp] section')
-    submit(state, APPROVE, _touch_id(state, touch), flag=send_now)
+    submit(state, APPROVE, touch_id, flag=send_now)
 
 
 @outbox.command("skip")

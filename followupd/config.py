@@ -10,8 +10,8 @@ table of allowed keys and their TOML types per section -- so adding a section (`
 means adding an entry there and a small ``_build_*`` function, not touching the checking machinery.
 
 Secrets: a literal ``password`` is accepted but never shown (not in ``repr``, not in error messages);
-database URLs are shown with their password redacted. ``resolve_password`` runs ``password_command`` only
-when asked, so loading the config has no side effects beyond reading files.
+database URLs are shown with their password redacted. ``resolve_password`` (followupd.secrets, re-exported
+here) runs ``password_command`` only when asked, so loading the config has no side effects beyond reading files.
 """
 
 from __future__ import annotations
@@ -22,18 +22,25 @@ import json
 import os
 import re
 import stat
-import subprocess
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from followupd.cadence import CadenceSettings, Gap, gap_minimum, parse_duration, parse_gap
-from followupd.errors import ConfigError, SecretError
+from followupd.errors import ConfigError
 from followupd.intent import PhraseSet
+from followupd.secrets import (
+    OAUTH_MECHANISMS,
+    SECRET_SOURCES,
+    OAuthMechanism,
+    ca_file_problem,
+    insecure_tls_warning,
+)
+from followupd.secrets import resolve_password as resolve_password
 from followupd.tone import ToneAdjustments, ToneSettings, all_builtin_phrases, is_builtin_phrase
 
 TlsMode = Literal["implicit", "starttls", "none"]
@@ -53,7 +60,8 @@ CONFIG_ENV_VAR = "FOLLOWUPD_CONFIG"
 
 @dataclass(frozen=True)
 class AccountConfig:
-    """The IMAP account. Exactly one password source is set; ``password`` is kept out of ``repr`` and logs."""
+    """The IMAP account. Exactly one secret source is set (see followupd.secrets); ``password`` is kept out of
+    ``repr`` and logs. ``tls_ca_file``/``tls_verify``: which server certificate is accepted."""
 
     host: str
     port: int
@@ -62,6 +70,12 @@ class AccountConfig:
     password_command: str | None
     password_env: str | None
     password: str | None = field(default=None, repr=False)
+    password_keyring: str | None = None
+    oauth2_token_command: str | None = None
+    oauth2_mechanism: OAuthMechanism = "auto"
+    tls_ca_file: Path | None = None
+    tls_verify: bool = True
+    idle: bool = True  # push via IMAP IDLE where the server offers it; false: poll only
 
 
 @dataclass(frozen=True)
@@ -96,9 +110,13 @@ class DatabaseConfig:
     """Any SQLAlchemy URL. ``repr`` hides a password in the URL, since configs get pasted into bug reports."""
 
     url: str
+    schema: str | None = None   # PostgreSQL schema of this account ([[accounts]]); None: the default one
+    migrate: Literal["auto", "refuse"] = "auto"
+    lease_period: timedelta = timedelta(seconds=60)
 
     def __repr__(self) -> str:
-        return f"DatabaseConfig(url={redact_url(self.url)!r})"
+        return (f"DatabaseConfig(url={redact_url(self.url)!r}, schema={self.schema!r}, migrate={self.migrate!r}, "
+                f"lease_period={self.lease_period!r})")
 
 
 @dataclass(frozen=True)
@@ -115,7 +133,8 @@ class TemplatesConfig:
 
 @dataclass(frozen=True)
 class SmtpConfig:
-    """The outgoing server. Without its own password source it uses the [account] one (same login)."""
+    """The outgoing server. Without its own secret source it uses the [account] one (same login, ``section`` then
+    says "account"); its TLS trust settings are its own, never inherited."""
 
     host: str
     port: int
@@ -125,6 +144,11 @@ class SmtpConfig:
     password_env: str | None
     password: str | None = field(default=None, repr=False)
     section: str = "smtp"
+    password_keyring: str | None = None
+    oauth2_token_command: str | None = None
+    oauth2_mechanism: OAuthMechanism = "auto"
+    tls_ca_file: Path | None = None
+    tls_verify: bool = True
 
 
 SendingMode = Literal["review", "approve", "auto"]
@@ -172,6 +196,12 @@ class Config:
     sending: SendingConfig = field(default_factory=SendingConfig)
     tone: ToneSettings = field(default_factory=ToneSettings)
     replies: RepliesConfig = field(default_factory=lambda: RepliesConfig())
+    name: str = "default"  # the account's name: [[accounts]] name, else its username
+
+    @property
+    def account_key(self) -> str:
+        """The login this config acts for; one running followupd per key (lock, lease)."""
+        return f"{self.account.username}@{self.account.host}"
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -205,8 +235,15 @@ def default_config_path(env: Mapping[str, str] = os.environ) -> Path:
     return _xdg_dir(env, "XDG_CONFIG_HOME", ".config") / "followupd" / "config.toml"
 
 
+DATA_DIR_ENV_VAR = "FOLLOWUPD_DATA_DIR"
+
+
 def default_data_dir(env: Mapping[str, str] = os.environ) -> Path:
-    """``$XDG_DATA_HOME/followupd``, else ``~/.local/share/followupd``: state, kept apart from config."""
+    """``$FOLLOWUPD_DATA_DIR`` (system services: systemd's StateDirectory), else ``$XDG_DATA_HOME/followupd``,
+    else ``~/.local/share/followupd``: state, kept apart from config."""
+    explicit = env.get(DATA_DIR_ENV_VAR, "")
+    if explicit and Path(explicit).is_absolute():
+        return Path(explicit)
     return _xdg_dir(env, "XDG_DATA_HOME", ".local/share") / "followupd"
 
 
@@ -316,6 +353,12 @@ _SCHEMA: Mapping[str, _Section] = {
             "password_command": _Key("string", '"pass show mail/me"'),
             "password_env": _Key("string", '"FOLLOWUPD_PASSWORD"'),
             "password": _Key("string", '"..."', secret=True),
+            "password_keyring": _Key("string", '"followupd"'),
+            "oauth2_token_command": _Key("string", '"oama access me@gmail.com"'),
+            "oauth2_mechanism": _Key("string", '"auto"'),
+            "tls_ca_file": _Key("string", '"/etc/ssl/certs/my-ca.pem"'),
+            "tls_verify": _Key("boolean", "true"),
+            "idle": _Key("boolean", "true"),
         },
     ),
     "identity": _Section(
@@ -338,7 +381,9 @@ _SCHEMA: Mapping[str, _Section] = {
             "watch": _Key("string list", '["INBOX", "Archive"]'),
         },
     ),
-    "database": _Section(keys={"url": _Key("string", '"sqlite:////home/me/followupd.db"')}),
+    "database": _Section(keys={"url": _Key("string", '"sqlite:////home/me/followupd.db"'),
+                               "migrate": _Key("string", '"auto"'),
+                               "lease_period": _Key("string", '"60s"')}),
     "cadence": _Section(
         keys={
             "gaps": _Key("string list", '["3bd", "1w", "2w", "4w"]'),
@@ -387,6 +432,11 @@ _SCHEMA: Mapping[str, _Section] = {
             "password_command": _Key("string", '"pass show mail/me"'),
             "password_env": _Key("string", '"FOLLOWUPD_SMTP_PASSWORD"'),
             "password": _Key("string", '"..."', secret=True),
+            "password_keyring": _Key("string", '"followupd"'),
+            "oauth2_token_command": _Key("string", '"oama access me@gmail.com"'),
+            "oauth2_mechanism": _Key("string", '"auto"'),
+            "tls_ca_file": _Key("string", '"/etc/ssl/certs/my-ca.pem"'),
+            "tls_verify": _Key("boolean", "true"),
         },
     ),
     "sending": _Section(
@@ -408,12 +458,24 @@ _SCHEMA: Mapping[str, _Section] = {
 
 @dataclass
 class _Problems:
-    """All problems found so far; raised together so the user fixes the file in one go, not per run."""
+    """All problems found so far; raised together so the user fixes the file in one go, not per run.
+
+    For one ``[[accounts]]`` entry, ``label`` names the entry and ``own_sections`` are the sections it sets
+    itself: problems there are reported as ``[accounts.tracking]`` etc., so the user finds the right table.
+    """
 
     path: Path
     items: list[tuple[str | None, str]] = field(default_factory=list)
+    label: str = ""
+    own_sections: frozenset[str] = frozenset()
 
     def add(self, key: str | None, message: str) -> None:
+        section = (key or "").split(".", 1)[0]
+        if self.label and section in self.own_sections:
+            for name in self.own_sections:
+                table = "[[accounts]]" if name == "account" else f"[accounts.{name}]"
+                message = message.replace(f"[{name}]", table)
+            message = f"{self.label}: {message}"
         self.items.append((key, f"{self.path}: {message}"))
 
     def raise_if_any(self) -> None:
@@ -681,7 +743,7 @@ def redact_url(url: str) -> str:
 # [account]
 # ----------------------------------------------------------------------------------------------------
 
-_PASSWORD_SOURCES = ("password_command", "password_env", "password")
+_PASSWORD_SOURCES = SECRET_SOURCES   # exactly one per section; followupd.secrets resolves them at login
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -699,6 +761,7 @@ def _build_account(table: _Table) -> AccountConfig:
     if table.text("username") is not None and not username:
         table.error("username", 'is empty; e.g. username = "me@example.com"')
     _check_password_sources(table)
+    ca_file, verify = _account_trust(table, tls)
     return AccountConfig(
         host=host,
         port=_account_port(table, tls),
@@ -707,6 +770,12 @@ def _build_account(table: _Table) -> AccountConfig:
         password_command=table.text("password_command"),
         password_env=table.text("password_env"),
         password=table.text("password"),
+        password_keyring=table.text("password_keyring"),
+        oauth2_token_command=table.text("oauth2_token_command"),
+        oauth2_mechanism=_oauth2_mechanism(table, token_command=table.has("oauth2_token_command")),
+        tls_ca_file=ca_file,
+        tls_verify=verify,
+        idle=table.values.get("idle", True) is not False,
     )
 
 
@@ -743,20 +812,72 @@ def _account_port(table: _Table, tls: TlsMode) -> int:
     return port
 
 
-def _check_password_sources(table: _Table) -> None:
-    """Exactly one source, so it is never ambiguous which password is used; values are never echoed."""
+def _account_trust(table: _Table, tls: TlsMode) -> tuple[Path | None, bool]:
+    """``tls_ca_file`` (checked now: a typo should stop start-up, not the first connect) and ``tls_verify``.
+
+    Both are refused where they cannot mean anything, so nobody believes a setting protects them when it does not:
+    with ``tls = "none"`` there is no certificate, and ``tls_verify = false`` would ignore a ``tls_ca_file``.
+    """
+    raw_verify = table.values.get("tls_verify")
+    verify = raw_verify if isinstance(raw_verify, bool) else True
+    raw = table.text("tls_ca_file")
+    ca_file: Path | None = None
+    if raw is not None and not raw.strip():
+        table.error("tls_ca_file", "is empty; give the path of the CA certificate (PEM), or remove the key")
+    elif raw is not None:
+        path = _expand_user(raw.strip(), os.environ)
+        if not path.is_absolute():
+            path = table.problems.path.parent / path   # relative to the config file, like [templates] dir
+        problem = ca_file_problem(path)
+        if problem:
+            table.bad("tls_ca_file", problem)
+        elif tls == "none":
+            table.bad("tls_ca_file", 'with tls = "none" there is no certificate to check; use tls = "implicit" or '
+                                     '"starttls", or remove tls_ca_file')
+        else:
+            ca_file = path
+    if not verify and tls == "none":
+        table.bad("tls_verify", 'with tls = "none" there is no TLS and no certificate to check; remove tls_verify')
+    elif not verify and raw is not None:
+        table.bad("tls_verify", "tls_ca_file already names the CA to trust; keep it and remove tls_verify = false, "
+                                "which would turn every certificate check off")
+    return ca_file, verify
+
+
+def _oauth2_mechanism(table: _Table, *, token_command: bool) -> OAuthMechanism:
+    """``auto`` unless set; only meaningful for an OAuth2 login (``token_command``: one is configured)."""
+    text = table.text("oauth2_mechanism")
+    if text is None:
+        return "auto"
+    matched = [mechanism for mechanism in OAUTH_MECHANISMS if mechanism == text.strip().lower()]
+    if not matched:
+        table.bad("oauth2_mechanism", 'use "auto" (OAUTHBEARER where the server offers it, else XOAUTH2), '
+                                      '"oauthbearer" or "xoauth2"')
+        return "auto"
+    if not token_command:
+        table.bad("oauth2_mechanism", "it applies only to an OAuth2 login; set oauth2_token_command too, or "
+                                      "remove oauth2_mechanism")
+    return matched[0]
+
+
+def _check_password_sources(table: _Table, *, required: bool = True) -> None:
+    """Exactly one source, so it is never ambiguous which secret is used; values are never echoed.
+
+    ``required=False`` for [smtp], which may inherit the [account] source instead."""
+    section = table.name
     given = [key for key in _PASSWORD_SOURCES if table.has(key)]
-    if not given and table.present:
+    if not given and table.present and required:
         table.problems.add(
-            "account.password_command",
-            "[account] needs one password source: password_command (e.g. \"pass show mail/me\"), "
-            "password_env (e.g. \"FOLLOWUPD_PASSWORD\") or password "
-            "(discouraged: secrets belong outside the file)",
+            f"{section}.password_command",
+            f"[{section}] needs one password source: password_command (e.g. \"pass show mail/me\"), "
+            "password_env (e.g. \"FOLLOWUPD_PASSWORD\"), password_keyring (a service name in the system keyring, "
+            "e.g. \"followupd\"), oauth2_token_command (a command printing an OAuth2 access token, for Gmail or "
+            "Microsoft 365) or password (discouraged: secrets belong outside the file)",
         )
     elif len(given) > 1:
         table.problems.add(
-            f"account.{given[1]}",
-            f"[account] sets {' and '.join(given)}; keep exactly one password source",
+            f"{section}.{given[1]}",
+            f"[{section}] sets {' and '.join(given)}; keep exactly one password source",
         )
     for key in given:
         value = table.text(key)
@@ -766,6 +887,10 @@ def _check_password_sources(table: _Table) -> None:
     if env_name and not _ENV_NAME.match(env_name):
         table.bad("password_env", "give the variable's name only (letters, digits, _), without $, "
                                   'e.g. password_env = "FOLLOWUPD_PASSWORD"')
+    service = table.text("password_keyring")
+    if service and service != service.strip():
+        table.bad("password_keyring", "give the keyring service name without surrounding spaces, "
+                                      'e.g. password_keyring = "followupd"')
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -875,16 +1000,36 @@ _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 
 
 def _build_database(table: _Table, env: Mapping[str, str]) -> DatabaseConfig:
+    migrate: Literal["auto", "refuse"] = "auto"
+    migrate_text = table.text("migrate")
+    if migrate_text is not None:
+        if migrate_text.strip().lower() in ("auto", "refuse"):
+            migrate = "refuse" if migrate_text.strip().lower() == "refuse" else "auto"
+        else:
+            table.bad("migrate", 'use "auto" (upgrade the database on start) or "refuse" (stop and print the '
+                                 "command to upgrade it)")
+    period = timedelta(seconds=60)
+    period_text = table.text("lease_period")
+    if period_text is not None:
+        seconds = re.fullmatch(r"\s*(\d+)\s*s\s*", period_text)
+        try:
+            period = timedelta(seconds=int(seconds.group(1))) if seconds else parse_duration(period_text)
+        except ValueError as exc:
+            table.bad("lease_period", str(exc).replace("m (minutes)", "s (seconds), m (minutes)"))
+        else:
+            if not timedelta(seconds=5) <= period <= timedelta(hours=1):
+                table.bad("lease_period", 'use 5 seconds to 1 hour, e.g. "60s"')
     url = table.text("url")
     if url is None:
-        return DatabaseConfig(url=f"sqlite:///{default_data_dir(env) / 'followupd.db'}")
+        return DatabaseConfig(url=f"sqlite:///{default_data_dir(env) / 'followupd.db'}", migrate=migrate,
+                              lease_period=period)
     url = url.strip()
     if not _URL_SCHEME.match(url):
         table.bad("url", 'use an SQLAlchemy URL, e.g. "sqlite:////home/me/followupd.db" or '
                          '"postgresql+psycopg://user@localhost/followupd"', shown=toml_repr(redact_url(url)))
     if url.startswith("sqlite:///~"):
         url = f"sqlite:///{_expand_user(url.removeprefix('sqlite:///'), env)}"
-    return DatabaseConfig(url=url)
+    return DatabaseConfig(url=url, migrate=migrate, lease_period=period)
 
 
 def _build_templates(table: _Table, config_path: Path, env: Mapping[str, str]) -> TemplatesConfig:
@@ -1174,19 +1319,24 @@ def _build_smtp(table: _Table, account: AccountConfig) -> SmtpConfig | None:
         port = {"implicit": 465, "starttls": 587, "none": 25}[tls]
     elif not 1 <= port <= 65535:
         table.bad("port", "use a TCP port from 1 to 65535 (465 for implicit TLS, 587 for starttls)")
-    given = [key for key in _PASSWORD_SOURCES if table.has(key)]
-    if len(given) > 1:
-        table.problems.add(f"smtp.{given[1]}", f"[smtp] sets {' and '.join(given)}; keep exactly one password source")
-    env_name = table.text("password_env")
-    if env_name and not _ENV_NAME.match(env_name):
-        table.bad("password_env", "give the variable's name only (letters, digits, _), without $")
-    if not given:  # the usual case: the same login for IMAP and SMTP
-        return SmtpConfig(host=host, port=port, tls=tls, username=table.text("username") or account.username,
+    _check_password_sources(table, required=False)
+    inherits = not any(table.has(key) for key in _PASSWORD_SOURCES)
+    ca_file, verify = _account_trust(table, tls)   # trust is per server: never inherited from [account]
+    oauth2 = account.oauth2_token_command is not None if inherits else table.has("oauth2_token_command")
+    mechanism = _oauth2_mechanism(table, token_command=oauth2)
+    username = table.text("username") or account.username
+    if inherits:  # the usual case: the same login for IMAP and SMTP
+        return SmtpConfig(host=host, port=port, tls=tls, username=username,
                           password_command=account.password_command, password_env=account.password_env,
-                          password=account.password, section="account")
-    return SmtpConfig(host=host, port=port, tls=tls, username=table.text("username") or account.username,
+                          password=account.password, password_keyring=account.password_keyring,
+                          oauth2_token_command=account.oauth2_token_command,
+                          oauth2_mechanism=mechanism if table.has("oauth2_mechanism") else account.oauth2_mechanism,
+                          tls_ca_file=ca_file, tls_verify=verify, section="account")
+    return SmtpConfig(host=host, port=port, tls=tls, username=username,
                       password_command=table.text("password_command"), password_env=table.text("password_env"),
-                      password=table.text("password"))
+                      password=table.text("password"), password_keyring=table.text("password_keyring"),
+                      oauth2_token_command=table.text("oauth2_token_command"), oauth2_mechanism=mechanism,
+                      tls_ca_file=ca_file, tls_verify=verify)
 
 
 def _build_sending(table: _Table, *, present_smtp: bool) -> SendingConfig:
@@ -1279,8 +1429,17 @@ def _build_replies(table: _Table) -> RepliesConfig:
 
 
 def parse_config(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str] = os.environ) -> Config:
-    """Validate parsed TOML; raise one ConfigError listing every problem (``key`` = the first one's)."""
-    problems = _Problems(path)
+    """Validate parsed TOML of a single-account file; raise one ConfigError listing every problem.
+
+    A file with ``[[accounts]]`` is read by :func:`parse_accounts`; this returns its first account."""
+    if "accounts" in data:
+        return parse_accounts(data, path=path, env=env)[0]
+    config = _parse_one(data, _Problems(path), env)
+    return replace(config, name=config.account.username)
+
+
+def _parse_one(data: Mapping[str, Any], problems: _Problems, env: Mapping[str, str]) -> Config:
+    path = problems.path
     tables = _check_structure(data, problems)
 
     def table(name: str) -> _Table:
@@ -1308,6 +1467,137 @@ def parse_config(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str] 
     return config
 
 
+# ----------------------------------------------------------------------------------------------------
+# Several accounts: [[accounts]]
+# ----------------------------------------------------------------------------------------------------
+
+# Sections an [[accounts]] entry may set for itself ([accounts.tracking] ...); the top-level ones are the defaults.
+ACCOUNT_SECTIONS = ("identity", "tracking", "folders", "cadence", "smtp", "sending")
+# Always reported with the entry's label: they describe that one account even when inherited.
+_PER_ACCOUNT = frozenset({"account", "tracking", "identity"})
+_ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
+
+
+def account_slug(name: str) -> str:
+    """A name safe in file names and PostgreSQL schema names (lower-case letters, digits, ``_``)."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:40] or "account"
+
+
+def parse_accounts(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str] = os.environ) -> list[Config]:
+    """Every account of the file, each a complete Config: its own table merged over the top-level sections.
+
+    A file with a single ``[account]`` gives one Config (its database exactly as configured). With
+    ``[[accounts]]``, each account keeps its state apart: SQLite gets one file per account next to the
+    configured one (``followupd-<name>.db``), PostgreSQL one schema per account (``followupd_<name>``) in the
+    configured database, so accounts can be added and removed without touching each other's data.
+    """
+    entries = data.get("accounts")
+    if entries is None:
+        return [parse_config(data, path=path, env=env)]
+    top = _Problems(path)
+    if "account" in data:
+        top.add("account", "the file has both [account] and [[accounts]]; move the [account] keys into an "
+                           "[[accounts]] table (one per account)")
+    if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
+        top.add("accounts", "[[accounts]] must be a list of tables: start each account with an [[accounts]] "
+                            'line followed by its keys (host = "...", username = "...")')
+    top.raise_if_any()
+    configs: list[Config] = []
+    items: list[tuple[str | None, str]] = []
+    for index, entry in enumerate(entries, 1):
+        problems, merged, name = _account_entry(data, entry, index, path)
+        try:
+            config = _parse_one(merged, problems, env)
+        except ConfigError:
+            pass
+        else:
+            name = name or config.account.username
+            configs.append(replace(config, name=name, database=_database_for(config.database, name, problems)))
+        items.extend(problems.items)
+    _check_unique_accounts(configs, top)
+    items.extend(top.items)
+    unique = list(dict.fromkeys(items))  # an error in a shared section is reported once, not once per account
+    if unique:
+        raise ConfigError("\n".join(message for _, message in unique), key=unique[0][0])
+    return configs
+
+
+def _account_entry(data: Mapping[str, Any], entry: Mapping[str, Any], index: int,
+                   path: Path) -> tuple[_Problems, dict[str, Any], str | None]:
+    raw_name = entry.get("name")
+    name = raw_name.strip() if isinstance(raw_name, str) else None
+    label = f"[[accounts]] #{index}" + (f" ({name})" if name else "")
+    own = frozenset(key for key in ACCOUNT_SECTIONS if isinstance(entry.get(key), dict))
+    problems = _Problems(path, label=label, own_sections=_PER_ACCOUNT | own)
+    if raw_name is not None and (name is None or not _ACCOUNT_NAME.match(name)):
+        problems.add("account.name", f"[account] name = {toml_repr(raw_name)} is not allowed; use letters, "
+                                     'digits and . _ @ + - (up to 64), e.g. name = "work"')
+        name = None
+    merged: dict[str, Any] = {key: value for key, value in data.items() if key != "accounts"}
+    account: dict[str, Any] = {}
+    for key, value in entry.items():
+        if key == "name":
+            continue
+        if key in own:
+            shared = data.get(key)
+            merged[key] = {**(shared if isinstance(shared, dict) else {}), **value}
+        elif key in _SCHEMA and key != "account":
+            problems.add(f"account.{key}", f"[accounts.{key}] cannot be set per account; only "
+                                           f"{', '.join(f'[accounts.{s}]' for s in ACCOUNT_SECTIONS)} can. Put it "
+                                           f"at the top level as [{key}]")
+        else:
+            account[key] = value
+    merged["account"] = account
+    return problems, merged, name
+
+
+def _database_for(database: DatabaseConfig, name: str, problems: _Problems) -> DatabaseConfig:
+    """One account's own place in the configured database: a file of its own, or a schema of its own."""
+    slug = account_slug(name)
+    url = make_url_safe(database.url)
+    if url is None:
+        return database
+    backend, file = url
+    if backend == "sqlite":
+        if not file or file == ":memory:":
+            return database
+        own = Path(file)
+        own = own.with_name(f"{own.stem}-{slug}{own.suffix}")
+        return replace(database, url=f"sqlite:///{own}")
+    if backend == "postgresql":
+        return replace(database, schema=f"followupd_{slug}")
+    problems.add("database.url", f"[database] url: several accounts need SQLite or PostgreSQL (one file or one "
+                                 f"schema per account), not {backend}")
+    return database
+
+
+def make_url_safe(url: str) -> tuple[str, str] | None:
+    """(backend, database) of an SQLAlchemy URL without importing SQLAlchemy here; None if it does not parse."""
+    match = re.match(r"^([A-Za-z][A-Za-z0-9]*)(?:\+[A-Za-z0-9_]+)?://(.*)$", url)
+    if not match:
+        return None
+    backend, rest = match.group(1).lower(), match.group(2)
+    if backend == "sqlite":
+        return backend, rest.removeprefix("/")
+    return backend, rest.rsplit("/", 1)[-1].split("?", 1)[0]
+
+
+def _check_unique_accounts(configs: Sequence[Config], problems: _Problems) -> None:
+    seen_names: dict[str, str] = {}
+    seen_logins: dict[str, str] = {}
+    for config in configs:
+        slug = account_slug(config.name)
+        if slug in seen_names:
+            problems.add("accounts", f"[[accounts]] {config.name!r} and {seen_names[slug]!r} need different names "
+                                     "(names are used for files and database schemas); set name = \"...\" on one")
+        seen_names.setdefault(slug, config.name)
+        login = f"{config.account.username}@{config.account.host}".lower()
+        if login in seen_logins:
+            problems.add("accounts", f"[[accounts]] {config.name!r} and {seen_logins[login]!r} are the same login "
+                                     f"({config.account.username} at {config.account.host}); list each account once")
+        seen_logins.setdefault(login, config.name)
+
+
 def _read_config_text(path: Path) -> str:
     try:
         raw = path.read_bytes()
@@ -1327,15 +1617,23 @@ def _read_config_text(path: Path) -> str:
             f"{path}: not UTF-8 text (bad byte at offset {exc.start}); TOML files are UTF-8") from None
 
 
-def load_config(path: Path, env: Mapping[str, str] = os.environ) -> Config:
-    """Read, parse and validate the config file; every failure is a ConfigError naming the file."""
+def _load_toml(path: Path) -> dict[str, Any]:
     text = _read_config_text(path)
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         # The decoder's message carries "(at line L, column C)" and never the offending text: no secret leaks.
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_config(data, path=path, env=env)
+
+
+def load_config(path: Path, env: Mapping[str, str] = os.environ) -> Config:
+    """Read, parse and validate the config file (its first account); every failure is a ConfigError naming the file."""
+    return parse_config(_load_toml(path), path=path, env=env)
+
+
+def load_accounts(path: Path, env: Mapping[str, str] = os.environ) -> list[Config]:
+    """Every account of the config file, validated together (all problems of all accounts in one error)."""
+    return parse_accounts(_load_toml(path), path=path, env=env)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -1343,88 +1641,13 @@ def load_config(path: Path, env: Mapping[str, str] = os.environ) -> Config:
 # ----------------------------------------------------------------------------------------------------
 
 
-def resolve_password(
-    account: AccountConfig | SmtpConfig, env: Mapping[str, str] = os.environ, *, timeout: float = 30
-) -> str:
-    """The IMAP password from its one source; called at login, not at load, so a locked keyring waits.
-
-    Messages name the source and what went wrong but never contain the secret (nor the command's stdout).
-    """
-    section = account.section if isinstance(account, SmtpConfig) else "account"
-    if account.password is not None:
-        return account.password
-    if account.password_env is not None:
-        return _password_from_env(account.password_env, env, section)
-    if account.password_command is not None:
-        return _password_from_command(account.password_command, env, timeout, section)
-    raise SecretError(f"[{section}] has no password source; set password_command or password_env",
-                      key=f"{section}.password_command")
-
-
-def _password_from_env(name: str, env: Mapping[str, str], section: str = "account") -> str:
-    value = env.get(name)
-    if value is None:
-        raise SecretError(f"[{section}] password_env: environment variable {name} is not set",
-                          key=f"{section}.password_env")
-    if not value:
-        raise SecretError(f"[{section}] password_env: environment variable {name} is empty",
-                          key=f"{section}.password_env")
-    return value
-
-
-def _password_from_command(command: str, env: Mapping[str, str], timeout: float, section: str = "account") -> str:
-    """First line of the command's stdout, like isync's PassCmd and msmtp's passwordeval.
-
-    Taking the first line (not all output minus the final newline) matters for ``pass``: its entries often
-    hold ``login:``/``url:`` lines below the password.
-    """
-    key = f"{section}.password_command"
-    try:
-        result = subprocess.run(command, shell=True, capture_output=True, stdin=subprocess.DEVNULL,
-                                env=dict(env), timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        raise SecretError(f"[{section}] password_command did not finish within {timeout:g} s "
-                          "(is it waiting for a passphrase prompt?)", key=key) from None
-    except OSError as exc:
-        raise SecretError(f"[{section}] password_command could not be started: {exc.strerror or exc}",
-                          key=key) from None
-    lines = result.stdout.splitlines()
-    first = lines[0] if lines else b""
-    if result.returncode != 0:
-        raise SecretError(f"[{section}] password_command {_failure(result.returncode)}"
-                          f"{_stderr_summary(result.stderr, first)}", key=key)
-    try:
-        password = first.decode("utf-8")
-    except UnicodeDecodeError:
-        raise SecretError(f"[{section}] password_command printed something that is not UTF-8", key=key) from None
-    if not password:
-        raise SecretError(f"[{section}] password_command printed nothing (its first line is empty)", key=key)
-    return password
-
-
-def _failure(returncode: int) -> str:
-    if returncode < 0:
-        return f"was killed by signal {-returncode}"
-    return f"failed with exit code {returncode}"
-
-
-def _stderr_summary(stderr: bytes, secret: bytes) -> str:
-    """The first non-blank stderr line, as a hint; redacted if it happens to contain what stdout printed."""
-    text = stderr.decode("utf-8", errors="replace")
-    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    if not line:
-        return ""
-    candidate = secret.decode("utf-8", errors="replace").strip()
-    if candidate and candidate in line:
-        line = line.replace(candidate, "***")
-    return f": {line}"
-
-
 def config_warnings(path: Path) -> list[str]:
-    """Non-fatal advice about the file itself: who else can read or change it, and literal secrets in it.
+    """Non-fatal advice about the file itself: who else can read or change it, literal secrets, disabled checks.
 
-    A group/world-writable config is risky in any case (an edited ``password_command`` runs as the user); a
-    readable one matters when the file holds a secret (a literal password, or a database URL with one).
+    A group/world-writable config is risky in any case (an edited ``password_command`` runs as the user). A
+    readable one always tells others which accounts exist and where their secrets come from, and hands them
+    the secret itself when the file holds one (a literal password, or a database URL with one).
+    ``tls_verify = false`` is repeated here so it is seen at start-up, not only in a log line per connect.
     """
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
@@ -1436,18 +1659,38 @@ def config_warnings(path: Path) -> list[str]:
         warnings.append(f"config file is writable by other users (mode {mode:04o}); anyone who can edit it "
                         f"can make followupd run commands as you; chmod 600 {path}")
     secrets = _secrets_in(data)
-    if secrets and mode & 0o044:
-        warnings.append(f"config file is readable by other users (mode {mode:04o}) and holds {secrets}; "
-                        f"chmod 600 {path}")
-    if _has_literal_password(data):
-        warnings.append("[account] password is a literal secret in the config file; prefer password_command "
-                        "(e.g. \"pass show mail/me\") or password_env")
+    if mode & 0o044:
+        holds = (f"holds {secrets}" if secrets
+                 else "shows your accounts and where their secrets come from")
+        warnings.append(f"config file is readable by other users (mode {mode:04o}) and {holds}; chmod 600 {path}")
+    for label, table in _login_tables(data):
+        if "password" in table:
+            warnings.append(f"{label} password is a literal secret in the config file; prefer password_command "
+                            "(e.g. \"pass show mail/me\"), password_env or password_keyring")
+        if table.get("tls_verify") is False:
+            warnings.append(insecure_tls_warning(label, str(table.get("host", "the server"))))
     return warnings
 
 
+def _login_tables(data: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """Every table holding a login, with the label messages use: [account], [smtp], [[accounts]] entries."""
+    found: list[tuple[str, Mapping[str, Any]]] = []
+    for name in ("account", "smtp"):
+        table = data.get(name)
+        if isinstance(table, dict):
+            found.append((f"[{name}]", table))
+    entries = data.get("accounts")
+    for index, entry in enumerate(entries if isinstance(entries, list) else [], 1):
+        if isinstance(entry, dict):
+            found.append((f"[[accounts]] #{index}", entry))
+            smtp = entry.get("smtp")
+            if isinstance(smtp, dict):
+                found.append((f"[accounts.smtp] #{index}", smtp))
+    return found
+
+
 def _has_literal_password(data: Mapping[str, Any]) -> bool:
-    account = data.get("account")
-    return isinstance(account, dict) and "password" in account
+    return any("password" in table for _, table in _login_tables(data))
 
 
 def _secrets_in(data: Mapping[str, Any]) -> str:

@@ -19,7 +19,9 @@ from functools import partial
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import interpret
 from . import store as st
@@ -34,11 +36,12 @@ from .drafts import (
     is_reminder_id,
     keep_promise,
     open_touch,
+    planned_due,
     replan_thread,
     withdraw_open_touches,
 )
 from .dsn import DeliveryReport
-from .errors import OperationalError
+from .errors import LeaseLostError, OperationalError
 from .exchange import thread_index_guid
 from .faults import crash_point
 from .headers import FETCH_HEADER_FIELDS, Address, MessageKind, MessageMeta, base_subject, parse_headers
@@ -50,6 +53,8 @@ from .tracking import TrackRequest, find_tracking, is_tracking_address
 
 logger = logging.getLogger(__name__)
 
+#: Re-planning more threads than this at once (a cadence change, a first sync) writes them in one bulk UPDATE.
+BULK_REPLAN = 50
 #: States whose threads still take part in matching. A late reply to an "unanswered" thread is still worth
 #: recording: the user wants to know who answered, even after followupd gave up.
 MATCHABLE_STATES = (st.WAITING, st.UNANSWERED)
@@ -108,6 +113,7 @@ class CycleReport:
     requests: list[str] = field(default_factory=list)
     gmail_ids: set[int] = field(default_factory=set)  # X-GM-MSGIDs read this cycle (one message, many labels)
     sends: SendReport = field(default_factory=SendReport)
+    watched: tuple[str, ...] = ()  # the folders replies arrive in (resolved), for IDLE
 
     @property
     def fetched(self) -> int:
@@ -189,6 +195,8 @@ class Engine:
         self.tracking_address = config.tracking.address.lower()
         self.drafter = Drafter(config, library) if library is not None else None
         self.sender = sender
+        # Scale-out: a check that this process still owns the account, made before each mailbox write phase.
+        self.fence: Callable[[], bool] | None = None
 
     # ------------------------------------------------------------------ the cycle
     def run_cycle(self, mailbox: MailboxPort, *, dry_run: bool = False) -> CycleReport:
@@ -201,6 +209,7 @@ class Engine:
         if folders.sent:
             order.append((folders.sent, True))
         order.extend((name, False) for name in folders.watch if name != folders.sent)
+        report.watched = tuple(folders.watch)
         self._mailbox = mailbox  # for the few bodies worth reading (matched OOOs, replies, bounces)
         session_cm = self.store.read() if dry_run else self.store.transaction()
         with session_cm as session:
@@ -214,6 +223,9 @@ class Engine:
             session.flush()
         if not dry_run:
             crash_point("after_sync_commit")
+        if not dry_run and self.fence is not None and not self.fence():
+            raise LeaseLostError("this process's lease on the account ran out during the cycle; another followupd "
+                                 "takes over (nothing was drafted or sent by this one)")
         if self.drafter is not None and not dry_run:
             self.drafter.act(self.store, mailbox, folders.drafts, self.clock.now(), report.drafts)
         if self.sender is not None and not dry_run:
@@ -338,8 +350,10 @@ class Engine:
         message_id = meta.message_id or self._synthetic_message_id(seen)
         thread = session.get(st.Thread, thread_id_for(message_id))
         recipients = self._recipients(meta)
+        known_ids: tuple[str, ...] | None = None
         if thread is None:
             thread = self._new_thread(session, seen, message_id, request, recipients)
+            known_ids = ()  # a thread made just now owns only its own id: no query to find that out
             report.new_threads.append(thread.id)
             report.touched.add(thread.id)
             logger.info("tracking %s: %r to %s (%s)", thread.id, thread.subject,
@@ -348,7 +362,7 @@ class Engine:
             self._merge_copy(thread, seen, recipients)
         session.flush()  # inside the savepoint: a write that fails, fails for this message only
         if thread.state in MATCHABLE_STATES:
-            index.add(self._thread_key(thread))
+            index.add(self._thread_key(thread, known_ids))
 
     def _follows_up_open_thread(self, meta: MessageMeta, index: ThreadIndex) -> bool:
         """Writes in an open thread to someone it already waits on; a forward to someone new is a new thread."""
@@ -408,6 +422,9 @@ class Engine:
             problems=problems, touches=0, source=[seen.where], conversation_keys=list(seen.conversation_keys),
             kind=st.COMMITMENT if request.own_commitment else st.NUDGE,
             expect_all=request.expect_all or self.config.tracking.expect_all,
+            # A new thread has no follow-ups or reminders yet: saying so spares the query for each that the rest
+            # of the message's processing (a follow-up by hand, a reply) would otherwise make to find that out.
+            touch_rows=[], reminder_rows=[],
         )
         session.add(thread)
         # Already counted in an open thread (a promise chained, see _maybe_track): that row stays, so a reply to
@@ -421,7 +438,8 @@ class Engine:
         elif request.suffix:
             detail += f" (suffix {request.suffix!r}" + (f", first check-in {request.promised})" if request.promised
                                                        else ", not understood)")
-        st.add_event(session, thread, at=now, kind="tracked", message_id=message_id, detail=detail)
+        # A thread made just now has no events to repeat: add it without add_event's look-up for a duplicate.
+        session.add(st.Event(thread_id=thread.id, at=now, kind="tracked", message_id=message_id, detail=detail))
         session.flush()
         return thread
 
@@ -439,10 +457,12 @@ class Engine:
                 setattr(thread, role, current + added)
 
     # ------------------------------------------------------------------ matching
-    def _thread_key(self, thread: st.Thread) -> ThreadKey:
+    def _thread_key(self, thread: st.Thread, ids: Iterable[str] | None = None) -> ThreadKey:
+        """``ids``: the thread's known message ids when the caller has them (else they are loaded)."""
+        known = (row.message_id for row in thread.ids) if ids is None else ids
         return ThreadKey(
             thread_id=thread.id,
-            message_ids=frozenset(row.message_id for row in thread.ids) | {thread.message_id}
+            message_ids=frozenset(known) | {thread.message_id}
             | frozenset(thread.conversation_keys or ()),
             participants=frozenset(p["email"] for p in thread.participants()),
             base_subject=base_subject(thread.subject),
@@ -738,11 +758,18 @@ class Engine:
             thread.last_touch_at = at
         pending = open_touch(thread)
         if pending is not None:
+            # A send of ours that was interrupted (kill -9 after SMTP) and that the server filed in Sent itself
+            # (Gmail, Office 365): the copy proves it went out, but unlike a mail client's send nothing removed
+            # the draft, which the user could then send a second time.
+            interrupted_send = pending.state == st.TOUCH_SENDING
             pending.state = st.TOUCH_SENT
             pending.done_at = at
             is_our_draft = message_id == pending.message_id or seen.meta.followupd_id == pending.id
             pending.outcome = "sent" if is_our_draft else "you wrote your own follow-up instead"
-            pending.cleanup_pending = not is_our_draft
+            pending.cleanup_pending = not is_our_draft or interrupted_send
+            if interrupted_send and is_our_draft:
+                pending.sent_by_followupd = True
+                pending.outcome = "sent by followupd (its send was interrupted; found in Sent)"
 
     def _apply_to_promise(self, session: Session, thread: st.Thread, seen: SeenMessage, match: MatchEvent,
                           message_id: str, at: datetime, index: ThreadIndex, report: CycleReport) -> bool:
@@ -769,6 +796,9 @@ class Engine:
         pending = open_touch(thread)
         ours = pending is not None and (message_id == pending.message_id or seen.meta.followupd_id == pending.id)
         if pending is not None and ours:
+            if pending.state == st.TOUCH_SENDING:  # our interrupted send, filed by the server: remove the draft
+                pending.sent_by_followupd = True
+                pending.cleanup_pending = True
             pending.state = st.TOUCH_SENT
             pending.done_at = at
             pending.outcome = "sent"
@@ -794,6 +824,31 @@ class Engine:
             st.set_meta(session, "cadence_fingerprint", fingerprint)
         else:
             threads = [t for tid in sorted(report.touched) if (t := session.get(st.Thread, tid)) is not None]
+        if len(threads) > BULK_REPLAN:
+            self._replan_bulk(session, threads, now, report)
+            return
         for thread in threads:
             if thread.state == st.WAITING and replan_thread(session, thread, self.config, now):
                 report.changes.append(f"{thread.id} closed as unanswered")
+
+    def _replan_bulk(self, session: Session, threads: list[st.Thread], now: datetime, report: CycleReport) -> None:
+        """The same re-planning for many threads (a cadence change, a first sync), with one UPDATE for all.
+
+        The ORM writes a changed ``next_due`` with one statement per thread; for 10,000 threads that was half a
+        second of the 1.1 s the engine took (bench/). Threads whose sequence is over still go through
+        ``replan_thread``, which closes them and records why."""
+        session.flush()
+        changed: list[tuple[st.Thread, datetime]] = []
+        for thread in threads:
+            if thread.state != st.WAITING:
+                continue
+            due = planned_due(thread, self.config)
+            if due is None:
+                if replan_thread(session, thread, self.config, now):
+                    report.changes.append(f"{thread.id} closed as unanswered")
+            elif thread.next_due != due:
+                changed.append((thread, due))
+        if changed:
+            session.execute(update(st.Thread), [{"id": thread.id, "next_due": due} for thread, due in changed])
+            for thread, due in changed:
+                set_committed_value(thread, "next_due", due)  # written just now: not dirty, no second UPDATE

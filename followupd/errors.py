@@ -71,3 +71,11 @@ class StoreError(OperationalError):
 
 class LockError(OperationalError):
     """Another followupd instance already holds this account's lock."""
+
+
+class LeaseHeldError(LockError):
+    """Another followupd process, maybe on another host, holds this account's lease (PostgreSQL scale-out)."""
+
+
+class LeaseLostError(OperationalError):
+    """This process's lease on the account ended during a cycle: it stops before touching the mailbox."""

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from . import store as st
 from .cadence import fit_to_window
 from .config import Config
-from .drafts import FOLLOWUPD_HEADER, keep_promise, replan_thread
+from .drafts import FOLLOWUPD_HEADER, keep_promise, replan_thread, withdraw_open_touches
 from .faults import crash_point
 from .smtp import SmtpRejected, SmtpSender, SmtpTemporary, SmtpUncertain
 from .tracking import is_tracking_address
@@ -330,6 +330,10 @@ class Sender:
                                "check with the recipient or your mail server's log, then `followupd outbox "
                                f"approve {touch.id}` to send it again if it did not arrive")
                     report.failed.append(touch.id)
+                    if touch.thread.state != st.WAITING:
+                        # A reply closed the thread meanwhile: nothing to send again, and its draft must go now
+                        # (the reply's own withdrawal skipped it while it was "sending").
+                        withdraw_open_touches(touch.thread, now, f"not sent again: the thread is {touch.thread.state}")
 
     def _finish_sent(self, store: st.Store, mailbox: SendingMailbox, sent_folder: str | None,
                      drafts_folder: str | None, now: datetime) -> None:

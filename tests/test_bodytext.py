@@ -15,6 +15,9 @@ from hypothesis import strategies as st
 
 from followupd.bodytext import decode_bytes, html_to_text, message_text, readable_text, strip_quoted
 
+# Far above any normal run even on a loaded CI machine; a quadratic regex on 1 MB takes minutes.
+PATHOLOGICAL_SECONDS = 5.0
+
 BODY = Path(__file__).parent / "data" / "mail" / "body"
 
 
@@ -203,12 +206,14 @@ def big_messages() -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize("name", sorted(big_messages()))
-def test_one_megabyte_messages_take_well_under_a_second(name: str) -> None:
+def test_one_megabyte_messages_have_no_pathological_slowness(name: str) -> None:
+    # A guard against quadratic or exponential regexes (seconds would become hours on 1 MB), not a speed
+    # target: those live in bench/. Typical here: well under 0.1 s.
     raw = big_messages()[name]
     assert len(raw) >= 600_000
     start = time.perf_counter()
     message_text(raw)
-    assert time.perf_counter() - start < 0.6
+    assert time.perf_counter() - start < PATHOLOGICAL_SECONDS
 
 
 def test_deep_multipart_nesting_does_not_raise() -> None:

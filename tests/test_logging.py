@@ -1,0 +1,72 @@
+"""Logging like a good Unix service: levels on stderr, journald priorities under systemd, secrets masked."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from dovecot import DovecotServer, MailUser
+from harness import Account, followupd_command
+
+from followupd.redact import RedactingFilter, redact, register_secret
+
+
+@pytest.fixture
+def account(dovecot: DovecotServer, mail_user: MailUser, tmp_path: Path) -> Account:
+    return Account(dovecot, mail_user, tmp_path / "acct")
+
+
+def _run_with_stderr_file(account: Account, path: Path, *args: str, journal: bool) -> int:
+    with path.open("wb") as stderr:
+        info = os.fstat(stderr.fileno())
+        env = account.env()
+        env.pop("JOURNAL_STREAM", None)
+        if journal:
+            env["JOURNAL_STREAM"] = f"{info.st_dev}:{info.st_ino}"  # what systemd sets for a journal stream
+        return subprocess.run([*followupd_command(), "--config", str(account.config_path), *args], env=env,
+                              stdout=subprocess.DEVNULL, stderr=stderr, timeout=60, check=False).returncode
+
+
+def test_under_journald_every_line_carries_its_syslog_priority(account: Account, tmp_path: Path) -> None:
+    log = tmp_path / "stderr"
+    assert _run_with_stderr_file(account, log, "--log-level", "info", "poll", journal=True) == 0
+    lines = log.read_text().splitlines()
+    assert lines and all(line.startswith(("<6>", "<7>", "<4>", "<3>")) for line in lines), lines
+    assert any(line.startswith("<6>followupd.") for line in lines)
+    account.write_config(account.config_text.replace(f"port = {account.user.port}\n", "port = 1\n"))
+    assert _run_with_stderr_file(account, log, "poll", journal=True) == 3
+    assert log.read_text().startswith("followupd: error:")  # the CLI's own error line is for humans
+    # Outside the journal (a terminal, a file), the level is spelled out instead.
+    account.write_config(account.config_text.replace("port = 1\n", f"port = {account.user.port}\n"))
+    assert _run_with_stderr_file(account, log, "--log-level", "debug", "poll", journal=False) == 0
+    lines = log.read_text().splitlines()
+    assert lines and all(line.split(" ", 1)[0] in ("DEBUG", "INFO", "WARNING", "ERROR") or line.startswith(" ")
+                         for line in lines), lines
+
+
+def test_a_resolved_secret_is_masked_in_every_log_line_and_traceback() -> None:
+    secret = "correct-horse-battery-staple-4711"
+    register_secret(secret)
+    record = logging.LogRecord("imapclient", logging.DEBUG, __file__, 1, "> b'AUTHENTICATE %s'", (secret,), None)
+    assert RedactingFilter().filter(record)
+    assert secret not in record.getMessage() and "***" in record.getMessage()
+    import base64
+
+    assert redact(base64.b64encode(secret.encode()).decode()) == "***"
+    try:
+        raise RuntimeError(f"server said: bad token {secret}")
+    except RuntimeError:
+        import sys
+
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", None, sys.exc_info())
+    RedactingFilter().filter(record)
+    assert secret not in logging.Formatter().format(record)
+
+
+def test_debug_log_of_a_whole_cycle_never_shows_the_password(account: Account) -> None:
+    result = account.run("--log-level", "debug", "poll")
+    assert "LOGIN" in result.stderr or "imapclient" in result.stderr  # the protocol log is really on
+    assert account.user.password not in result.stderr and account.user.password not in result.stdout
