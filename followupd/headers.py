@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from email.message import Message
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses, parsedate_to_datetime
+from functools import lru_cache
 
 #: The header fields followupd fetches (``BODY.PEEK[HEADER.FIELDS (...)]``).
 #: Everything headers.py reads must be here.
@@ -163,6 +164,8 @@ _MAX_EMAIL = 320
 #: Address fields are cut here: the stdlib address parser needs ~1 s for a hostile 1 MB To:, and 64 KiB is
 #: already some 1,500 recipients.
 _MAX_ADDRESS_FIELD = 64 * 1024
+#: Address fields up to this long are parsed once per process and remembered (at most 8192 values, ~5 MB).
+_CACHED_ADDRESS_FIELD = 1024
 #: Header blocks bigger than this are odd enough to mention (real ones rarely pass a few KiB).
 _LARGE_BLOCK = 64 * 1024
 #: Fields RFC 5322 §3.6 allows once; a repeat is worth a note because only the first is used.
@@ -259,6 +262,14 @@ def _squeeze(text: str, limit: int) -> str:
 
     Byte-order marks go: joined UTF-16 words leave one per word inside the text.
     """
+    if text.isascii() and text.isprintable() and "  " not in text and not text.startswith(" ") \
+            and not text.endswith(" "):
+        return text[:limit]  # the usual value, nothing to squeeze: this runs ~17 times a message
+    return _squeeze_any(text, limit)
+
+
+def _squeeze_any(text: str, limit: int) -> str:
+    """``_squeeze`` without its shortcut; the tests hold the two equal."""
     return " ".join(_CONTROL.sub(" ", text.replace("\ufeff", "")).split())[:limit]
 
 
@@ -336,14 +347,32 @@ def _subject(fields: _Fields, problems: list[str]) -> str:
 
 
 def _addresses(values: list[str], problems: list[str], where: str) -> tuple[Address, ...]:
-    """Mailboxes of address fields: emails lower-cased, display names decoded; junk entries dropped."""
+    """Mailboxes of address fields: emails lower-cased, display names decoded; junk entries dropped.
+
+    The same few values (the user's own address, regular correspondents) fill most of a mailbox's address
+    fields, so short ones are parsed once per process (`_addresses_cached`); the result depends on nothing else.
+    """
     if not values:
         return ()
+    if sum(len(value) for value in values) <= _CACHED_ADDRESS_FIELD:
+        found, noted = _addresses_cached(tuple(values), where)
+        problems.extend(noted)
+        return found
+    return _parse_addresses(values, problems, where)
+
+
+@lru_cache(maxsize=8192)
+def _addresses_cached(values: tuple[str, ...], where: str) -> tuple[tuple[Address, ...], tuple[str, ...]]:
+    problems: list[str] = []
+    return _parse_addresses(list(values), problems, where), tuple(problems)
+
+
+def _parse_addresses(values: list[str], problems: list[str], where: str) -> tuple[Address, ...]:
     if sum(len(value) for value in values) > _MAX_ADDRESS_FIELD:
         problems.append(f"{where} longer than {_MAX_ADDRESS_FIELD} characters, only the start read")
         values = [" ".join(values)[:_MAX_ADDRESS_FIELD]]
     try:
-        pairs = getaddresses(values)
+        pairs = _getaddresses(values)
     except (ValueError, IndexError, TypeError, AttributeError, RecursionError):
         # RecursionError: the stdlib parses nested comments recursively, "((((((" is enough.
         problems.append(f"unparseable {where}")
@@ -358,6 +387,53 @@ def _addresses(values: list[str], problems: list[str], where: str) -> tuple[Addr
             continue
         out.append(Address(email=address, name=_squeeze(_decode_words(name, problems, where), _MAX_NAME)))
     return tuple(out)
+
+
+def _getaddresses(values: list[str]) -> list[tuple[str, str]]:
+    """``email.utils.getaddresses``, with the plain forms most mail uses read by one regex (~10x faster).
+
+    ``_simple_addresses`` gives exactly what ``getaddresses`` gives or declines (tests/test_headers.py runs both
+    over every sample and generated lists); anything unusual is left to the stdlib.
+    """
+    simple = _simple_addresses(", ".join(values))
+    return getaddresses(values) if simple is None else simple
+
+
+# The plain forms: ``local@domain``, ``Name <local@domain>``, ``"Quoted, Name" <local@domain>`` and lists of
+# them. Dot-atoms of RFC 5322 atext only, printable ASCII, no comments, groups, routes, domain literals,
+# backslashes or whitespace inside an address. Encoded words are atext, so ``=?utf-8?q?...?= <a@b>`` is
+# plain too: getaddresses keeps them literal and ``_decode_words`` decodes them afterwards either way.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_ADDR_SPEC = rf"{_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*"
+_WORD = r"(?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+|\"[ !#-\[\]-~]*\")"  # a phrase allows "." in its atoms
+_FWS = r"[ \t\r\n]*"
+_SIMPLE_ITEM = re.compile(
+    rf"{_FWS}(?:(?P<bare>{_ADDR_SPEC})|(?P<phrase>{_WORD}(?:[ \t\r\n]+{_WORD})*)?{_FWS}<(?P<angle>{_ADDR_SPEC})>)"
+    rf"{_FWS}(?:,|\Z)"
+)
+_PHRASE_WORD = re.compile(r'"([^"]*)"|([^ \t\r\n"]+)')
+
+
+def _simple_addresses(text: str) -> list[tuple[str, str]] | None:
+    """(name, email) pairs as ``getaddresses`` makes them, or None when ``text`` is not made of plain forms."""
+    if not text.isascii():
+        return None
+    out: list[tuple[str, str]] = []
+    pos, end = 0, len(text)
+    while pos < end:
+        match = _SIMPLE_ITEM.match(text, pos)
+        if match is None:
+            return None
+        bare, phrase, angle = match.group("bare", "phrase", "angle")
+        if bare is not None:
+            out.append(("", bare))
+        else:
+            words = _PHRASE_WORD.findall(phrase) if phrase else ()
+            out.append((" ".join(quoted or atom for quoted, atom in words), angle))
+        pos = match.end()
+    if not out or text[-1] == ",":  # getaddresses makes ('', '') of empty entries; leave those to it
+        return None
+    return out
 
 
 def _first_address(fields: _Fields, name: str, problems: list[str]) -> Address | None:
@@ -513,12 +589,13 @@ class _Facts:
 
     def value(self, name: str, limit: int = 120) -> str:
         """First value of a field, squeezed and cut short enough to quote in evidence."""
-        return _squeeze(_first(self.fields, name), limit)
+        values = self.fields.get(name)  # most rules ask for fields a message does not have
+        return _squeeze(values[0], limit) if values else ""
 
     def token(self, name: str) -> str:
         """First word of a field, lower-cased: "auto-replied (vacation)" -> "auto-replied"."""
-        words = re.split(r"[\s;(]+", self.value(name).lower(), maxsplit=1)
-        return words[0]
+        value = self.value(name)
+        return _TOKEN_END.split(value.lower(), maxsplit=1)[0] if value else ""
 
     def content_type(self) -> tuple[str, dict[str, str]]:
         """MIME type and parameters; parameter order and case vary between mailers."""
@@ -531,6 +608,7 @@ class _Facts:
         return "".join(mime.split()).lower(), params
 
 
+_TOKEN_END = re.compile(r"[\s;(]+")
 _Rule = Callable[[_Facts], "tuple[MessageKind, str] | None"]
 
 

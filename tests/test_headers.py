@@ -8,12 +8,14 @@ from __future__ import annotations
 import email.header
 from datetime import UTC, datetime, timedelta, timezone
 from email.parser import BytesHeaderParser
+from email.utils import getaddresses
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from followupd import headers as hdr
 from followupd.headers import (
     Address,
     MessageKind,
@@ -557,3 +559,125 @@ def test_subjects_encoded_by_the_stdlib_come_back(text: str, charset: str) -> No
     meta = parse_headers(b"Subject: " + encoded.encode("ascii") + b"\r\n")
 
     assert meta.subject == " ".join(text.replace("\ufeff", "").split())[:1000]
+
+
+# ------------------------------------------------------------------------ fast paths give the same answer
+# parse_headers runs once per message of a mailbox: plain address lists skip the stdlib parser, short address
+# fields are parsed once per process, and plain text skips the squeeze. Each shortcut must give exactly what
+# the slow path gives; these tests run both over every header value of the samples and over generated input.
+
+HOSTILE = Path(__file__).parent / "data" / "hostile"
+ALL_SAMPLES = sorted({*MAIL.rglob("*.eml"), *HOSTILE.glob("*.eml")})
+ADDRESS_FIELDS = ("from", "sender", "to", "cc", "bcc", "reply-to", "delivered-to", "x-original-to",
+                  "return-path")
+
+
+def sample_fields(path: Path) -> list[tuple[str, str]]:
+    """Every header field of a sample as parse_headers sees it (8-bit bytes recovered)."""
+    msg = BytesHeaderParser().parsebytes(path.read_bytes())
+    return [(str(name).lower(), hdr._unescape(str(value))[0]) for name, value in msg.raw_items()]
+
+
+def assert_same_as_getaddresses(values: list[str]) -> bool:
+    """The fast path gives exactly getaddresses' pairs, or declines; returns whether it answered."""
+    fast = hdr._simple_addresses(", ".join(values))
+    if fast is not None:
+        assert fast == getaddresses(values), values
+    return fast is not None
+
+
+def test_simple_address_path_matches_getaddresses_on_every_sample_header() -> None:
+    answered: dict[str, int] = {}
+    for path in ALL_SAMPLES:
+        fields = sample_fields(path)
+        for name, value in fields:  # every field, address or not: the fast path must never guess
+            if assert_same_as_getaddresses([value]):
+                answered[name] = answered.get(name, 0) + 1
+        for field_name in ADDRESS_FIELDS:  # repeated fields are joined, as _addresses does
+            assert_same_as_getaddresses([value for name, value in fields if name == field_name])
+    # The samples' plain From/To must take the fast path, or it silently stopped working.
+    assert answered.get("from", 0) >= 30 and answered.get("to", 0) >= 30, answered
+
+
+def test_parse_headers_is_the_same_without_its_shortcuts(monkeypatch: pytest.MonkeyPatch) -> None:
+    raws = [path.read_bytes() for path in ALL_SAMPLES]
+    raws += GENERATED_BLOCKS
+    fast = [parse_headers(raw) for raw in raws]
+    again = [parse_headers(raw) for raw in raws]  # now from the address cache
+    with monkeypatch.context() as patch:
+        patch.setattr(hdr, "_simple_addresses", lambda text: None)
+        patch.setattr(hdr, "_CACHED_ADDRESS_FIELD", -1)
+        patch.setattr(hdr, "_squeeze", hdr._squeeze_any)
+        slow = [parse_headers(raw) for raw in raws]
+
+    assert fast == slow
+    assert again == slow
+
+
+GENERATED_BLOCKS = [
+    headers('From: "Doe, Jane" <Jane.Doe@Acme.Example>', "To: a@b.example,  Bob <bob@b.example>,\r\n\t"
+            '"Carol (Finance)" <carol@c.example>', "Cc: =?utf-8?q?Zo=C3=AB?= <zoe@z.example>",
+            "Subject: plain  spaced\tsubject ", "Date: Tue, 5 Mar 2024 09:12:44 +0000"),
+    headers("From: Bob <bob@x.example> (work)", "To: team: a@x.example, b@x.example;",
+            "Cc: a@x.example,, <b@x.example>,", "Bcc: =?x-unknown?q?hi?= <c@x.example>",
+            "Reply-To: \"back\\\\slash\" <d@x.example>", "Delivered-To: me@x.example"),
+]
+
+
+def test_cached_address_problems_are_reported_every_time() -> None:
+    raw = headers("To: =?x-unknown?q?hi?= <c@x.example>", "Subject: s")
+
+    first, second = parse_headers(raw), parse_headers(raw)
+
+    assert "unknown charset 'x-unknown' in To" in first.problems
+    assert second == first
+
+
+ATOM = st.text("abcXYZ019!#$%&'*+/=?^_`{|}~-", min_size=1, max_size=6)
+ADDR_SPEC = st.builds(lambda local, domain: f"{'.'.join(local)}@{'.'.join(domain)}",
+                      st.lists(ATOM, min_size=1, max_size=3), st.lists(ATOM, min_size=1, max_size=3))
+ENCODED_NAME = st.sampled_from(["=?utf-8?q?Zo=C3=AB?=", "=?UTF-8?B?SsO8cmdlbg==?=", "=?iso-8859-1?q?M=FCller?="])
+NAME_WORD = ATOM | st.sampled_from(["Q.", "Jr.", ".x"]) | ENCODED_NAME
+QUOTED = st.text("abc XYZ,.;:<>@()[]'", max_size=12).map(lambda text: f'"{text}"')
+SPACE = st.sampled_from([" ", "  ", "\t", "\r\n ", "\r\n\t"])
+PHRASE = st.lists(st.tuples(NAME_WORD | QUOTED, SPACE), min_size=1, max_size=4).map(
+    lambda parts: "".join(word + space for word, space in parts))
+PLAIN_ITEM = ADDR_SPEC | st.builds(lambda phrase, addr: f"{phrase}<{addr}>", PHRASE | st.just(""), ADDR_SPEC)
+PLAIN_LIST = st.lists(st.tuples(st.sampled_from(["", " ", "\r\n "]), PLAIN_ITEM, st.sampled_from(["", " "])),
+                      min_size=1, max_size=5).map(lambda items: ",".join(a + item + b for a, item, b in items))
+#: What the fast path must leave to getaddresses: comments, groups, routes, literals, escapes, odd spacing.
+ODD = st.sampled_from(["(", ")", "(c)", ":", ";", "\\", '"', "<", ">", "@", ",", ",,", " ", "\r", "\n", ".",
+                       "[1.2.3.4]", "é", "\x00", "\x7f", "@x", "a@b@c", "<@route:a@b>", "<>", "\u00a0"])
+
+
+@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@given(PLAIN_LIST)
+def test_plain_address_lists_take_the_fast_path_and_match_getaddresses(text: str) -> None:
+    assert hdr._simple_addresses(text) == getaddresses([text])
+
+
+@settings(max_examples=1000, suppress_health_check=[HealthCheck.too_slow])
+@given(PLAIN_LIST, st.lists(st.tuples(st.integers(min_value=0, max_value=200), ODD), min_size=1, max_size=4))
+def test_odd_address_lists_match_getaddresses_or_fall_back(text: str, edits: list[tuple[int, str]]) -> None:
+    for position, insert in edits:
+        at = position % (len(text) + 1)
+        text = text[:at] + insert + text[at:]
+    assert_same_as_getaddresses([text])
+    assert_same_as_getaddresses([text, text])
+
+
+@settings(max_examples=300)
+@given(st.lists(st.text(max_size=40), max_size=3))
+def test_arbitrary_address_text_matches_getaddresses_or_falls_back(values: list[str]) -> None:
+    assert_same_as_getaddresses(values)
+
+
+@given(st.text(st.characters(max_codepoint=0x2000)), st.integers(min_value=0, max_value=60))
+def test_squeeze_shortcut_matches_the_full_squeeze(text: str, limit: int) -> None:
+    assert hdr._squeeze(text, limit) == hdr._squeeze_any(text, limit)
+
+
+def test_squeeze_shortcut_matches_on_every_sample_header() -> None:
+    for path in ALL_SAMPLES:
+        for _, value in sample_fields(path):
+            assert hdr._squeeze(value, 200) == hdr._squeeze_any(value, 200)
