@@ -140,7 +140,7 @@ class App:
                     self.engine.drafter.library = self.library  # an edited template counts from this cycle on
                 report = self.engine.run_cycle(box, dry_run=dry_run)
         except FollowupdError as exc:
-            if not dry_run and not isinstance(exc, ConfigError):
+            if not dry_run:  # a failing password command or template is as much a failure as a dead server
                 error = str(exc)
                 self._record(lambda session: record_failure(session, self.clock.now(), error))
             raise
