@@ -44,7 +44,7 @@ from sqlalchemy import select
 from . import store as st
 from .app import App, fence_margin, is_postgres
 from .checks import check_library
-from .errors import FollowupdError, LockError
+from .errors import FollowupdError, LockError, StoreError
 from .lock import AccountLock
 
 logger = logging.getLogger(__name__)
@@ -267,6 +267,7 @@ class Daemon:
         for app in self.apps:
             for warning in check_library(app.library, app.config.tone):
                 logger.warning("%s: template %s", app.name, warning)
+        self._open_databases()
         self._install_signal_handlers()
         try:
             self._start_accounts()
@@ -289,6 +290,19 @@ class Daemon:
                 self.leases.close()
         logger.info("followupd stopped")
         return 0
+
+    def _open_databases(self) -> None:
+        """Open (and upgrade, with migrate = "auto") every account's database before anything runs, so a database
+        that must not be upgraded automatically stops `run` at once with the command to run. With several
+        accounts, one unusable database only keeps that account from running (its cycles fail, it shows as
+        degraded); the others start."""
+        for app in self.apps:
+            try:
+                app.store  # noqa: B018 (opening it is the point)
+            except StoreError as exc:
+                if len(self.apps) == 1:
+                    raise
+                logger.error("%s: %s", app.name, exc)
 
     def _start_accounts(self) -> None:
         names = ", ".join(app.name for app in self.apps)
@@ -346,6 +360,10 @@ class Daemon:
                     logger.info("%s: lease taken; running it here", runner.name)
                 except LockError as exc:  # e.g. a manual `followupd poll` of this account on this host
                     logger.info("%s: lease taken but the account is busy here (%s); next time", runner.name, exc)
+                    self.leases.release(runner.app.account_key)
+                except FollowupdError as exc:  # e.g. its schema needs an upgrade and migrate = "refuse"
+                    logger.error("%s: cannot run it here: %s", runner.name, exc)
+                    runner.deactivate()
                     self.leases.release(runner.app.account_key)
             elif not mine and runner.active:
                 logger.warning("%s: lease lost (another followupd runs it now); stopping it here", runner.name)

@@ -312,6 +312,8 @@ def test_db_upgrade_from_the_cli_after_a_refusal(legacy: tuple[str, Path], tmp_p
     refused = followupd(config, "status", "--json")
     assert refused.returncode == 3
     assert "followupd db upgrade" in refused.stderr and "Traceback" not in refused.stderr
+    daemon = followupd(config, "run")  # the daemon refuses to start, before it connects anywhere
+    assert daemon.returncode == 3 and "followupd db upgrade" in daemon.stderr, daemon.stderr
 
     before = json.loads(followupd(config, "db", "status", "--json").stdout)
     assert [(e["state"], e["revision"], e["up_to_date"]) for e in before] == [("release-0.1.0", "0001", False)]
