@@ -92,7 +92,7 @@ class App:
         """This process alone acts for the account: the local lock file, and with PostgreSQL the account's lease
         too, so a manual `poll` never runs beside a daemon on another host (LeaseHeldError names it)."""
         with self.lock():
-            if not is_postgres(self.config.database.url):
+            if not self.config.database.is_postgres:
                 yield
                 return
             from .leases import LeaseBoard
@@ -166,10 +166,6 @@ class App:
             return self.cycle(dry_run=True)
         with self.exclusive():
             return self.cycle()
-
-
-def is_postgres(url: str) -> bool:
-    return url.split(":", 1)[0].split("+", 1)[0].lower() in ("postgresql", "postgres")
 
 
 def build_apps(config_path: Path, env: Mapping[str, str] | None = None) -> list[App]:

@@ -114,6 +114,12 @@ class DatabaseConfig:
     migrate: Literal["auto", "refuse"] = "auto"
     lease_period: timedelta = timedelta(seconds=60)
 
+    @property
+    def is_postgres(self) -> bool:
+        """Whether several processes can share it (leases) and accounts get schemas of their own."""
+        parts = url_parts(self.url)
+        return parts is not None and parts[0] == "postgresql"
+
     def __repr__(self) -> str:
         return (f"DatabaseConfig(url={redact_url(self.url)!r}, schema={self.schema!r}, migrate={self.migrate!r}, "
                 f"lease_period={self.lease_period!r})")
@@ -1554,10 +1560,10 @@ def _account_entry(data: Mapping[str, Any], entry: Mapping[str, Any], index: int
 def _database_for(database: DatabaseConfig, name: str, problems: _Problems) -> DatabaseConfig:
     """One account's own place in the configured database: a file of its own, or a schema of its own."""
     slug = account_slug(name)
-    url = make_url_safe(database.url)
-    if url is None:
+    parts = url_parts(database.url)
+    if parts is None:
         return database
-    backend, file = url
+    backend, file = parts
     if backend == "sqlite":
         if not file or file == ":memory:":
             return database
@@ -1571,8 +1577,10 @@ def _database_for(database: DatabaseConfig, name: str, problems: _Problems) -> D
     return database
 
 
-def make_url_safe(url: str) -> tuple[str, str] | None:
-    """(backend, database) of an SQLAlchemy URL without importing SQLAlchemy here; None if it does not parse."""
+def url_parts(url: str) -> tuple[str, str] | None:
+    """(backend, database) of an SQLAlchemy URL without importing SQLAlchemy here; None if it does not parse.
+
+    The one place followupd tells SQLite from PostgreSQL by URL (per-account files or schemas, leases)."""
     match = re.match(r"^([A-Za-z][A-Za-z0-9]*)(?:\+[A-Za-z0-9_]+)?://(.*)$", url)
     if not match:
         return None

@@ -42,7 +42,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
 from . import store as st
-from .app import App, fence_margin, is_postgres
+from .app import App, fence_margin
 from .checks import check_library
 from .errors import FollowupdError, LockError, StoreError
 from .lock import AccountLock
@@ -307,7 +307,7 @@ class Daemon:
     def _start_accounts(self) -> None:
         names = ", ".join(app.name for app in self.apps)
         interval = min(app.config.cadence.poll_interval for app in self.apps)
-        if all(is_postgres(app.config.database.url) for app in self.apps):
+        if all(app.config.database.is_postgres for app in self.apps):
             self._start_leases()
             logger.info("followupd running; sharing accounts %s with other followupd processes through leases "
                         "in PostgreSQL", names)
