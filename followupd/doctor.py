@@ -44,7 +44,9 @@ from .secrets import (
     resolve_credential,
     tls_context,
 )
+from .selftest import SelfTest, find_self_test
 from .store import database_status
+from .traces import TRACE_FETCH_FIELDS
 
 if TYPE_CHECKING:
     from .app import App
@@ -59,8 +61,9 @@ DEFAULT_TIMEOUT = 10.0
 CERT_WARN_DAYS = 14
 #: Capabilities followupd uses when offered, in the order they are listed.
 CAPABILITIES = ("IDLE", "UIDPLUS", "SPECIAL-USE", "CONDSTORE")
-#: Headers in which a delivered copy carries the address it was delivered to (the Bcc itself is never delivered).
-EVIDENCE_HEADERS = ("DELIVERED-TO", "X-ORIGINAL-TO", "TO", "CC")
+#: Headers in which a delivered copy carries the address it was delivered to (the Bcc itself is never delivered):
+#: the delivery traces of followupd.traces (Received last: the costliest to search), then To and Cc.
+EVIDENCE_HEADERS = (*(name for name in TRACE_FETCH_FIELDS if name != "RECEIVED"), "RECEIVED", "TO", "CC")
 
 Provider = Literal["gmail", "microsoft", "fastmail", "other"]
 
@@ -422,14 +425,23 @@ class SmtpProbe:
 
 
 def check_tracking(address: str, *, box: Mailbox | None, folders: ResolvedFolders | None, provider: Provider,
-                   probe: SmtpProbe | None, skipped: str) -> Check:
-    """Does mail to the tracking address reach this mailbox? Evidence first, then the SMTP server's RCPT answer."""
+                   probe: SmtpProbe | None, skipped: str, own_addresses: frozenset[str] = frozenset()) -> Check:
+    """Does mail to the tracking address reach this mailbox? Evidence first, then the SMTP server's RCPT answer.
+
+    The newest self-test (a message to ``own_addresses`` only, tracking address in Bcc) is the best evidence:
+    it shows whether a copy arrived and whether the delivered copy still names the address, which is what the
+    engine needs when the Sent copy lost its Bcc."""
     advice = plus_advice(address, provider)
     if box is not None and folders is not None:
         try:
             found = find_evidence(box, folders.watch, address)
+            test = (find_self_test(box, sent=folders.sent, watch=folders.watch, tracking_address=address,
+                                   own_addresses=own_addresses) if own_addresses else None)
         except FollowupdError as exc:
             return Check("tracking", "warn", f"could not search the mailbox for {address}: {exc}", advice)
+        verdict = self_test_check(address, test, found, folders.watch, advice) if test is not None else None
+        if verdict is not None:
+            return verdict
         if found is not None:
             folder, header, count = found
             return Check("tracking", "pass", f"{count} delivered message(s) in {folder} carry {address} "
@@ -453,6 +465,30 @@ def check_tracking(address: str, *, box: Mailbox | None, folders: ResolvedFolder
         return Check("tracking", "skip", skipped)
     return Check("tracking", "warn", looked, f"send yourself a test message with {address} in Bcc, then run "
                                             f"followupd doctor again\n{advice}")
+
+
+def self_test_check(address: str, test: SelfTest, found: tuple[str, str, int] | None, watch: Sequence[str],
+                    advice: str) -> Check | None:
+    """The tracking line from the newest self-test; None leaves the verdict to the other evidence."""
+    older = f"; {found[2]} delivered message(s) in {found[0]} do carry it ({found[1].title()})" if found else ""
+    where = ", ".join(watch)
+    if test.trace is not None:
+        return Check("tracking", "pass", f"{test.describe()} arrived carrying {address} ({test.trace}): it "
+                                         "reaches this mailbox; self-tests are never tracked")
+    if test.copies == 0:
+        if found is not None:
+            return None
+        return Check("tracking", "warn", f"{test.describe()} (only your own addresses, {address} in Bcc) has not "
+                                         f"arrived in {where}: mail to {address} may not reach this mailbox",
+                     "if it bounced, the delivery report in your INBOX says why\n" + advice)
+    if test.missing is not None:
+        copies = f"{test.copies} cop{'y' if test.copies == 1 else 'ies'}"
+        return Check("tracking", "warn", f"{test.describe()} arrived ({copies} in {where}) but no copy names "
+                                         f"{address}: {test.missing.cause}{older}",
+                     f"{test.missing.fix}\nuntil then only mail whose Sent copy keeps the Bcc header is tracked; "
+                     "a client that drops it gets its mail silently untracked")
+    return Check("tracking", "warn", f"{test.describe()} arrived only as the copy for {', '.join(test.others)}: "
+                                     f"none came through {address}{older}", advice)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -692,7 +728,8 @@ def diagnose(app: App, *, timeout: float = DEFAULT_TIMEOUT) -> list[Check]:
                                timeout=timeout)
         checks.append(check_tracking(config.tracking.address, box=box, folders=folders,
                                      provider=provider_of(account.host, capabilities), probe=probe,
-                                     skipped=f"needs the mailbox ({reason}) or an [smtp] server to ask"))
+                                     skipped=f"needs the mailbox ({reason}) or an [smtp] server to ask",
+                                     own_addresses=frozenset(a.lower() for a in config.identity.addresses)))
     finally:
         if box is not None:
             box.logout()

@@ -322,7 +322,8 @@ class Engine:
         if seen.is_sent_folder:
             candidates = [a.email for a in (*meta.bcc, *meta.to, *meta.cc)]
         else:
-            candidates = [a.email for a in (*meta.to, *meta.cc)] + list(meta.delivered_to)
+            # Received "for" clauses may name other hops' recipients: harmless here, only the tracking address counts.
+            candidates = [*(a.email for a in (*meta.to, *meta.cc)), *meta.delivered_to, *meta.received_for]
         sent_on = (seen.when or self.clock.now()).astimezone(self.tz).date()
         return find_tracking(candidates, self.tracking_address, sent_on=sent_on,
                              holidays=self.config.cadence.holidays)
@@ -333,6 +334,12 @@ class Engine:
         if request is None:
             return False
         meta = seen.meta
+        if not any(self._recipients(meta).values()):
+            # Only the user's own addresses besides the tracking address: a self-test (doctor's advice), never a
+            # thread "to nobody" that would wait until stopped by hand.
+            logger.info("%s: self-test %r (to your own addresses and %s): not tracked", seen.where, meta.subject,
+                        request.address)
+            return True
         is_known_copy = meta.message_id is not None and index.thread_for_message_id(meta.message_id) is not None
         if not is_known_copy and self._follows_up_open_thread(meta, index):
             if not self._chains_a_promise(session, meta, index, request):

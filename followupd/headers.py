@@ -19,6 +19,8 @@ from email.parser import BytesHeaderParser
 from email.utils import getaddresses, parsedate_to_datetime
 from functools import lru_cache
 
+from .traces import extra_recipients, received_for
+
 #: The header fields followupd fetches (``BODY.PEEK[HEADER.FIELDS (...)]``).
 #: Everything headers.py reads must be here.
 FETCH_HEADER_FIELDS: tuple[str, ...] = (
@@ -28,6 +30,8 @@ FETCH_HEADER_FIELDS: tuple[str, ...] = (
     "LIST-UNSUBSCRIBE", "CONTENT-TYPE", "RETURN-PATH", "DELIVERED-TO", "X-ORIGINAL-TO", "THREAD-INDEX",
     "THREAD-TOPIC", "X-MS-EXCHANGE-PARENT-MESSAGE-ID", "X-MS-EXCHANGE-GENERATED-MESSAGE-SOURCE",
     "X-MS-EXCHANGE-INBOX-RULES-LOOP", "X-FAILED-RECIPIENTS", "X-FOLLOWUPD-ID", "X-LOOP",
+    # Delivery traces beyond Delivered-To / X-Original-To: where a BCC'd tracking address may still show.
+    "X-DELIVERED-TO", "ENVELOPE-TO", "X-ENVELOPE-TO", "X-FORWARDED-TO", "X-FORWARDED-FOR", "RECEIVED",
 )
 
 
@@ -63,7 +67,8 @@ class MessageMeta:
     cc: tuple[Address, ...] = ()
     bcc: tuple[Address, ...] = ()
     reply_to: tuple[Address, ...] = ()
-    delivered_to: tuple[str, ...] = ()     # Delivered-To and X-Original-To addresses, lower-cased
+    delivered_to: tuple[str, ...] = ()     # Delivered-To, X-Original-To and other envelope-recipient traces
+    received_for: tuple[str, ...] = ()     # Received "for" clauses of any hop: may name other people's addresses
     subject: str = ""                      # decoded, whitespace-normalised (no CR/LF)
     date: datetime | None = None           # aware; from Date:, None when missing/unparseable
     kind: MessageKind = MessageKind.PERSONAL
@@ -208,6 +213,7 @@ def _parse(raw: bytes) -> MessageMeta:
         bcc=_addresses(fields.get("bcc", []), problems, "Bcc"),
         reply_to=_addresses(fields.get("reply-to", []), problems, "Reply-To"),
         delivered_to=_delivered_to(fields, problems),
+        received_for=received_for(fields.get("received", ())),
         subject=subject,
         date=_date(fields, problems),
         kind=kind,
@@ -443,10 +449,13 @@ def _first_address(fields: _Fields, name: str, problems: list[str]) -> Address |
 
 
 def _delivered_to(fields: _Fields, problems: list[str]) -> tuple[str, ...]:
-    """Envelope recipients the delivery agent recorded; a BCC'd tracking address shows up only here."""
+    """Envelope recipients the delivery agent recorded; a BCC'd tracking address shows up only here.
+
+    Delivered-To and X-Original-To first (RFC 5322 parser, as ever), then the fields other setups write
+    (Fastmail's X-Delivered-To, Exim's Envelope-To, Gmail's X-Forwarded-To/-For...: see followupd.traces)."""
     values = [*fields.get("delivered-to", ()), *fields.get("x-original-to", ())]
     found = _addresses(values, problems, "Delivered-To")
-    return tuple(dict.fromkeys(address.email for address in found))
+    return tuple(dict.fromkeys([*(address.email for address in found), *extra_recipients(fields)]))
 
 
 def _ids(fields: _Fields, name: str) -> tuple[str, ...]:
