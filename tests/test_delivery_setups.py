@@ -2,16 +2,19 @@
 
 Run here for real: Dovecot's LMTP with several recipients in one transaction (exactly what Postfix's lmtp(8)
 client does unless ``lmtp_destination_recipient_limit = 1``: it writes no Delivered-To), LMTP one recipient at a
-time, and the ``dovecot-lda`` binary (writes nothing; Postfix's pipe(8) ``flags=D`` adds the Delivered-To).
-The MTAs' own header shapes (Exim, Postfix virtual, Gmail and Fastmail forwarding) come from
+time, the ``dovecot-lda`` binary (writes nothing; Postfix's pipe(8) ``flags=D`` adds the Delivered-To), and a
+real Postfix (tests/postfix.py) relaying to Dovecot's LMTP before and after ``lmtp_destination_recipient_limit
+= 1``. The other MTAs' header shapes (Exim, Postfix virtual, Gmail and Fastmail forwarding) come from
 tests/test_traces.py's fixtures, appended here so the real FETCH field list is exercised too.
 """
 
 from __future__ import annotations
 
+import os
 import smtplib
 import subprocess
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +22,7 @@ import pytest
 from dovecot import DovecotServer, MailUser
 from harness import Account
 from mailfactory import make_message
+from postfix import PostfixServer
 from test_traces import EXIM_ENVELOPE_TO, EXIM_RECEIVED_FOR, FASTMAIL, GMAIL_FORWARD, POSTFIX_VIRTUAL, X_ENVELOPE_TO
 
 from followupd.app import build_apps
@@ -152,3 +156,74 @@ def test_trace_headers_of_other_setups_start_tracking_through_the_real_fetch(dov
     threads = account.status()
     assert sorted(t["subject"] for t in threads) == sorted(f"Quote via {name}" for name in shapes)
     assert all(t["recipients"] == [BOB] for t in threads)
+
+
+# ------------------------------------------------------------------------------------------------ real Postfix
+
+
+@pytest.fixture
+def postfix(dovecot: DovecotServer) -> Iterator[PostfixServer]:
+    """A real Postfix relaying the test domain to the session Dovecot's LMTP with its default batching."""
+    if not PostfixServer.available():
+        reason = "postfix is not installed (apt-get install postfix) or this is not root"
+        if os.environ.get("CI") and os.geteuid() == 0:
+            pytest.fail(f"{reason}; CI must run the Postfix test, not skip it", pytrace=False)
+        pytest.skip(reason)
+    with PostfixServer(domain=dovecot.domain, lmtp_port=dovecot.lmtp_port) as server:
+        yield server
+
+
+def submit(postfix: PostfixServer, raw: bytes, *, sender: str, recipients: Sequence[str]) -> None:
+    with smtplib.SMTP(postfix.host, postfix.port, timeout=10) as smtp:
+        assert smtp.sendmail(sender, list(recipients), raw) == {}
+
+
+def wait_for(dovecot: DovecotServer, user: MailUser, count: int, timeout: float = 20.0) -> None:
+    """Until INBOX holds ``count`` messages: Postfix delivers asynchronously after accepting."""
+    deadline = time.monotonic() + timeout
+    with dovecot.connect(user) as client:
+        while True:
+            client.select_folder("INBOX", readonly=True)
+            if len(client.search("ALL")) >= count:
+                return
+            assert time.monotonic() < deadline, f"only {len(client.search('ALL'))} of {count} messages arrived"
+            time.sleep(0.05)
+
+
+def test_postfix_batching_lmtp_loses_the_trace_doctor_names_the_fix_and_it_works_once_applied(
+        dovecot: DovecotServer, account: Account, postfix: PostfixServer) -> None:
+    """The issue's setup: Bob on the same server, Bcc alice+followup@, a client that drops Bcc from its Sent copy."""
+    user = account.user
+    bob = dovecot.add_user()
+
+    # A self-test (to yourself, tracking address in Bcc), kept in Sent; Postfix delivers both copies in one go.
+    sent, delivered = message(account, subject="self-test via postfix", to=user.address, bcc=account.tracking)
+    dovecot.append(user, "Sent", sent, flags=[b"\\Seen"])
+    submit(postfix, delivered, sender=user.address, recipients=[user.address, account.tracking])
+    # Mail to Bob, Bcc'd to the tracking address, whose Sent copy lost the Bcc: only the INBOX copy can tell.
+    _, to_bob = message(account, subject="Quote, batched", to=f"Bob <{bob.address}>")
+    submit(postfix, to_bob, sender=user.address, recipients=[bob.address, account.tracking])
+    wait_for(dovecot, user, 3)
+
+    check = tracking_check(account)
+    assert check.status == "warn", check
+    assert "Postfix handed the message to Dovecot's LMTP together with other recipients" in check.detail
+    assert "lmtp_destination_recipient_limit = 1" in check.advice
+    account.poll()
+    assert account.status() == []  # no trace survived: nothing can be tracked, and doctor said why
+
+    postfix.reconfigure(lmtp_destination_recipient_limit="1")
+    sent, delivered = message(account, subject="self-test after the fix", to=user.address, bcc=account.tracking)
+    dovecot.append(user, "Sent", sent, flags=[b"\\Seen"])
+    submit(postfix, delivered, sender=user.address, recipients=[user.address, account.tracking])
+    _, to_bob = message(account, subject="Quote, one recipient per transaction", to=f"Bob <{bob.address}>")
+    submit(postfix, to_bob, sender=user.address, recipients=[bob.address, account.tracking])
+    wait_for(dovecot, user, 6)
+
+    check = tracking_check(account)
+    assert check.status == "pass", check
+    assert "'self-test after the fix'" in check.detail and "(Delivered-To)" in check.detail
+    account.poll()
+    threads = account.status()
+    assert [(t["subject"], t["recipients"]) for t in threads] == [("Quote, one recipient per transaction",
+                                                                   [bob.address])]
