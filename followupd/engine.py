@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -49,6 +49,7 @@ from .imap import FetchedHeader, FolderStatus, ResolvedFolders
 from .matching import EventKind, MatchEvent, ThreadIndex, ThreadKey, is_own_address, match_message
 from .requests import apply_requests
 from .sending import Sender, SendingMailbox, SendReport
+from .traces import RECEIVED_FIELDS, received_for_in
 from .tracking import TrackRequest, find_tracking, is_tracking_address
 
 logger = logging.getLogger(__name__)
@@ -76,6 +77,8 @@ class MailboxPort(DraftsPort, SendingMailbox, Protocol):
     def examine(self, folder: str) -> FolderStatus: ...
     def fetch_headers_since(self, folder: str, last_uid: int, fields: tuple[str, ...], *, batch: int = 500,
                             expect_uidvalidity: int | None = None) -> Iterable[FetchedHeader]: ...
+    def fetch_header_fields(self, folder: str, uids: Sequence[int], fields: Sequence[str], *,
+                            expect_uidvalidity: int | None = None) -> dict[int, bytes]: ...
 
 
 @dataclass(frozen=True)
@@ -263,10 +266,30 @@ class Engine:
             if seen is not None:
                 batch.append(seen)
             if len(batch) >= 500:
+                self._add_received(mailbox, folder, status.uidvalidity, batch)
                 self._process(session, batch, index, report)
                 batch = []
+        self._add_received(mailbox, folder, status.uidvalidity, batch)
         self._process(session, batch, index, report)
         report.folders[folder] = count
+
+    def _add_received(self, mailbox: MailboxPort, folder: str, uidvalidity: int, batch: list[SeenMessage]) -> None:
+        """Received "for" clauses, read only for the user's own delivered mail that shows no other trace.
+
+        Such a copy (Bcc'd to the tracking address, Sent copy without Bcc) may name the address only in a
+        Received "for" clause (Exim without envelope_to_add, an earlier forwarding hop). Received chains are the
+        bulkiest header fields, so they are not in the bulk FETCH: one narrow FETCH per batch, for these few."""
+        wanted = [i for i, seen in enumerate(batch) if not seen.is_sent_folder and seen.meta.from_ is not None
+                  and is_own_address(seen.meta.from_.email, self.own_addresses)
+                  and self._tracking_request(seen) is None]
+        if not wanted:
+            return
+        blocks = mailbox.fetch_header_fields(folder, [batch[i].uid for i in wanted], RECEIVED_FIELDS,
+                                             expect_uidvalidity=uidvalidity)
+        for i in wanted:
+            found = received_for_in(blocks.get(batch[i].uid, b""))
+            if found:
+                batch[i] = dataclasses.replace(batch[i], meta=dataclasses.replace(batch[i].meta, received_for=found))
 
     def _parse(self, folder: str, fetched: FetchedHeader, is_sent: bool, report: CycleReport) -> SeenMessage | None:
         try:

@@ -31,7 +31,8 @@ FETCH_HEADER_FIELDS: tuple[str, ...] = (
     "THREAD-TOPIC", "X-MS-EXCHANGE-PARENT-MESSAGE-ID", "X-MS-EXCHANGE-GENERATED-MESSAGE-SOURCE",
     "X-MS-EXCHANGE-INBOX-RULES-LOOP", "X-FAILED-RECIPIENTS", "X-FOLLOWUPD-ID", "X-LOOP",
     # Delivery traces beyond Delivered-To / X-Original-To: where a BCC'd tracking address may still show.
-    "X-DELIVERED-TO", "ENVELOPE-TO", "X-ENVELOPE-TO", "X-FORWARDED-TO", "X-FORWARDED-FOR", "RECEIVED",
+    # (Received is read apart, for the few messages that need it: see Engine._add_received.)
+    "X-DELIVERED-TO", "ENVELOPE-TO", "X-ENVELOPE-TO", "X-FORWARDED-TO", "X-FORWARDED-FOR",
 )
 
 

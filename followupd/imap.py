@@ -667,6 +667,24 @@ class Mailbox:
             found = self._conn().search(["HEADER", field, value], charset=charset)
         return sorted(int(uid) for uid in found)
 
+    def fetch_header_fields(self, folder: str, uids: Sequence[int], fields: Sequence[str], *,
+                            expect_uidvalidity: int | None = None) -> dict[int, bytes]:
+        """``BODY.PEEK[HEADER.FIELDS (...)]`` of the given UIDs only: {uid: header block}; UIDs gone are absent.
+
+        A second, narrow read for a few messages whose UIDs the caller already has: the engine reads Received
+        chains (the bulkiest header fields; measured +57 % FETCH time on realistic mail when fetched for every
+        message) only for the user's own delivered mail that shows no other trace of the tracking address.
+        The folder is re-opened only when another one is selected; a changed UIDVALIDITY raises MailboxError.
+        """
+        if not uids:
+            return {}
+        names = [_check_field_name(f) for f in fields]
+        self._check_uidvalidity(folder, self._still_open(folder), expect_uidvalidity)
+        section = f"BODY.PEEK[HEADER.FIELDS ({' '.join(names)})]"
+        with self._errors(f"fetching headers from folder {folder!r}"):
+            response: dict[int, dict[bytes, Any]] = self._conn().fetch(list(uids), [section])
+        return {uid: self._header_from(uid, data).raw for uid, data in response.items()}
+
     def fetch_full(self, folder: str, uid: int) -> bytes | None:
         """The whole message (``BODY.PEEK[]``, so ``\\Seen`` stays as it was), or None if the UID is gone.
 

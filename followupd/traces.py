@@ -41,9 +41,11 @@ from email.parser import BytesHeaderParser
 #: RFC 5322 address parser, as before). Lower-case, as headers.py keys them.
 EXTRA_RECIPIENT_FIELDS = ("x-delivered-to", "envelope-to", "x-envelope-to", "x-forwarded-to", "x-forwarded-for")
 
-#: Every trace field followupd reads, for ``BODY.PEEK[HEADER.FIELDS (...)]`` and doctor's SEARCH HEADER.
+#: Every trace field followupd reads (doctor searches them all; the bulk FETCH all but Received, which the
+#: engine reads apart for the few messages that need it: RECEIVED_FIELDS).
 TRACE_FETCH_FIELDS = ("DELIVERED-TO", "X-ORIGINAL-TO", "X-DELIVERED-TO", "ENVELOPE-TO", "X-ENVELOPE-TO",
                       "X-FORWARDED-TO", "X-FORWARDED-FOR", "RECEIVED")
+RECEIVED_FIELDS = ("RECEIVED",)
 
 # An addr-spec token: no spaces, brackets, quotes or separators; one "@" with text on both sides.
 _ADDR = re.compile(r"[^\s<>,;:\"()\[\]@]+@[^\s<>,;:\"()\[\]@]+")
@@ -75,6 +77,14 @@ def received_for(values: Iterable[str]) -> tuple[str, ...]:
             for token in _ADDR.findall(match.group(1)):
                 found.setdefault(token.lower().rstrip("."), None)
     return tuple(found)
+
+
+def received_for_in(raw: bytes) -> tuple[str, ...]:
+    """:func:`received_for` of every Received field in a header block (e.g. a narrow ``HEADER.FIELDS`` fetch)."""
+    if not raw:
+        return ()
+    msg = BytesHeaderParser().parsebytes(raw)
+    return received_for(str(value) for name, value in msg.raw_items() if name.lower() == "received")
 
 
 def extra_recipients(fields: Mapping[str, Sequence[str]]) -> tuple[str, ...]:

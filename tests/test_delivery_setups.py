@@ -27,6 +27,8 @@ from test_traces import EXIM_ENVELOPE_TO, EXIM_RECEIVED_FOR, FASTMAIL, GMAIL_FOR
 
 from followupd.app import build_apps
 from followupd.doctor import Check, diagnose
+from followupd.errors import MailboxError
+from followupd.imap import Mailbox
 
 LDA = Path("/usr/lib/dovecot/dovecot-lda")  # part of dovecot-core, installed with the test Dovecot
 NOW = datetime.now(UTC)
@@ -227,3 +229,25 @@ def test_postfix_batching_lmtp_loses_the_trace_doctor_names_the_fix_and_it_works
     threads = account.status()
     assert [(t["subject"], t["recipients"]) for t in threads] == [("Quote, one recipient per transaction",
                                                                    [bob.address])]
+
+
+def test_narrow_received_fetch_reads_only_the_asked_messages_and_changes_nothing(dovecot: DovecotServer,
+                                                                                  account: Account) -> None:
+    user = account.user
+    uids = [dovecot.append(user, "INBOX", make_message(subject=f"m{n}").replace(
+        b"Subject:", f"Received: by mx{n}.example.test with ESMTP id {n} for <x{n}@example.test>; "
+                     f"Tue, 1 Dec 2026 09:00:0{n} +0000\r\nSubject:".encode(), 1)) for n in range(3)]
+    before = dovecot.snapshot(user)
+    box = Mailbox.connect(host=user.host, port=user.port, tls="none", username=user.username,
+                          password=user.password)
+    try:
+        uidvalidity = box.examine("INBOX").uidvalidity
+        blocks = box.fetch_header_fields("INBOX", [uids[0], uids[2], 999_999], ["RECEIVED"],
+                                         expect_uidvalidity=uidvalidity)
+        with pytest.raises(MailboxError, match="UIDVALIDITY"):
+            box.fetch_header_fields("INBOX", uids, ["RECEIVED"], expect_uidvalidity=uidvalidity + 1)
+    finally:
+        box.logout()
+    assert sorted(blocks) == [uids[0], uids[2]]  # a vanished UID is simply absent
+    assert b"for <x0@example.test>" in blocks[uids[0]] and b"Subject" not in blocks[uids[0]]
+    assert dovecot.snapshot(user) == before  # PEEK: no \Seen, nothing moved
