@@ -280,6 +280,7 @@ class Engine:
         Received "for" clause (Exim without envelope_to_add, an earlier forwarding hop). Received chains are the
         bulkiest header fields, so they are not in the bulk FETCH: one narrow FETCH per batch, for these few."""
         wanted = [i for i, seen in enumerate(batch) if not seen.is_sent_folder and seen.meta.from_ is not None
+                  and seen.meta.followupd_id is None  # our own reminders need no trace
                   and is_own_address(seen.meta.from_.email, self.own_addresses)
                   and self._tracking_request(seen) is None]
         if not wanted:

@@ -7,7 +7,7 @@ tracking address? When copies arrived but none says so, the delivery setup drops
 several recipients to Dovecot's LMTP at once is the usual cause), and doctor names the cause and the fix from
 the copy's Received chain (:func:`followupd.traces.explain_missing_trace`).
 
-Reading only: SEARCH and ``BODY.PEEK[]`` of the few newest candidates, in folders opened read-only.
+Reading only: SEARCH and header fields (``BODY.PEEK``) of the few newest candidates, in folders opened read-only.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.parser import BytesHeaderParser
 
-from .headers import MessageMeta, parse_headers
+from .headers import FETCH_HEADER_FIELDS, MessageMeta, parse_headers
 from .imap import Mailbox
 from .matching import is_own_address
 from .traces import MissingTrace, addresses_in, explain_missing_trace, received_for
@@ -25,6 +25,8 @@ from .tracking import is_tracking_address
 
 #: How many of the newest candidates are read in a folder: the newest self-test is what the user just sent.
 NEWEST = 3
+#: What doctor reads of a candidate and its copies: the engine's fields and the Received chain; headers only.
+_FIELDS = (*FETCH_HEADER_FIELDS, "RECEIVED")
 #: Header fields, in the order they are reported, that can name the tracking address on a delivered copy.
 _TRACE_NAMES = ("Delivered-To", "X-Original-To", "X-Delivered-To", "Envelope-To", "X-Envelope-To",
                 "X-Forwarded-To", "X-Forwarded-For", "Received", "To", "Cc")
@@ -60,6 +62,7 @@ class SelfTest:
     subject: str
     sent: datetime | None
     folder: str              # where it was found: the Sent folder, or a watched folder (client dropped the Bcc)
+    from_sent: bool          # found in Sent with the tracking address in Bcc: certainly a self-test
     copies: int              # delivered copies in the watched folders (same Message-ID)
     trace: str | None        # the header naming the tracking address on a copy; None when none does
     missing: MissingTrace | None  # why no copy names it (copies arrived, none carries any trace)
@@ -67,7 +70,8 @@ class SelfTest:
 
     def describe(self) -> str:
         when = f" of {self.sent:%Y-%m-%d %H:%M}" if self.sent else ""
-        return f"your self-test {self.subject!r}{when}"
+        what = "your self-test" if self.from_sent else "your newest message to yourself"
+        return f"{what} {self.subject!r}{when}"
 
 
 def find_self_test(box: Mailbox, *, sent: str | None, watch: Sequence[str], tracking_address: str,
@@ -78,11 +82,11 @@ def find_self_test(box: Mailbox, *, sent: str | None, watch: Sequence[str], trac
     local = tracking_address.partition("@")[0]
     needle = local if "+" in local else tracking_address
     if sent is not None:
-        for uid in reversed(box.search_header(sent, "BCC", needle)[-NEWEST:]):
-            raw = box.fetch_full(sent, uid)
-            meta = parse_headers(raw) if raw else None
-            if meta is not None and is_self_test(meta, tracking_address, own_addresses):
-                return _follow(box, meta, sent, watch, tracking_address)
+        blocks = box.fetch_header_fields(sent, box.search_header(sent, "BCC", needle)[-NEWEST:], _FIELDS)
+        for uid in sorted(blocks, reverse=True):
+            meta = parse_headers(blocks[uid])
+            if is_self_test(meta, tracking_address, own_addresses):
+                return _follow(box, meta, sent, watch, tracking_address, from_sent=True)
     newest: tuple[datetime, bytes, str, MessageMeta] | None = None
     for folder in watch:
         for raw in _newest_from_you(box, folder, own_addresses):
@@ -93,31 +97,30 @@ def find_self_test(box: Mailbox, *, sent: str | None, watch: Sequence[str], trac
                 newest = (meta.date, raw, folder, meta)
     if newest is None:
         return None
-    _date, raw, folder, meta = newest
-    return _follow(box, meta, folder, watch, tracking_address)
+    _date, _raw, folder, meta = newest
+    return _follow(box, meta, folder, watch, tracking_address, from_sent=False)
 
 
 def _newest_from_you(box: Mailbox, folder: str, own_addresses: Iterable[str]) -> list[bytes]:
     uids: set[int] = set()
     for address in own_addresses:
         uids.update(box.search_header(folder, "FROM", address))
-    found = [box.fetch_full(folder, uid) for uid in sorted(uids)[-NEWEST:]]
-    return [raw for raw in found if raw]
+    return list(box.fetch_header_fields(folder, sorted(uids)[-NEWEST:], _FIELDS).values())
 
 
-def _follow(box: Mailbox, meta: MessageMeta, folder: str, watch: Sequence[str],
-            tracking_address: str) -> SelfTest:
+def _follow(box: Mailbox, meta: MessageMeta, folder: str, watch: Sequence[str], tracking_address: str, *,
+            from_sent: bool) -> SelfTest:
     """Find the delivered copies of a self-test (by Message-ID) and whether one of them names the address."""
     copies: list[bytes] = []
     if meta.message_id is not None:
         for watched in watch:
-            for uid in box.search_header(watched, "MESSAGE-ID", meta.message_id):
-                raw = box.fetch_full(watched, uid)
-                if raw:
-                    copies.append(raw)
+            found = box.fetch_header_fields(watched, box.search_header(watched, "MESSAGE-ID", meta.message_id),
+                                            _FIELDS)
+            copies += [raw for raw in found.values() if raw]
     traces = [name for name in (traced_by(raw, tracking_address) for raw in copies) if name]
     if traces or not copies:
-        return SelfTest(meta.subject, meta.date, folder, len(copies), traces[0] if traces else None, None)
+        return SelfTest(meta.subject, meta.date, folder, from_sent, len(copies), traces[0] if traces else None,
+                        None)
     # No copy names the tracking address. Copies that name another address of yours were delivered for that
     # address (To: yourself), so the tracking address's own copy never came; copies naming nothing lost it.
     others: dict[str, None] = {}
@@ -128,7 +131,7 @@ def _follow(box: Mailbox, meta: MessageMeta, folder: str, watch: Sequence[str],
         if not named and untraced is None:
             untraced = raw
     missing = explain_missing_trace(untraced, tracking_address) if untraced is not None else None
-    return SelfTest(meta.subject, meta.date, folder, len(copies), None, missing, tuple(others))
+    return SelfTest(meta.subject, meta.date, folder, from_sent, len(copies), None, missing, tuple(others))
 
 
 def _named(raw: bytes) -> tuple[str, ...]:

@@ -251,3 +251,23 @@ def test_narrow_received_fetch_reads_only_the_asked_messages_and_changes_nothing
     assert sorted(blocks) == [uids[0], uids[2]]  # a vanished UID is simply absent
     assert b"for <x0@example.test>" in blocks[uids[0]] and b"Subject" not in blocks[uids[0]]
     assert dovecot.snapshot(user) == before  # PEEK: no \Seen, nothing moved
+
+
+def test_client_without_bcc_in_sent_a_note_to_yourself_decides_only_without_other_proof(
+        dovecot: DovecotServer, account: Account) -> None:
+    user = account.user
+    # The self-test of a client that keeps no Bcc in Sent: only the batched, trace-less INBOX copies exist.
+    _, delivered = message(account, subject="note to self", to=user.address, received=POSTFIX_RECEIVED)
+    lmtp_transaction(dovecot, delivered, sender=user.address, recipients=[user.address, account.tracking])
+    check = tracking_check(account)
+    assert check.status == "warn", check
+    assert "your newest message to yourself 'note to self'" in check.detail
+    assert "lmtp_destination_recipient_limit = 1" in check.advice
+    # Once a delivered copy shows the address arrives, a note to yourself without it is just a note.
+    _, tracked = message(account, subject="Quote", to=f"Bob <{BOB}>")
+    dovecot.deliver_lmtp(user, tracked, sender=user.address, recipients=[account.tracking])
+    _, note = message(account, subject="another note", to=user.address, received=POSTFIX_RECEIVED)
+    lmtp_transaction(dovecot, note, sender=user.address, recipients=[user.address])
+    check = tracking_check(account)
+    assert check.status == "pass", check
+    assert f"carry {account.tracking} (Delivered-To)" in check.detail
