@@ -4,7 +4,8 @@ Run here for real: Dovecot's LMTP with several recipients in one transaction (ex
 client does unless ``lmtp_destination_recipient_limit = 1``: it writes no Delivered-To), LMTP one recipient at a
 time, the ``dovecot-lda`` binary (writes nothing; Postfix's pipe(8) ``flags=D`` adds the Delivered-To), and a
 real Postfix (tests/postfix.py) relaying to Dovecot's LMTP before and after ``lmtp_destination_recipient_limit
-= 1``. The other MTAs' header shapes (Exim, Postfix virtual, Gmail and Fastmail forwarding) come from
+= 1``, and delivering with virtual(8) into Dovecot's Maildir. Exim cannot be installed beside Postfix (both are
+the system's mail-transport-agent), so its header shapes, like Gmail's and Fastmail's forwarding, come from
 tests/test_traces.py's fixtures, appended here so the real FETCH field list is exercised too.
 """
 
@@ -271,3 +272,28 @@ def test_client_without_bcc_in_sent_a_note_to_yourself_decides_only_without_othe
     check = tracking_check(account)
     assert check.status == "pass", check
     assert f"carry {account.tracking} (Delivered-To)" in check.detail
+
+
+def test_postfix_virtual_delivery_writes_x_original_to_and_delivered_to_per_recipient(
+        dovecot: DovecotServer, account: Account) -> None:
+    """Postfix's virtual(8) into the Maildir Dovecot serves: one transaction with Bob and the tracking address
+    still gives the INBOX copy its own Delivered-To and X-Original-To, so it is tracked without any Sent copy."""
+    if not PostfixServer.available():
+        pytest.skip("postfix is not installed (apt-get install postfix) or this is not root")
+    user = account.user
+    bob = dovecot.add_user()
+    home = dovecot.directory / "mail" / user.username
+    owner = home.stat()
+    boxes = ", ".join(f"{u.username}={u.username}/Maildir/" for u in (user, bob))
+    settings = {"virtual_mailbox_domains": dovecot.domain, "virtual_mailbox_base": str(home.parent),
+                "virtual_mailbox_maps": f"inline:{{{boxes}}}", "virtual_uid_maps": f"static:{owner.st_uid}",
+                "virtual_gid_maps": f"static:{owner.st_gid}", "virtual_minimum_uid": "1",
+                "recipient_delimiter": "+"}
+    with PostfixServer(domain="relay.invalid", lmtp_port=dovecot.lmtp_port, settings=settings) as postfix:
+        _, to_bob = message(account, subject="Quote via virtual", to=f"Bob <{bob.address}>")
+        submit(postfix, to_bob, sender=user.address, recipients=[bob.address, account.tracking_with("5d")])
+        wait_for(dovecot, user, 1)
+    [(_, _, copy)] = account.messages("INBOX")
+    assert copy["X-Original-To"] == copy["Delivered-To"] == account.tracking_with("5d")
+    account.poll()
+    assert [(t["subject"], t["recipients"]) for t in account.status()] == [("Quote via virtual", [bob.address])]
