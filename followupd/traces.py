@@ -146,7 +146,7 @@ def explain_missing_trace(raw: bytes, tracking_address: str) -> MissingTrace:
         return MissingTrace(
             "the copy has no Received header at all: it was filed by a program that records no envelope "
             "recipient, such as dovecot-lda (measured: it writes no header) or an IMAP APPEND",
-            f"{_NO_RECEIVED}; {sieve}")
+            f"{_NO_RECEIVED}\n{sieve}")
     top = received[0]
     below = received[1] if len(received) > 1 else ""
     if _WITH_LMTP.search(top) and not received_for([top]):
@@ -155,16 +155,16 @@ def explain_missing_trace(raw: bytes, tracking_address: str) -> MissingTrace:
         return MissingTrace(
             f"{handed} handed the message to Dovecot's LMTP together with other recipients in one transaction "
             "(its Received says \"with LMTP\" without \"for\"), and Dovecot then writes no Delivered-To",
-            f"{fix}; {sieve}")
+            f"{fix}\n{sieve}")
     if "(Exim " in top:
         return MissingTrace("Exim delivered it without an Envelope-to header (envelope_to_add is off) and the "
                             "message had several recipients, so its Received names none",
-                            f"{_EXIM_LOCAL}; {sieve}")
+                            f"{_EXIM_LOCAL}\n{sieve}")
     if "(Postfix" in top:
         return MissingTrace("Postfix handed it to the mailbox without writing Delivered-To or X-Original-To "
                             "(a pipe to dovecot-lda without the D flag, or LMTP without Dovecot's Received)",
-                            f"{_POSTFIX_PIPE}; {sieve}")
+                            f"{_POSTFIX_PIPE}\n{sieve}")
     return MissingTrace("the last delivery step wrote no Delivered-To, X-Original-To, Envelope-To or Received "
                         "\"for\" naming the address it delivered to",
-                        f"ask the server's administrator to record the envelope recipient ({_GENERIC_LMTP}); "
+                        f"ask the server's administrator to record the envelope recipient ({_GENERIC_LMTP})\n"
                         f"{sieve}")
