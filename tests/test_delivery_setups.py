@@ -85,7 +85,9 @@ def test_self_test_through_batched_lmtp_names_the_postfix_fix_and_passes_once_it
     dovecot.append(user, "Sent", sent, flags=[b"\\Seen"])
     lmtp_transaction(dovecot, delivered, sender=user.address, recipients=[user.address, account.tracking])
 
+    before = dovecot.snapshot(user)
     check = tracking_check(account)
+    assert dovecot.snapshot(user) == before  # doctor reads the self-test header-only: nothing marked \Seen
     assert check.status == "warn", check
     assert "your self-test 'followupd self-test'" in check.detail
     assert f"2 copies in INBOX, Archive) but no copy names {account.tracking}" in check.detail
