@@ -11,6 +11,7 @@ import copy
 import email.utils
 import os
 import subprocess
+import time
 from datetime import UTC, date, datetime, timedelta
 from email.message import Message
 from itertools import pairwise
@@ -233,3 +234,28 @@ def test_eleven_touches_end_to_end_each_new_wording_then_closed_unanswered(accou
     assert min(gaps) >= 2 and gaps == sorted(gaps), gaps
     (thread,) = account.status()
     assert thread["state"] == "unanswered" and thread["touches"] == 11 and thread["next_due"] is None
+
+
+def test_the_daemon_warns_at_start_when_the_cadence_outgrows_the_templates(dovecot: DovecotServer,
+                                                                         mail_user: MailUser,
+                                                                         tmp_path: Path) -> None:
+    acct = Account(dovecot, mail_user, tmp_path / "acct")
+    acct.write_config(default_config(mail_user, acct.workdir, cadence='\n[cadence]\npreset = "persistent"\n')
+                      .replace("[account]\n", "[account]\nidle = false\n", 1)
+                      + '\n[templates]\ndisable = ["later/*"]\n')  # no later/ wording at all
+    log_path = tmp_path / "daemon.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen([*followupd_command(), "--config", str(acct.config_path), "--log-level", "info",
+                                 "run"], env=acct.env(), stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "running for" not in log_path.read_text(errors="replace"):
+            assert proc.poll() is None, log_path.read_text(errors="replace")
+            time.sleep(0.1)
+        text = log_path.read_text(errors="replace")
+        assert "language 'en': the cadence has 11 touches and touches 3-10 use later/, which has 0 variant(s) " \
+               "for 8" in text, text
+    finally:
+        proc.kill()
+        proc.wait(30)
