@@ -8,7 +8,7 @@ APPENDed; the APPEND is confirmed AFTER. A crash in between leaves a ``planned``
 not exist, so the next cycle first looks in Drafts for its recorded Message-ID and only APPENDs when it is not
 there: never two drafts for one touch. Deleting works the same way: only messages that carry the Message-ID
 recorded for one of our touches (an id nobody else can have written) are ever removed. Drafts appended by
-versions before 0.3 carry an ``X-Followupd-Id`` header instead; they are recognised by it as well.
+older versions carry an ``X-Followupd-Id`` header instead; they are recognised by it as well.
 
 A commitment thread (the user's own promise, ``+followup-me``) is due the same way, but gets no follow-up: a
 reminder lands in the user's INBOX (unread, ``X-Followupd-Id: <thread>.r<nnn>``) and an update draft in Drafts,

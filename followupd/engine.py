@@ -609,7 +609,9 @@ class Engine:
         touch: st.Touch | None = None
         if meta.followupd_id:
             touch = session.get(st.Touch, meta.followupd_id)
-        if touch is None and meta.message_id:  # by the id recorded for it, whatever its shape (indexed)
+        if touch is None and meta.message_id and index.thread_for_message_id(meta.message_id) is not None:
+            # By the id recorded for it, whatever its shape; only ids the index knows (ours are in it), so the
+            # user's other sent mail costs no query.
             touch = st.touch_by_message_id(session, meta.message_id)
         if touch is None or touch.thread_id not in index:
             return []
