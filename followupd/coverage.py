@@ -25,7 +25,8 @@ def stage_needs(total_touches: int) -> Counter[str]:
 
 
 def coverage_problems(variants: Iterable[TemplateVariant], total_touches: int, directory: Path) -> list[Problem]:
-    """One warning per stage of a language that has fewer variants than the cadence has touches for it.
+    """One warning per stage of a language that has fewer variants than the cadence has touches for it (a
+    stage missing altogether only when it would stand in for more than one touch).
 
     ``directory`` is where the user would add variants (their ``[templates] dir``, else the library's folder);
     a language's stage folder is named in the warning so the fix is a file away."""
@@ -42,7 +43,9 @@ def coverage_problems(variants: Iterable[TemplateVariant], total_touches: int, d
     for lang in sorted(have, key=lambda code: (code != DEFAULT_LANGUAGE, code)):
         for stage in STAGES:
             needed, found = needs.get(stage, 0), have[lang][stage]
-            if found >= needed:
+            if found >= needed or (found == 0 and needed == 1):
+                # A stage left out on purpose (a one-folder library) standing in for a single touch is the
+                # documented fallback, not a long thread running dry.
                 continue
             folder = directory / stage if lang == DEFAULT_LANGUAGE else directory / lang / stage
             touches = touches_of[stage]

@@ -259,3 +259,11 @@ def test_the_daemon_warns_at_start_when_the_cadence_outgrows_the_templates(dovec
     finally:
         proc.kill()
         proc.wait(30)
+
+
+def test_a_one_folder_library_is_no_coverage_problem_for_a_short_cadence(tmp_path: Path) -> None:
+    for n in range(4):
+        write(tmp_path, f"first/v{n}.txt", f"A note, number {n}.")
+    variants = scan_templates(tmp_path).variants
+    assert coverage_problems(variants, 4, tmp_path) == []  # the documented fallback: one folder stands in
+    assert [p.path.name for p in coverage_problems(variants, 11, tmp_path)] == ["later"]
