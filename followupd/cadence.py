@@ -19,9 +19,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 GapUnit = Literal["m", "h", "d", "bd", "w"]
 
@@ -53,6 +52,19 @@ class CadenceSettings:
     holidays: frozenset[date] = frozenset()
     min_days_between_nudges_per_person: int = 2
     poll_interval: timedelta = timedelta(minutes=5)
+    recipient_time: bool = False  # send hours and days apply in the recipient's zone (followupd.recipient_clock)
+
+
+#: ``[cadence] preset``: named cadences; an explicit ``gaps`` overrides the preset. "gentle" is the default
+#: cadence (four touches over about two months). "persistent" is the research's "it can take up to 11 touches":
+#: eleven touches over about five months, the gaps growing from days to a month, never shorter than the one
+#: before, so the thread slows down as it ages instead of nagging.
+PRESETS: dict[str, tuple[Gap, ...]] = {
+    "gentle": (Gap(3, "bd"), Gap(1, "w"), Gap(2, "w"), Gap(4, "w")),
+    "persistent": (Gap(3, "bd"), Gap(5, "d"), Gap(1, "w"), Gap(1, "w"), Gap(10, "d"), Gap(2, "w"), Gap(2, "w"),
+                   Gap(3, "w"), Gap(3, "w"), Gap(4, "w"), Gap(4, "w")),
+}
+DEFAULT_PRESET = "gentle"
 
 
 _UNIT_WORDS: dict[str, GapUnit] = {
@@ -107,7 +119,7 @@ def _require_aware(moment: datetime, name: str) -> None:
         raise ValueError(f"{name} must be timezone-aware, got naive {moment.isoformat()}")
 
 
-def _local(day: date, at: time, tz: ZoneInfo) -> datetime:
+def _local(day: date, at: time, tz: tzinfo) -> datetime:
     """Wall time ``at`` on ``day`` in ``tz`` as a real instant; a time skipped by DST moves past the gap."""
     return datetime.combine(day, at, tzinfo=tz).astimezone(UTC).astimezone(tz)
 
@@ -141,7 +153,7 @@ def add_business_days(day: date, n: int, holidays: frozenset[date]) -> date:
     return current
 
 
-def add_gap(start: datetime, gap: Gap, *, holidays: frozenset[date], tz: ZoneInfo) -> datetime:
+def add_gap(start: datetime, gap: Gap, *, holidays: frozenset[date], tz: tzinfo) -> datetime:
     """``start`` plus ``gap``, as the user means it in their own zone.
 
     Minutes and hours are elapsed time. Days and weeks are calendar steps that keep the local time of day, so
@@ -162,7 +174,7 @@ def _is_send_day(day: date, settings: CadenceSettings) -> bool:
     return day.weekday() in settings.send_days and day not in settings.holidays
 
 
-def _window_end(day: date, settings: CadenceSettings, tz: ZoneInfo) -> datetime:
+def _window_end(day: date, settings: CadenceSettings, tz: tzinfo) -> datetime:
     """The instant the sending window of ``day`` closes; ``send_end == time.max`` means at midnight."""
     if settings.send_end == time.max:
         return _local(day + timedelta(days=1), time(0, 0), tz)
@@ -176,7 +188,7 @@ def _is_open(local: datetime, settings: CadenceSettings) -> bool:
     return settings.send_end == time.max or local.time() < settings.send_end
 
 
-def _next_opening_same_day(local: datetime, settings: CadenceSettings, tz: ZoneInfo) -> datetime | None:
+def _next_opening_same_day(local: datetime, settings: CadenceSettings, tz: tzinfo) -> datetime | None:
     """The first window start after ``local`` on its own day, or None.
 
     Both readings of an ambiguous start (the hour repeated when DST ends) are tried, so a moment in the
@@ -191,7 +203,7 @@ def _next_opening_same_day(local: datetime, settings: CadenceSettings, tz: ZoneI
     return None
 
 
-def fit_to_window(moment: datetime, settings: CadenceSettings, tz: ZoneInfo) -> datetime:
+def fit_to_window(moment: datetime, settings: CadenceSettings, tz: tzinfo) -> datetime:
     """The earliest instant at or after ``moment`` inside a sending window, in ``tz``.
 
     Drafts that appear at 03:00 or on a Sunday look automated and land at the bottom of the recipient's inbox;
@@ -221,7 +233,7 @@ def jitter_offset(seed: str, jitter: timedelta) -> timedelta:
     return timedelta(seconds=int.from_bytes(digest[:8], "big") % seconds)
 
 
-def _add_jitter(fitted: datetime, seed: str, settings: CadenceSettings, tz: ZoneInfo) -> datetime:
+def _add_jitter(fitted: datetime, seed: str, settings: CadenceSettings, tz: tzinfo) -> datetime:
     """``fitted`` plus its jitter, wrapped so the result stays inside the same day's window.
 
     Falls back to ``fitted`` itself in the rare case (a window inside the hour DST repeats) where the wrapped
@@ -237,7 +249,7 @@ def _add_jitter(fitted: datetime, seed: str, settings: CadenceSettings, tz: Zone
     return fitted.astimezone(tz)
 
 
-def _not_before_day(moment: datetime, earliest: date, tz: ZoneInfo) -> datetime:
+def _not_before_day(moment: datetime, earliest: date, tz: tzinfo) -> datetime:
     """``moment``, or the local midnight starting ``earliest`` if ``moment`` falls on an earlier local day."""
     if moment.astimezone(tz).date() >= earliest:
         return moment
@@ -251,7 +263,7 @@ def due_time(
     touches_done: int,
     promised: date | None,
     settings: CadenceSettings,
-    tz: ZoneInfo,
+    tz: tzinfo,
     seed: str,
 ) -> datetime | None:
     """When follow-up number ``touches_done + 1`` is due, in ``tz``; None once every gap has been used.
@@ -288,7 +300,7 @@ def _is_too_close(day: date, others: frozenset[date], min_days: int) -> bool:
 
 
 def respect_person_spacing(
-    due: datetime, other_nudge_days: Iterable[date], settings: CadenceSettings, tz: ZoneInfo
+    due: datetime, other_nudge_days: Iterable[date], settings: CadenceSettings, tz: tzinfo
 ) -> datetime:
     """Move ``due`` forward until it is at least ``min_days_between_nudges_per_person`` days from every day
     the same person is nudged in another thread (``other_nudge_days``, local dates, past or planned).
@@ -320,7 +332,7 @@ def _next_clear_send_day(
 
 
 def planned_schedule(
-    *, sent_at: datetime, promised: date | None, settings: CadenceSettings, tz: ZoneInfo, seed: str
+    *, sent_at: datetime, promised: date | None, settings: CadenceSettings, tz: tzinfo, seed: str
 ) -> list[datetime]:
     """Every touch's due time, assuming each happens exactly when due (what ``followupd preview`` shows)."""
     schedule: list[datetime] = []
@@ -332,7 +344,7 @@ def planned_schedule(
 
 
 def catch_up(
-    due: datetime, now: datetime, settings: CadenceSettings | None = None, tz: ZoneInfo | None = None
+    due: datetime, now: datetime, settings: CadenceSettings | None = None, tz: tzinfo | None = None
 ) -> datetime:
     """When to actually draft a touch that was due at ``due``, given the time is ``now``.
 

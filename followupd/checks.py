@@ -17,6 +17,7 @@ same calm tone as a note to someone else.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -45,6 +46,7 @@ SAMPLE_SIGNATURE = "Alex Example"
 #: A fixed Wednesday morning: the checks are reproducible and never read the clock.
 SAMPLE_NOW = datetime(2026, 3, 11, 10, 0, tzinfo=UTC)
 _SAMPLE_TZ = ZoneInfo("UTC")
+_JINJA_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}|\{\{.*|\{%.*|\{#.*")
 _NOTE = "The signed contract is attached again, in case the first copy went astray."
 
 
@@ -132,6 +134,10 @@ def find_problems(scan: TemplateScan, tone: ToneSettings, *, total_touches: int 
     """Everything wrong with a scan of template folders: files that do not load, then :func:`check_variants`,
     then ``[templates] disable`` entries that match nothing (reported against ``config_path``)."""
     problems = [_from_error(exc) for exc in scan.errors]
+    loaded = {variant.key for variant in scan.variants}
+    for found in scan.files.values():  # a file with an error still gets its tone warnings: one run, every problem
+        if found.key not in loaded:
+            problems += file_tone_problems(found.path, tone.rules(found.lang))
     problems += check_variants(scan.variants, tone, total_touches=total_touches, user_name=user_name,
                                signature=signature)
     problems += _disable_problems(scan, config_path)
@@ -199,6 +205,26 @@ def _disable_problems(scan: TemplateScan, config_path: Path | None) -> list[Prob
         hint = f'; did you mean "{close[0]}"?' if close else ""
         problems.append(Problem(where, None, "warning",
                                 f'[templates] disable: "{pattern}" matches no built-in template{hint}'))
+    return problems
+
+
+def file_tone_problems(path: Path, rules: ToneRules) -> list[Problem]:
+    """Tone warnings for a template file that failed to load, so one ``templates check`` lists every problem.
+
+    The literal text comes from Jinja's lexer when the file lexes (an unknown variable, a render error); for a
+    syntax error the tags are cut out line by line instead, which keeps every line number exact."""
+    try:
+        text = path.read_text("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
+    except (OSError, UnicodeDecodeError):
+        return []  # the load error already says why the file cannot be read
+    pieces = list(literal_text(text))
+    if not pieces:
+        pieces = [(lineno, _JINJA_TAG.sub(" ", line)) for lineno, line in enumerate(text.split("\n"), start=1)]
+    problems: list[Problem] = []
+    for lineno, piece in pieces:
+        for hit in tone_problems(piece, rules):
+            line = lineno + piece.count("\n", 0, hit.offset)
+            problems.append(Problem(path, line, "warning", f"tone: {hit.message}"))
     return problems
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 import click
@@ -25,6 +25,9 @@ from . import store as st
 from .config import resolve_config_path
 from .errors import FollowupdError
 from .health import read_health
+
+if TYPE_CHECKING:
+    from .config import Config
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -402,6 +405,7 @@ def outbox(ctx: click.Context, show_all: bool, as_json: bool) -> None:
 def preview(state: State, suffix: str | None, thread_id: str | None) -> None:
     """Show the follow-ups a message sent now would get, or a tracked thread's next ones: dates and full text."""
     from . import preview as pv
+    from .recipient_clock import zone_for
     from .tracking import parse_suffix
 
     if suffix and thread_id:
@@ -432,18 +436,24 @@ def preview(state: State, suffix: str | None, thread_id: str | None) -> None:
                 click.echo(f"Thread {row.id} tracks your own promise: nobody gets a follow-up. Next reminder in your "
                            f"INBOX, with an update draft in Drafts: {_local(row.next_due, tz, '%a %d %b %Y %H:%M')}.")
                 return
-            thread = pv.from_store(session, row)
+            thread = pv.from_store(session, row, config)
         who = ", ".join(a.email for a in thread.recipients) or "-"
         click.echo(f'Thread {thread.id} "{thread.subject or "(no subject)"}" to {who}, sent '
                    f"{_local(thread.sent_at, tz, '%a %d %b %Y')}; {thread.steps_done} follow-up(s) so far. "
                    "If nobody replies:")
     touches = pv.plan(thread, library=app.library, config=config, now=now)
+    their = _recipient_clock_line(config, thread.recipient_clock, thread_id is None)
+    if their:
+        click.echo(their)
     rows = []
     previous = thread.last_touch_at or thread.sent_at
     for touch in touches:
         gap_days = (touch.due.astimezone(tz).date() - previous.astimezone(tz).date()).days
         waiting = "in Drafts" if touch.pending_state in (st.TOUCH_PLANNED, st.TOUCH_QUEUED) else touch.pending_state
-        rows.append([str(touch.number), touch.stage, _local(touch.due, tz, "%a %d %b %Y %H:%M"), f"+{gap_days}d",
+        appears = _local(touch.due, tz, "%a %d %b %Y %H:%M")
+        if thread.recipient_clock is not None:
+            appears += f" ({touch.due.astimezone(zone_for(thread.recipient_clock[1])):%H:%M} theirs)"
+        rows.append([str(touch.number), touch.stage, appears, f"+{gap_days}d",
                      touch.template + (f" ({waiting})" if waiting else "")])
         previous = touch.due
     click.echo(render_table(["TOUCH", "STAGE", "DRAFT APPEARS", "GAP", "TEMPLATE"], rows))
@@ -466,6 +476,7 @@ def preview(state: State, suffix: str | None, thread_id: str | None) -> None:
 def explain(state: State, thread: str, as_json: bool) -> None:
     """Show a thread's timeline: every message that touched it, how it was read, and the evidence."""
     from .cli_outbox import resolve_id
+    from .drafts import recipient_offset
 
     app = state.app(thread)
     tz = app.config.identity.timezone
@@ -479,6 +490,7 @@ def explain(state: State, thread: str, as_json: bool) -> None:
         touches = [touch_json(t) for t in row.touch_rows]
         summary = thread_json(row)
         sent_at, next_due, event_times = row.sent_at, row.next_due, [e.at for e in events]
+        learned = recipient_offset(row, app.config)
     if as_json:
         click.echo(json.dumps({"thread": summary, "timeline": timeline, "touches": touches}, indent=2))
         return
@@ -488,11 +500,28 @@ def explain(state: State, thread: str, as_json: bool) -> None:
     if summary["promised"]:
         click.echo(f"  promised check-in: {summary['promised']}")
     click.echo(f"  next check-in: {_local(next_due, tz, '%a %d %b %Y %H:%M')}")
+    their = _recipient_clock_line(app.config, learned, False)
+    if their:
+        click.echo("  " + their)
     for problem in summary["problems"]:
         click.echo(f"  problem: {problem}")
     click.echo("")
     for entry, at in zip(timeline, event_times, strict=True):
         click.echo(f"  {_local(at, tz, '%a %d %b %Y %H:%M')}  {entry['kind']:<16} {entry['evidence']}")
+
+
+def _recipient_clock_line(config: Config, learned: tuple[str, int] | None, sample: bool) -> str:
+    """[cadence] recipient_time: whose clock the send hours follow, for `preview` and `explain` ('' when off)."""
+    from .recipient_clock import describe as describe_offset
+
+    if not config.cadence.recipient_time:
+        return ""
+    if learned is not None:
+        return (f"recipient's clock: {describe_offset(learned[1])} ({learned[0]}, from the Date headers of their "
+                "mail); send hours apply there")
+    whose = "each recipient's" if sample else "the recipient's"
+    return (f"recipient's clock: not known yet; send hours apply in your zone ({config.identity.timezone}) until "
+            f"{whose} own mail shows theirs")
 
 
 # Registering further commands: the outbox subcommands, snooze and note; templates check and list.

@@ -20,6 +20,7 @@ from .checks import (
     Problem,
     bare_message,
     check_variants,
+    file_tone_problems,
     find_problems,
 )
 from .cli import State, handle_errors, main, render_table
@@ -35,6 +36,7 @@ from .compose import (
     scan_templates,
 )
 from .config import Config, load_config
+from .coverage import coverage_problems
 from .errors import TemplateError
 from .tone import BUILTIN_BANNED, ToneSettings
 
@@ -86,6 +88,7 @@ def templates_check(state: State, path: Path | None, strict: bool) -> None:
                                  total_touches=samples.total_touches, user_name=samples.user_name,
                                  signature=samples.signature)
         count = len(scan.files)
+        problems += coverage_problems(scan.variants, samples.total_touches, overlay or base)
         if path is None and not scan.errors:
             try:
                 TemplateLibrary.from_scan(base, scan, lang=settings.lang if settings else DEFAULT_LANGUAGE,
@@ -135,11 +138,16 @@ def _check_file(path: Path, tone: ToneSettings, samples: _Samples) -> tuple[list
     lang = language if is_language_code(language) and known else DEFAULT_LANGUAGE
     try:
         variant = read_template(path, stage=stage, lang=lang)
-    except TemplateError as exc:
-        return [*problems, Problem(path, exc.line, "error", bare_message(exc))], 1
+    except TemplateError as exc:  # its tone warnings too: one run lists every problem of the file
+        found = [*problems, Problem(path, exc.line, "error", bare_message(exc))]
+        return _sorted_problems([*found, *file_tone_problems(path, tone.rules(lang))]), 1
     problems += check_variants([variant], tone, total_touches=samples.total_touches, user_name=samples.user_name,
                                signature=samples.signature)
     return problems, 1
+
+
+def _sorted_problems(problems: list[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: (p.line or 0, p.severity != "error"))
 
 
 @templates_group.command("list")

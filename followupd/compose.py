@@ -33,6 +33,7 @@ Choices made here (and why):
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import hashlib
 import importlib.resources
@@ -40,6 +41,7 @@ import logging
 import os
 import re
 import unicodedata
+import uuid
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -74,7 +76,8 @@ ALL_STAGES: tuple[str, ...] = STAGES + COMMITMENT_STAGES
 
 #: Every name a template may use; :func:`template_variables` provides exactly these (a test holds the line).
 VARIABLES: tuple[str, ...] = (
-    "recipients", "cc", "first_names", "first_name", "names", "original_subject", "topic", "reply_subject",
+    "recipients", "cc", "first_names", "first_name", "names", "subject", "original_subject", "topic",
+    "reply_subject",
     "sent_at", "sent_when", "sent_date", "days_since", "touch_number", "total_touches", "is_final",
     "promised", "promised_when", "promised_date", "user_name", "signature", "note",
 )
@@ -514,7 +517,18 @@ def _check_source(variant: TemplateVariant, source: str, first_line: int, suffix
         name = sorted(unknown)[0]
         relative = _first_use_line(tree, name)
         line = first_line + relative - 1 if relative else None
-        raise _error(variant.path, line, f"unknown variable {name!r}; see templates/README.md for the list")
+        raise _error(variant.path, line, f"unknown variable {name!r}{_nearest_name(name, env)}; "
+                                         "see templates/README.md for the list")
+
+
+def _nearest_name(name: str, env: jinja2.Environment) -> str:
+    """``; did you mean 'first_name'?`` for a typo of a known name (difflib's ratio, as ``[templates] disable``
+    hints do), else nothing: a wrong guess would mislead more than no guess."""
+    known = sorted({*VARIABLES, *env.globals})
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    if not close:
+        close = [word for word in known if name.lower() == word.lower()]
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _first_use_line(tree: jinja2.nodes.Template, name: str) -> int | None:
@@ -777,6 +791,7 @@ def template_variables(ctx: RenderContext) -> dict[str, object]:
         "first_names": "everyone" if len(named_first) > MAX_GREETING_NAMES else human_join(named_first),
         "first_name": people[0]["first_name"] if people else "",
         "names": human_join([p["name"] or p["email"] for p in people]),
+        "subject": original,  # what authors expect the name to mean: the subject as the user wrote it
         "original_subject": original,
         "topic": _strip_reply_prefixes(original),
         "reply_subject": reply_subject(original),
@@ -995,25 +1010,35 @@ def validate_header_name(name: str) -> str:
 
 
 def draft_message_id(thread_id: str, touch_number: int, domain: str) -> str:
-    """``<followupd.{thread}.{touch}@{domain}>``: the same touch always gets the same id, so a restart that
-    re-appends a draft can find (and the matcher can recognise) the first copy.
+    """``<uuid@domain>``, the form Thunderbird and many other clients write, on the user's own domain.
 
-    A thread id outside ``[A-Za-z0-9_-]`` is replaced by a hash of it, which keeps the id valid and distinct.
+    Deterministic (a UUID built from sha256 of the thread and touch, shaped as a version 4 UUID): the same
+    touch always gets the same id, so a restart that re-appends a draft finds the first copy, and the Sent
+    copy of the draft is recognised by this id alone. Nothing in it names followupd or follows a pattern a
+    recipient could tell from a mail client's random id (issue 18): the id never leaves the user's mailbox
+    with a trace of the tool. Older versions wrote ``<followupd.{thread}.{touch}@{domain}>``; those ids stay
+    in the database and are still recognised, because recognition is by the recorded id, not by its shape.
     """
     if touch_number < 1:
         raise ValueError(f"touch number must be >= 1, got {touch_number}")
-    thread = str(thread_id)
-    if not _SAFE_ID_PART.fullmatch(thread):
-        thread = "h" + hashlib.sha256(thread.encode()).hexdigest()[:24]
-    return f"<followupd.{thread}.{touch_number}@{_ascii_domain(domain)}>"
+    digest = hashlib.sha256(f"draft\x00{thread_id}\x00{touch_number}".encode()).digest()
+    token = uuid.UUID(bytes=digest[:16], version=4)
+    return f"<{token}@{_ascii_domain(domain)}>"
 
 
 def reminder_message_id(thread_id: str, number: int, domain: str) -> str:
-    """``<followupd.{thread}.r{n}@{domain}>`` for the n-th reminder about a promise: deterministic like a draft's,
-    and never equal to (nor, for IMAP's substring SEARCH, contained in) a draft's id."""
-    draft = draft_message_id(thread_id, number, domain)
-    head, _, rest = draft.rpartition(f".{number}@")
-    return f"{head}.r{number}@{rest}"
+    """``<followupd.{thread}.r{n}@{domain}>`` for the n-th reminder about a promise: deterministic like a draft's.
+
+    A reminder is filed in the user's own INBOX and never reaches anyone else, so it keeps a readable marker
+    (issue 18 allows it); it can never equal (nor, for IMAP's substring SEARCH, be contained in) a draft's id.
+    A thread id outside ``[A-Za-z0-9_-]`` is replaced by a hash of it, which keeps the id valid and distinct.
+    """
+    if number < 1:
+        raise ValueError(f"reminder number must be >= 1, got {number}")
+    thread = str(thread_id)
+    if not _SAFE_ID_PART.fullmatch(thread):
+        thread = "h" + hashlib.sha256(thread.encode()).hexdigest()[:24]
+    return f"<followupd.{thread}.r{number}@{_ascii_domain(domain)}>"
 
 
 def _ascii_domain(domain: str) -> str:
@@ -1068,12 +1093,16 @@ def build_draft(
     in_reply_to: str,
     references: Sequence[str],
     message_id: str,
-    followupd_id: str,
     date: datetime,
     exclude: Collection[str] = (),
     extra_headers: Sequence[tuple[str, str]] = (),
 ) -> bytes:
     """The follow-up as RFC 5322 bytes (CRLF, folded) for IMAP APPEND to Drafts.
+
+    Nothing in it names followupd (issue 18): the user sends this draft to people, and a note that says a tool
+    wrote it undoes the humble tone. followupd finds it again by its deterministic ``message_id``
+    (:func:`draft_message_id`), recorded before the APPEND; there is no marker header, no User-Agent, and a
+    single text/plain part, so no MIME boundary either.
 
     ``from_`` and every address in ``exclude`` (the tracking address, the user's aliases) are removed from
     To/Cc even if the caller forgot to; duplicates are dropped and an address in To is not repeated in Cc.
@@ -1100,7 +1129,6 @@ def build_draft(
     _set(msg, "Message-ID", _IdListHeader("Message-ID", [_normalise_msg_id(message_id, "Message-ID")]))
     _set(msg, "In-Reply-To", _IdListHeader("In-Reply-To", [parent]))
     _set(msg, "References", _IdListHeader("References", reference_chain(references, parent)))
-    _set(msg, "X-Followupd-Id", _required(followupd_id, "X-Followupd-Id"))
     for name, value in extra_headers:
         if validate_header_name(name).lower() in _OWN_HEADERS:
             raise ValueError(f"extra header {name!r} would override one followupd sets itself")

@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from followupd.cadence import CadenceSettings, Gap, gap_minimum, parse_duration, parse_gap
+from followupd.cadence import PRESETS, CadenceSettings, Gap, gap_minimum, parse_duration, parse_gap
 from followupd.errors import ConfigError
+from followupd.holiday_calendar import Holidays, RegionError, normalise_region
 from followupd.intent import PhraseSet
 from followupd.secrets import (
     OAUTH_MECHANISMS,
@@ -393,12 +394,14 @@ _SCHEMA: Mapping[str, _Section] = {
     "cadence": _Section(
         keys={
             "gaps": _Key("string list", '["3bd", "1w", "2w", "4w"]'),
+            "preset": _Key("string", '"persistent"'),
             "send_days": _Key("string list", '["mon", "tue", "wed", "thu", "fri"]'),
             "send_hours": _Key("string", '"09:00-17:00"'),
             "jitter": _Key("string", '"45m"'),
-            "holidays": _Key("date list", '["2026-12-25"]'),
+            "holidays": _Key("date list", '["DE-BY", "2026-12-24"]'),
             "min_days_between_nudges_per_person": _Key("integer", "2"),
             "poll_interval": _Key("string", '"5m"'),
+            "recipient_time": _Key("boolean", "true"),
         },
     ),
     "templates": _Section(
@@ -1142,6 +1145,7 @@ def _tone_adjustments(table: _Table, values: Mapping[str, Any], label: str,
 # [cadence]
 # ----------------------------------------------------------------------------------------------------
 
+_REGION_SHAPE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,4})?")
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
@@ -1159,10 +1163,32 @@ def _build_cadence(table: _Table) -> CadenceSettings:
         min_days_between_nudges_per_person=_cadence_min_days(
             table, defaults.min_days_between_nudges_per_person),
         poll_interval=_cadence_poll(table, defaults.poll_interval),
+        recipient_time=_cadence_flag(table, "recipient_time", defaults.recipient_time),
     )
 
 
+def _cadence_preset(table: _Table, default: tuple[Gap, ...]) -> tuple[Gap, ...]:
+    """``preset = "gentle" | "persistent"`` (followupd.cadence.PRESETS); the default cadence without one."""
+    name = table.text("preset")
+    if name is None:
+        return default
+    gaps = PRESETS.get(name.strip().lower())
+    if gaps is None:
+        names = " or ".join(f'"{known}"' for known in PRESETS)
+        table.bad("preset", f"use {names}, or list your own gaps instead, e.g. "
+                            'gaps = ["3bd", "1w", "2w", "4w"]')
+        return default
+    return gaps
+
+
+def _cadence_flag(table: _Table, key: str, default: bool) -> bool:
+    value = table.values.get(key)
+    return value if isinstance(value, bool) else default
+
+
 def _cadence_gaps(table: _Table, default: tuple[Gap, ...]) -> tuple[Gap, ...]:
+    """Explicit ``gaps`` win over ``preset``: the more specific setting is what the user means."""
+    default = _cadence_preset(table, default)
     raw = table.items("gaps")
     if raw is None:
         return default
@@ -1262,19 +1288,31 @@ def _cadence_jitter(table: _Table, window: tuple[time, time], default: timedelta
 
 
 def _cadence_holidays(table: _Table) -> frozenset[date]:
+    """ISO dates and region codes (``"DE-BY"``: that region's public holidays, see followupd.holiday_calendar)."""
     raw = table.items("holidays")
     if raw is None:
         return frozenset()
     days: set[date] = set()
+    regions: list[str] = []
     for item in raw:
         if isinstance(item, date):
             days.add(item)
             continue
         try:
             days.add(date.fromisoformat(item.strip()))
+            continue
         except ValueError:
-            table.bad("holidays", f"{toml_repr(item)} is not an ISO date; write e.g. \"2026-12-25\"")
-    return frozenset(days)
+            pass
+        if not _REGION_SHAPE.fullmatch(item.strip()):
+            table.bad("holidays", f"{toml_repr(item)} is not an ISO date nor a region code; write a date such as "
+                                  '"2026-12-25", or a country or region code such as "DE" or "DE-BY" for its '
+                                  "public holidays")
+            continue
+        try:
+            regions.append(normalise_region(item))
+        except RegionError as exc:
+            table.bad("holidays", str(exc))
+    return Holidays(days, regions)
 
 
 def _cadence_min_days(table: _Table, default: int) -> int:

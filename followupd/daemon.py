@@ -44,6 +44,7 @@ from sqlalchemy import select
 from . import store as st
 from .app import App, fence_margin
 from .checks import check_library
+from .coverage import coverage_problems
 from .errors import FollowupdError, LockError, StoreError
 from .lock import AccountLock
 
@@ -267,6 +268,10 @@ class Daemon:
         for app in self.apps:
             for warning in check_library(app.library, app.config.tone):
                 logger.warning("%s: template %s", app.name, warning)
+            # Too few variants for the cadence (issue 18): a long thread would repeat another stage's wording.
+            where = app.config.templates.dir or app.library.directory
+            for warning in coverage_problems(app.library.every_variant(), len(app.config.cadence.gaps), where):
+                logger.warning("%s: templates %s", app.name, warning)
         self._open_databases()
         self._install_signal_handlers()
         try:

@@ -332,7 +332,7 @@ def check_capabilities(offered: frozenset[str], config: Config) -> Check:
     if "UIDPLUS" not in offered:
         status = "warn"
         advice.append("no UIDPLUS: a draft followupd withdraws is only flagged \\Deleted (your mail client expunges "
-                      "it later), and a new draft is found again by its X-Followupd-Id header")
+                      "it later), and a new draft is found again by its Message-ID")
     if "SPECIAL-USE" not in offered and (config.folders.sent is None or config.folders.drafts is None):
         status = "warn"
         advice.append('no SPECIAL-USE: Sent and Drafts are found by their usual names; if the folders line shows '

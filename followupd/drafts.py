@@ -1,10 +1,14 @@
 """Follow-up drafts, exactly once: plan a touch (in the database), then make the mailbox agree with it.
 
-Every draft has a deterministic ``X-Followupd-Id`` (``<thread>-<number>``) and Message-ID. The intent (a Touch
-row in state ``planned`` with the rendered bytes) is committed BEFORE anything is APPENDed; the APPEND is
-confirmed AFTER. A crash in between leaves a ``planned`` touch whose draft may or may not exist, so the next
-cycle first searches Drafts for its id and only APPENDs when it is not there: never two drafts for one touch.
-Deleting works the same way: only messages that carry one of our ids are ever removed.
+Every touch has a deterministic id (``<thread>-<number>``, kept in the database) and a deterministic Message-ID
+that looks like any mail client's (:func:`~followupd.compose.draft_message_id`). The draft carries no marker
+header: it is mail the user sends to people, and nothing in it may show a tool wrote it (issue 18). The intent
+(a Touch row in state ``planned`` with the rendered bytes and that Message-ID) is committed BEFORE anything is
+APPENDed; the APPEND is confirmed AFTER. A crash in between leaves a ``planned`` touch whose draft may or may
+not exist, so the next cycle first looks in Drafts for its recorded Message-ID and only APPENDs when it is not
+there: never two drafts for one touch. Deleting works the same way: only messages that carry the Message-ID
+recorded for one of our touches (an id nobody else can have written) are ever removed. Drafts appended by
+older versions carry an ``X-Followupd-Id`` header instead; they are recognised by it as well.
 
 A commitment thread (the user's own promise, ``+followup-me``) is due the same way, but gets no follow-up: a
 reminder lands in the user's INBOX (unread, ``X-Followupd-Id: <thread>.r<nnn>``) and an update draft in Drafts,
@@ -20,14 +24,14 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from . import store as st
 from .cadence import due_time, fit_to_window, respect_person_spacing
@@ -49,6 +53,9 @@ from .config import Config
 from .errors import TemplateError
 from .faults import crash_point
 from .headers import Address, extract_message_ids
+from .recipient_clock import decode as decode_offsets
+from .recipient_clock import likely_offset, zone_for
+from .recipient_clock import meta_key as offsets_key
 
 if TYPE_CHECKING:
     from .imap import FetchedHeader, FolderStatus
@@ -96,7 +103,7 @@ class DraftsIndex:
     compared whole and case-insensitively; SEARCH HEADER compared substrings, but our ids are fixed-width
     precisely so that one never contains another, so whatever was found before is found now."""
 
-    markers: dict[str, list[int]] = field(default_factory=dict)      # X-Followupd-Id -> UIDs
+    markers: dict[str, list[int]] = field(default_factory=dict)      # X-Followupd-Id (older drafts) -> UIDs
     message_ids: dict[str, list[int]] = field(default_factory=dict)  # Message-ID -> UIDs
     replies_to: dict[str, list[int]] = field(default_factory=dict)   # In-Reply-To id -> UIDs
 
@@ -126,8 +133,16 @@ class DraftsIndex:
                     del table[key]
 
     def with_marker(self, marker: str) -> list[int]:
-        """UIDs carrying exactly our ``marker`` (the only test before deleting anything: ours alone)."""
+        """UIDs carrying exactly our ``marker`` (an X-Followupd-Id, as drafts of older versions and reminders do)."""
         return sorted(self.markers.get(marker.strip().lower(), ()))
+
+    def ours(self, touch_id: str, message_id: str) -> list[int]:
+        """UIDs of the draft of one touch: exactly its recorded Message-ID, or (a draft appended by an older
+        version) exactly its X-Followupd-Id. The only test before deleting anything: ours alone."""
+        found = set(self.markers.get(touch_id.strip().lower(), ()))
+        if message_id:
+            found |= set(self.message_ids.get(message_id.strip().lower(), ()))
+        return sorted(found)
 
     def find(self, touch: st.Touch) -> int | None:
         """Our draft, or the user's edit of it (its newest UID): some clients drop unknown headers when
@@ -159,17 +174,20 @@ def _reachable(thread: st.Thread) -> Callable[[list[dict[str, str]]], tuple[Addr
 
 
 def append_once(mailbox: DraftsPort, folder: str, marker: str, raw: bytes, *, flags: Sequence[bytes],
-                now: datetime, present: DraftsIndex | None = None) -> tuple[int | None, bool]:
-    """APPEND ``raw`` unless a message carrying our ``marker`` id is already there (appended just before a crash).
+                now: datetime, present: DraftsIndex | None = None, message_id: str = "") -> tuple[int | None, bool]:
+    """APPEND ``raw`` unless it is already there (appended just before a crash).
 
-    Returns (uid, appended). The search by marker is what turns "record, then append, then confirm" into
-    exactly once: a restart after the APPEND finds the message and only confirms it. ``present`` is the
-    folder read once (:class:`DraftsIndex`) before a run of appends, instead of one SEARCH per message; it
-    must have been read after the last crash, which holds because it is read afresh in every cycle."""
+    A draft is looked for by its recorded ``message_id`` (and by ``marker`` as an X-Followupd-Id, which drafts of
+    older versions carry); a reminder, which never leaves the user's INBOX, by its ``marker`` alone. Returns
+    (uid, appended). The search is what turns "record, then append, then confirm" into exactly once: a restart
+    after the APPEND finds the message and only confirms it. ``present`` is the folder read once
+    (:class:`DraftsIndex`) before a run of appends, instead of one SEARCH per message; it must have been read
+    after the last crash, which holds because it is read afresh in every cycle."""
     if present is not None:
-        existing = present.with_marker(marker)
+        existing = present.ours(marker, message_id) if message_id else present.with_marker(marker)
     else:
-        existing = mailbox.search_header(folder, FOLLOWUPD_HEADER, marker)
+        existing = mailbox.search_header(folder, "Message-ID", message_id) if message_id else []
+        existing = existing or mailbox.search_header(folder, FOLLOWUPD_HEADER, marker)
     if existing:
         return existing[0], False
     return mailbox.append(folder, raw, flags=flags, msg_time=now), True
@@ -218,11 +236,33 @@ def _addresses(entries: list[dict[str, str]]) -> tuple[Address, ...]:
     return tuple(Address(e["email"], e.get("name", "")) for e in entries)
 
 
+def recipient_offset(thread: st.Thread, config: Config) -> tuple[str, int] | None:
+    """With ``[cadence] recipient_time``: (address, UTC offset in minutes) of the first recipient whose clock
+    was learned from their own mail (followupd.recipient_clock); None otherwise, or when nobody's is known."""
+    if not config.cadence.recipient_time:
+        return None
+    session = object_session(thread)
+    if session is None:
+        return None
+    for entry in (*thread.to, *thread.cc, *thread.bcc):
+        offset = likely_offset(decode_offsets(st.get_meta(session, offsets_key(entry["email"]))))
+        if offset is not None:
+            return entry["email"], offset
+    return None
+
+
+def thread_zone(thread: st.Thread, config: Config) -> tzinfo:
+    """The zone a thread's send hours and days apply in: the recipient's learned clock with
+    ``[cadence] recipient_time``, else (and when it is not known yet) the user's own zone."""
+    learned = recipient_offset(thread, config)
+    return zone_for(learned[1]) if learned is not None else config.identity.timezone
+
+
 def next_due_for(thread: st.Thread, config: Config) -> datetime | None:
     """The thread's next check-in under the current cadence; None when the sequence is finished."""
     return due_time(
         sent_at=thread.sent_at, last_touch_at=thread.last_touch_at, touches_done=thread.steps,
-        promised=thread.promised, settings=config.cadence, tz=config.identity.timezone, seed=thread.id,
+        promised=thread.promised, settings=config.cadence, tz=thread_zone(thread, config), seed=thread.id,
     )
 
 
@@ -230,7 +270,7 @@ def planned_due(thread: st.Thread, config: Config) -> datetime | None:
     """The next check-in :func:`replan_thread` sets: the cadence's, but never inside a snooze."""
     due = next_due_for(thread, config)
     if due is not None and thread.snoozed_until is not None and due < thread.snoozed_until:
-        due = fit_to_window(thread.snoozed_until, config.cadence, config.identity.timezone)
+        due = fit_to_window(thread.snoozed_until, config.cadence, thread_zone(thread, config))
     return due
 
 
@@ -321,7 +361,8 @@ class Drafter:
     # ---------------------------------------------------------------- planning (inside the cycle's transaction)
     def plan(self, session: Session, now: datetime, report: DraftReport) -> None:
         """Create a ``planned`` touch for every waiting thread that is due now, inside the sending window."""
-        in_window = fit_to_window(now, self.config.cadence, self.tz) == now
+        # With recipient_time the window is each thread's recipient's: checked per thread in _plan_thread.
+        in_window = self.config.cadence.recipient_time or fit_to_window(now, self.config.cadence, self.tz) == now
         if not in_window:
             return
         # A follow-up thread whose draft still waits stays due until the draft is sent or skipped; it gets no new
@@ -358,7 +399,10 @@ class Drafter:
             return  # one draft at a time per thread: an outage never produces a burst
         if not thread.participants():
             return
-        spaced = self._spaced(thread, now, nudges)
+        zone = thread_zone(thread, self.config)
+        if self.config.cadence.recipient_time and fit_to_window(now, self.config.cadence, zone) != now:
+            return  # outside the recipient's sending window (a catch-up after an outage): stays due
+        spaced = self._spaced(thread, now, nudges, zone)
         if spaced > now:
             thread.next_due = spaced
             logger.info("%s: postponed to %s so nobody is nudged on consecutive days", thread.id,
@@ -385,7 +429,7 @@ class Drafter:
                 days.setdefault(person["email"], set()).add(when.astimezone(self.tz).date())
         return days
 
-    def _spaced(self, thread: st.Thread, now: datetime, nudges: dict[str, set[date]]) -> datetime:
+    def _spaced(self, thread: st.Thread, now: datetime, nudges: dict[str, set[date]], zone: tzinfo) -> datetime:
         if thread.promised is not None and thread.steps == 0:
             return now  # the date the user promised up front is honoured, even next to another nudge
         others: set[date] = set()
@@ -393,7 +437,7 @@ class Drafter:
             others |= nudges.get(person["email"], set())
         if not others:
             return now
-        return respect_person_spacing(now, others, self.config.cadence, self.tz)
+        return respect_person_spacing(now, others, self.config.cadence, zone)
 
     def _reason(self, session: Session, thread: st.Thread, stage: str, total: int) -> str:
         """One line a user reads in the outbox: why this follow-up, why now."""
@@ -512,7 +556,7 @@ class Drafter:
         raw = build_draft(
             rendered=rendered, from_=Address(thread.from_email, thread.from_name or self.config.identity.name),
             to=ctx.recipients, cc=ctx.cc, in_reply_to=thread.message_id,
-            references=[*thread.references, thread.message_id], message_id=message_id, followupd_id=tid,
+            references=[*thread.references, thread.message_id], message_id=message_id,
             date=now, exclude=(*self.config.identity.addresses, thread.tracking_address),
         )
         touch = st.Touch(
@@ -578,12 +622,12 @@ class Drafter:
     def _append_planned(self, store: st.Store, mailbox: DraftsPort, folder: str, now: datetime,
                         present: Callable[[], DraftsIndex]) -> None:
         with store.read() as session:
-            planned = [(t.id, t.raw, t.thread_id) for t in
+            planned = [(t.id, t.raw, t.thread_id, t.message_id) for t in
                        session.scalars(select(st.Touch).where(st.Touch.state == st.TOUCH_PLANNED))]
-        for tid, raw, thread_id in planned:
+        for tid, raw, thread_id, message_id in planned:
             crash_point("before_append")
             uid, appended = append_once(mailbox, folder, tid, raw or b"", flags=(b"\\Draft",), now=now,
-                                        present=present())
+                                        present=present(), message_id=message_id)
             if appended:
                 logger.info("%s: follow-up draft queued in %s", thread_id, folder)
                 crash_point("after_append")
@@ -598,14 +642,15 @@ class Drafter:
 
     def _cleanup(self, store: st.Store, mailbox: DraftsPort, folder: str,
                  present: Callable[[], DraftsIndex]) -> None:
-        """Remove the drafts of withdrawn touches: only messages carrying exactly their X-Followupd-Id, all of
-        them in one deletion (a cycle where ten replies arrived removes ten drafts with three commands)."""
+        """Remove the drafts of withdrawn touches: only messages carrying exactly their recorded Message-ID (or,
+        appended by an older version, their X-Followupd-Id), all of them in one deletion (a cycle where ten
+        replies arrived removes ten drafts with three commands)."""
         with store.read() as session:
-            pending = [t.id for t in session.scalars(select(st.Touch).where(
-                st.Touch.cleanup_pending.is_(True), st.Touch.sent_by_followupd.is_(False)))]
+            pending = {t.id: t.message_id for t in session.scalars(select(st.Touch).where(
+                st.Touch.cleanup_pending.is_(True), st.Touch.sent_by_followupd.is_(False)))}
         if not pending:
             return
-        ours = {tid: uids for tid in pending if (uids := present().with_marker(tid))}
+        ours = {tid: uids for tid, mid in pending.items() if (uids := present().ours(tid, mid))}
         if ours:
             doomed = sorted({uid for uids in ours.values() for uid in uids})
             mailbox.delete_messages(folder, doomed)

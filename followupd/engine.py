@@ -47,6 +47,11 @@ from .faults import crash_point
 from .headers import FETCH_HEADER_FIELDS, Address, MessageKind, MessageMeta, base_subject, parse_headers
 from .imap import FetchedHeader, FolderStatus, ResolvedFolders
 from .matching import EventKind, MatchEvent, ThreadIndex, ThreadKey, is_own_address, match_message
+from .recipient_clock import decode as decode_clock
+from .recipient_clock import encode as encode_clock
+from .recipient_clock import likely_offset, utc_offset_minutes
+from .recipient_clock import meta_key as clock_key
+from .recipient_clock import remember as remember_offsets
 from .requests import apply_requests
 from .sending import Sender, SendingMailbox, SendReport
 from .traces import RECEIVED_FIELDS, received_for_in
@@ -200,6 +205,7 @@ class Engine:
         self.sender = sender
         # Scale-out: a check that this process still owns the account, made before each mailbox write phase.
         self.fence: Callable[[], bool] | None = None
+        self._clocks: dict[str, list[int]] = {}  # [cadence] recipient_time: offsets seen this cycle, per person
 
     # ------------------------------------------------------------------ the cycle
     def run_cycle(self, mailbox: MailboxPort, *, dry_run: bool = False) -> CycleReport:
@@ -215,11 +221,14 @@ class Engine:
         report.watched = tuple(folders.watch)
         self._mailbox = mailbox  # for the few bodies worth reading (matched OOOs, replies, bounces)
         session_cm = self.store.read() if dry_run else self.store.transaction()
+        self._clocks = {}
         with session_cm as session:
             report.requests = apply_requests(session, self.config, self.clock.now())
             index = _LazyIndex(lambda: self._load_index(session))
             for folder, is_sent in order:
                 self._sync_folder(session, mailbox, folder, is_sent, index, report)
+            if not dry_run:
+                self._save_clocks(session, report)
             self._replan(session, report)
             if self.drafter is not None:
                 self.drafter.plan(session, self.clock.now(), report.drafts)
@@ -316,12 +325,43 @@ class Engine:
         if not batch:
             return
         index = lazy_index()
+        if self.config.cadence.recipient_time:
+            self._learn_clocks(batch)
         leftovers: list[SeenMessage] = []
         for seen in batch:
             if not self._isolated(seen, report, partial(self._maybe_track, session, seen, index, report)):
                 leftovers.append(seen)
         for seen in leftovers:
             self._isolated(seen, report, partial(self._match, session, seen, index, report))
+
+    # ------------------------------------------------------------------ the recipient's clock
+    def _learn_clocks(self, batch: Sequence[SeenMessage]) -> None:
+        """[cadence] recipient_time: the UTC offset of each person's own mail (followupd.recipient_clock);
+        gathered per cycle and stored once per person in :meth:`_save_clocks`."""
+        for seen in batch:
+            meta = seen.meta
+            if meta.kind is not MessageKind.PERSONAL or meta.from_ is None or seen.is_sent_folder:
+                continue
+            offset = utc_offset_minutes(meta.date)
+            if offset is None or is_own_address(meta.from_.email, self.own_addresses):
+                continue
+            self._clocks.setdefault(meta.from_.email.strip().lower(), []).append(offset)
+
+    def _save_clocks(self, session: Session, report: CycleReport) -> None:
+        """Store what this cycle learned; a person whose clock moved gets their waiting threads re-planned."""
+        moved: set[str] = set()
+        for email, offsets in self._clocks.items():
+            key = clock_key(email)
+            before = decode_clock(st.get_meta(session, key))
+            after = remember_offsets(before, offsets)
+            st.set_meta(session, key, encode_clock(after))
+            if likely_offset(after) != likely_offset(before):
+                moved.add(email)
+        self._clocks = {}
+        if moved:
+            for thread in st.threads_in_states(session, (st.WAITING,)):
+                if moved & {p["email"].strip().lower() for p in thread.participants()}:
+                    report.touched.add(thread.id)
 
     def _isolated(self, seen: SeenMessage, report: CycleReport, step: Callable[[], bool]) -> bool:
         """Run one message's step so that a failure skips that message only, never the cycle.
@@ -600,7 +640,9 @@ class Engine:
         touch: st.Touch | None = None
         if meta.followupd_id:
             touch = session.get(st.Touch, meta.followupd_id)
-        if touch is None and meta.message_id and meta.message_id.startswith("<followupd."):
+        if touch is None and meta.message_id and index.thread_for_message_id(meta.message_id) is not None:
+            # By the id recorded for it, whatever its shape; only ids the index knows (ours are in it), so the
+            # user's other sent mail costs no query.
             touch = st.touch_by_message_id(session, meta.message_id)
         if touch is None or touch.thread_id not in index:
             return []

@@ -710,7 +710,7 @@ class Mailbox:
         """Store ``message`` in ``folder`` (a draft, by default flagged ``\\Draft``); return its UID if told.
 
         The UID comes from the APPENDUID response code (UIDPLUS, RFC 4315 §3); a server without UIDPLUS gives
-        none, and the caller finds the draft again by its X-Followupd-Id header.
+        none, and the caller finds the draft again by its Message-ID.
         """
         if msg_time is not None and msg_time.tzinfo is None:
             raise ValueError("msg_time must be timezone-aware; a naive time would be read as the host's zone")

@@ -22,9 +22,10 @@ from . import store as st
 from .cadence import due_time
 from .compose import RenderContext, Rendered, TemplateLibrary, choose_variant, render, stage_for_touch
 from .config import Config
-from .drafts import open_touch, template_usage, templates_seen_by_people, touch_id
+from .drafts import open_touch, recipient_offset, template_usage, templates_seen_by_people, touch_id
 from .errors import TemplateError
 from .headers import Address
+from .recipient_clock import zone_for
 
 SAMPLE_RECIPIENT = Address("sam@example.com", "Sam Taylor")
 SAMPLE_SUBJECT = "Project proposal"
@@ -61,6 +62,8 @@ class PreviewThread:
     recently_used_with_people: frozenset[str] = field(default_factory=frozenset)
     template_usage: Mapping[str, datetime] = field(default_factory=dict)  # variant -> last used, any thread
     pending: PendingDraft | None = None
+    # [cadence] recipient_time: the recipient's learned clock (address, UTC offset in minutes), if known
+    recipient_clock: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -83,8 +86,8 @@ def sample_thread(now: datetime, promised: date | None) -> PreviewThread:
                          promised=promised)
 
 
-def from_store(session: Session, thread: st.Thread) -> PreviewThread:
-    """A tracked thread as the drafter sees it."""
+def from_store(session: Session, thread: st.Thread, config: Config | None = None) -> PreviewThread:
+    """A tracked thread as the drafter sees it (with ``config``: on the recipient's clock, as the drafter)."""
     to, cc, bcc = (tuple(Address(e["email"], e.get("name", "")) for e in entries)
                    for entries in (thread.to, thread.cc, thread.bcc))
     pending = None
@@ -101,12 +104,15 @@ def from_store(session: Session, thread: st.Thread) -> PreviewThread:
         next_touch_number=max((t.number for t in thread.touch_rows), default=0) + 1,
         recently_used_with_people=frozenset(templates_seen_by_people(session, thread)), pending=pending,
         template_usage=template_usage(session),
+        recipient_clock=recipient_offset(thread, config) if config is not None else None,
     )
 
 
 def plan(thread: PreviewThread, *, library: TemplateLibrary, config: Config, now: datetime) -> list[PlannedTouch]:
     """The remaining follow-ups, assuming each is sent when it appears (an open draft: sent now)."""
     tz = config.identity.timezone
+    # The drafter's zone for send hours: the recipient's learned clock ([cadence] recipient_time), else the user's.
+    due_tz = zone_for(thread.recipient_clock[1]) if thread.recipient_clock is not None else tz
     total = len(config.cadence.gaps)
     templates = library.for_message(thread.subject)
     used = list(thread.used_templates)
@@ -122,7 +128,7 @@ def plan(thread: PreviewThread, *, library: TemplateLibrary, config: Config, now
         done, last, next_due = done + 1, max(now, draft.due), None
     while done < total:
         due = next_due or due_time(sent_at=thread.sent_at, last_touch_at=last, touches_done=done,
-                                   promised=thread.promised, settings=config.cadence, tz=tz, seed=thread.id)
+                                   promised=thread.promised, settings=config.cadence, tz=due_tz, seed=thread.id)
         if due is None:
             break
         stage = stage_for_touch(done + 1, total, templates.stages())

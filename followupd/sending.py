@@ -32,8 +32,9 @@ from sqlalchemy.orm import Session
 
 from . import store as st
 from .cadence import fit_to_window
+from .compose import draft_message_id
 from .config import Config
-from .drafts import FOLLOWUPD_HEADER, keep_promise, replan_thread, withdraw_open_touches
+from .drafts import FOLLOWUPD_HEADER, keep_promise, replan_thread, thread_zone, withdraw_open_touches
 from .faults import crash_point
 from .smtp import SmtpRejected, SmtpSender, SmtpTemporary, SmtpUncertain
 from .tracking import is_tracking_address
@@ -43,6 +44,10 @@ logger = logging.getLogger(__name__)
 RETRY_START = timedelta(minutes=2)
 RETRY_CAP = timedelta(hours=2)
 GMAIL_CAPABILITY = "X-GM-EXT-1"
+#: How older versions shaped a draft's Message-ID (``<followupd.{thread}.{n}@domain>``), replaced when sent.
+LEGACY_ID_PREFIX = "<followupd."
+#: Headers of this prefix name the tool; none of them ever reaches a recipient.
+TOOL_HEADER_PREFIX = "x-followupd"
 SELF_FILING_HOSTS = ("gmail.com", "googlemail.com", "office365.com", "outlook.com", "hotmail.com")
 
 
@@ -144,8 +149,9 @@ class Sender:
         """Why an approved follow-up may not go out right now ('' when it may)."""
         if touch.retry_after is not None and now < touch.retry_after:
             return f"retrying after {touch.retry_after.astimezone(self.tz):%a %d %b %H:%M}"
-        if not touch.send_now and fit_to_window(now, self.config.cadence, self.tz) != now:
-            opens = fit_to_window(now, self.config.cadence, self.tz)
+        zone = thread_zone(touch.thread, self.config)  # the recipient's clock with [cadence] recipient_time
+        if not touch.send_now and fit_to_window(now, self.config.cadence, zone) != now:
+            opens = fit_to_window(now, self.config.cadence, zone)
             return f"outside the sending window; waits until {opens.astimezone(self.tz):%a %d %b %H:%M}"
         if sent_hour >= self.config.sending.max_per_hour:
             return f"hourly limit reached ([sending] max_per_hour = {self.config.sending.max_per_hour})"
@@ -176,10 +182,11 @@ class Sender:
 
     # ---------------------------------------------------------------- one send, exactly once
     def _current_draft(self, mailbox: SendingMailbox, folder: str, touch: st.Touch) -> tuple[int, bytes] | None:
-        """The draft as it is now in Drafts: ours by marker, or the user's edit of it (by Message-ID)."""
-        uids = mailbox.search_header(folder, FOLLOWUPD_HEADER, touch.id)
-        if not uids and touch.message_id:
-            uids = mailbox.search_header(folder, "Message-ID", touch.message_id)
+        """The draft as it is now in Drafts, or the user's edit of it: by its recorded Message-ID, or by the
+        X-Followupd-Id header a draft appended by an older version carries."""
+        uids = mailbox.search_header(folder, "Message-ID", touch.message_id) if touch.message_id else []
+        if not uids:
+            uids = mailbox.search_header(folder, FOLLOWUPD_HEADER, touch.id)
         for uid in sorted(uids, reverse=True):
             raw = mailbox.fetch_full(folder, uid)
             if raw is not None:
@@ -187,7 +194,10 @@ class Sender:
         return None
 
     def _prepare(self, touch: st.Touch, raw: bytes, now: datetime) -> tuple[bytes, str, list[str], str]:
-        """The bytes to hand to SMTP: the draft as the user left it, dated now, Bcc removed, marker kept."""
+        """The bytes to hand to SMTP: the draft as the user left it, dated now, Bcc removed.
+
+        Nothing of followupd goes out (issue 18): an X-Followupd-* header that a draft of an older version still
+        carries is dropped, and none is added; the Sent copy and a crash are recognised by the Message-ID."""
         message = email.message_from_bytes(raw, policy=email.policy.SMTP)
         assert isinstance(message, EmailMessage)
         tracking = self.config.tracking.address
@@ -197,10 +207,20 @@ class Sender:
         message["Date"] = email.utils.format_datetime(now.astimezone(self.tz))
         if message["Message-ID"] is None:
             message["Message-ID"] = touch.message_id
-        if message[FOLLOWUPD_HEADER] is None:
-            message[FOLLOWUPD_HEADER] = touch.id
+        old_id = str(message["Message-ID"]).strip()
+        if old_id.lower().startswith(LEGACY_ID_PREFIX):
+            # A draft of an older version: its id names the tool. The new id is recorded before SMTP (the caller
+            # stores it as the touch's), so recovery and the Sent copy are found by it.
+            try:
+                new_id = draft_message_id(touch.thread_id, touch.number, old_id.rpartition("@")[2].rstrip(">"))
+            except ValueError:
+                new_id = old_id  # an id we cannot rebuild is kept: sending it beats not sending
+            del message["Message-ID"]
+            message["Message-ID"] = new_id
         for draft_only in ("X-Mozilla-Draft-Info", "X-Uniform-Type-Identifier", "X-Apple-Mail-Remote-Attachments"):
             del message[draft_only]
+        for name in {name for name in message if name.lower().startswith(TOOL_HEADER_PREFIX)}:
+            del message[name]
         senders = _addresses(message, "From")
         sender = senders[0] if senders else touch.thread.from_email
         return message.as_bytes(policy=email.policy.SMTP), str(message["Message-ID"]).strip(), recipients, sender
@@ -353,7 +373,7 @@ class Sender:
             sent_drafts = [(t.id, t.message_id) for t in session.scalars(select(st.Touch).where(
                 st.Touch.cleanup_pending.is_(True), st.Touch.sent_by_followupd.is_(True)))]
         for tid, message_id in sent_drafts:
-            # Our draft by marker, and the user's edit of it by the Message-ID we just sent under.
+            # Our draft and the user's edit of it by the Message-ID we just sent under (by marker: older drafts).
             uids = set(mailbox.search_header(drafts_folder, FOLLOWUPD_HEADER, tid))
             uids |= set(mailbox.search_header(drafts_folder, "Message-ID", message_id))
             if uids:

@@ -519,15 +519,19 @@ def test_validate_header_name() -> None:
             validate_header_name(bad)
 
 
-def test_draft_message_id() -> None:
+def test_draft_message_id_looks_like_a_mail_clients_and_is_deterministic() -> None:
     mid = draft_message_id("42", 3, "Example.COM")
-    assert mid == "<followupd.42.3@example.com>"
+    # Thunderbird's shape: a version 4 UUID at the sender's domain; no tool name, no recognisable pattern.
+    assert re.fullmatch(r"<[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}@example\.com>", mid)
+    assert "followupd" not in mid and "42" not in mid.partition("@")[0].replace("-", " ").split()
     assert draft_message_id("42", 3, "example.com") == mid
     assert draft_message_id("42", 4, "example.com") != mid
+    assert draft_message_id("43", 3, "example.com") != mid
     odd = draft_message_id("a b<c>@d", 1, "example.com")
-    assert re.fullmatch(r"<followupd\.h[0-9a-f]{24}\.1@example\.com>", odd)
-    assert odd != draft_message_id("a-b<c>@d", 1, "example.com")
-    assert draft_message_id("t1", 1, "bücher.example") == "<followupd.t1.1@xn--bcher-kva.example>"
+    assert odd.endswith("@example.com>") and odd != draft_message_id("a-b<c>@d", 1, "example.com")
+    assert draft_message_id("t1", 1, "bücher.example").endswith("@xn--bcher-kva.example>")
+    many = {draft_message_id(f"t{t}", n, "example.com") for t in range(200) for n in range(1, 12)}
+    assert len(many) == 200 * 11
     for domain in ("", "exa mple.com", "a..b", "-x.com", "x.com>"):
         with pytest.raises(ValueError):
             draft_message_id("t1", 1, domain)
@@ -558,7 +562,6 @@ def draft(**changes: object) -> bytes:
         "in_reply_to": "<orig@example.com>",
         "references": ["<root@example.com>", "<orig@example.com>"],
         "message_id": draft_message_id("42", 1, "example.com"),
-        "followupd_id": "42.1",
         "date": datetime(2025, 11, 12, 10, 0, tzinfo=BERLIN),
     }
     args.update(changes)
@@ -585,10 +588,11 @@ def test_draft_headers_parse_back() -> None:
     assert msg["To"] == "Ana Lima <ana@example.com>"
     assert msg["Cc"] == "Bob Stone <bob@example.org>"
     assert msg["Subject"] == "Re: Q3 budget"
-    assert msg["Message-ID"] == "<followupd.42.1@example.com>"
+    assert msg["Message-ID"] == draft_message_id("42", 1, "example.com")
     assert msg["In-Reply-To"] == "<orig@example.com>"
     assert msg["References"] == "<root@example.com> <orig@example.com>"
-    assert msg["X-Followupd-Id"] == "42.1"
+    assert not [name for name in msg if name.lower().startswith("x-")]  # no marker header: nothing of the tool
+    assert b"followupd" not in raw.lower() and b"user-agent" not in raw.lower()
     assert msg["MIME-Version"] == "1.0"
     assert msg["Date"] == "Wed, 12 Nov 2025 10:00:00 +0100"
     assert msg.get_content_type() == "text/plain" and msg.get_content_charset() == "utf-8"
@@ -619,14 +623,12 @@ def test_header_injection_through_subject_and_names_adds_no_header() -> None:
         to=[Address("ana@example.com", "Ana\r\nBcc: evil@x")],
         cc=[],
         from_=Address("zoe@example.com", "Zoe\nX-Evil: 1"),
-        followupd_id="42\r\nBcc: evil@x",
     )
     msg = parse(raw)
     assert "Bcc" not in msg and "X-Evil" not in msg
     assert b"\r\nBcc:" not in raw and b"\nBcc:" not in raw
     assert msg["Subject"] == "hi Bcc: evil@x"
     assert msg["To"].addresses[0].addr_spec == "ana@example.com"
-    assert msg["X-Followupd-Id"] == "42 Bcc: evil@x"
 
 
 def test_bad_header_names_are_refused() -> None:
@@ -671,8 +673,6 @@ def test_invalid_ids_and_dates_are_refused() -> None:
         draft(message_id="<a@b>\r\nBcc: x")
     with pytest.raises(ValueError):
         draft(date=datetime(2025, 11, 12, 10, 0))
-    with pytest.raises(ValueError):
-        draft(followupd_id="\r\n")
 
 
 def test_non_ascii_body_and_names() -> None:

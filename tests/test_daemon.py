@@ -265,7 +265,7 @@ def test_first_cycle_runs_at_once_and_drafts_exactly_once(account: Account,
     _uid, flags, draft = drafts[0]
     assert b"\\Draft" in flags
     assert draft["In-Reply-To"] == tracked_id
-    assert draft["X-Followupd-Id"]
+    assert draft["Message-ID"] == account.outbox()[0]["message_id"]
     assert draft["Subject"] == "Re: Quote for the garden shed"
     assert BOB in draft["To"] and account.tracking not in str(draft["To"])
 

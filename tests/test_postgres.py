@@ -64,7 +64,7 @@ def test_track_draft_and_reply_through_the_cli_on_postgresql(account: Account, p
     assert thread["state"] == "waiting" and thread["recipients"] == [BOB]
     draft = only_draft(account)
     assert draft["In-Reply-To"] == tracked_id
-    assert [entry["id"] for entry in account.outbox()] == [draft["X-Followupd-Id"]]
+    assert [entry["message_id"] for entry in account.outbox()] == [draft["Message-ID"]]
 
     reply = make_message(from_=BOB, to=account.user.address, subject="Re: Quote for the garden shed",
                          in_reply_to=str(email.message_from_bytes(draft.as_bytes())["Message-ID"]))

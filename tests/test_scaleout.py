@@ -89,7 +89,7 @@ poll_interval = "1m"
             client.select_folder("Drafts", readonly=True)
             uids = client.search("ALL")
             fetched = client.fetch(uids, ["BODY.PEEK[HEADER]"]) if uids else {}
-        return [str(email.message_from_bytes(data[b"BODY[HEADER]"])["X-Followupd-Id"]) for data in fetched.values()]
+        return [str(email.message_from_bytes(data[b"BODY[HEADER]"])["Message-ID"]) for data in fetched.values()]
 
     def wait_for_drafts(self, per_account: int, timeout: float) -> dict[str, list[str]]:
         deadline = time.monotonic() + timeout

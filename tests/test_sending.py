@@ -88,7 +88,8 @@ def test_approve_sends_once_files_sent_and_removes_the_draft(account: Account, s
     assert delivered.sender == account.user.address
     message = delivered.message
     assert message["Bcc"] is None
-    assert message["X-Followupd-Id"] == touch
+    assert message["X-Followupd-Id"] is None
+    assert message["Message-ID"] == account.outbox("--all")[0]["message_id"]
     assert message["Subject"] == "Re: Quote for the garden shed"
     assert account.drafts() == []
     assert sent_copies(account, str(message["Message-ID"])) == 1
@@ -121,9 +122,8 @@ def test_auto_mode_sends_after_the_review_window_and_sends_the_users_edit(accoun
     seed(account)
     account.poll(now=DUE)
     (draft_uid, _flags, draft) = account.messages("Drafts")[0]
-    # The user edits the draft in their mail client: a new version replaces the old, custom header dropped.
+    # The user edits the draft in their mail client: a new version replaces the old, the Message-ID kept.
     edited = email.message_from_bytes(draft.as_bytes())
-    del edited["X-Followupd-Id"]
     edited.set_payload("Hi Bob, any news on the shed? Happy to adjust the size. Alex\n")
     account.server.append(account.user, "Drafts", edited.as_bytes(), flags=[b"\\Draft"])
     with account.server.connect(account.user) as client:
@@ -191,7 +191,7 @@ def test_after_a_crash_a_self_filing_server_tells_what_happened(
     (entry,) = account.outbox("--all")
     assert entry["state"] == "sent"  # found in Sent: it did go out
     assert account.status()[0]["touches"] == 1
-    assert sum(1 for _u, _f, m in account.messages("Sent") if m["X-Followupd-Id"]) == 1
+    assert sum(1 for _u, _f, m in account.messages("Sent") if m["Message-ID"] == entry["message_id"]) == 1
 
 
 def test_a_permanent_rejection_marks_the_follow_up_failed_with_the_servers_words(
@@ -335,7 +335,7 @@ def test_edit_replaces_the_draft_in_drafts(account: Account, tmp_path: Path) -> 
     _uid, flags, draft = uid_flags_draft
     assert b"\\Draft" in flags
     assert "a shorter note from me" in draft.get_payload(decode=True).decode()
-    assert draft["X-Followupd-Id"] == touch
+    assert draft["Message-ID"] == account.outbox()[0]["message_id"]
     assert "a shorter note from me" in account.run("outbox", "show", touch, now=DUE).stdout
 
 
@@ -372,7 +372,8 @@ def test_a_thread_id_stands_for_its_waiting_follow_up(account: Account, sink: Sm
     account.poll(now=later)  # a second follow-up: the thread now has two touches
     account.run("outbox", "approve", thread_id, now=later)
     assert len(sink.received) == 2
-    assert sink.received[1].message["X-Followupd-Id"].endswith("-002")
+    assert sink.received[1].message["Message-ID"] == account.outbox("--all")[1]["message_id"]
+    assert sink.received[0].message["Message-ID"] != sink.received[1].message["Message-ID"]
 
 
 def test_one_person_never_gets_two_sends_on_consecutive_days(account: Account, sink: SmtpSink) -> None:

@@ -56,7 +56,7 @@ file_sent_copy = false
     (entry,) = account.outbox("--all")
     assert entry["state"] == "sent" and entry["sent_by_followupd"] is True
     assert account.status()[0]["touches"] == 1
-    copies = [m for _u, _f, m in account.messages("Sent") if m["X-Followupd-Id"] == entry["id"]]
+    copies = [m for _u, _f, m in account.messages("Sent") if m["Message-ID"] == entry["message_id"]]
     assert len(copies) == 1
     assert email.message_from_bytes(sink.received[0].data)["Message-ID"] == copies[0]["Message-ID"]
 

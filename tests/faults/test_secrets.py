@@ -118,7 +118,7 @@ file_sent_copy = true
         run(*args, check=False)
     run("outbox", "approve", entry["id"])
     assert logins and all(logins) and len(handler.received) == 1, "the follow-up was not sent through SMTP AUTH"
-    assert email.message_from_bytes(handler.received[0].data)["X-Followupd-Id"] == entry["id"]
+    assert email.message_from_bytes(handler.received[0].data)["Message-ID"] == entry["message_id"]
 
     # The daemon, a cycle or two, then a clean stop.
     with (workdir / "run.stderr").open("wb") as err:

@@ -425,7 +425,13 @@ file_sent_copy = {"false" if self.self_filing else "true"}
         return DbView(threads, touches, cursors, integrity)
 
     def view(self) -> dict[str, list[Seen]]:
-        """Every message of every folder: UID, flags (without \\Recent), size and our two ids, via EXAMINE."""
+        """Every message of every folder: UID, flags (without \\Recent), size and our two ids, via EXAMINE.
+
+        A draft carries no marker header any more (nothing of the tool may reach a recipient): a message is
+        followupd's when its Message-ID is one the database recorded for a touch BEFORE appending or sending it
+        (so a draft without a record shows up as foreign mail, and fails the check), or when it carries the
+        X-Followupd-Id header that reminders and drafts of older versions have."""
+        recorded = {t["message_id"]: t["id"] for t in self.db().touches.values() if t["message_id"]}
         result: dict[str, list[Seen]] = {}
         with self.server.connect(self.user) as client:
             for attributes, _delim, name in client.list_folders():
@@ -439,9 +445,10 @@ file_sent_copy = {"false" if self.self_filing else "true"}
                     item = data[uid]
                     raw = next((v for k, v in item.items() if k.startswith(b"BODY[HEADER")), b"") or b""
                     header = email.message_from_bytes(raw)
+                    message_id = str(header.get("Message-ID", "")).strip()
+                    marker = str(header.get("X-Followupd-Id", "")).strip() or recorded.get(message_id, "")
                     seen.append(Seen(name, uid, tuple(sorted(f for f in item[b"FLAGS"] if f != b"\\Recent")),
-                                     item[b"RFC822.SIZE"], str(header.get("Message-ID", "")).strip(),
-                                     str(header.get("X-Followupd-Id", "")).strip()))
+                                     item[b"RFC822.SIZE"], message_id, marker))
                 result[name] = seen
         return result
 
