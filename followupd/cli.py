@@ -30,6 +30,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_BUG = 4
 LOG_LEVELS = ("debug", "info", "warning", "error")
+#: Log lines outside the journal: "2026-12-03 09:20:27 INFO followupd.daemon: ...", local time.
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LOG_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 class State:
@@ -104,15 +107,16 @@ def _stderr_is_journal() -> bool:
 
 
 def _setup_logging(level: str) -> None:
-    # stderr, one line per record, level first: readable in a terminal; under systemd, <N> priority prefixes
-    # instead, so journalctl -p warning works. Every line passes the secret filter, at every level.
+    # stderr, one line per record, local time and level first: readable in a terminal or a log file; under
+    # systemd, <N> priority prefixes instead and no time (the journal stamps every line itself), so journalctl
+    # -p warning works. Every line passes the secret filter, at every level.
     from .redact import RedactingFilter
 
     handler = logging.StreamHandler(sys.stderr)
     if _stderr_is_journal():
         handler.setFormatter(_JournalFormatter("%(name)s: %(message)s"))
     else:
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(logging.Formatter(LOG_FORMAT, datefmt=LOG_DATE_FORMAT))
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
