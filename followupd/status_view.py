@@ -1,6 +1,7 @@
 """What ``followupd status`` shows: which threads (``--state``, ``--all``) and what "next" means for each.
 
-Pure: plain values in, plain values out. The command reads the store and prints; this module decides. Why a module
+No I/O: plain values in, plain values out (only the state names come from the store module). The command
+reads the store and prints; this module decides. Why a module
 of its own: the filter rules are a public interface (documented in the README, read by scripts through
 ``status --json``), and they are easier to keep straight, and to test, away from click and SQL.
 """
