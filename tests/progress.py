@@ -59,6 +59,8 @@ class FileProgress:
         reporter = self.config.pluginmanager.getplugin("terminalreporter")
         if reporter is not None:
             reporter.showfspath = False  # the "tests/test_x.py ...." prefix: this plugin prints the file instead
+            if self.config.option.verbose <= 0 and hasattr(reporter, "_show_progress_info"):
+                reporter._show_progress_info = False  # "[ 66%]" after a row of letters: the lines say it
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_report_teststatus(self, report: pytest.TestReport) -> tuple[str, str, str] | None:
@@ -102,7 +104,8 @@ class FileProgress:
         summary = ", ".join(f"{counts[word]} {word}" for word in ORDER if counts[word]) or "no tests"
         minutes, seconds = divmod(int(time.monotonic() - self.started), 60)
         width = len(str(total))
-        reporter.ensure_newline()
+        if reporter._tw.width_of_current_line:  # after an "F" or "s" letter: start a line of our own
+            reporter.write_line("")
         reporter.write_line(f"[{self.finished:>{width}}/{total} files {100 * self.finished // total:>3} %]  "
                             f"{path}: {summary} ({minutes}m{seconds:02d}s)",
                             red=bool(counts["failed"] or counts["error"]))
