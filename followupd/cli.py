@@ -33,6 +33,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_BUG = 4
 LOG_LEVELS = ("debug", "info", "warning", "error")
+#: Log lines outside the journal: "2026-12-03 09:20:27 INFO followupd.daemon: ...", local time.
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LOG_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 class State:
@@ -107,15 +110,16 @@ def _stderr_is_journal() -> bool:
 
 
 def _setup_logging(level: str) -> None:
-    # stderr, one line per record, level first: readable in a terminal; under systemd, <N> priority prefixes
-    # instead, so journalctl -p warning works. Every line passes the secret filter, at every level.
+    # stderr, one line per record, local time and level first: readable in a terminal or a log file; under
+    # systemd, <N> priority prefixes instead and no time (the journal stamps every line itself), so journalctl
+    # -p warning works. Every line passes the secret filter, at every level.
     from .redact import RedactingFilter
 
     handler = logging.StreamHandler(sys.stderr)
     if _stderr_is_journal():
         handler.setFormatter(_JournalFormatter("%(name)s: %(message)s"))
     else:
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(logging.Formatter(LOG_FORMAT, datefmt=LOG_DATE_FORMAT))
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -234,38 +238,69 @@ def render_table(headers: list[str], rows: list[list[str]]) -> str:
 
 
 @main.command()
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of threads.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print a JSON array of threads (every thread, unless --state or --all is given).")
+@click.option("--all", "show_all", is_flag=True, help="List every thread, closed ones too (default: open ones).")
+@click.option("--state", "states", multiple=True, metavar="STATE",
+              help="Only threads in STATE: waiting, replied, unanswered, stopped, failed, declined, or open / "
+                   "closed; repeat it or separate states with commas.")
 @click.pass_obj
 @handle_errors
-def status(state: State, as_json: bool) -> None:
+def status(state: State, as_json: bool, show_all: bool, states: tuple[str, ...]) -> None:
     """Show tracked threads: who owes a reply, since when, how many touches, what is next; and whether each
-    account is working (ok) or failing and being retried (degraded)."""
+    account is working (ok) or failing and being retried (degraded). Open threads only, unless --all or --state."""
+    from sqlalchemy import select
+
+    from . import status_view as sv
+
+    try:
+        selection = sv.selection_for(states, show_all=show_all, as_json=as_json)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--state") from exc
     apps = state.apps()
     entries: list[dict[str, Any]] = []
     rows = []
+    total = 0
     for app in apps:
         with app.store.read() as session:
             health = read_health(session)
             threads = st.all_threads(session)
+            total += len(threads)
+            threads = [t for t in threads if selection.includes(t.state)]
+            drafts: dict[str, list[tuple[str, datetime | None, datetime]]] = {}
+            for thread_id, touch_state, drafted_at, created in session.execute(
+                    select(st.Touch.thread_id, st.Touch.state, st.Touch.drafted_at, st.Touch.created)
+                    .where(st.Touch.state.in_(sv.DRAFT_WAITING_STATES))):
+                drafts.setdefault(thread_id, []).append((touch_state, drafted_at, created))
             tz = app.config.identity.timezone
             for t in threads:
-                entries.append({**thread_json(t), "account": app.name, "account_state": health.state})
+                waiting_since = sv.draft_waiting_since(t.state, drafts.get(t.id, ()))
+                entries.append({**thread_json(t), "account": app.name, "account_state": health.state,
+                                "draft_waiting_since": _iso(waiting_since)})
                 who = ", ".join(p["email"] for p in t.participants()) or "-"
                 state_text = t.state + (" (probable)" if t.state == st.REPLIED and t.reply_probable else "")
                 rows.append(([app.name] if len(apps) > 1 else []) + [
                     t.id, state_text, _clip(who, 30), _clip(t.subject or "(no subject)", 40),
-                    _local(t.sent_at, tz, "%d %b %Y"), str(t.touches), _local(t.next_due, tz), "; ".join(t.problems)])
+                    _local(t.sent_at, tz, "%d %b %Y"), str(t.touches), sv.next_text(t.next_due, waiting_since, tz),
+                    "; ".join(t.problems)])
         if not as_json:
             _echo_health(app, health, several=len(apps) > 1)
     if as_json:
         click.echo(json.dumps(entries, indent=2))
         return
-    if not rows:
+    if not total:
         click.echo("No tracked threads yet. BCC " + " or ".join(a.config.tracking.address for a in apps)
                    + " on mail you send.")
         return
-    headers = ["ID", "STATE", "RECIPIENTS", "SUBJECT", "SENT", "TOUCHES", "NEXT", "PROBLEMS"]
-    click.echo(render_table((["ACCOUNT"] if len(apps) > 1 else []) + headers, rows))
+    if rows:
+        headers = ["ID", "STATE", "RECIPIENTS", "SUBJECT", "SENT", "TOUCHES", "NEXT", "PROBLEMS"]
+        click.echo(render_table((["ACCOUNT"] if len(apps) > 1 else []) + headers, rows))
+    else:
+        click.echo("No open threads." if selection.states == sv.OPEN_STATES
+                   else f"No threads in state {', '.join(selection.states or ())}.")
+    note = sv.hidden_note(total - len(rows), selection)
+    if note:
+        click.echo(note)
 
 
 def _echo_health(app: Any, health: Any, *, several: bool) -> None:

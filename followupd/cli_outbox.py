@@ -129,19 +129,47 @@ def _done(app: Any, request_id: int) -> bool:
 @click.pass_obj
 @handle_errors
 def outbox_show(state: State, touch: str) -> None:
-    """Print a follow-up in full, headers and body, as it was rendered (or sent)."""
+    """Print a follow-up in full, headers and body: a waiting draft as it is in your Drafts folder now (saying so
+    if you edited it in your mail client), else as it was rendered (or sent)."""
     touch_id = _touch_id(state, touch)
-    with state.app(touch).store.read() as session:
+    app = state.app(touch)
+    with app.store.read() as session:
         row = session.get(st.Touch, touch_id)
         assert row is not None
         raw = row.sent_raw or row.raw or b""
-        click.echo(f"# {row.id}: {row.state}" + (f" ({row.outcome})" if row.outcome else ""))
+        heading = f"# {row.id}: {row.state}" + (f" ({row.outcome})" if row.outcome else "")
+        if row.state == st.TOUCH_QUEUED and row.raw:
+            raw, where = _draft_in_drafts(app, row, raw)
+            heading += where
+    click.echo(heading)
     message = email.message_from_bytes(raw, policy=email.policy.default)
     for name, value in message.items():
         click.echo(f"{name}: {value}")
     click.echo("")
     body = message.get_body(("plain",)) if isinstance(message, EmailMessage) else None
     click.echo(body.get_content() if body is not None else message.get_payload())
+
+
+def _draft_in_drafts(app: Any, row: st.Touch, rendered: bytes) -> tuple[bytes, str]:
+    """The waiting draft as it is in Drafts now, and what to say about it; the rendered text when the mailbox
+    cannot be read (with a warning) or the draft is no longer there."""
+    from .draft_view import read_current
+
+    try:
+        with app.mailbox() as box:
+            folder = box.resolve_folders(sent=app.config.folders.sent, drafts=app.config.folders.drafts,
+                                         watch=app.config.folders.watch).drafts
+            current = read_current(box, folder, row) if folder else None
+    except FollowupdError as exc:
+        click.echo(f"warning: could not read your Drafts folder ({exc}); showing the draft as followupd wrote it",
+                   err=True)
+        return rendered, ""
+    if current is None or current.raw is None:
+        return rendered, (" (not in your Drafts folder now: sent or deleted? the next cycle tells; "
+                          "as followupd wrote it)")
+    if current.edited:
+        return current.raw, f" (edited in your mail client; as it is in {folder} now)"
+    return current.raw, f" (in {folder}, as followupd wrote it)"
 
 
 @outbox.command("edit")

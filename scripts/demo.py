@@ -140,13 +140,20 @@ def header_value(raw: bytes, name: str) -> str:
     return str(parsed.get(name, "")).strip()
 
 
-def run_cli(account: Account, now: datetime, *args: str) -> str:
-    """Run ``followupd ARGS`` with the clock pinned to ``now``, echo the command and its output; return stdout."""
+def run_cli(account: Account, now: datetime, *args: str, shorten_after: str | None = None) -> str:
+    """Run ``followupd ARGS`` with the clock pinned to ``now``, echo the command and its output; return stdout.
+
+    ``shorten_after``: echo the output only up to the first line containing it (the whole output is still
+    returned and checked), so a long listing does not bury the story."""
     shown = " ".join(args)
     say(f"  $ followupd {shown}" + STYLE.dim(f"      (clock pinned to {fmt(now)})"))
     proc = account.run(*args, now=now, check=False)
     if proc.stdout.strip():
-        indented(proc.stdout)
+        lines = proc.stdout.rstrip("\n").splitlines()
+        cut = next((i for i, line in enumerate(lines) if shorten_after and shorten_after in line), None)
+        indented("\n".join(lines if cut is None else lines[: cut + 1]))
+        if cut is not None and cut + 1 < len(lines):
+            say(STYLE.dim(f"{INDENT}... ({len(lines) - cut - 1} more lines: the full text of each follow-up)"))
     for line in proc.stderr.strip().splitlines():
         say(STYLE.dim(f"{INDENT}log: {line}"))
     expect(proc.returncode == 0, f"followupd {shown}",
@@ -197,6 +204,21 @@ def show_draft(message: EmailMessage) -> None:
     indented(str(body), INDENT + "| ")
 
 
+def send_from_client(server: DovecotServer, user: MailUser, draft: EmailMessage, when: datetime) -> None:
+    """What a mail client does when the user presses Send on a draft: the message (same Message-ID) goes out and
+    a copy is filed in Sent; the draft is deleted from Drafts."""
+    sent = email.message_from_bytes(draft.as_bytes(), policy=policy.default)
+    del sent["Date"]
+    sent["Date"] = when
+    server.append(user, "Sent", sent.as_bytes(), date=when, flags=[b"\\Seen"])
+    with server.connect(user) as client:
+        client.select_folder("Drafts")
+        uids = client.search(["HEADER", "Message-ID", str(draft["Message-ID"])])
+        if uids:
+            client.delete_messages(uids)
+            client.expunge()
+
+
 def recipients_of(message: EmailMessage) -> list[str]:
     return [addr.lower() for _name, addr in getaddresses([str(message.get("To", ""))])]
 
@@ -220,7 +242,7 @@ def terminate_cleanly() -> Iterator[None]:
 def demo(server: DovecotServer, workdir: Path, week: Week, timeline: Timeline) -> None:
     mon_send_bob, mon_send_carol = week.at(0, 9, 12), week.at(0, 9, 47)
     mon_poll, thu_poll, thu_reply, thu_poll2 = week.at(0, 10), week.at(3, 10), week.at(3, 11, 30), week.at(3, 12)
-    fri_poll = week.at(4, 10)
+    fri_poll, fri_send, fri_poll2 = week.at(4, 10), week.at(4, 10, 20), week.at(4, 10, 30)
 
     # -- 1 -----------------------------------------------------------------------------------------------------
     section(1, "A throwaway mail server and a followupd config")
@@ -343,14 +365,38 @@ def demo(server: DovecotServer, workdir: Path, week: Week, timeline: Timeline) -
     show_draft(drafts[0])
     run_cli(account, fri_poll, "outbox")
     ok("the draft to Carol appeared on the day Alex promised, not on the default schedule")
-    timeline.add(fri_poll, f"Carol's promised Friday: follow-up draft {drafts[0]['X-Followupd-Id']} put in Drafts")
+    carol_draft = drafts[0]
+    timeline.add(fri_poll, f"Carol's promised Friday: follow-up draft {carol_draft['X-Followupd-Id']} put in Drafts")
 
     # -- 7 -----------------------------------------------------------------------------------------------------
-    section(7, "followupd preview: when would a message sent now be followed up?")
-    out = run_cli(account, fri_poll, "preview")
-    expect("DRAFT APPEARS" in out and len(out.strip().splitlines()) >= 4, "preview", f"unexpected output: {out}")
-    out = run_cli(account, fri_poll, "preview", "--suffix", "2w")
-    expect("DRAFT APPEARS" in out, "preview --suffix 2w", f"unexpected output: {out}")
+    section(7, "Friday 10:20: Alex sends the draft from the mail client; followupd counts it and plans the next")
+    send_from_client(server, user, carol_draft, fri_send)
+    say(f"  {fmt(fri_send, False)}  Alex presses Send: the follow-up goes to {CAROL}, a copy is filed in Sent and")
+    say("         the draft leaves Drafts (what any mail client does)")
+    timeline.add(fri_send, "Alex sends the follow-up to Carol from the mail client")
+    out = poll(account, fri_poll2)
+    carol_sent = thread_for(json_cli(account, fri_poll2, "status"), CAROL)
+    expect(carol_sent["state"] == "waiting" and carol_sent["touches"] == 1, "status after Alex sent the draft",
+           f"expected Carol's thread waiting with 1 follow-up sent, got {carol_sent}")
+    carol_next = datetime.fromisoformat(carol_sent["next_due"]) if carol_sent["next_due"] else None
+    expect(carol_next is not None and carol_next - fri_send >= timedelta(days=6), "status after Alex sent the draft",
+           f"the next check-in should be a longer gap later (the 1w step), got {carol_sent['next_due']}")
+    assert carol_next is not None
+    run_cli(account, fri_poll2, "status")
+    sent_entries = [e for e in json_cli(account, fri_poll2, "outbox", "--all") if e["to"] == [CAROL]]
+    expect([e["state"] for e in sent_entries] == ["sent"], "outbox --all after the send",
+           f"Carol's follow-up should be listed as sent, got {sent_entries}")
+    expect(drafts_folder(server, user) == [], "Drafts after the send", "nothing should wait in Drafts")
+    ok(f"touch 1 counted as sent; Carol's next check-in {fmt(carol_next)}, a week later, not the next day")
+    timeline.add(fri_poll2, f"followupd sees the follow-up in Sent: touch 1 counted, next check-in {fmt(carol_next)}")
+
+    # -- 8 -----------------------------------------------------------------------------------------------------
+    section(8, "followupd preview: what comes next for Carol, and for a message sent now")
+    out = run_cli(account, fri_poll2, "preview", "--thread", carol_sent["id"], shorten_after="closes as unanswered")
+    expect("DRAFT APPEARS" in out and "Touch 2 of" in out, "preview --thread", f"unexpected output: {out}")
+    out = run_cli(account, fri_poll2, "preview", "--suffix", "2w", shorten_after="closes as unanswered")
+    expect("DRAFT APPEARS" in out and len(out.strip().splitlines()) >= 4, "preview --suffix 2w",
+           f"unexpected output: {out}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -376,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
         say()
         say("demo interrupted; the mail server was stopped and its files removed")
         return 130
-    section(8, "Timeline")
+    section(9, "Timeline")
     indented(timeline.render(), "  ")
     say()
     say(STYLE.good("demo passed") + f" in {time.monotonic() - started:.1f} s; the mail server and all files are gone")

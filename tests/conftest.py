@@ -1,16 +1,22 @@
 """Shared fixtures: one real Dovecot per test session, a fresh mailbox user per test.
 
 Why session-scoped: Dovecot starts in ~40 ms but users are even cheaper (one small file), so the whole session
-shares a server and isolation comes from users, not servers. Why fail under CI instead of skipping: a CI image
-that lost its Dovecot package would otherwise turn every IMAP test into a silent skip and a green build.
+shares a server and isolation comes from users, not servers. Under pytest-xdist (``./scripts/test``) every
+worker is a session of its own, so each worker starts its own Dovecot (and PostgreSQL) on its own free ports and
+temporary directory: nothing is shared between workers, and no test depends on which worker runs it.
+
+Why fail under CI instead of skipping: a CI image that lost its Dovecot package would otherwise turn every IMAP
+test into a silent skip and a green build.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,3 +72,46 @@ def mail_user(dovecot: DovecotServer) -> MailUser:
 def make_message() -> Callable[..., bytes]:
     """``make_message(subject=..., body=...) -> bytes``; see tests/mailfactory.py for the keyword rules."""
     return _make_message
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--file-progress", action="store_true",
+                     help="print one line per test file as it finishes (with xdist too) instead of a dot per test")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """``--file-progress`` (scripts/test uses it): see tests/progress.py. Only where results are reported: the
+    xdist controller, or a run without xdist; never inside a worker."""
+    if config.getoption("file_progress") and not hasattr(config, "workerinput"):
+        from progress import FileProgress
+
+        config.pluginmanager.register(FileProgress(config), "file-progress")
+
+
+#: The fault suite's figures from every xdist worker (see tests/faults/conftest.py), added up in the controller.
+_WORKER_FIGURES: list[dict[str, Any]] = []
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    figures = getattr(node, "workeroutput", {}).get("fault_suite_figures")
+    if figures:
+        _WORKER_FIGURES.append(figures)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The fault suite's figures of a parallel run, in the same shape as a serial run prints them."""
+    if not _WORKER_FIGURES:
+        return
+    totals: dict[str, Counter[str]] = {"kills": Counter(), "faults": Counter(), "inputs": Counter()}
+    terminalreporter.section("fault suite figures")
+    for figures in _WORKER_FIGURES:
+        for line in figures["lines"]:
+            terminalreporter.write_line(line)
+        for kind, total in totals.items():
+            total.update(figures[kind])
+    for kind, total in totals.items():
+        terminalreporter.write_line(f"{kind} by kind: {dict(sorted(total.items()))}")
+    terminalreporter.write_line(
+        f"fault suite (seed {_WORKER_FIGURES[0]['seed']}): {sum(totals['kills'].values())} kills survived, "
+        f"{sum(totals['faults'].values())} faults injected, {sum(totals['inputs'].values())} hostile inputs tried")

@@ -29,7 +29,8 @@ from mailfactory import make_message
 from followupd.daemon import BACKOFF_CAP, BACKOFF_START, backoff_delay
 
 BOB = "bob@example.org"
-CYCLE_LINE = re.compile(r"^INFO followupd\.daemon: \S+: cycle: (.*)$", re.MULTILINE)
+STAMP = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d "  # every log line outside the journal starts with the local time
+CYCLE_LINE = re.compile(rf"^{STAMP}INFO followupd\.daemon: \S+: cycle: (.*)$", re.MULTILINE)
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -381,7 +382,8 @@ def test_unreachable_server_is_survived_with_back_off(account: Account, tmp_path
         notify = NotifySocket(tmp_path)
         try:
             daemon = start_daemon(account, NOTIFY_SOCKET=str(notify.path))
-            failed = daemon.wait_for_log(r"^ERROR followupd\.daemon: \S+: cycle failed \((.*)\); retrying in (\S+)$")[0]
+            failed = daemon.wait_for_log(
+                rf"^{STAMP}ERROR followupd\.daemon: \S+: cycle failed \((.*)\); retrying in (\S+)$")[0]
             assert str(account.user.host) in failed.group(1) or "connect" in failed.group(1).lower(), failed
             assert failed.group(2) in {f"0:00:{n}" for n in range(12, 19)}, failed  # 15 s +- 20 % jitter
             time.sleep(2)

@@ -78,6 +78,16 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_line(_FIGURES.summary())
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist the figures live in the worker that ran the tests, and a worker prints no summary: hand
+    them to the controller (``workeroutput``), where tests/conftest.py adds up every worker's and prints them."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None and _FIGURES is not None:
+        workeroutput["fault_suite_figures"] = {
+            "seed": _FIGURES.seed, "kills": dict(_FIGURES.kills), "faults": dict(_FIGURES.faults),
+            "inputs": dict(_FIGURES.inputs), "lines": list(_FIGURES.lines)}
+
+
 @pytest.fixture
 def sink() -> Iterator[SmtpSink]:
     with SmtpSink() as server:
