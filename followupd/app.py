@@ -52,6 +52,8 @@ class App:
     config: Config
     clock: Clock
     env: Mapping[str, str]
+    #: ``(folder, read, to read)`` during a long header fetch: the CLI's bar or log lines (followupd.progress).
+    progress: Callable[[str, int, int], None] | None = None
 
     @cached_property
     def store(self) -> Store:
@@ -143,7 +145,9 @@ class App:
         """A new logged-in connection (the caller logs out): cycles and IDLE watchers each use their own."""
         from .imap import Mailbox
 
-        return Mailbox.open_account(self.config.account, self.env)
+        box = Mailbox.open_account(self.config.account, self.env)
+        box.progress = self.progress
+        return box
 
     def cycle(self, *, dry_run: bool = False) -> CycleReport:
         """One full cycle; the caller holds the account lock (the daemon holds it for its whole life).

@@ -142,6 +142,19 @@ def _setup_logging(level: str) -> None:
     logging.getLogger("imapclient").setLevel(logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING)
 
 
+def show_progress(apps: list[Any], *, quiet: bool) -> None:
+    """First syncs of big folders report progress on stderr: a bar on a terminal, else an INFO line per tenth
+    (shown at the default log level too: a long silence looks like a hang in the journal as well)."""
+    from .progress import ProgressReporter
+
+    if not quiet:
+        progress_logger = logging.getLogger("followupd.progress")
+        progress_logger.setLevel(min(logging.INFO, logging.getLogger().getEffectiveLevel()))
+    reporter = ProgressReporter(sys.stderr, quiet=quiet)
+    for app in apps:
+        app.progress = reporter
+
+
 def handle_errors(func: F) -> F:
     """Turn deliberate errors into one clean line and their exit code; anything else is a bug (exit 4)."""
 
@@ -179,11 +192,14 @@ def main(ctx: click.Context, config_path: Path | None, log_level: str, account: 
 
 @main.command()
 @click.option("--dry-run", is_flag=True, help="Read the mailbox and report, but write nothing anywhere.")
+@click.option("--quiet", "-q", is_flag=True,
+              help="No progress while a big folder is read (a bar on a terminal, a line per 10 % otherwise).")
 @click.pass_obj
 @handle_errors
-def poll(state: State, dry_run: bool) -> None:
+def poll(state: State, dry_run: bool, quiet: bool) -> None:
     """Run one sync cycle for each account and exit (one account failing does not stop the others)."""
     apps = state.apps()
+    show_progress(apps, quiet=quiet)
     _log_config_warnings(state)
     prefix = "dry run: would have " if dry_run else ""
     failed: list[FollowupdError] = []
@@ -339,6 +355,7 @@ def run(state: State) -> None:
     from .daemon import Daemon
 
     apps = state.apps()
+    show_progress(apps, quiet=False)
     _log_config_warnings(state)
     sys.exit(Daemon(apps).run())
 

@@ -24,7 +24,7 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -229,6 +229,9 @@ class Mailbox:
         # notice when the caller selected another folder in between.
         self._selected: tuple[str, bool, int] | None = None
         self._capabilities: frozenset[str] | None = None
+        #: Called as ``(folder, messages read, messages to read)`` while a header fetch spans several
+        #: batches (a first sync): the CLI draws a bar or logs tenths (followupd.progress). None: silent.
+        self.progress: Callable[[str, int, int], None] | None = None
 
     # -- connection ------------------------------------------------------------------------------------------
 
@@ -621,6 +624,9 @@ class Mailbox:
         items = [section, "INTERNALDATE", "RFC822.SIZE", "FLAGS"]
         if "X-GM-EXT-1" in self.capabilities():
             items += ["X-GM-MSGID", "X-GM-THRID"]  # Gmail's IMAP extensions: stable message and thread ids
+        report = self.progress if len(uids) > batch else None  # one FETCH is quick: no progress for it
+        if report is not None:
+            report(folder, 0, len(uids))
         for start in range(0, len(uids), batch):
             chunk = uids[start:start + batch]
             # The caller may have used this connection between batches (another folder selected meanwhile):
@@ -640,6 +646,8 @@ class Mailbox:
                     continue
                 headers.append(self._header_from(uid, data))
             yield from headers
+            if report is not None:  # the caller has handled this batch when it asks for the next message
+                report(folder, start + len(chunk), len(uids))
 
     def _fetch_bulk(self, folder: str, uids: Sequence[int], items: Sequence[str]) -> dict[int, dict[bytes, Any]]:
         """``UID FETCH`` of ``items`` on imapclient's own connection, its answer read by :mod:`fetchparse`.
