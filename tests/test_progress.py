@@ -143,3 +143,21 @@ def test_poll_on_a_terminal_draws_a_bar(dovecot: DovecotServer, mail_user: MailU
     assert frames[-1].startswith("INBOX  [########################]  700/700 messages read"), frames
     assert "followupd.progress" not in screen  # a bar, not log lines
     assert "read 700 new message(s)" in stdout
+
+
+def test_db_upgrade_shows_each_step_and_quiet_hides_it(tmp_path: Path) -> None:
+    import shutil
+
+    from test_migrations import DATA, followupd, write_config
+
+    runs = {}
+    for name, extra in (("loud", ()), ("quiet", ("--quiet",))):
+        shutil.copy(DATA / "release-0.1.0.sqlite", tmp_path / f"{name}.db")
+        config = write_config(tmp_path / name, f"sqlite:///{tmp_path / name}.db", 'migrate = "refuse"')
+        runs[name] = followupd(config, "db", "upgrade", *extra)
+        assert runs[name].returncode == 0, runs[name].stderr
+        assert "upgraded from revision 0001" in runs[name].stdout
+    lines = re.findall(r"followupd\.progress: (database upgrade: .*)", runs["loud"].stderr)
+    assert [line.split(" (")[0] for line in lines] == ["database upgrade: 0 of 1 steps done",
+                                                       "database upgrade: 1 of 1 steps done"], runs["loud"].stderr
+    assert "progress" not in runs["quiet"].stderr
