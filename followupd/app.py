@@ -156,10 +156,11 @@ class App:
         from .health import record_failure, record_success
 
         try:
+            engine = self.engine  # its imports and set-up before LOGIN, not while the server waits
             with self.mailbox() as box:
-                if self.engine.drafter is not None:
-                    self.engine.drafter.library = self.library  # an edited template counts from this cycle on
-                report = self.engine.run_cycle(box, dry_run=dry_run)
+                if engine.drafter is not None:
+                    engine.drafter.library = self.library  # an edited template counts from this cycle on
+                report = engine.run_cycle(box, dry_run=dry_run)
         except FollowupdError as exc:
             if not dry_run:  # a failing password command or template is as much a failure as a dead server
                 error = str(exc)
