@@ -85,9 +85,11 @@ def _median_wall(command: list[str], runs: int, env: dict[str, str]) -> dict[str
     return {"median_s": round(statistics.median(times), 4), "runs_s": [round(t, 4) for t in times]}
 
 
-def run(runs: int = 10, threads: int = 1_000) -> dict[str, Any]:
+def run(runs: int = 10, threads: int = 1_000, compare: Path | None = None) -> dict[str, Any]:
     script = Path(sys.executable).parent / "followupd"
     followupd = [str(script)] if script.exists() else [sys.executable, "-m", "followupd.cli"]
+    if compare is not None:  # both trees started the same way: python -m, the tree first on the path
+        followupd = [sys.executable, "-m", "followupd.cli"]
     with tempfile.TemporaryDirectory(prefix="followupd-bench-cli-") as tmp:
         workdir = Path(tmp)
         config = _config(workdir)
@@ -105,6 +107,11 @@ def run(runs: int = 10, threads: int = 1_000) -> dict[str, Any]:
             "status_json": _median_wall([*status, "--json"], runs, env),
             "status_rows": len(shown.splitlines()) - 1,
         }
+        if compare is not None:
+            other = {**env, "PYTHONPATH": str(compare)}
+            result["compare"] = {"tree": str(compare),
+                                 "help": _median_wall([*followupd, "--help"], runs, other),
+                                 "status": _median_wall(status, runs, other)}
     for key, limit in TARGETS.items():
         result[key]["target_s"] = limit
         result[key]["met"] = result[key]["median_s"] <= limit
@@ -116,14 +123,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--threads", type=int, default=1_000)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--compare", type=Path, default=None, metavar="TREE",
+                        help="also time another checkout's followupd package (e.g. `git archive` of the base)")
     args = parser.parse_args(argv)
-    result = run(args.runs, args.threads)
+    result = run(args.runs, args.threads, args.compare)
     for key in ("python_start", "python_import_click", "help", "status", "status_json"):
         entry = result[key]
         verdict = "" if "met" not in entry else ("  met" if entry["met"] else "  MISSED") + \
             f" (target {entry['target_s'] * 1000:.0f} ms)"
         print(f"{key:<20} median {entry['median_s'] * 1000:6.0f} ms of {args.runs}{verdict}")
     print(f"status listed {result['status_rows']} threads")
+    if "compare" in result:
+        for key in ("help", "status"):
+            print(f"{key:<20} median {result['compare'][key]['median_s'] * 1000:6.0f} ms in {args.compare}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     return 0

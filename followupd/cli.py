@@ -555,4 +555,7 @@ cast(LazyGroup, outbox).lazy.update({
 })
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    # `python -m followupd.cli`: run the `followupd.cli` module itself, the one lazily loaded commands register on.
+    from followupd.cli import main as _main
+
+    _main()

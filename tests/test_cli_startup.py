@@ -87,3 +87,11 @@ url = "sqlite:///{tmp_path / 'state.db'}"
     assert json.loads(output) == []
     assert "sqlalchemy" in modules  # it did read the database
     assert _loaded(modules, HEAVY_FOR_STATUS) == []
+
+
+def test_python_dash_m_runs_lazily_loaded_commands_too() -> None:
+    """`python -m followupd.cli` runs the module as __main__; the lazily loaded commands must still be found."""
+    result = subprocess.run([sys.executable, "-m", "followupd.cli", "db", "--help"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "upgrade" in result.stdout and "status" in result.stdout
