@@ -45,52 +45,70 @@ class FetchSyntaxError(ValueError):
         self.seq = seq
 
 
-# One alternative per token kind; findall walks a whole line in C and whitespace between tokens is skipped
-# because nothing matches it. Anything that fits no kind lands in the last group and makes the line invalid.
+# One alternative per token kind, the commonest first; findall walks a whole line in C and whitespace between
+# tokens is skipped because nothing matches it. Anything that fits no kind lands in the last group and makes
+# the line invalid.
 _TOKENS = re.compile(
     rb"""
-      (\()                                             # 1: list opens
-    | (\))                                             # 2: list closes
-    | "((?:[^"\\\r\n]|\\["\\])*)"                      # 3: quoted string, only \" and \\ escaped (RFC 3501 4.3)
-    | \{(\d+)\+?\}[ \t]*\Z                             # 4: literal announced at the end of the line
-    | ([^\x00-\x20\x7f()"{}\[\]]+(?:\[[^\]\r\n]*\](?:<\d+>)?)?)  # 5: atom or number, maybe with a [section]<n>
+      ([^\x00-\x20\x7f()"{}\[\]]+(?:\[[^\]\r\n]*\](?:<\d+>)?)?)  # 1: atom or number, maybe with a [section]<n>
+    | (\()                                             # 2: list opens
+    | (\))                                             # 3: list closes
+    | "((?:[^"\\\r\n]|\\["\\])*)"                      # 4: quoted string, only \" and \\ escaped (RFC 3501 4.3)
+    | \{(\d+)\+?\}[ \t]*\Z                             # 5: literal announced at the end of the line
     | (\S)                                             # 6: anything else: not IMAP
     """,
     re.VERBOSE,
 )
 _UNESCAPE = re.compile(rb"\\([\"\\])")
-_DIGITS = re.compile(rb"\d+")
-_OPEN, _CLOSE, _VALUE = 0, 1, 2
 
 
-def _tokens(parts: Sequence[tuple[bytes, bytes | None]]) -> Iterator[tuple[int, FetchValue]]:
-    """Tokens of one message's answer: (_OPEN|_CLOSE, None) or (_VALUE, value), literals spliced in place."""
+class _Mark:
+    """A list bracket in the token list: never equal to any value (values are int, bytes or None)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+_OPEN, _CLOSE = _Mark("'('"), _Mark("')'")
+_Token = FetchValue | _Mark
+
+
+def _tokens(parts: Sequence[tuple[bytes, bytes | None]]) -> list[_Token]:
+    """One message's answer as a flat list: values, and the marks for list brackets; literals spliced in."""
+    tokens: list[_Token] = []
+    append = tokens.append
     for text, literal in parts:
         announced = False
-        for opened, closed, quoted, size, atom, bad in _TOKENS.findall(text):
-            if opened:
-                yield _OPEN, None
-            elif closed:
-                yield _CLOSE, None
-            elif atom:
-                if _DIGITS.fullmatch(atom):
-                    yield _VALUE, int(atom)
+        for atom, opened, closed, quoted, size, bad in _TOKENS.findall(text):
+            if atom:
+                if atom.isdigit():
+                    append(int(atom))
                 elif atom.upper() == b"NIL":
-                    yield _VALUE, None
+                    append(None)
                 else:
-                    yield _VALUE, atom
+                    append(atom)
+            elif opened:
+                append(_OPEN)
+            elif closed:
+                append(_CLOSE)
             elif size:
                 if literal is None or len(literal) != int(size):
                     raise FetchSyntaxError(f"literal of {int(size)} bytes announced, "
                                            f"{'none' if literal is None else len(literal)} bytes followed")
                 announced = True
-                yield _VALUE, literal
+                append(literal)
             elif bad:
                 raise FetchSyntaxError(f"unexpected {bad!r} in {text[:120]!r}")
-            else:  # an empty quoted string: every other group is empty too
-                yield _VALUE, _UNESCAPE.sub(rb"\1", quoted) if b"\\" in quoted else quoted
+            else:  # a quoted string (empty or not: every other group is empty)
+                append(_UNESCAPE.sub(rb"\1", quoted) if b"\\" in quoted else quoted)
         if literal is not None and not announced:
             raise FetchSyntaxError(f"a literal followed a line that announced none: {text[:120]!r}")
+    return tokens
 
 
 def parse_message(parts: Sequence[tuple[bytes, bytes | None]]) -> tuple[int, dict[bytes, FetchValue]]:
@@ -99,51 +117,57 @@ def parse_message(parts: Sequence[tuple[bytes, bytes | None]]) -> tuple[int, dic
     A name given twice keeps its last value (a server that repeats FLAGS means the later one).
     """
     tokens = _tokens(parts)
-    kind, seq = next(tokens, (None, None))
-    if kind != _VALUE or not isinstance(seq, int):
+    count = len(tokens)
+    seq = tokens[0] if tokens else None
+    if not isinstance(seq, int):
         raise FetchSyntaxError(f"a FETCH answer must start with a message number, not {parts[0][0][:60]!r}")
-    try:
-        if next(tokens, (None, None))[0] != _OPEN:
-            raise FetchSyntaxError("the message number is not followed by '('", seq)
-        items: dict[bytes, FetchValue] = {}
-        while True:
-            kind, name = next(tokens, (None, None))
-            if kind == _CLOSE:
-                break
-            if kind != _VALUE or not isinstance(name, bytes):
-                raise FetchSyntaxError(f"expected an item name, found {name!r}", seq)
-            items[name.upper()] = _value(tokens, seq)
-        if next(tokens, None) is not None:
-            raise FetchSyntaxError("text after the closing ')'", seq)
-    except FetchSyntaxError as exc:
-        if exc.seq is None:
-            exc.seq = seq
-        raise
+    if count < 2 or tokens[1] is not _OPEN:
+        raise FetchSyntaxError("the message number is not followed by '('", seq)
+    items: dict[bytes, FetchValue] = {}
+    at = 2
+    while True:
+        if at >= count:
+            raise FetchSyntaxError("the list of items is not closed", seq)
+        name = tokens[at]
+        if name is _CLOSE:
+            at += 1
+            break
+        if not isinstance(name, bytes):
+            raise FetchSyntaxError(f"expected an item name, found {name!r}", seq)
+        if at + 1 >= count:
+            raise FetchSyntaxError("an item has no value", seq)
+        value = tokens[at + 1]
+        if value is _OPEN:
+            value, at = _list(tokens, at + 2, seq)
+        elif value is _CLOSE:
+            raise FetchSyntaxError("')' where a value belongs", seq)
+        else:
+            at += 2
+        items[name.upper()] = value  # type: ignore[assignment]  # a _Mark never gets here
+    if at != count:
+        raise FetchSyntaxError("text after the closing ')'", seq)
     return seq, items
 
 
-def _value(tokens: Iterator[tuple[int, FetchValue]], seq: int) -> FetchValue:
-    kind, value = next(tokens, (None, None))
-    if kind == _VALUE:
-        return value
-    if kind != _OPEN:
-        raise FetchSyntaxError("an item has no value" if kind is None else "')' where a value belongs", seq)
-    # A list, maybe nested (BODYSTRUCTURE, X-GM-LABELS): an explicit stack, so hostile nesting cannot recurse.
+def _list(tokens: list[_Token], at: int, seq: int) -> tuple[FetchValue, int]:
+    """The list whose '(' came just before ``at``, maybe nested (BODYSTRUCTURE, X-GM-LABELS), and where it ends.
+
+    An explicit stack, so hostile nesting cannot recurse."""
     stack: list[list[FetchValue]] = [[]]
-    while stack:
-        kind, value = next(tokens, (None, None))
-        if kind is None:
-            raise FetchSyntaxError("a list is not closed", seq)
-        if kind == _OPEN:
+    count = len(tokens)
+    while at < count:
+        token = tokens[at]
+        at += 1
+        if token is _OPEN:
             stack.append([])
-        elif kind == _CLOSE:
+        elif token is _CLOSE:
             done = tuple(stack.pop())
             if not stack:
-                return done
+                return done, at
             stack[-1].append(done)
         else:
-            stack[-1].append(value)
-    raise AssertionError("unreachable")  # pragma: no cover
+            stack[-1].append(token)  # type: ignore[arg-type]  # not a _Mark: both were handled above
+    raise FetchSyntaxError("a list is not closed", seq)
 
 
 def parse_fetch_data(data: Sequence[FetchItem]) -> Iterator[tuple[int, dict[bytes, FetchValue]] | FetchSyntaxError]:
