@@ -20,44 +20,35 @@ import re
 
 __all__ = ["split_plain"]
 
-# RFC 5322 §2.2 field names: printable US-ASCII except colon; the same class as email.feedparser's headerRE.
-_FIELD = re.compile(r"[\x21-\x39\x3b-\x7e]+:")
+# RFC 5322 §2.2 field names: printable US-ASCII except colon (the class of email.feedparser's headerRE), then
+# the value: the rest of the line after any blanks, and every continuation line (one starting with a blank).
+_FIELD = re.compile(r"([\x21-\x39\x3b-\x7e]+):[ \t]*([^\n]*\n(?:[ \t][^\n]*\n)*)")
+_BLANK_LINE = re.compile(r"\n\r?\n")
 
 
 def split_plain(raw: bytes) -> list[tuple[str, str]] | None:
     """``(name, value)`` per field as compat32's ``Message.raw_items()`` gives them, or None: use the stdlib.
 
     Values keep the folding line breaks inside them, lose leading blanks and the final line break, and keep
-    8-bit bytes as surrogate escapes, all as ``policy.compat32.header_source_parse`` does.
+    8-bit bytes as surrogate escapes, all as ``policy.compat32.header_source_parse`` does. One regex match
+    per field; the fields must follow each other exactly up to the first empty line, or the block is not plain.
     """
     text = raw.decode("ascii", "surrogateescape")
     if "\r" in text and text.count("\r") != text.count("\r\n"):
-        return None  # a bare CR ends a line for the FeedParser, not for split("\n")
-    lines = text.split("\n")
+        return None  # a bare CR ends a line for the FeedParser, not for these patterns
+    blank = _BLANK_LINE.search(text)
+    if blank is None:
+        return None  # the block ended without the blank line that closes a header
+    end = blank.start() + 1
+    if text.startswith("From "):
+        return None  # an mbox envelope line: the FeedParser keeps it apart
     fields: list[tuple[str, str]] = []
-    name = ""
-    parts: list[str] = []
-    for index, line in enumerate(lines):
-        if line in ("", "\r"):
-            if index == len(lines) - 1:
-                return None  # the block ended without the blank line that closes a header
-            break
-        if line[0] in " \t":
-            if not name:
-                return None  # FirstHeaderLineIsContinuationDefect
-            parts.append(line + "\n")
-            continue
-        match = _FIELD.match(line)
-        if match is None or line.startswith("From "):
-            return None  # not a field (a defect), or an mbox envelope line
-        if name:
-            fields.append((name, "".join(parts).rstrip("\r\n")))
-        end = match.end()
-        name = line[:end - 1]
-        rest = line[end:] + "\n"
-        parts = [rest.lstrip(" \t")]
-    else:
-        return None  # no blank line at all
-    if name:
-        fields.append((name, "".join(parts).rstrip("\r\n")))
-    return fields
+    at = 0
+    match = _FIELD.match
+    while at < end:
+        found = match(text, at, end)
+        if found is None:
+            return None  # a continuation line first, or a line that is no field: defects for the stdlib
+        fields.append((found.group(1), found.group(2).rstrip("\r\n")))
+        at = found.end()
+    return fields if fields else None
