@@ -150,9 +150,10 @@ def show_progress(apps: list[Any], *, quiet: bool) -> None:
     if not quiet:
         progress_logger = logging.getLogger("followupd.progress")
         progress_logger.setLevel(min(logging.INFO, logging.getLogger().getEffectiveLevel()))
-    reporter = ProgressReporter(sys.stderr, quiet=quiet)
-    for app in apps:
-        app.progress = reporter
+    for app in apps:  # one each: the daemon's accounts may sync at the same time
+        label = f"{app.name}: " if len(apps) > 1 else ""
+        reporter = ProgressReporter(sys.stderr, quiet=quiet)
+        app.progress = (lambda folder, done, total, r=reporter, p=label: r(p + folder, done, total))
 
 
 def handle_errors(func: F) -> F:
