@@ -81,7 +81,9 @@ def _median_walls(commands: dict[str, tuple[list[str], dict[str, str]]], runs: i
     for _ in range(runs):
         for name, (command, env) in commands.items():
             start = time.perf_counter()
-            proc = subprocess.run(command, env=env, capture_output=True, timeout=120)
+            # Not in the checkout: `python -m` puts the working directory first on sys.path, which would
+            # shadow the --compare tree with this one.
+            proc = subprocess.run(command, env=env, capture_output=True, timeout=120, cwd=tempfile.gettempdir())
             times[name].append(time.perf_counter() - start)
             if proc.returncode != 0:
                 raise RuntimeError(f"{command} exited {proc.returncode}: {proc.stderr.decode(errors='replace')}")
