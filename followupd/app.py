@@ -16,20 +16,24 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
-
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
 from .clock import Clock, clock_from_env
-from .compose import TemplateLibrary, TemplateSource, builtin_templates_dir
 from .config import Config, default_data_dir, load_accounts
-from .engine import CycleReport, Engine
 from .errors import ConfigError, FollowupdError, LeaseHeldError, StoreError
-from .health import Health, read_health, record_failure, record_success
-from .imap import Mailbox
 from .lock import AccountLock, lock_path_for
-from .sending import Sender
-from .smtp import SmtpSender
-from .store import Store
+
+# What only a cycle needs is imported by the first cycle (issue 16): `followupd status` reads the database and
+# never loads the engine, the templates, imapclient or smtplib.
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from .compose import TemplateLibrary, TemplateSource
+    from .engine import CycleReport, Engine
+    from .health import Health
+    from .imap import Mailbox
+    from .smtp import SmtpSender
+    from .store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +52,13 @@ class App:
     config: Config
     clock: Clock
     env: Mapping[str, str]
+    #: ``(folder, read, to read)`` during a long header fetch: the CLI's bar or log lines (followupd.progress).
+    progress: Callable[[str, int, int], None] | None = None
 
     @cached_property
     def store(self) -> Store:
+        from .store import Store
+
         database = self.config.database
         return Store(database.url, schema=database.schema, migrate=database.migrate)
 
@@ -60,6 +68,8 @@ class App:
 
     @cached_property
     def templates(self) -> TemplateSource:
+        from .compose import TemplateSource, builtin_templates_dir
+
         settings = self.config.templates
         return TemplateSource(builtin_templates_dir(), overlay=settings.dir, disable=settings.disable,
                               lang=settings.lang)
@@ -72,11 +82,16 @@ class App:
 
     @cached_property
     def engine(self) -> Engine:
+        from .engine import Engine
+        from .sending import Sender
+
         sender = Sender(self.config, self.smtp) if self.config.smtp is not None else None
         return Engine(self.config, self.store, clock=self.clock, library=self.library, sender=sender)
 
     def smtp(self) -> SmtpSender:
         """A sender for one send; the secret is resolved each time, like the IMAP one."""
+        from .smtp import SmtpSender
+
         assert self.config.smtp is not None
         return SmtpSender.for_config(self.config.smtp, self.env)
 
@@ -128,17 +143,24 @@ class App:
 
     def open_mailbox(self) -> Mailbox:
         """A new logged-in connection (the caller logs out): cycles and IDLE watchers each use their own."""
-        return Mailbox.open_account(self.config.account, self.env)
+        from .imap import Mailbox
+
+        box = Mailbox.open_account(self.config.account, self.env)
+        box.progress = self.progress
+        return box
 
     def cycle(self, *, dry_run: bool = False) -> CycleReport:
         """One full cycle; the caller holds the account lock (the daemon holds it for its whole life).
 
         The outcome is recorded as the account's health (``status`` shows "degraded" while cycles fail)."""
+        from .health import record_failure, record_success
+
         try:
+            engine = self.engine  # its imports and set-up before LOGIN, not while the server waits
             with self.mailbox() as box:
-                if self.engine.drafter is not None:
-                    self.engine.drafter.library = self.library  # an edited template counts from this cycle on
-                report = self.engine.run_cycle(box, dry_run=dry_run)
+                if engine.drafter is not None:
+                    engine.drafter.library = self.library  # an edited template counts from this cycle on
+                report = engine.run_cycle(box, dry_run=dry_run)
         except FollowupdError as exc:
             if not dry_run:  # a failing password command or template is as much a failure as a dead server
                 error = str(exc)
@@ -157,6 +179,8 @@ class App:
             logger.warning("%s: could not record the account's health: %s", self.name, exc)
 
     def health(self) -> Health:
+        from .health import read_health
+
         with self.store.read() as session:
             return read_health(session)
 

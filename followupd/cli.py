@@ -21,13 +21,29 @@ from zoneinfo import ZoneInfo
 import click
 
 from . import __version__
-from . import store as st
-from .config import resolve_config_path
+from .cli_lazy import LazyGroup, lazy_module
 from .errors import FollowupdError
-from .health import read_health
 
+# Imported when first used, not when `followupd` starts (issue 16: `--help` in well under a second): the store
+# brings SQLAlchemy, the config module the cadence, tone and intent tables.
 if TYPE_CHECKING:
+    from . import store as st
     from .config import Config
+    from .health import Health
+else:
+    st = lazy_module("followupd.store")
+
+
+def resolve_config_path(option: Path | None, env: Any) -> Path:
+    from .config import resolve_config_path as resolve
+
+    return resolve(option, env)
+
+
+def read_health(session: Any) -> Health:
+    from .health import read_health as read
+
+    return read(session)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -130,6 +146,20 @@ def _setup_logging(level: str) -> None:
     logging.getLogger("imapclient").setLevel(logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING)
 
 
+def show_progress(apps: list[Any], *, quiet: bool) -> None:
+    """First syncs of big folders report progress on stderr: a bar on a terminal, else an INFO line per tenth
+    (shown at the default log level too: a long silence looks like a hang in the journal as well)."""
+    from .progress import ProgressReporter
+
+    if not quiet:
+        progress_logger = logging.getLogger("followupd.progress")
+        progress_logger.setLevel(min(logging.INFO, logging.getLogger().getEffectiveLevel()))
+    for app in apps:  # one each: the daemon's accounts may sync at the same time
+        label = f"{app.name}: " if len(apps) > 1 else ""
+        reporter = ProgressReporter(sys.stderr, quiet=quiet)
+        app.progress = (lambda folder, done, total, r=reporter, p=label: r(p + folder, done, total))
+
+
 def handle_errors(func: F) -> F:
     """Turn deliberate errors into one clean line and their exit code; anything else is a bug (exit 4)."""
 
@@ -150,7 +180,7 @@ def handle_errors(func: F) -> F:
     return cast(F, wrapper)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Config file (default: $FOLLOWUPD_CONFIG, else ~/.config/followupd/config.toml).")
 @click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), default="warning",
@@ -167,11 +197,14 @@ def main(ctx: click.Context, config_path: Path | None, log_level: str, account: 
 
 @main.command()
 @click.option("--dry-run", is_flag=True, help="Read the mailbox and report, but write nothing anywhere.")
+@click.option("--quiet", "-q", is_flag=True,
+              help="No progress while a big folder is read (a bar on a terminal, a line per 10 % otherwise).")
 @click.pass_obj
 @handle_errors
-def poll(state: State, dry_run: bool) -> None:
+def poll(state: State, dry_run: bool, quiet: bool) -> None:
     """Run one sync cycle for each account and exit (one account failing does not stop the others)."""
     apps = state.apps()
+    show_progress(apps, quiet=quiet)
     _log_config_warnings(state)
     prefix = "dry run: would have " if dry_run else ""
     failed: list[FollowupdError] = []
@@ -358,6 +391,7 @@ def run(state: State) -> None:
     from .daemon import Daemon
 
     apps = state.apps()
+    show_progress(apps, quiet=False)
     _log_config_warnings(state)
     sys.exit(Daemon(apps).run())
 
@@ -398,7 +432,7 @@ def touch_json(touch: st.Touch) -> dict[str, Any]:
     }
 
 
-@main.group(invoke_without_command=True)
+@main.group(cls=LazyGroup, invoke_without_command=True)
 @click.option("--all", "show_all", is_flag=True, help="Also list sent, skipped, withdrawn and failed follow-ups.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @click.pass_context
@@ -559,8 +593,31 @@ def _recipient_clock_line(config: Config, learned: tuple[str, int] | None, sampl
             f"{whose} own mail shows theirs")
 
 
-# Registering further commands: the outbox subcommands, snooze and note; templates check and list.
-from . import cli_db, cli_doctor, cli_outbox, cli_templates  # noqa: E402,F401
+# Commands registered by other modules, imported when one of them is used (cli_lazy.LazyGroup). The text is the
+# first paragraph of each command's help, for the `--help` listing; tests/test_cli_startup.py holds it equal.
+main.lazy.update({
+    "db": ("followupd.cli_db", "Inspect or upgrade the database schema."),
+    "doctor": ("followupd.cli_doctor", "Check config, secrets, connection, TLS, login, capabilities, folders, the "
+               "tracking address, templates, database and SMTP, one line each; never changes the mailbox or the "
+               "database and never sends mail."),
+    "note": ("followupd.cli_outbox", 'Keep a personal note on a thread ("ask how the move went"); templates can '
+             'use it. "" clears it.'),
+    "snooze": ("followupd.cli_outbox", "Hold a thread's follow-ups for DURATION (e.g. 2w, 5d); a waiting draft is "
+               "withdrawn."),
+    "templates": ("followupd.cli_templates", "Check follow-up templates, and list which ones are active."),
+})
+cast(LazyGroup, outbox).lazy.update({
+    "approve": ("followupd.cli_outbox", 'Approve a follow-up for sending (needs [sending] mode = "approve" or '
+                '"auto" and an [smtp] section).'),
+    "edit": ("followupd.cli_outbox", "Edit a waiting follow-up's text in $EDITOR; the draft in your Drafts folder "
+             "is replaced."),
+    "show": ("followupd.cli_outbox", "Print a follow-up in full, headers and body, as it was rendered (or sent)."),
+    "skip": ("followupd.cli_outbox", "Drop this follow-up (its draft is removed) and plan the next one."),
+    "stop": ("followupd.cli_outbox", "Stop following up on a thread; its waiting draft is removed."),
+})
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    # `python -m followupd.cli`: run the `followupd.cli` module itself, the one lazily loaded commands register on.
+    from followupd.cli import main as _main
+
+    _main()

@@ -8,6 +8,8 @@ user to run: it upgrades whatever the config's setting, since running it is the 
 from __future__ import annotations
 
 import json
+import logging
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,13 +90,24 @@ def db_status(state: State, as_json: bool) -> None:
 
 
 @db_group.command("upgrade")
+@click.option("--quiet", "-q", is_flag=True, help="No progress (a bar on a terminal, a line per step otherwise).")
 @click.pass_obj
 @handle_errors
-def db_upgrade(state: State) -> None:
+def db_upgrade(state: State, quiet: bool) -> None:
     """Upgrade each database to this followupd's schema (back it up first); a no-op when up to date."""
+    from .progress import ProgressReporter
+
+    if not quiet:
+        progress_logger = logging.getLogger("followupd.progress")
+        progress_logger.setLevel(min(logging.INFO, logging.getLogger().getEffectiveLevel()))
+    reporter = ProgressReporter(sys.stderr, quiet=quiet, what="steps done")
     for target in _targets(state):
         before = database_status(target.url, schema=target.schema)
-        store = Store(target.url, schema=target.schema, migrate="auto")
+        token = migrations.upgrade_progress.set(reporter)
+        try:
+            store = Store(target.url, schema=target.schema, migrate="auto")
+        finally:
+            migrations.upgrade_progress.reset(token)
         try:
             after = store.schema_status
         finally:

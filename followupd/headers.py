@@ -11,13 +11,16 @@ import binascii
 import enum
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses, parsedate_to_datetime
 from functools import lru_cache
+from typing import Any
+
+from followupd.headerblock import split_plain
 
 from .traces import extra_recipients, received_for
 
@@ -196,9 +199,13 @@ def _parse(raw: bytes) -> MessageMeta:
         problems.append("NUL bytes in the header block")
     if len(raw) > _LARGE_BLOCK:
         problems.append(f"unusually large header block ({len(raw)} bytes)")
-    msg = _PARSER.parsebytes(raw)
-    problems.extend(f"header defect: {type(defect).__name__}" for defect in msg.defects)
-    fields = _collect(msg, problems)
+    # The stdlib's answer without its FeedParser, for blocks it would find no defect in (headerblock.py).
+    items: Iterable[tuple[str, Any]] | None = split_plain(raw)
+    if items is None:
+        msg = _PARSER.parsebytes(raw)
+        problems.extend(f"header defect: {type(defect).__name__}" for defect in msg.defects)
+        items = msg.raw_items()
+    fields = _collect_items(items, problems)
     sender = _first_address(fields, "from", problems)
     subject = _subject(fields, problems)
     kind, evidence = _classify(_Facts(fields, sender.email if sender else "", subject))
@@ -230,8 +237,12 @@ def _parse(raw: bytes) -> MessageMeta:
 
 def _collect(msg: Message, problems: list[str]) -> _Fields:
     """One pass over the fields; ``raw_items`` stops compat32 making Header objects of 8-bit values."""
+    return _collect_items(msg.raw_items(), problems)
+
+
+def _collect_items(items: Iterable[tuple[str, Any]], problems: list[str]) -> _Fields:
     fields: _Fields = {}
-    for name, value in msg.raw_items():
+    for name, value in items:
         key = str(name).strip().lower()
         text, guessed = _unescape(str(value))
         if guessed:

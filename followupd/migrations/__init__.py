@@ -16,6 +16,8 @@ need ``op.batch_alter_table``; CREATE/DROP INDEX and ADD COLUMN do not (batch wo
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -46,6 +48,12 @@ LEGACY = "release-0.1.0"    # followupd 0.1.0's tables, no revision recorded (eq
 OUTDATED = "needs-upgrade"  # a known revision older than head
 CURRENT = "up-to-date"
 NEWER = "newer"             # a revision this followupd does not know: made by a newer followupd
+
+
+#: Set by ``followupd db upgrade``: called as (label, steps applied, steps to apply) while upgrade() runs, so an
+#: upgrade of a big database shows where it is (followupd.progress). A context variable, not an argument, because
+#: the upgrade runs deep inside opening the store; unset everywhere else.
+upgrade_progress: ContextVar[Callable[[str, int, int], None] | None] = ContextVar("upgrade_progress", default=None)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -138,6 +146,16 @@ def upgrade(connection: Connection, status: SchemaStatus) -> None:
     if status.state == LEGACY:
         command.stamp(config, BASELINE)
     if status.state != CURRENT:
+        report = upgrade_progress.get()
+        if report is not None and status.pending:
+            total, done = len(status.pending), [0]
+
+            def applied(**_step: object) -> None:
+                done[0] += 1
+                report("database upgrade", done[0], total)
+
+            report("database upgrade", 0, total)
+            config.attributes["on_version_apply"] = applied
         command.upgrade(config, "head")
 
 

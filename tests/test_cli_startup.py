@@ -1,0 +1,102 @@
+"""An instant CLI (issue 16 point 3): each command imports what it needs, when it runs.
+
+The timings (``--help`` <= 150 ms, ``status`` on 1,000 threads <= 400 ms) live in bench/ (``bench/cli.py``);
+what a test can hold without a stopwatch is *which* modules a command loads: ``--help`` must not import
+SQLAlchemy, Alembic, Jinja2 or imapclient (each costs 0.1-0.3 s), ``status`` must not load the engine, the
+templates or the IMAP client. And the lazily loaded commands must look the same in ``--help`` as before.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEAVY_FOR_HELP = ("sqlalchemy", "alembic", "jinja2", "imapclient", "apscheduler", "mailparser",
+                  "followupd.config", "followupd.engine", "followupd.compose")  # (store: sqlalchemy says it)
+HEAVY_FOR_STATUS = ("alembic", "jinja2", "imapclient", "apscheduler", "mailparser", "smtplib",
+                    "followupd.engine", "followupd.compose", "followupd.imap", "followupd.drafts")
+
+
+def _modules_after(args: list[str], tmp_path: Path, *, preload: str = "") -> tuple[set[str], str]:
+    """Run ``followupd ARGS`` in a fresh interpreter; the modules it had loaded at exit, and its stdout."""
+    listing = tmp_path / "modules.json"
+    code = (f"import sys, json\n{preload}\nfrom followupd.cli import main\n"
+            f"try:\n    main({args!r}, prog_name='followupd')\nexcept SystemExit as exc:\n    code = exc.code\n"
+            f"json.dump(sorted(sys.modules), open({str(listing)!r}, 'w'))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    return set(json.loads(listing.read_text())), result.stdout
+
+
+def _loaded(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    return [name for name in names if name in modules]
+
+
+def test_help_imports_no_database_template_or_imap_library(tmp_path: Path) -> None:
+    modules, output = _modules_after(["--help"], tmp_path)
+    assert "Commands:" in output
+    assert _loaded(modules, HEAVY_FOR_HELP) == []
+
+
+def test_help_lists_lazily_loaded_commands_exactly_as_when_they_are_imported(tmp_path: Path) -> None:
+    _, lazy = _modules_after(["--help"], tmp_path)
+    # Every cli_* module imported up front: a command one of them adds without an entry in cli.py's lazy
+    # tables would show here and not in the lazy listing.
+    modules = sorted(p.stem for p in (Path(__file__).parent.parent / "followupd").glob("cli_*.py"))
+    _, eager = _modules_after(["--help"], tmp_path, preload="\n".join(f"import followupd.{m}" for m in modules))
+    assert lazy == eager
+    _, eager_outbox = _modules_after(["outbox", "--help"], tmp_path,
+                                     preload="\n".join(f"import followupd.{m}" for m in modules))
+    for name in ("db", "doctor", "note", "snooze", "templates", "outbox", "status", "poll"):
+        assert f"\n  {name} " in lazy
+    _, lazy_outbox = _modules_after(["outbox", "--help"], tmp_path)
+    assert lazy_outbox == eager_outbox
+    for name in ("approve", "edit", "show", "skip", "stop"):
+        assert f"\n  {name} " in lazy_outbox
+
+
+@pytest.mark.parametrize("args", [["db", "--help"], ["templates", "--help"], ["snooze", "--help"]])
+def test_lazily_loaded_commands_still_run(args: list[str], tmp_path: Path) -> None:
+    _, output = _modules_after(args, tmp_path)
+    assert "Usage: followupd" in output
+
+
+def test_status_reads_the_database_without_loading_engine_templates_or_imap(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f"""
+[account]
+host = "127.0.0.1"
+port = 1
+tls = "none"
+username = "alex"
+password_env = "NOT_NEEDED_FOR_STATUS"
+
+[identity]
+name = "Alex Example"
+addresses = ["alex@example.test"]
+timezone = "UTC"
+
+[tracking]
+address = "alex+followup@example.test"
+
+[database]
+url = "sqlite:///{tmp_path / 'state.db'}"
+""")
+    args = ["--config", str(config), "status", "--json"]
+    first, _ = _modules_after(args, tmp_path)
+    assert "alembic" in first  # a new database is created by the migrations; one at their head needs none
+    modules, output = _modules_after(args, tmp_path)
+    assert json.loads(output) == []
+    assert "sqlalchemy" in modules  # it did read the database
+    assert _loaded(modules, HEAVY_FOR_STATUS) == []
+
+
+def test_python_dash_m_runs_lazily_loaded_commands_too() -> None:
+    """`python -m followupd.cli` runs the module as __main__; the lazily loaded commands must still be found."""
+    result = subprocess.run([sys.executable, "-m", "followupd.cli", "db", "--help"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "upgrade" in result.stdout and "status" in result.stdout
