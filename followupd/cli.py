@@ -45,6 +45,7 @@ def read_health(session: Any) -> Health:
 
     return read(session)
 
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_BUG = 4
