@@ -612,7 +612,8 @@ cast(LazyGroup, outbox).lazy.update({
                 '"auto" and an [smtp] section).'),
     "edit": ("followupd.cli_outbox", "Edit a waiting follow-up's text in $EDITOR; the draft in your Drafts folder "
              "is replaced."),
-    "show": ("followupd.cli_outbox", "Print a follow-up in full, headers and body, as it was rendered (or sent)."),
+    "show": ("followupd.cli_outbox", "Print a follow-up in full, headers and body: a waiting draft as it is in your "
+             "Drafts folder now (saying so if you edited it in your mail client), else as it was rendered (or sent)."),
     "skip": ("followupd.cli_outbox", "Drop this follow-up (its draft is removed) and plan the next one."),
     "stop": ("followupd.cli_outbox", "Stop following up on a thread; its waiting draft is removed."),
 })
