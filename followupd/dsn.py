@@ -367,8 +367,26 @@ def _original_headers(parts: list[Message]) -> MessageMeta | None:
             return parse_headers(block.encode("utf-8", "surrogateescape") + b"\r\n\r\n")
         if isinstance(payload, str):
             text = decode_payload(part)
-            return parse_headers(text.lstrip().encode("utf-8", "replace"))
+            return parse_headers(_repair_folding(text.lstrip()).encode("utf-8", "replace"))
     return None
+
+
+_FIELD_NAME = re.compile(r"[!-9;-~]{1,76}:")
+
+
+def _repair_folding(text: str) -> str:
+    """Undo a relay's mangling of a header copy: a continuation line that lost its indentation (RFC 5322
+    §2.2.3 wants it) is folded back into the field above instead of ending the header block there."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    out: list[str] = []
+    for line in lines:
+        if not line.strip():
+            break
+        if out and line[:1] not in (" ", "\t") and not _FIELD_NAME.match(line):
+            out.append(" " + line)
+        else:
+            out.append(line)
+    return "\r\n".join(out) + "\r\n\r\n"
 
 
 _INLINE_ORIGINAL = re.compile(
@@ -736,7 +754,7 @@ _HEADER_LINE = re.compile(r"^[ \t>]*(?:message-id|in-reply-to|references|from|re
                           r"received|dkim-signature|x-[\w-]+|content-[\w-]+|mime-version|list-[\w-]+)[ \t]*:",
                           re.IGNORECASE)
 _SYSTEM_LOCAL = re.compile(r"(?:mailer[-_.]?daemon|postmaster|post[-_.]master|mail[-_.]?daemon|abuse|hostmaster"
-                           r"|no[-_.]?reply|root)$", re.IGNORECASE)
+                           r"|no[-_.]?reply|root)$|.+-(?:owner|admin|request|bounces)$", re.IGNORECASE)
 _MAX_GENERIC = 20
 
 
@@ -754,7 +772,7 @@ def _generic(text: str, outer: MessageMeta, original: MessageMeta | None) -> lis
     if not body.strip() or '"notificationType"' in body:
         return []  # an Amazon SES delivery or complaint notification: about the sender, not a failure
     trying = bool(_STILL_TRYING.search(body)) and not _GAVE_UP.search(body)
-    failing = bool(_FAILURE_WORDS.search(body) or _ENHANCED.search(body) or _BASIC.search(body))
+    failing = bool(_FAILURE_WORDS.search(body) or _ENHANCED.search(body) or _SMTP_REPLY.search(body))
     if not trying and not failing:
         return []
     action: Action = "delayed" if trying else "failed"
@@ -804,20 +822,41 @@ def _clean_address(text: str) -> str:
 
 
 def _nearest_status(body: str, start: int, stop: int, action: Action) -> tuple[str, str]:
-    """(status, diagnostic line) from the code written after an address, else anywhere in the notice."""
+    """(status, diagnostic) for an address: the code written after it, else the reason words after it, else
+    the first code or reason anywhere in the notice."""
     window = body[start:stop]
-    code = _ENHANCED.search(window) or _BASIC.search(window)
-    where = window
-    if code is None:
-        code = _ENHANCED.search(body) or _BASIC.search(body)
-        where = body
-    if code is None:
-        line = next((ln for ln in window.split("\n") if ln.strip()), "")
-        return ("4.0.0" if action == "delayed" else "5.0.0"), _squeeze(line)
-    status = ".".join(code.groups()) if code.re is _ENHANCED else f"{code.group(1)}.0.0"
-    line_start = where.rfind("\n", 0, code.start()) + 1
-    line_end = where.find("\n", code.end())
-    return status, _squeeze(where[line_start : line_end if line_end >= 0 else len(where)])
+    code = _ENHANCED.search(window) or _SMTP_REPLY.search(window)
+    if code is not None:
+        return _code_status(code), _line_at(window, code.start(), code.end())
+    reason = _REASON_WORDS.search(window) or _REASON_WORDS.search(body)
+    where = window if reason is not None and reason.string is window else body
+    code = _ENHANCED.search(body) or _SMTP_REPLY.search(body)
+    status = _code_status(code) if code else ("4.0.0" if action == "delayed" else "5.0.0")
+    if reason is not None:
+        return status, _line_at(where, reason.start(), reason.end())
+    if code is not None:
+        return status, _line_at(body, code.start(), code.end())
+    return status, ""
+
+
+#: An SMTP reply code in prose: "550 5.1.1", "550-5.7.26", "<<< 550 <x>"; not "Size (in bytes): 512".
+_SMTP_REPLY = re.compile(r"(?<![\d.#:])(?<!: )\b([45])[0-5]\d(?=[ -]\S)")
+#: Why a recipient failed, in words (tried before the generic failure words for the diagnostic).
+_REASON_WORDS = re.compile(
+    r"user unknown|unknown user|no such (?:user|mailbox|address)|not (?:listed|recognized|found)"
+    r"|does(?:n't| not) exist"
+    r"|mailbox (?:is )?(?:full|unavailable|disabled)|quota|disabled|blocked|rejected|refused|denied|invalid"
+    r"|unbekannt|n'existe pas|invalide|inexistente|宛先不明|存在しません", re.IGNORECASE)
+
+
+def _code_status(code: re.Match[str]) -> str:
+    return ".".join(code.groups()) if code.re is _ENHANCED else f"{code.group(1)}.0.0"
+
+
+def _line_at(text: str, begin: int, end: int) -> str:
+    line_start = text.rfind("\n", 0, begin) + 1
+    line_end = text.find("\n", end)
+    return _squeeze(text[line_start : line_end if line_end >= 0 else len(text)])
 
 
 _TEXT_READERS = (("rfc3464-text", _embedded_fields), ("exim", _exim), ("qmail", _qmail), ("exchange", _exchange),

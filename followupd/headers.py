@@ -556,7 +556,8 @@ _FAILURE_SUBJECT = re.compile(
 #: Wider: what a notice from a machine sender (null Return-Path, no-reply, a list manager) may be titled. Only
 #: trusted together with such a sender; a person may well write "Delivery of the chairs".
 _NOTICE_SUBJECT = re.compile(
-    r"deliver|fail|error|bounce|returned|notification|rejected|undeliver|unzustellbar|zustellung|non remis|échec|echec"
+    r"deliver|fail|error|bounce|returned|notification|blocked|quarantin"
+    r"|rejected|undeliver|unzustellbar|zustellung|non remis|échec|echec"
     r"|rechazado|no entregado|non consegnato|niet afgeleverd|loop alert|not a member|non-member"
     r"|エラー|不達|配信|退信|未送达|退回|失败|반송|전송 ?실패|ошибк|недостав",
     re.IGNORECASE,
