@@ -450,6 +450,8 @@ def _from_text(raw: bytes, outer: MessageMeta, original: MessageMeta | None) -> 
     """Recipients from the human-readable text (each known format), else from X-Failed-Recipients, else from
     the prose of a notice whose format nobody documented (see :func:`_generic`)."""
     text = readable_text(raw, max_chars=_MAX_TEXT).replace("\r", "")
+    if not text.strip():
+        text = _raw_body(raw)
     for source, reader in _TEXT_READERS:
         found = reader(text)
         if found:
@@ -461,6 +463,13 @@ def _from_text(raw: bytes, outer: MessageMeta, original: MessageMeta | None) -> 
         return "x-failed-recipients", [_status(a, "failed", status, diagnostic) for a in failed]
     found = _generic(text, outer, original)
     return ("text", found) if found else ("", [])
+
+
+def _raw_body(raw: bytes) -> str:
+    """The body as plain text when the MIME structure cannot be walked (a relay unfolded ``boundary=`` onto a
+    line of its own, so no part is found): what a person opening the message would still read."""
+    _, sep, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
+    return decode_bytes(body[:_MAX_TEXT], "utf-8") if sep else ""
 
 
 def _failed_recipients_header(raw: bytes) -> list[str]:
@@ -772,7 +781,8 @@ def _generic(text: str, outer: MessageMeta, original: MessageMeta | None) -> lis
     if not body.strip() or '"notificationType"' in body:
         return []  # an Amazon SES delivery or complaint notification: about the sender, not a failure
     trying = bool(_STILL_TRYING.search(body)) and not _GAVE_UP.search(body)
-    failing = bool(_FAILURE_WORDS.search(body) or _ENHANCED.search(body) or _SMTP_REPLY.search(body))
+    failing = bool(_FAILURE_WORDS.search(body) or _REASON_WORDS.search(body) or _ENHANCED.search(body)
+                   or _SMTP_REPLY.search(body))
     if not trying and not failing:
         return []
     action: Action = "delayed" if trying else "failed"

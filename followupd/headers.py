@@ -682,7 +682,13 @@ def _mail_system_rule(facts: _Facts) -> tuple[MessageKind, str] | None:
         return MessageKind.BOUNCE, f'From {sender} with subject "{_short(facts.subject)}"'
     if "in-reply-to" in facts.fields or "references" in facts.fields or _PREFIX.match(facts.subject):
         return MessageKind.BOUNCE, f'From {sender}, answering in the thread: "{_short(facts.subject)}"'
+    if _null_sender(facts):
+        return MessageKind.BOUNCE, f'From {sender} with a null Return-Path, subject "{_short(facts.subject)}"'
     return MessageKind.AUTOMATED, f"From {sender}, subject not a delivery failure"
+
+
+def _null_sender(facts: _Facts) -> bool:
+    return _first(facts.fields, "return-path").strip().replace(" ", "") in ("<>", "<<>>")
 
 
 def _mail_system_sender(facts: _Facts) -> str | None:
@@ -703,11 +709,11 @@ def _null_sender_rule(facts: _Facts) -> tuple[MessageKind, str] | None:
         return MessageKind.AUTOMATED, "Content-Type: multipart/report; report-type=feedback-report (RFC 5965)"
     if _COMPLAINT_SUBJECT.match(facts.subject):
         return MessageKind.AUTOMATED, f'subject "{_short(facts.subject)}": an abuse complaint, not a reply'
-    null = _first(facts.fields, "return-path").strip().replace(" ", "") in ("<>", "<<>>")
+    null = _null_sender(facts)
     local = facts.from_email.split("@", 1)[0]
     machine = bool(local) and bool(_MACHINE_LOCAL.search(local))
-    if not (null or machine) or not _NOTICE_SUBJECT.search(facts.subject):
-        return None
+    if not (null and machine) and (not (null or machine) or not _NOTICE_SUBJECT.search(facts.subject)):
+        return None  # a machine's address with a null sender is a notice, whatever its subject ("Mail")
     marker = "Return-Path: <>" if null else f"From {facts.from_email}"
     return MessageKind.BOUNCE, f'{marker} with subject "{_short(facts.subject)}"'
 
