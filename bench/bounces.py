@@ -166,6 +166,7 @@ def measure_flufl(corpus: Path) -> dict[str, Any] | None:
         return None
     expected: dict[str, list[dict[str, Any]]] = json.loads((corpus / "expected.json").read_text())
     per_family: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    recognised: list[str] = []
     started = time.perf_counter()
     for name in sorted(expected):
         raw = (corpus / name).read_bytes()
@@ -181,16 +182,19 @@ def measure_flufl(corpus: Path) -> dict[str, Any] | None:
             if entry["permanent"]:
                 counts["permanent"] += 1
                 counts["recognised"] += int(hit)
+                if hit:
+                    recognised.append(f"{name}:{entry['recipient'].lower()}")
             else:
                 counts["not_permanent"] += 1
-                counts["false_failures"] += int(hit)
+                counts["false_failures"] += int(hit and _is_delay_or_notice(entry))
+                counts["gave_up_temporary"] += int(hit and not _is_delay_or_notice(entry))
     elapsed = time.perf_counter() - started
     total: dict[str, int] = defaultdict(int)
     for counts in per_family.values():
         for key, value in counts.items():
             total[key] += value
     return {"families": {k: dict(v) for k, v in sorted(per_family.items())}, "total": dict(total),
-            "seconds": elapsed}
+            "seconds": elapsed, "recognised": recognised}
 
 
 def _pct(part: int, whole: int) -> str:
@@ -231,8 +235,12 @@ def print_report(result: dict[str, Any], flufl: dict[str, Any] | None) -> bool:
         ft = flufl["total"]
         print(f"flufl.bounce          {ft.get('recognised', 0):4} / {ft.get('permanent', 0)}  "
               f"{_pct(ft.get('recognised', 0), ft.get('permanent', 0))}, false failures "
-              f"{ft.get('false_failures', 0)} / {ft.get('not_permanent', 0)}, crashes {ft.get('crashes', 0)}, "
-              f"{flufl['seconds']:.2f} s")
+              f"{ft.get('false_failures', 0)} / {ft.get('not_permanent', 0)} (and {ft.get('gave_up_temporary', 0)} "
+              f"gave-ups), crashes {ft.get('crashes', 0)}, {flufl['seconds']:.2f} s")
+        ours = {m.split(" ", 1)[0].rstrip(":") + ":" + m.split(" ", 2)[1] for m in result["misses"]
+                if "not recognised" in m}
+        extra = sorted(ours & set(flufl["recognised"]))
+        print(f"  of followupd's misses, flufl.bounce recognises {len(extra)}: {', '.join(extra) or '-'}")
     if result["misses"]:
         print("\nmisses:")
         for miss in result["misses"]:

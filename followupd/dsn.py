@@ -765,6 +765,7 @@ _HEADER_LINE = re.compile(r"^[ \t>]*(?:message-id|in-reply-to|references|from|re
 _SYSTEM_LOCAL = re.compile(r"(?:mailer[-_.]?daemon|postmaster|post[-_.]master|mail[-_.]?daemon|abuse|hostmaster"
                            r"|no[-_.]?reply|root)$|.+-(?:owner|admin|request|bounces)$", re.IGNORECASE)
 _MAX_GENERIC = 20
+_TOKEN = re.compile(r"\S+")
 
 
 def _generic(text: str, outer: MessageMeta, original: MessageMeta | None) -> list[RecipientStatus]:
@@ -791,11 +792,14 @@ def _generic(text: str, outer: MessageMeta, original: MessageMeta | None) -> lis
     found: list[tuple[str, int]] = []
     offset = 0
     for line in body.split("\n"):
-        if not _HEADER_LINE.match(line):
-            for match in _ADDRESS.finditer(line):
-                address = _clean_address(match.group())
+        if "@" in line and not _HEADER_LINE.match(line):
+            for token in _TOKEN.finditer(line):  # per word: the address pattern stays linear on hostile text
+                if "@" not in token.group():
+                    continue
+                match = _ADDRESS.search(token.group()[:400])
+                address = _clean_address(match.group()) if match else ""
                 if address and address not in excluded and not _SYSTEM_LOCAL.match(address.split("@", 1)[0]):
-                    found.append((address, offset + match.end()))
+                    found.append((address, offset + token.start() + match.end() if match else 0))
         offset += len(line) + 1
     if not found:
         if not wanted or len(wanted) > 5 or not (failing or trying):
