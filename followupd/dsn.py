@@ -17,8 +17,19 @@ Formats read, most trusted first:
   ``<addr>:`` blocks, Exchange "Delivery has failed to these recipients or groups:" / "Your message to X
   couldn't be delivered", old Gmail "Delivery to the following recipient failed permanently:" and the
   current "Address not found ... wasn't delivered to X". Only from a mail system (MAILER-DAEMON,
-  postmaster, a null Return-Path, ``X-Failed-Recipients``): a person forwarding a bounce is not one.
-* ``X-Failed-Recipients`` alone, as the last resort.
+  postmaster, a null Return-Path, ``X-Failed-Recipients``, or what headers.py judged a bounce): a person
+  forwarding a bounce is not one.
+* RFC 3464 fields written into a text part (quoted-printable or base64; Amazon WorkMail, appliances), and
+  recipient blocks run together without the blank line between them.
+* Amazon SES bounce notifications (JSON, ``"notificationType": "Bounce"``).
+* ``X-Failed-Recipients``, then the prose of any other mail system (DragonFly, Domino, Exchange 2003,
+  GroupWise-style, appliances, carriers, Sendmail V5 transcripts, notices in other languages): the
+  addresses it names before the copy of the original, each with the code or reason words written after it
+  (:func:`_generic`). A notice that says the MTA is still trying is a delay.
+
+The original is named by the ``message/rfc822`` / ``text/rfc822-headers`` part (its folding repaired when a
+relay mangled it), an inline copy after a marker line, or the first ``Message-ID:`` line in the text that is
+not the notice's own.
 
 ``permanent`` is True for ``Action: failed``, whatever the status class: an MTA that gave up on a 4.x.x
 ("retry timeout exceeded", 4.4.7) has dropped the message, and it will never arrive. "delayed" is never
@@ -459,7 +470,7 @@ def _from_text(raw: bytes, outer: MessageMeta, original: MessageMeta | None) -> 
     failed = _failed_recipients_header(raw)
     if failed:
         status = _status_code(text) or _basic_status(text[:5000], "failed") or "5.0.0"
-        diagnostic = _squeeze(_diagnostic_near(text))
+        diagnostic = _squeeze(_diagnostic_near(text)) or _nearest_status(_until_copy(text)[:50_000], 0, 0, "failed")[1]
         return "x-failed-recipients", [_status(a, "failed", status, diagnostic) for a in failed]
     found = _generic(text, outer, original)
     return ("text", found) if found else ("", [])
@@ -743,7 +754,8 @@ def _ses_notification(text: str) -> list[RecipientStatus]:
 
 #: The notice says the MTA is still trying: a delay, whatever else it says.
 _STILL_TRYING = re.compile(
-    r"will (?:continue to |keep )?(?:try|retry|attempt)|will be retried|not yet been delivered|still trying"
+    r"will (?:continue to |keep )?(?:try|retry|attempt)|will (?:keep|continue) (?:trying|attempting)"
+    r"|will be retried|not yet been delivered|still trying|delivery attempts will continue"
     r"|delivery (?:is |has been |was )?delayed|delayed delivery|is being retried|temporarily deferred"
     r"|no need to (?:re)?send|do not need to resend|not been delivered yet|zustellung verz[öo]gert",
     re.IGNORECASE)
@@ -858,7 +870,7 @@ _SMTP_REPLY = re.compile(r"(?<![\d.#:])(?<!: )\b([45])[0-5]\d(?=[ -]\S)")
 #: Why a recipient failed, in words (tried before the generic failure words for the diagnostic).
 _REASON_WORDS = re.compile(
     r"user unknown|unknown user|no such (?:user|mailbox|address)|not (?:listed|recognized|found)"
-    r"|does(?:n't| not) exist"
+    r"|does(?:n't| not) exist|permission to post|not allowed to post|not a member"
     r"|mailbox (?:is )?(?:full|unavailable|disabled)|quota|disabled|blocked|rejected|refused|denied|invalid"
     r"|unbekannt|n'existe pas|invalide|inexistente|宛先不明|存在しません", re.IGNORECASE)
 

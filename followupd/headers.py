@@ -567,7 +567,7 @@ _COMPLAINT_SUBJECT = re.compile(r"\s*(?:complaint about message from|abuse repor
 #: Local parts of mail systems and list managers; "Mail.Delivery.System@", "post_master@", "MAILER_DAEMON@".
 _MAIL_SYSTEM_LOCAL = re.compile(
     r"(?:mailer[-_.]?daemon|mail[-_.]?daemon|postmaster|post[-_.]master|poostmaster|mail[-_.]?delivery[-_.\w]*"
-    r"|mdaemon|mail[-_.]?administrator|mailadmin|ndr|bounces?)$"
+    r"|mdaemon|mail[-_.]?administrator|mailadmin|ndr|bounces?|microsoftexchange[0-9a-f]{32})$"
     r"|.+-(?:admin|owner|bounces?|request)$",
     re.IGNORECASE,
 )
@@ -585,6 +585,7 @@ _NOT_FAILURE_SUBJECT = re.compile(
     r"\s*(?:delayed mail|delivery delayed|delivery status notification \((?:delay|success|relay)\)"
     r"|warning: message \S+ delayed|warning: could not send message|successful mail delivery"
     r"|delivered:|relayed:|zustellung verzögert|übermittelt:"
+    r"|delivery status notification: delayed|mail delivery delayed|delayed delivery"
     r"|postfix smtp server: errors from)",  # Postfix's notice to its own postmaster about a client session
     re.IGNORECASE,
 )
@@ -675,6 +676,9 @@ def _mail_system_rule(facts: _Facts) -> tuple[MessageKind, str] | None:
     is read like any bounce; only delay and success notices by their subject are left as plain notices."""
     sender = _mail_system_sender(facts)
     if sender is None:
+        if _null_sender(facts) and _FAILURE_SUBJECT.search(facts.subject):
+            # Before the auto-reply rule: Exchange sends its NDRs "Auto-Submitted: auto-replied" too.
+            return MessageKind.BOUNCE, f'Return-Path: <> with subject "{_short(facts.subject)}"'
         return None
     if _NOT_FAILURE_SUBJECT.match(facts.subject):
         return MessageKind.AUTOMATED, f"From {sender}, a delay or success notice by its subject"

@@ -8,8 +8,10 @@ Exchange 2003, RFC 3464 fields inside quoted-printable and base64 text parts, re
 original headers mangled by a relay, a 4.x.x with ``Action: failed``, a Japanese carrier's base64 notice, a
 French provider, a security appliance, GroupWise, a bulk-mail provider's notice naming no Message-ID, and the
 three kinds once read as replies (a carrier postmaster's "Re:", a Java mail server's "Re:", a list manager's
-"not allowed to post"). Each case tracks a message, delivers the notice as the answer to it (the helpers of
-test_e2e_corpus.py rewrite ids and the reported address), polls once and reads ``followupd status``.
+"not allowed to post"); beyond the collection: a hosted Exchange NDR in German as HTML only (marked
+auto-replied, so once read as an out-of-office), MDaemon and Google Groups. Each case tracks a message,
+delivers the notice as the answer to it (the helpers of test_e2e_corpus.py rewrite ids and the reported
+address), polls once and reads ``followupd status``.
 """
 
 from __future__ import annotations
@@ -34,7 +36,10 @@ CASES: list[tuple[str, str, str, str | None]] = [
     ("domino_text.eml", "bob.builder@notes-acme.example", "failed", "not listed in Domino Directory"),
     ("dragonfly_text.eml", "bob@dmarc-acme.example", "failed", "5.7.26"),
     ("exchange2003_text.eml", "bob@acme.example", "failed", "recipient name is not recognized"),
+    ("exchange_german_html.eml", "bob@hosted-acme.example", "failed", "5.1.10"),
     ("exim_german_x_failed.eml", "bob@nirgends.example", "failed", "5.1.1"),
+    ("google_groups_no_permission.eml", "board@googlegroups.example", "failed", "permission to post"),
+    ("mdaemon_text.eml", "bob@smallco-partner.example", "failed", "User unknown"),
     ("fields_in_base64_text.eml", "bob@acme.example", "failed", "5.2.1"),
     ("fields_in_qp_text.eml", "bob@acme.example", "failed", "5.1.1"),
     ("french_orange_text.eml", "bob@fai-client.example.fr", "failed", "5.1.1"),
