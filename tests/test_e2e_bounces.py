@@ -56,6 +56,10 @@ CASES: list[tuple[str, str, str, str | None]] = [
 ]
 
 
+#: Fixtures whose ids and addresses the byte-level rewrite cannot reach.
+AS_WRITTEN = frozenset({"carrier_japanese_base64.eml", "fields_in_base64_text.eml", "exchange_german_html.eml"})
+
+
 @pytest.fixture
 def account(dovecot: DovecotServer, mail_user: MailUser, tmp_path: Path) -> Account:
     return Account(dovecot, mail_user, tmp_path / "acct")
@@ -65,7 +69,7 @@ def account(dovecot: DovecotServer, mail_user: MailUser, tmp_path: Path) -> Acco
 def test_notice_from_a_mail_system(account: Account, name: str, reported: str, outcome: str,
                                    words: str | None) -> None:
     fixture = (FIXTURES / name).read_bytes()
-    if "base64" in name:  # ids and addresses are inside the encoded text: track exactly what it names
+    if name in AS_WRITTEN:  # ids and addresses are encoded (base64, HTML entities): track exactly what it names
         thread, recipient = play_as_written(account, fixture, to=reported), reported
     else:
         thread, recipient = play(account, fixture, to=f"Robin Recipient <{RECIPIENT}>", subject="Proposal for Q3",
