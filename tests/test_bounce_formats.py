@@ -46,6 +46,7 @@ EXPECTED: dict[str, list[tuple[str, str, str, bool, str | None]]] = {
     "java_mailserver_re.eml": [("5550100@txt.carrier.example", "failed", "5.0.0", True, ORIGINAL)],
     "mangled_original_headers.eml": [("bob@acme.example", "failed", "5.1.1", True, ORIGINAL)],
     "provider_notice_no_id.eml": [("bob@acme.example", "failed", "5.1.1", True, None)],
+    "reply_shaped_status_part.eml": [("5550123@mms.carrier.example", "failed", "5.1.1", True, ORIGINAL)],
     "run_together_blocks.eml": [("carol@acme.example", "failed", "5.2.2", True, ORIGINAL),
                                 ("bob@acme.example", "failed", "5.1.1", True, ORIGINAL)],
     "sendmail_v5_transcript.eml": [("bob@old-acme.example", "failed", "5.0.0", True, ORIGINAL)],
@@ -67,12 +68,24 @@ def test_every_fixture_has_a_row() -> None:
     assert on_disk == set(EXPECTED) | {"list_not_a_member.eml"}
 
 
-@pytest.mark.parametrize("name", sorted(path.name for path in FIXTURES.glob("*.eml")))
+#: Looks like a person's answer by every header: only its text says what it is (see the next tests).
+REPLY_SHAPED = "reply_shaped_status_part.eml"
+
+
+@pytest.mark.parametrize("name", sorted(path.name for path in FIXTURES.glob("*.eml") if path.name != REPLY_SHAPED))
 def test_no_notice_is_a_persons_mail_by_its_headers(name: str) -> None:
     """What the engine fetches for every message is the header block: it must already say "not a person"."""
     raw = (FIXTURES / name).read_bytes()
     head = raw.partition(b"\r\n\r\n")[0] + b"\r\n\r\n"
     assert parse_headers(head).kind is not MessageKind.PERSONAL
+
+
+def test_a_reply_shaped_notice_is_a_notice_by_its_text() -> None:
+    raw = (FIXTURES / REPLY_SHAPED).read_bytes()
+    meta = parse_headers(raw)
+    assert meta.kind is MessageKind.PERSONAL and meta.in_reply_to == (ORIGINAL,)
+    evidence = classify_notice(raw, meta)
+    assert evidence is not None and "5550123@mms.carrier.example" in evidence
 
 
 @pytest.mark.parametrize("name", ["carrier_postmaster_re.eml", "java_mailserver_re.eml"])

@@ -9,7 +9,8 @@ original headers mangled by a relay, a 4.x.x with ``Action: failed``, a Japanese
 French provider, a security appliance, GroupWise, a bulk-mail provider's notice naming no Message-ID, and the
 three kinds once read as replies (a carrier postmaster's "Re:", a Java mail server's "Re:", a list manager's
 "not allowed to post"); beyond the collection: a hosted Exchange NDR in German as HTML only (marked
-auto-replied, so once read as an out-of-office), MDaemon and Google Groups. Each case tracks a message,
+auto-replied, so once read as an out-of-office), MDaemon, Google Groups, and a gateway's
+notice that looks like a person's "Re:" by every header (only its text tells). Each case tracks a message,
 delivers the notice as the answer to it (the helpers of test_e2e_corpus.py rewrite ids and the reported
 address), polls once and reads ``followupd status``.
 """
@@ -48,6 +49,7 @@ CASES: list[tuple[str, str, str, str | None]] = [
     ("java_mailserver_re.eml", "5550100@txt.carrier.example", "failed", "no such user here"),
     ("mangled_original_headers.eml", "bob@acme.example", "failed", "5.1.1"),
     ("provider_notice_no_id.eml", "bob@acme.example", "failed", "probable"),
+    ("reply_shaped_status_part.eml", "5550123@mms.carrier.example", "failed", "subscriber unknown"),
     ("run_together_blocks.eml", "bob@acme.example", "failed", "5.1.1"),
     ("sendmail_v5_transcript.eml", "bob@old-acme.example", "failed", "User unknown"),
     # never a reply, never a failure of the thread's recipient:
