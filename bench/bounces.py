@@ -65,7 +65,8 @@ def read_one(raw: bytes) -> dict[str, Any]:
         "original_message_id": report.original_message_id if report else None,
         "original_subject": report.original_subject if report else "",
         "source": report.source if report else "",
-        "internal_error": any(INTERNAL_ERROR in p for p in meta.problems) or bool(report and report.internal_error),
+        "internal_error": (any(INTERNAL_ERROR in p for p in meta.problems) or bool(report and report.internal_error)
+                           or (notice or "").startswith(INTERNAL_ERROR)),
     }
 
 
