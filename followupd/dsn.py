@@ -17,10 +17,22 @@ Formats read, most trusted first:
   ``<addr>:`` blocks, Exchange "Delivery has failed to these recipients or groups:" / "Your message to X
   couldn't be delivered", old Gmail "Delivery to the following recipient failed permanently:" and the
   current "Address not found ... wasn't delivered to X". Only from a mail system (MAILER-DAEMON,
-  postmaster, a null Return-Path, ``X-Failed-Recipients``): a person forwarding a bounce is not one.
-* ``X-Failed-Recipients`` alone, as the last resort.
+  postmaster, a null Return-Path, ``X-Failed-Recipients``, or what headers.py judged a bounce): a person
+  forwarding a bounce is not one.
+* RFC 3464 fields written into a text part (quoted-printable or base64; Amazon WorkMail, appliances), and
+  recipient blocks run together without the blank line between them.
+* Amazon SES bounce notifications (JSON, ``"notificationType": "Bounce"``).
+* ``X-Failed-Recipients``, then the prose of any other mail system (DragonFly, Domino, Exchange 2003,
+  GroupWise-style, appliances, carriers, Sendmail V5 transcripts, notices in other languages): the
+  addresses it names before the copy of the original, each with the code or reason words written after it
+  (:func:`_generic`). A notice that says the MTA is still trying is a delay.
 
-``permanent`` is True only for ``Action: failed`` with a 5.x.x status: 4.x.x and "delayed" are never
+The original is named by the ``message/rfc822`` / ``text/rfc822-headers`` part (its folding repaired when a
+relay mangled it), an inline copy after a marker line, or the first ``Message-ID:`` line in the text that is
+not the notice's own.
+
+``permanent`` is True for ``Action: failed``, whatever the status class: an MTA that gave up on a 4.x.x
+("retry timeout exceeded", 4.4.7) has dropped the message, and it will never arrive. "delayed" is never
 permanent. A "failed" without any code (an MTA that gave up but did not say why) is read as 5.0.0.
 """
 
@@ -28,6 +40,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import logging
 import quopri
 import re
 from dataclasses import dataclass
@@ -37,9 +51,15 @@ from email.policy import compat32
 from typing import Literal, cast
 
 from .bodytext import decode_bytes, decode_payload, readable_text
-from .headers import MessageMeta, extract_message_ids, parse_headers
+from .headers import MessageKind, MessageMeta, extract_message_ids, parse_headers
 
-__all__ = ["Action", "DeliveryReport", "RecipientStatus", "parse_dsn"]
+__all__ = ["INTERNAL_ERROR", "Action", "DeliveryReport", "RecipientStatus", "classify_notice", "parse_dsn"]
+
+logger = logging.getLogger(__name__)
+
+#: The marker a reader records (in ``DeliveryReport.internal_error``) when a bug in it was caught; tests assert
+#: it never shows on real mail.
+INTERNAL_ERROR = "internal error"
 
 Action = Literal["failed", "delayed", "delivered", "relayed", "expanded"]
 _ACTIONS: tuple[Action, ...] = ("failed", "delayed", "delivered", "relayed", "expanded")
@@ -61,7 +81,7 @@ class RecipientStatus:
     action: Action
     status: str        # RFC 3463 "5.1.1"; inferred from the diagnostic in text bounces ("5.0.0" if unknown)
     diagnostic: str    # the remote server's words, whitespace squeezed, at most 500 characters
-    permanent: bool    # action "failed" with a 5.x.x status
+    permanent: bool    # action "failed": the MTA gave up (a 4.x.x it stopped retrying is as final as a 5.x.x)
 
 
 @dataclass(frozen=True)
@@ -74,6 +94,7 @@ class DeliveryReport:
     original_subject: str = ""
     reporting_mta: str = ""
     source: str = ""                       # "rfc3464", "dovecot-reject", "exim", "qmail", "exchange", ...
+    internal_error: str = ""               # INTERNAL_ERROR and the exception's type when a reader had a bug
 
     @property
     def failed(self) -> tuple[RecipientStatus, ...]:
@@ -93,8 +114,33 @@ def parse_dsn(raw: bytes) -> DeliveryReport | None:
     """The delivery report in a raw message, or None when it is not a bounce/delay notice; never raises."""
     try:
         return _parse(bytes(raw))
-    except Exception:  # last resort for a bug here: one odd message must not stop a cycle
+    except Exception as exc:  # last resort for a bug here: one odd message must not stop a cycle
+        logger.exception("%s reading a delivery report; the message is judged by its headers", INTERNAL_ERROR)
+        return DeliveryReport(recipients=(), original_message_id=None, original_recipients=(),
+                              internal_error=f"{INTERNAL_ERROR}: {type(exc).__name__}")
+
+
+def classify_notice(raw: bytes | None, meta: MessageMeta | None = None) -> str | None:
+    """Evidence that a message is a delivery notice by its text, else None; never raises.
+
+    Runs before a message may count as a reply: a postmaster answering with "Re: <subject>" and In-Reply-To,
+    a Java mail server's rejection or a list manager's "you are not a member" are machines, whatever their
+    headers say.
+    """
+    if not raw:
         return None
+    try:
+        return _notice(bytes(raw), meta if meta is not None else parse_headers(raw))
+    except Exception as exc:
+        logger.exception("%s reading a notice; the message is judged by its headers", INTERNAL_ERROR)
+        return f"{INTERNAL_ERROR}: {type(exc).__name__}"
+
+
+def _notice(raw: bytes, meta: MessageMeta) -> str | None:
+    report = _parse(raw)
+    if report is not None and report.recipients:
+        return f"delivery report ({report.source}) for {', '.join(r.address for r in report.recipients[:3])}"
+    return None
 
 
 # ------------------------------------------------------------------------------------------------ parsing
@@ -109,7 +155,7 @@ def _parse(raw: bytes) -> DeliveryReport | None:
         per_message, blocks = _status_blocks(status_part)
         recipients = [r for r in (_recipient(block) for block in blocks) if r is not None]
         if not recipients:
-            recipients = _from_text(raw)[1]
+            recipients = _from_text(raw, outer, original)[1]
         return _report(recipients, outer, original, per_message, "rfc3464")
     mdn = next((p for p in parts if p.get_content_type() == "message/disposition-notification"), None)
     if mdn is not None:
@@ -117,12 +163,13 @@ def _parse(raw: bytes) -> DeliveryReport | None:
         return _report(rejected, outer, original, _mdn_fields(mdn), "dovecot-reject") if rejected else None
     if not _from_mail_system(outer, msg):
         return None
-    source, recipients = _from_text(raw)
+    if original is None:
+        original = _inline_original(readable_text(raw, max_chars=_MAX_TEXT * 2), outer.message_id)
+    source, recipients = _from_text(raw, outer, original)
     if not recipients:
         return None
-    if original is None:
-        original = _inline_original(readable_text(raw, max_chars=_MAX_TEXT * 2))
-    return _report(recipients, outer, original, {}, source)
+    per_message = _embedded_per_message(readable_text(raw, max_chars=_MAX_TEXT)) if source == "rfc3464-text" else {}
+    return _report(recipients, outer, original, per_message, source)
 
 
 _STATUS_TYPES = ("message/delivery-status", "message/global-delivery-status")
@@ -212,9 +259,17 @@ def _part_text(part: Message) -> str:
 
 
 def _status_blocks(part: Message) -> tuple[dict[str, str], list[dict[str, str]]]:
-    """Per-message fields and per-recipient blocks (RFC 3464 §2.1), names lower-cased, first value wins."""
+    """Per-message fields and per-recipient blocks (RFC 3464 §2.1) of a status part."""
+    return _field_blocks(_part_text(part))
+
+
+def _field_blocks(text: str) -> tuple[dict[str, str], list[dict[str, str]]]:
+    """Per-message fields and per-recipient blocks, names lower-cased, first value wins.
+
+    Blocks end at a blank line, and also where a recipient's fields start again without one (Courier, some
+    appliances run the blocks together: "Final-Recipient" after a block that already has one)."""
     blocks: list[dict[str, str]] = []
-    for chunk in re.split(r"\n[ \t]*\n", _part_text(part).replace("\r\n", "\n").replace("\r", "\n")):
+    for chunk in re.split(r"\n[ \t]*\n", text.replace("\r\n", "\n").replace("\r", "\n")):
         fields: dict[str, str] = {}
         name = ""
         for line in chunk.split("\n"):
@@ -224,6 +279,10 @@ def _status_blocks(part: Message) -> tuple[dict[str, str], list[dict[str, str]]]
             key, sep, value = line.partition(":")
             if sep and key.strip() and " " not in key.strip():
                 name = key.strip().lower()
+                if name in _RECIPIENT_FIELDS and "final-recipient" in fields and (
+                        name == "final-recipient" or "original-recipient" in fields):
+                    blocks.append(fields)  # the next recipient's block, with no blank line before it
+                    fields = {}
                 if name in fields:
                     name = f"{name}#"  # a repeat: kept apart, never used
                 fields[name] = value.strip()
@@ -231,9 +290,12 @@ def _status_blocks(part: Message) -> tuple[dict[str, str], list[dict[str, str]]]
             blocks.append(fields)
     if not blocks:
         return {}, []
-    if any(k in blocks[0] for k in ("final-recipient", "original-recipient")):
+    if any(k in blocks[0] for k in _RECIPIENT_FIELDS):
         return {}, blocks  # no per-message block (seen from broken MTAs)
     return blocks[0], blocks[1:]
+
+
+_RECIPIENT_FIELDS = ("final-recipient", "original-recipient")
 
 
 def _recipient(fields: dict[str, str]) -> RecipientStatus | None:
@@ -256,13 +318,14 @@ def _recipient(fields: dict[str, str]) -> RecipientStatus | None:
 
 def _status(address: str, action: Action, status: str, diagnostic: str) -> RecipientStatus:
     return RecipientStatus(address=address, action=action, status=status, diagnostic=diagnostic,
-                           permanent=action == "failed" and status.startswith("5"))
+                           permanent=action == "failed")
 
 
 _ACTION_BY_CLASS: dict[str, Action] = {"5": "failed", "4": "delayed", "2": "delivered"}
 _ENHANCED = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?!\d|\.\d)")
 _BASIC = re.compile(r"(?<![\d.#])([245])\d\d(?=[\s-]|$)")
-_ADDRESS = re.compile(r"[^\s<>()\[\]\"',;:]+@[^\s<>()\[\]\"',;:]+[^\s<>()\[\]\"',;:.]")
+#: An address in text; the local part may be quoted (RFC 5321 §4.1.2: ``"a..b"@example.org``).
+_ADDRESS = re.compile(r"(?:\"[^\"\r\n<>]{1,64}\"|[^\s<>()\[\]\"',;:]+)@[^\s<>()\[\]\"',;:]+[^\s<>()\[\]\"',;:.]")
 
 
 def _status_code(text: str) -> str:
@@ -315,8 +378,26 @@ def _original_headers(parts: list[Message]) -> MessageMeta | None:
             return parse_headers(block.encode("utf-8", "surrogateescape") + b"\r\n\r\n")
         if isinstance(payload, str):
             text = decode_payload(part)
-            return parse_headers(text.lstrip().encode("utf-8", "replace"))
+            return parse_headers(_repair_folding(text.lstrip()).encode("utf-8", "replace"))
     return None
+
+
+_FIELD_NAME = re.compile(r"[!-9;-~]{1,76}:")
+
+
+def _repair_folding(text: str) -> str:
+    """Undo a relay's mangling of a header copy: a continuation line that lost its indentation (RFC 5322
+    §2.2.3 wants it) is folded back into the field above instead of ending the header block there."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    out: list[str] = []
+    for line in lines:
+        if not line.strip():
+            break
+        if out and line[:1] not in (" ", "\t") and not _FIELD_NAME.match(line):
+            out.append(" " + line)
+        else:
+            out.append(line)
+    return "\r\n".join(out) + "\r\n\r\n"
 
 
 _INLINE_ORIGINAL = re.compile(
@@ -325,19 +406,38 @@ _INLINE_ORIGINAL = re.compile(
     r"|-{3,} ?Original message ?-{3,}"
     r"|Original message headers:"
     r"|-{3,} ?The header of the original message is following.*"
-    r"|-{3,} ?Returned message ?-{3,})[ \t]*$",
+    r"|-{3,} ?Returned message ?-{3,}"
+    r"|Message headers follow\.?"
+    r"|-{3,} ?(?:Unsent|Undelivered|Original) message (?:follows|below|header[s]?) ?-{0,}"
+    r"|-{3,} ?Original message header[s]?:? ?-{0,})[ \t]*$",
     re.IGNORECASE | re.MULTILINE,
 )
 
 
-def _inline_original(text: str) -> MessageMeta | None:
-    """Headers of the original as text after a marker line (Exim, qmail, old Gmail, Exchange)."""
+def _inline_original(text: str, own_id: str | None = None) -> MessageMeta | None:
+    """Headers of the original as text after a marker line (Exim, qmail, old Gmail, Exchange), else the header
+    block around the first ``Message-ID:`` line that is not the notice's own (DragonFly "Message headers
+    follow.", Domino, Zoho, appliances write their own marker, or none)."""
     match = _INLINE_ORIGINAL.search(text)
-    if match is None:
-        return None
-    rest = text[match.end() :].lstrip("\n")
-    meta = parse_headers(rest[:100_000].encode("utf-8", "replace"))
-    return meta if (meta.message_id or meta.to or meta.subject) else None
+    if match is not None:
+        rest = text[match.end() :].lstrip("\n")
+        meta = parse_headers(rest[:100_000].encode("utf-8", "replace"))
+        if meta.message_id or meta.to or meta.subject:
+            return meta
+    for found in _ID_LINE.finditer(text[:_MAX_TEXT]):
+        ids = extract_message_ids(found.group(1))
+        if not ids or ids[0] == own_id:
+            continue
+        start = max(text.rfind("\n\n", 0, found.start()), found.start() - 5000, 0)
+        block = "\n".join(line.lstrip(" \t>") for line in text[start : found.end() + 5000].lstrip("\n").split("\n"))
+        meta = parse_headers(block.encode("utf-8", "replace"))
+        if meta.message_id:
+            return meta
+        return MessageMeta(message_id=ids[0])
+    return None
+
+
+_ID_LINE = re.compile(r"^[ \t>]*Message-ID[ \t]*:[ \t]*(.*(?:\n[ \t]+.*)?)$", re.IGNORECASE | re.MULTILINE)
 
 
 # ---------------------------------------------------------------------------------------- text bounces
@@ -347,6 +447,8 @@ _MAIL_SYSTEM_LOCALS = frozenset({"mailer-daemon", "mailerdaemon", "mail-daemon",
 
 def _from_mail_system(outer: MessageMeta, msg: Message) -> bool:
     """Only machines send bounces; a person forwarding one (or quoting one) is not a bounce."""
+    if outer.kind is MessageKind.BOUNCE:
+        return True  # headers.py: a mail system's or list manager's address, a null sender with a notice subject
     sender = outer.from_.email if outer.from_ else ""
     if sender.split("@", 1)[0] in _MAIL_SYSTEM_LOCALS:
         return True
@@ -355,9 +457,12 @@ def _from_mail_system(outer: MessageMeta, msg: Message) -> bool:
     return str(msg.get("return-path", "")).strip() == "<>"  # RFC 5321 §4.5.5: bounces have a null sender
 
 
-def _from_text(raw: bytes) -> tuple[str, list[RecipientStatus]]:
-    """Recipients from the human-readable text (each known format), else from X-Failed-Recipients."""
+def _from_text(raw: bytes, outer: MessageMeta, original: MessageMeta | None) -> tuple[str, list[RecipientStatus]]:
+    """Recipients from the human-readable text (each known format), else from X-Failed-Recipients, else from
+    the prose of a notice whose format nobody documented (see :func:`_generic`)."""
     text = readable_text(raw, max_chars=_MAX_TEXT).replace("\r", "")
+    if not text.strip():
+        text = _raw_body(raw)
     for source, reader in _TEXT_READERS:
         found = reader(text)
         if found:
@@ -365,9 +470,17 @@ def _from_text(raw: bytes) -> tuple[str, list[RecipientStatus]]:
     failed = _failed_recipients_header(raw)
     if failed:
         status = _status_code(text) or _basic_status(text[:5000], "failed") or "5.0.0"
-        diagnostic = _squeeze(_diagnostic_near(text))
+        diagnostic = _squeeze(_diagnostic_near(text)) or _nearest_status(_until_copy(text)[:50_000], 0, 0, "failed")[1]
         return "x-failed-recipients", [_status(a, "failed", status, diagnostic) for a in failed]
-    return "", []
+    found = _generic(text, outer, original)
+    return ("text", found) if found else ("", [])
+
+
+def _raw_body(raw: bytes) -> str:
+    """The body as plain text when the MIME structure cannot be walked (a relay unfolded ``boundary=`` onto a
+    line of its own, so no part is found): what a person opening the message would still read."""
+    _, sep, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
+    return decode_bytes(body[:_MAX_TEXT], "utf-8") if sep else ""
 
 
 def _failed_recipients_header(raw: bytes) -> list[str]:
@@ -539,7 +652,6 @@ def _gmail(text: str) -> list[RecipientStatus]:
     return out
 
 
-_TEXT_READERS = (("exim", _exim), ("qmail", _qmail), ("exchange", _exchange), ("gmail", _gmail))
 
 
 # ------------------------------------------------------------------------------ Dovecot / Sieve reject
@@ -572,3 +684,206 @@ def _dovecot_reject(raw: bytes, mdn: Message) -> list[RecipientStatus]:
     status = _status_code(reason) or ("5.2.2" if re.search(r"quota|mailbox .*full", reason, re.IGNORECASE)
                                       else "5.7.1")
     return [_status(address, "failed", status, reason)]
+
+
+# ------------------------------------------------------------------------------ fields inside text parts
+
+_FIELD_LINE = re.compile(r"^[ \t]*(?:final-recipient|original-recipient)[ \t]*:", re.IGNORECASE | re.MULTILINE)
+
+
+def _embedded_fields(text: str) -> list[RecipientStatus]:
+    """RFC 3464 fields written into a text part (Amazon WorkMail, appliances, quoted-printable or base64 text
+    with no ``message/delivery-status`` part): read like the real thing once the transfer encoding is undone."""
+    body = _until_copy(text)
+    first = _FIELD_LINE.search(body)
+    if first is None:
+        return []
+    start = body.rfind("\n\n", 0, first.start())
+    chunk = "\n".join(line.strip() for line in body[start + 1 if start >= 0 else 0 :].split("\n"))
+    _, blocks = _field_blocks(chunk)
+    return [r for r in (_recipient(block) for block in blocks) if r is not None]
+
+
+def _embedded_per_message(text: str) -> dict[str, str]:
+    body = _until_copy(text)
+    first = _FIELD_LINE.search(body)
+    if first is None:
+        return {}
+    per_message, _ = _field_blocks("\n".join(line.strip() for line in body[: first.start()].split("\n")[-8:]))
+    return per_message
+
+
+# ------------------------------------------------------------------------ Amazon SES JSON notifications
+
+def _ses_notification(text: str) -> list[RecipientStatus]:
+    """Amazon SES bounce notifications by SNS or e-mail: a JSON document, ``"notificationType": "Bounce"``."""
+    at = text.find('"notificationType"')
+    if at < 0:
+        return []
+    start = text.rfind("{", 0, at)
+    try:
+        document, _ = json.JSONDecoder(strict=False).raw_decode(text[start:]) if start >= 0 else ({}, 0)
+    except ValueError:
+        return []
+    if isinstance(document, dict) and isinstance(document.get("Message"), str):
+        try:
+            document = json.loads(document["Message"])  # an SNS envelope around the notification
+        except ValueError:
+            return []
+    if not isinstance(document, dict) or str(document.get("notificationType", "")).lower() != "bounce":
+        return []
+    bounce = document.get("bounce")
+    if not isinstance(bounce, dict):
+        return []
+    final = str(bounce.get("bounceType", "")).lower() != "transient"
+    out: list[RecipientStatus] = []
+    for entry in bounce.get("bouncedRecipients") or []:
+        if not isinstance(entry, dict):
+            continue
+        address = _address(str(entry.get("emailAddress", "")))
+        if not address:
+            continue
+        diagnostic = _squeeze(_after_type(str(entry.get("diagnosticCode", ""))))
+        status = _status_code(str(entry.get("status", ""))) or _status_code(diagnostic) or (
+            "5.0.0" if final else "4.0.0")
+        out.append(_status(address, "failed" if final else "delayed", status, diagnostic))
+    return out
+
+
+# ------------------------------------------------------------------------------- prose of any mail system
+
+#: The notice says the MTA is still trying: a delay, whatever else it says.
+_STILL_TRYING = re.compile(
+    r"will (?:continue to |keep )?(?:try|retry|attempt)|will (?:keep|continue) (?:trying|attempting)"
+    r"|will be retried|not yet been delivered|still trying|delivery attempts will continue"
+    r"|delivery (?:is |has been |was )?delayed|delayed delivery|is being retried|temporarily deferred"
+    r"|no need to (?:re)?send|do not need to resend|not been delivered yet|zustellung verz[öo]gert",
+    re.IGNORECASE)
+#: ... unless it also says it gave up.
+_GAVE_UP = re.compile(r"given up|giving up|gave up|not going to try|will not be (?:retried|delivered|attempted)"
+                      r"|no further (?:attempts|retries)|permanent(?:ly)? (?:error|fail)", re.IGNORECASE)
+#: Words of a failure, in the languages mail systems write notices in.
+_FAILURE_WORDS = re.compile(
+    r"could(?:n't| not) be delivered|undeliverable|unable to deliver|not delivered|delivery (?:has )?failed"
+    r"|failed|error|rejected|refused|denied|does not exist|doesn't exist|unknown|no such|not found|invalid"
+    r"|mailbox (?:is )?(?:full|unavailable)|quota|over ?quota|blocked|not (?:allowed|accepted|permitted)"
+    r"|did not reach|returned|bounced|nicht zugestellt|unzustellbar|fehlgeschlagen|n'a pas pu être"
+    r"|non remis|échec|no se pudo entregar|non è stato possibile|kon niet worden bezorgd"
+    r"|不達|エラー|宛先不明|届きません|送信できません|失败|退信|無法|반송|실패|не доставлено|ошибк",
+    re.IGNORECASE)
+_HEADER_LINE = re.compile(r"^[ \t>]*(?:message-id|in-reply-to|references|from|reply-to|return-path|sender|"
+                          r"received|dkim-signature|x-[\w-]+|content-[\w-]+|mime-version|list-[\w-]+)[ \t]*:",
+                          re.IGNORECASE)
+_SYSTEM_LOCAL = re.compile(r"(?:mailer[-_.]?daemon|postmaster|post[-_.]master|mail[-_.]?daemon|abuse|hostmaster"
+                           r"|no[-_.]?reply|root)$|.+-(?:owner|admin|request|bounces)$", re.IGNORECASE)
+_MAX_GENERIC = 20
+_TOKEN = re.compile(r"\S+")
+
+
+def _generic(text: str, outer: MessageMeta, original: MessageMeta | None) -> list[RecipientStatus]:
+    """Recipients of a notice in a mail system's own prose (DragonFly, Domino, Exchange 2003, GroupWise-style,
+    appliances, carriers, Sendmail V5 transcripts, non-English notices): the addresses it names before the
+    copy of the original, that are not the notice's or the original's sender, each with the status code
+    written nearest after it.
+
+    Hand-written on purpose: these formats have no grammar and no library reads them (flufl.bounce's
+    per-vendor heuristics were measured and recognise fewer of them, see bench/bounces.py). Only reached for
+    mail that headers.py judged a notice from a mail system, and only when none of the known formats matched.
+    """
+    body = _until_copy(text)[:50_000]
+    if not body.strip() or '"notificationType"' in body:
+        return []  # an Amazon SES delivery or complaint notification: about the sender, not a failure
+    trying = bool(_STILL_TRYING.search(body)) and not _GAVE_UP.search(body)
+    failing = bool(_FAILURE_WORDS.search(body) or _REASON_WORDS.search(body) or _ENHANCED.search(body)
+                   or _SMTP_REPLY.search(body))
+    if not trying and not failing:
+        return []
+    action: Action = "delayed" if trying else "failed"
+    excluded = _not_recipients(outer, original)
+    wanted = {a.email for a in (*original.to, *original.cc)} if original else set()
+    found: list[tuple[str, int]] = []
+    offset = 0
+    for line in body.split("\n"):
+        if "@" in line and not _HEADER_LINE.match(line):
+            for token in _TOKEN.finditer(line):  # per word: the address pattern stays linear on hostile text
+                if "@" not in token.group():
+                    continue
+                match = _ADDRESS.search(token.group()[:400])
+                address = _clean_address(match.group()) if match else ""
+                if address and address not in excluded and not _SYSTEM_LOCAL.match(address.split("@", 1)[0]):
+                    found.append((address, offset + token.start() + match.end() if match else 0))
+        offset += len(line) + 1
+    if not found:
+        if not wanted or len(wanted) > 5 or not (failing or trying):
+            return []
+        return [_status(address, action, *_nearest_status(body, 0, len(body), action)) for address in sorted(wanted)]
+    out: list[RecipientStatus] = []
+    seen: set[str] = set()
+    for index, (address, end) in enumerate(found[: _MAX_GENERIC * 4]):
+        if address in seen:
+            continue
+        seen.add(address)
+        following = [e for a, e in found[index + 1 :] if a != address]
+        stop = min(following[0] if following else len(body), end + 800)
+        out.append(_status(address, action, *_nearest_status(body, end, stop, action)))
+        if len(out) >= _MAX_GENERIC:
+            break
+    return out
+
+
+def _not_recipients(outer: MessageMeta, original: MessageMeta | None) -> set[str]:
+    """Who a notice names without being the failed recipient: itself, its addressee, the original's sender."""
+    people = [outer.from_, outer.sender, *outer.to, *outer.cc, *outer.reply_to]
+    if original is not None:
+        people += [original.from_, original.sender, *original.reply_to]
+    return {p.email for p in people if p is not None and p.email}
+
+
+def _clean_address(text: str) -> str:
+    address = text.strip().strip("<>").lower()
+    if address.startswith("mailto:"):
+        address = address[7:]
+    address = address.rstrip(".")
+    return address[:320] if "@" in address[1:-1] else ""
+
+
+def _nearest_status(body: str, start: int, stop: int, action: Action) -> tuple[str, str]:
+    """(status, diagnostic) for an address: the code written after it, else the reason words after it, else
+    the first code or reason anywhere in the notice."""
+    window = body[start:stop]
+    code = _ENHANCED.search(window) or _SMTP_REPLY.search(window)
+    if code is not None:
+        return _code_status(code), _line_at(window, code.start(), code.end())
+    reason = _REASON_WORDS.search(window) or _REASON_WORDS.search(body)
+    where = window if reason is not None and reason.string is window else body
+    code = _ENHANCED.search(body) or _SMTP_REPLY.search(body)
+    status = _code_status(code) if code else ("4.0.0" if action == "delayed" else "5.0.0")
+    if reason is not None:
+        return status, _line_at(where, reason.start(), reason.end())
+    if code is not None:
+        return status, _line_at(body, code.start(), code.end())
+    return status, ""
+
+
+#: An SMTP reply code in prose: "550 5.1.1", "550-5.7.26", "<<< 550 <x>"; not "Size (in bytes): 512".
+_SMTP_REPLY = re.compile(r"(?<![\d.#:])(?<!: )\b([45])[0-5]\d(?=[ -]\S)")
+#: Why a recipient failed, in words (tried before the generic failure words for the diagnostic).
+_REASON_WORDS = re.compile(
+    r"user unknown|unknown user|no such (?:user|mailbox|address)|not (?:listed|recognized|found)"
+    r"|does(?:n't| not) exist|permission to post|not allowed to post|not a member"
+    r"|mailbox (?:is )?(?:full|unavailable|disabled)|quota|disabled|blocked|rejected|refused|denied|invalid"
+    r"|unbekannt|n'existe pas|invalide|inexistente|宛先不明|存在しません", re.IGNORECASE)
+
+
+def _code_status(code: re.Match[str]) -> str:
+    return ".".join(code.groups()) if code.re is _ENHANCED else f"{code.group(1)}.0.0"
+
+
+def _line_at(text: str, begin: int, end: int) -> str:
+    line_start = text.rfind("\n", 0, begin) + 1
+    line_end = text.find("\n", end)
+    return _squeeze(text[line_start : line_end if line_end >= 0 else len(text)])
+
+
+_TEXT_READERS = (("rfc3464-text", _embedded_fields), ("exim", _exim), ("qmail", _qmail), ("exchange", _exchange),
+                 ("gmail", _gmail), ("ses-notification", _ses_notification))

@@ -25,6 +25,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from . import interpret
 from . import store as st
+from .bouncetie import tie_report
 from .clock import Clock
 from .compose import TemplateLibrary
 from .config import Config
@@ -592,21 +593,22 @@ class Engine:
     def _match_bounce_by_report(self, session: Session, seen: SeenMessage, index: ThreadIndex,
                                 report: CycleReport) -> bool:
         """Postfix, Exim and qmail bounces carry no In-Reply-To: the report's copy of the original's headers
-        (RFC 3464's message/rfc822 or text/rfc822-headers part) names the Message-ID instead."""
+        (RFC 3464's message/rfc822 or text/rfc822-headers part) names the Message-ID instead. A report naming
+        none is tied by recipient, subject and time when exactly one thread fits (bouncetie.py), as probable."""
         dsn = interpret.bounce_report(self._body(seen))
-        if dsn is None or not dsn.original_message_id:
+        if dsn is None:
             return False
-        thread_id = index.thread_for_message_id(dsn.original_message_id)
-        thread = session.get(st.Thread, thread_id) if thread_id else None
-        if thread is None:
+        tie = tie_report(dsn, index, seen.when or seen.internaldate)
+        thread = session.get(st.Thread, tie.thread_id) if tie else None
+        if tie is None or thread is None:
             return False
         with session.begin_nested():
             at = seen.when or self.clock.now()
             recorded = st.add_event(session, thread, at=at, kind="bounce",
                                     message_id=seen.meta.message_id or seen.where,
-                                    detail=f"delivery report for {dsn.original_message_id} ({seen.where})")
+                                    detail=f"{tie.evidence} ({seen.where})")
             if recorded and thread.state == st.WAITING:
-                self._apply_bounce(session, thread, seen, at, report, dsn)
+                self._apply_bounce(session, thread, seen, at, report, dsn, probable=tie.probable)
             session.flush()
         return True
 
@@ -655,6 +657,9 @@ class Engine:
         message_id = meta.message_id or f"<{seen.where}@followupd.invalid>"
         at = seen.when or self.clock.now()
         sender = meta.from_.email if meta.from_ else "unknown sender"
+        if match.kind is EventKind.REPLY and (notice := interpret.delivery_notice(self._body(seen), meta)):
+            # A postmaster's "Re: <subject>", a Java mail server's rejection: machines, whatever the headers say.
+            match = dataclasses.replace(match, kind=EventKind.BOUNCE, evidence=f"{match.evidence}; {notice}")
         detail = f"{match.evidence} ({seen.where}, from {sender})"
         if (match.kind is EventKind.REPLY and thread.kind != st.COMMITMENT and thread.state == st.WAITING
                 and not self._read_reply(session, thread, seen, match, message_id, at, detail, index, report)):
@@ -720,11 +725,16 @@ class Engine:
         mailbox = getattr(self, "_mailbox", None)
         if mailbox is None:
             return None
+        cached: tuple[tuple[str, int, str | None], bytes | None] | None = getattr(self, "_last_body", None)
+        if cached is not None and cached[0] == (seen.folder, seen.uid, seen.meta.message_id):
+            return cached[1]  # asked again for the same message (a notice check, then its reading)
         try:
-            return mailbox.fetch_full(seen.folder, seen.uid)  # type: ignore[no-any-return]
+            body: bytes | None = mailbox.fetch_full(seen.folder, seen.uid)
         except OperationalError as exc:
             logger.warning("%s: could not read the message body (%s); judging by its headers", seen.where, exc)
             return None
+        self._last_body = ((seen.folder, seen.uid, seen.meta.message_id), body)
+        return body
 
     def _read_reply(self, session: Session, thread: st.Thread, seen: SeenMessage, match: MatchEvent,
                     message_id: str, at: datetime, detail: str, index: ThreadIndex, report: CycleReport) -> bool:
@@ -775,7 +785,7 @@ class Engine:
         logger.info("%s: out-of-office from %s: %s", thread.id, sender, hold.evidence)
 
     def _apply_bounce(self, session: Session, thread: st.Thread, seen: SeenMessage, at: datetime,
-                      report: CycleReport, dsn: DeliveryReport | None = None) -> None:
+                      report: CycleReport, dsn: DeliveryReport | None = None, probable: bool = False) -> None:
         """Permanent failures mark those addresses failed; when nobody is left to reach, the thread fails."""
         dsn = dsn or interpret.bounce_report(self._body(seen))
         if dsn is None:
@@ -789,7 +799,7 @@ class Engine:
         thread.failed_recipients = sorted(set(thread.failed_recipients) | set(failed))
         words = "; ".join(f"{r.address}: {r.status} {r.diagnostic}".strip() for r in dsn.permanent_failures
                           if r.address.lower() in failed)
-        problem = f"undeliverable: {words}"
+        problem = f"undeliverable{' (probable: the report names no message)' if probable else ''}: {words}"
         if problem not in thread.problems:
             thread.problems = [*thread.problems, problem]
         st.add_event(session, thread, at=at, kind="failed_recipient", message_id=f"dsn:{seen.where}", detail=words)

@@ -574,16 +574,42 @@ _FAILURE_SUBJECT = re.compile(
     r"|onbestelbaar",
     re.IGNORECASE,
 )
+#: Wider: what a notice from a machine sender (null Return-Path, no-reply, a list manager) may be titled. Only
+#: trusted together with such a sender; a person may well write "Delivery of the chairs".
+_NOTICE_SUBJECT = re.compile(
+    r"deliver|fail|error|bounce|returned|notification|blocked|quarantin"
+    r"|rejected|undeliver|unzustellbar|zustellung|non remis|échec|echec"
+    r"|rechazado|no entregado|non consegnato|niet afgeleverd|loop alert|not a member|non-member"
+    r"|エラー|不達|配信|退信|未送达|退回|失败|반송|전송 ?실패|ошибк|недостав",
+    re.IGNORECASE,
+)
+#: Hotmail's and others' abuse complaints before ARF (RFC 5965) had a content type.
+_COMPLAINT_SUBJECT = re.compile(r"\s*(?:complaint about message from|abuse report|spam report)\b", re.IGNORECASE)
+#: Local parts of mail systems and list managers; "Mail.Delivery.System@", "post_master@", "MAILER_DAEMON@".
+_MAIL_SYSTEM_LOCAL = re.compile(
+    r"(?:mailer[-_.]?daemon|mail[-_.]?daemon|postmaster|post[-_.]master|poostmaster|mail[-_.]?delivery[-_.\w]*"
+    r"|mdaemon|mail[-_.]?administrator|mailadmin|ndr|bounces?|microsoftexchange[0-9a-f]{32})$"
+    r"|.+-(?:admin|owner|bounces?|request)$",
+    re.IGNORECASE,
+)
+#: Display names mail systems sign with, for ``From: MAILER-DAEMON <>`` where no address is left.
+_MAIL_SYSTEM_NAME = re.compile(r"mailer[-_ ]?daemon|mail delivery (?:sub)?system|mail delivery service"
+                               r"|\bpostmaster\b|ndr administrator|mail administrator", re.IGNORECASE)
+#: Senders that only machines use; with a notice subject their mail is a notice, not a person's answer.
+_MACHINE_LOCAL = re.compile(r"no[-_.]?reply|do[-_.]?not[-_.]?reply|donotreply|sysadmin|system|daemon|admin",
+                            re.IGNORECASE)
+
 #: Delivery reports that are delay warnings or success notices, not failures (the Action field is in the
 #: body, which is not fetched, so the subject is the only hint). Anchored: "Undeliverable: Re: Delayed..."
 #: stays a failure.
 _NOT_FAILURE_SUBJECT = re.compile(
     r"\s*(?:delayed mail|delivery delayed|delivery status notification \((?:delay|success|relay)\)"
     r"|warning: message \S+ delayed|warning: could not send message|successful mail delivery"
-    r"|delivered:|relayed:|zustellung verzögert|übermittelt:)",
+    r"|delivered:|relayed:|zustellung verzögert|übermittelt:"
+    r"|delivery status notification: delayed|mail delivery delayed|delayed delivery"
+    r"|postfix smtp server: errors from)",  # Postfix's notice to its own postmaster about a client session
     re.IGNORECASE,
 )
-_MAIL_SYSTEM_LOCALS = frozenset({"mailer-daemon", "mailerdaemon", "mail-daemon", "postmaster"})
 
 
 def _skip_tags(subject: str) -> int:
@@ -666,12 +692,55 @@ def _failed_recipients_rule(facts: _Facts) -> tuple[MessageKind, str] | None:
 
 
 def _mail_system_rule(facts: _Facts) -> tuple[MessageKind, str] | None:
-    """Old-style bounces: plain text from MAILER-DAEMON/postmaster; the rest of their mail is notices."""
-    if facts.from_email.split("@", 1)[0] not in _MAIL_SYSTEM_LOCALS:
+    """Mail from a mail system or a list manager is a notice, never a person's reply, whatever its Subject and
+    In-Reply-To say (a carrier's postmaster answers "Re: <subject>"). Its body decides what it reports, so it
+    is read like any bounce; only delay and success notices by their subject are left as plain notices."""
+    sender = _mail_system_sender(facts)
+    if sender is None:
+        if _null_sender(facts) and _FAILURE_SUBJECT.search(facts.subject):
+            # Before the auto-reply rule: Exchange sends its NDRs "Auto-Submitted: auto-replied" too.
+            return MessageKind.BOUNCE, f'Return-Path: <> with subject "{_short(facts.subject)}"'
         return None
-    if _FAILURE_SUBJECT.search(facts.subject):
-        return MessageKind.BOUNCE, f'From {facts.from_email} with subject "{_short(facts.subject)}"'
-    return MessageKind.AUTOMATED, f"From {facts.from_email}, subject not a delivery failure"
+    if _NOT_FAILURE_SUBJECT.match(facts.subject):
+        return MessageKind.AUTOMATED, f"From {sender}, a delay or success notice by its subject"
+    if _FAILURE_SUBJECT.search(facts.subject) or _NOTICE_SUBJECT.search(facts.subject):
+        return MessageKind.BOUNCE, f'From {sender} with subject "{_short(facts.subject)}"'
+    if "in-reply-to" in facts.fields or "references" in facts.fields or _PREFIX.match(facts.subject):
+        return MessageKind.BOUNCE, f'From {sender}, answering in the thread: "{_short(facts.subject)}"'
+    if _null_sender(facts):
+        return MessageKind.BOUNCE, f'From {sender} with a null Return-Path, subject "{_short(facts.subject)}"'
+    return MessageKind.AUTOMATED, f"From {sender}, subject not a delivery failure"
+
+
+def _null_sender(facts: _Facts) -> bool:
+    return _first(facts.fields, "return-path").strip().replace(" ", "") in ("<>", "<<>>")
+
+
+def _mail_system_sender(facts: _Facts) -> str | None:
+    local = facts.from_email.split("@", 1)[0]
+    if local and _MAIL_SYSTEM_LOCAL.match(local):
+        return facts.from_email
+    if not facts.from_email and _MAIL_SYSTEM_NAME.search(_first(facts.fields, "from")):
+        return _short(_squeeze(_first(facts.fields, "from"), 80))
+    return None
+
+
+def _null_sender_rule(facts: _Facts) -> tuple[MessageKind, str] | None:
+    """RFC 5321 §4.5.5: notices go out with a null reverse path; with a notice subject (or from a machine's
+    address, or an abuse report) that is a delivery notice. After the auto-reply rule: vacation programs use
+    the null sender too."""
+    mime, params = facts.content_type()
+    if mime == "multipart/report" and params.get("report-type", "") == "feedback-report":
+        return MessageKind.AUTOMATED, "Content-Type: multipart/report; report-type=feedback-report (RFC 5965)"
+    if _COMPLAINT_SUBJECT.match(facts.subject):
+        return MessageKind.AUTOMATED, f'subject "{_short(facts.subject)}": an abuse complaint, not a reply'
+    null = _null_sender(facts)
+    local = facts.from_email.split("@", 1)[0]
+    machine = bool(local) and bool(_MACHINE_LOCAL.search(local))
+    if not (null and machine) and (not (null or machine) or not _NOTICE_SUBJECT.search(facts.subject)):
+        return None  # a machine's address with a null sender is a notice, whatever its subject ("Mail")
+    marker = "Return-Path: <>" if null else f"From {facts.from_email}"
+    return MessageKind.BOUNCE, f'{marker} with subject "{_short(facts.subject)}"'
 
 
 def _receipt_subject_rule(facts: _Facts) -> tuple[MessageKind, str] | None:
@@ -738,5 +807,5 @@ def _automated_rule(facts: _Facts) -> tuple[MessageKind, str] | None:
 
 _RULES: tuple[_Rule, ...] = (
     _report_rule, _failed_recipients_rule, _mail_system_rule, _receipt_subject_rule, _auto_reply_rule,
-    _list_rule, _automated_rule,
+    _null_sender_rule, _list_rule, _automated_rule,
 )

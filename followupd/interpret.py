@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 from .bodytext import message_text
 from .cadence import CadenceSettings, add_business_days, add_gap, fit_to_window
 from .config import RepliesConfig
-from .dsn import DeliveryReport, parse_dsn
+from .dsn import DeliveryReport, classify_notice, parse_dsn
+from .headers import MessageMeta
 from .intent import Intent, reply_intent
 from .ooo import find_return
 
@@ -69,3 +70,8 @@ def holding_until(intent: Intent, *, received: datetime, replies: RepliesConfig,
 
 def bounce_report(raw: bytes | None) -> DeliveryReport | None:
     return parse_dsn(raw) if raw else None
+
+
+def delivery_notice(raw: bytes | None, meta: MessageMeta) -> str | None:
+    """Evidence that a message the headers took for a person's is a delivery notice by its text, else None."""
+    return classify_notice(raw, meta) if raw else None

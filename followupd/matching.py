@@ -119,6 +119,10 @@ class ThreadIndex:
         found = [self._threads[thread_id] for thread_id in self._by_subject.get(subject, {})] if subject else []
         return tuple(sorted(found, key=lambda key: key.sent_at, reverse=True))
 
+    def threads(self) -> tuple[ThreadKey, ...]:
+        """Every open thread (for the rare report that names no message: see bouncetie.py)."""
+        return tuple(self._threads.values())
+
     def __len__(self) -> int:
         return len(self._threads)
 

@@ -142,7 +142,7 @@ def dsn(*recipient_blocks: str, per_message: str = "Reporting-MTA: dns; mx.examp
         ("Final-Recipient: rfc822; Bob@Acme.Example\r\nAction: failed\r\nStatus: 5.1.1",
          ("bob@acme.example", "failed", "5.1.1", True)),
         ("Final-Recipient: rfc822;<bob@acme.example>\r\nAction: failed\r\nStatus: 4.4.7",
-         ("bob@acme.example", "failed", "4.4.7", False)),  # expired in the queue: failed, but not permanent
+         ("bob@acme.example", "failed", "4.4.7", True)),  # expired in the queue: the MTA gave up, it is gone
         ("Final-Recipient: rfc822; bob@acme.example\r\nAction: delayed\r\nStatus: 5.0.0",
          ("bob@acme.example", "delayed", "5.0.0", False)),  # delayed is never permanent
         ("Final-Recipient: rfc822; bob@acme.example\r\nAction: delivered\r\nStatus: 2.0.0",
@@ -154,7 +154,7 @@ def dsn(*recipient_blocks: str, per_message: str = "Reporting-MTA: dns; mx.examp
         ("Final-Recipient: rfc822; bob@acme.example\r\nAction: failed\r\nDiagnostic-Code: smtp; 550 5.2.1 disabled",
          ("bob@acme.example", "failed", "5.2.1", True)),  # status missing: read from the diagnostic
         ("Final-Recipient: rfc822; bob@acme.example\r\nAction: failed\r\nDiagnostic-Code: smtp; 452 too many",
-         ("bob@acme.example", "failed", "4.0.0", False)),
+         ("bob@acme.example", "failed", "4.0.0", True)),  # gave up on a 452: as final as a 5.x.x
         ("Final-Recipient: rfc822; bob@acme.example\r\nAction: failed",
          ("bob@acme.example", "failed", "5.0.0", True)),  # gave up without saying why
         ("Original-Recipient: rfc822; bob@acme.example\r\nAction: FAILED (bad)\r\nStatus: 5.1.1 (unknown user)",
