@@ -343,15 +343,17 @@ def test_approve_while_the_daemon_runs_is_handled_by_the_daemon(account: Account
     seed(account)
     account.poll(now=DUE)
     touch = queued_id(account)
-    daemon = subprocess.Popen([*followupd_command(), "--config", str(account.config_path), "--log-level", "info",
-                               "run"], env=account.env(DUE), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True)
+    log_path = account.workdir / "daemon.log"
+    with log_path.open("w") as log:
+        daemon = subprocess.Popen([*followupd_command(), "--config", str(account.config_path), "--log-level", "info",
+                                   "run"], env=account.env(DUE), stdout=subprocess.DEVNULL, stderr=log, text=True)
     try:
-        lock_dir = account.workdir / "data" / "followupd"
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and not any(lock_dir.glob("*.lock")):
+        # Wait for the daemon's first cycle to end (the lock file alone may be the earlier poll's, left on disk).
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and ": cycle:" not in log_path.read_text():
+            assert daemon.poll() is None, log_path.read_text()
             time.sleep(0.1)
-        time.sleep(1.0)  # let the first cycle finish
+        assert ": cycle:" in log_path.read_text(), log_path.read_text()
         result = account.run("outbox", "approve", touch, now=DUE, timeout=90)
         assert "approved" in result.stdout
         assert len(sink.received) == 1
