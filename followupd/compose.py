@@ -56,6 +56,7 @@ import jinja2
 from jinja2 import meta as jinja_meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from followupd import dates
 from followupd.errors import TemplateError
 from followupd.headers import Address
 
@@ -76,7 +77,7 @@ ALL_STAGES: tuple[str, ...] = STAGES + COMMITMENT_STAGES
 VARIABLES: tuple[str, ...] = (
     "recipients", "cc", "first_names", "first_name", "names", "original_subject", "topic", "reply_subject",
     "sent_at", "sent_when", "sent_date", "days_since", "touch_number", "total_touches", "is_final",
-    "promised", "promised_when", "promised_date", "user_name", "signature", "note",
+    "promised", "promised_when", "promised_date", "user_name", "signature", "note", "sent_month", "touches_sent",
 )
 
 #: More than this many named recipients and the greeting says "everyone" instead of a list of names.
@@ -95,11 +96,6 @@ _MSG_ID = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")
 _FOREIGN_MSG_ID = re.compile(r"<[^<>\s]+>")
 _SAFE_ID_PART = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _DOMAIN_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
-_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MONTHS = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-)
 #: Headers build_draft writes itself; extra_headers may not override them.
 _OWN_HEADERS = frozenset({
     "from", "to", "cc", "bcc", "subject", "date", "message-id", "in-reply-to", "references", "x-followupd-id",
@@ -761,8 +757,12 @@ class RenderContext:
     note: str | None
 
 
-def template_variables(ctx: RenderContext) -> dict[str, object]:
-    """The names a template sees (documented in templates/README.md); see VARIABLES."""
+def template_variables(ctx: RenderContext, *, lang: str = DEFAULT_LANGUAGE) -> dict[str, object]:
+    """The names a template sees (documented in templates/README.md); see VARIABLES.
+
+    Date phrases and name lists are written in ``lang``, the language of the template that will use them
+    (:mod:`followupd.dates`), so a French note says "mardi dernier" and "Ana et Bob".
+    """
     if not 1 <= ctx.touch_number <= ctx.total_touches:
         raise ValueError(f"touch {ctx.touch_number} of {ctx.total_touches} is not a valid touch")
     today = _local(ctx.now, ctx.tz).date()
@@ -774,22 +774,25 @@ def template_variables(ctx: RenderContext) -> dict[str, object]:
     return {
         "recipients": people,
         "cc": [_person(address) for address in ctx.cc],
-        "first_names": "everyone" if len(named_first) > MAX_GREETING_NAMES else human_join(named_first),
+        "first_names": (dates.everyone(lang) if len(named_first) > MAX_GREETING_NAMES
+                        else dates.join_names(named_first, lang)),
         "first_name": people[0]["first_name"] if people else "",
-        "names": human_join([p["name"] or p["email"] for p in people]),
+        "names": dates.join_names([p["name"] or p["email"] for p in people], lang),
         "original_subject": original,
         "topic": _strip_reply_prefixes(original),
         "reply_subject": reply_subject(original),
         "sent_at": sent_at,
-        "sent_when": human_when(ctx.sent_at, ctx.now, ctx.tz),
-        "sent_date": _day_month(sent_at.date(), today),
+        "sent_when": dates.human_day(sent_at.date(), today, lang),
+        "sent_date": dates.day_month(sent_at.date(), today, lang),
+        "sent_month": dates.month_phrase(sent_at.date(), today, lang),
         "days_since": (today - sent_at.date()).days,
         "touch_number": ctx.touch_number,
+        "touches_sent": ctx.touch_number - 1,
         "total_touches": ctx.total_touches,
         "is_final": ctx.touch_number == ctx.total_touches,
         "promised": ctx.promised,
-        "promised_when": _human_day(ctx.promised, today) if ctx.promised else "",
-        "promised_date": _day_month(ctx.promised, today) if ctx.promised else "",
+        "promised_when": dates.human_day(ctx.promised, today, lang) if ctx.promised else "",
+        "promised_date": dates.day_month(ctx.promised, today, lang) if ctx.promised else "",
         "user_name": sanitize_header_value(ctx.user_name),
         "signature": _clean_text(ctx.signature).strip() or sanitize_header_value(ctx.user_name),
         "note": note or None,
@@ -813,42 +816,14 @@ def first_name_of(name: str) -> str:
 
 
 def human_join(items: Sequence[str]) -> str:
-    """"Ana", "Ana and Bob", "Ana, Bob and Cy"."""
-    items = [item for item in items if item]
-    if len(items) <= 2:
-        return " and ".join(items)
-    return f"{', '.join(items[:-1])} and {items[-1]}"
+    """"Ana", "Ana and Bob", "Ana, Bob and Cy" (English; :func:`followupd.dates.join_names` for others)."""
+    return dates.join_names(items, DEFAULT_LANGUAGE)
 
 
-def human_when(moment: datetime, now: datetime, tz: ZoneInfo) -> str:
-    """A phrase that fits after a verb ("I wrote {when}"), by calendar day in the user's zone.
-
-    Weeks start on Monday. Within six days a weekday name is unambiguous: "on Tuesday" in the current week,
-    "last Tuesday" in the previous one (and "next Friday" ahead). Further away the date itself is clearer.
-    """
-    return _human_day(_local(moment, tz).date(), _local(now, tz).date())
-
-
-def _human_day(day: date, today: date) -> str:
-    delta = (today - day).days
-    if delta == 0:
-        return "today"
-    if delta == 1:
-        return "yesterday"
-    if delta == -1:
-        return "tomorrow"
-    if abs(delta) <= 6:
-        weekday = _WEEKDAYS[day.weekday()]
-        if day.isocalendar()[:2] == today.isocalendar()[:2]:
-            return f"on {weekday}"
-        return f"last {weekday}" if delta > 0 else f"next {weekday}"
-    return f"on {_day_month(day, today)}"
-
-
-def _day_month(day: date, today: date) -> str:
-    """"3 November", with the year only when it is not this year; month names fixed, not locale-dependent."""
-    text = f"{day.day} {_MONTHS[day.month - 1]}"
-    return text if day.year == today.year else f"{text} {day.year}"
+def human_when(moment: datetime, now: datetime, tz: ZoneInfo, *, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A phrase that fits after a verb ("I wrote {when}"), by calendar day in the user's zone, in ``lang``:
+    see :func:`followupd.dates.human_day`."""
+    return dates.human_day(_local(moment, tz).date(), _local(now, tz).date(), lang)
 
 
 def _local(moment: datetime, tz: ZoneInfo) -> datetime:
@@ -871,7 +846,7 @@ class Rendered:
 
 def render(variant: TemplateVariant, ctx: RenderContext) -> Rendered:
     """Render subject and body; any template failure becomes a TemplateError naming the file's own line."""
-    variables = template_variables(ctx)
+    variables = template_variables(ctx, lang=variant.lang)
     subject_text = _render_part(variant, variant.subject_source, 1, _SUBJECT_FILENAME_SUFFIX, variables)
     subject = sanitize_header_value(subject_text)
     if not subject:
