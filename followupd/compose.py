@@ -711,8 +711,9 @@ def choose_variant(
     least recently used one, never-used first, so the whole library takes turns; ties (and every choice
     without ``usage``) go to rendezvous hashing with sha256 of ``seed``. Deterministic given its inputs:
     re-running after a crash picks the same variant, and adding a template file does not reshuffle the choice
-    for other threads. Falls back through the other stages in :func:`stage_for_touch` order; None when every
-    variant has been used in the thread. An unknown ``stage`` is a ValueError. A commitment stage
+    for other threads. Falls back through the other stages in :func:`stage_for_touch` order, except that
+    ``later`` and ``final`` never borrow ``first`` wording (it reads stale after touch 2); None when no
+    variant is left. An unknown ``stage`` is a ValueError. A commitment stage
     (:data:`COMMITMENT_STAGES`) never falls back to another stage, and no follow-up stage ever falls back to it.
     """
     last_used = usage or {}
@@ -723,6 +724,8 @@ def choose_variant(
                 -int.from_bytes(_weight(seed, variant.key), "big"))
 
     stages = [stage] if stage in COMMITMENT_STAGES else _stage_preference(stage, library.stages())
+    if stage in _NO_FIRST_WORDING:
+        stages = [found for found in stages if found != "first"]
     for candidate_stage in stages:
         fresh = [v for v in library.variants(candidate_stage) if v.key not in used_in_thread]
         if not fresh:
@@ -730,6 +733,11 @@ def choose_variant(
         unseen = [v for v in fresh if v.key not in recently_used_with_person]
         return min(unseen or fresh, key=rank)
     return None
+
+
+#: Stages whose touches come after the second: first-touch wording ("did my message reach you?") reads stale
+#: there, so they never borrow from ``first`` when their own variants (and ``middle``) are used up.
+_NO_FIRST_WORDING = frozenset({"later", "final"})
 
 
 def _weight(seed: str, key: str) -> bytes:

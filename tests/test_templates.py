@@ -97,7 +97,7 @@ def test_every_shipped_template_passes_check_strict(tmp_path: Path) -> None:
     for args in (("templates", "check", "--strict", str(builtin_templates_dir())), ("templates", "check", "--strict")):
         result = cli(tmp_path, *args)
         assert result.returncode == 0, result.stdout + result.stderr
-        assert result.stdout.strip().splitlines() == ["29 template(s) checked: 0 error(s), 0 warning(s)"]
+        assert result.stdout.strip().splitlines() == ["34 template(s) checked: 0 error(s), 0 warning(s)"]
 
 
 def test_the_shipped_library_has_a_german_set_with_every_stage() -> None:
@@ -307,7 +307,7 @@ def test_templates_list_shows_which_file_wins(tmp_path: Path) -> None:
     assert rows["de/first/keine-eile.txt"] == "built-in"
     assert "middle/talk-instead.txt" not in rows
     assert "disabled ([templates] disable): middle/talk-instead.txt" in out
-    assert len(rows) == 29  # 24 built-in follow-ups and 5 commitment templates, one disabled, one added
+    assert len(rows) == 34  # 29 built-in follow-ups and 5 commitment templates, one disabled, one added
     header = next(line for line in out.splitlines() if line.startswith("LANG"))
     assert header.split() == ["LANG", "STAGE", "TEMPLATE", "FILE"]
 
