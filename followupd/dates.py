@@ -27,9 +27,12 @@ from babel.lists import format_list
 _LOCALES: Mapping[str, str] = {"en": "en_GB"}
 _FALLBACK_LOCALE = "en_GB"
 
-#: The preposition before a day that makes it fit after a verb, as ``{}`` around the day ("on {}" -> "on
-#: Tuesday"). CLDR has no such pattern; without an entry the bare day is used.
-_ON: Mapping[str, str] = {"en": "on {}", "de": "am {}", "fr": "{}", "es": "el {}"}
+#: The words that make a weekday and a date fit after a verb, ``{}`` standing for the day: "on Tuesday" and
+#: "on 3 November"; French says "mardi" but "le 3 novembre". CLDR has no such pattern; a language without an
+#: entry gets the bare day.
+_ON: Mapping[str, tuple[str, str]] = {
+    "en": ("on {}", "on {}"), "de": ("am {}", "am {}"), "fr": ("{}", "le {}"), "es": ("el {}", "el {}"),
+}
 #: What a greeting says instead of more than a few names ("Hi everyone", "Hallo zusammen", "Bonjour à tous").
 _EVERYONE: Mapping[str, str] = {"en": "everyone", "de": "zusammen", "fr": "à tous", "es": "a todos"}
 _WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -63,9 +66,13 @@ def _relative(locale: Locale, field: str, offset: int) -> str | None:
 
 def day_month(day: date, today: date, lang: str = "en") -> str:
     """The date as a noun: "3 November", "3. November", "3 novembre", "3 de noviembre"; with the year only when
-    it is not this year ("3 November 2025")."""
+    it is not this year ("3 November 2025"). French writes the first of the month as an ordinal ("1er mars"),
+    which CLDR's date patterns do not know."""
     skeleton = "dMMMM" if day.year == today.year else "yMMMMd"
-    return str(format_skeleton(skeleton, day, locale=locale_for(lang)))
+    text = str(format_skeleton(skeleton, day, locale=locale_for(lang)))
+    if day.day == 1 and _base(lang) == "fr" and text.startswith("1 "):
+        text = "1er " + text[2:]
+    return text
 
 
 def month_phrase(day: date, today: date, lang: str = "en") -> str:
@@ -77,13 +84,15 @@ def month_phrase(day: date, today: date, lang: str = "en") -> str:
     return str(format_skeleton("yMMMM", day, locale=locale))
 
 
-def on_day(text: str, lang: str = "en") -> str:
-    """A day as an adverbial ("on 3 November", "am 3. November", "3 novembre", "el 3 de noviembre"); a language
-    Babel does not know is written in English, so it gets the English preposition too."""
+def on_day(text: str, lang: str = "en", *, weekday: bool = False) -> str:
+    """A date (or with ``weekday`` a weekday name) as an adverbial: "on 3 November", "am 3. November",
+    "le 3 novembre", "el 3 de noviembre"; "mardi". A language Babel does not know is written in English, so
+    it gets the English words around it too."""
     base = _base(lang)
     if locale_for(lang).language != base:
         base = "en"
-    return _ON.get(base, "{}").format(text)
+    patterns = _ON.get(base, ("{}", "{}"))
+    return (patterns[0] if weekday else patterns[1]).format(text)
 
 
 def human_day(day: date, today: date, lang: str = "en") -> str:
@@ -103,7 +112,7 @@ def human_day(day: date, today: date, lang: str = "en") -> str:
         key = _WEEKDAY_KEYS[day.weekday()]
         if day.isocalendar()[:2] == today.isocalendar()[:2]:
             weekday = str(get_day_names("wide", "format", locale=locale)[day.weekday()])
-            return on_day(weekday, lang)
+            return on_day(weekday, lang, weekday=True)
         phrase = _relative(locale, key, -1 if delta > 0 else 1)
         if phrase is not None:
             return phrase

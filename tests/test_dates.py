@@ -20,8 +20,8 @@ TODAY = date(2026, 3, 11)  # a Wednesday
             "next Monday", "on 20 March"]),
     ("de", ["am 3. März", "letzten Sonntag", "am Montag", "gestern", "heute", "morgen", "am Freitag",
             "nächsten Montag", "am 20. März"]),
-    ("fr", ["3 mars", "dimanche dernier", "lundi", "hier", "aujourd\u2019hui", "demain", "vendredi", "lundi prochain",
-            "20 mars"]),
+    ("fr", ["le 3 mars", "dimanche dernier", "lundi", "hier", "aujourd\u2019hui", "demain", "vendredi",
+            "lundi prochain", "le 20 mars"]),
     ("es", ["el 3 de marzo", "el domingo pasado", "el lunes", "ayer", "hoy", "mañana", "el viernes",
             "el próximo lunes", "el 20 de marzo"]),
 ])
@@ -36,6 +36,7 @@ def test_dates_carry_the_year_only_when_it_is_not_this_year() -> None:
     assert day_month(date(2025, 11, 3), TODAY, "fr") == "3 novembre 2025"
     assert day_month(date(2025, 11, 3), TODAY, "es") == "3 de noviembre de 2025"
     assert human_day(date(2025, 11, 3), TODAY, "es") == "el 3 de noviembre de 2025"
+    assert human_day(date(2026, 2, 1), TODAY, "fr") == "le 1er février"
     assert [month_phrase(date(2026, 1, 5), TODAY, lang) for lang in ("en", "de", "fr", "es")] == [
         "January", "Januar", "janvier", "enero"]
     assert month_phrase(date(2025, 11, 5), TODAY, "en") == "November 2025"
