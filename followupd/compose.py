@@ -606,17 +606,23 @@ _LANGUAGE_WORDS: Mapping[str, frozenset[str]] = {
     }),
     "fr": frozenset({
         "le", "les", "du", "pour", "avec", "une", "et", "sur", "votre", "vos", "notre", "nos", "est", "au",
-        "aux", "devis", "facture", "réunion", "demande", "rendez-vous", "proposition", "suite",
+        "aux", "devis", "facture", "réunion", "demande", "rendez-vous", "proposition", "suite", "des", "dans",
+        "chez", "contrat", "offre", "dossier", "commande", "candidature", "merci", "projet", "entretien",
+        "subvention", "partenariat", "retour", "échange", "rencontre", "inscription", "livraison", "paiement",
     }),
     "es": frozenset({
         "el", "los", "las", "del", "por", "para", "con", "una", "y", "su", "sus", "nuestro", "nuestra", "al",
-        "sobre", "presupuesto", "factura", "reunión", "cita", "solicitud", "propuesta", "pregunta",
+        "sobre", "presupuesto", "factura", "reunión", "cita", "solicitud", "propuesta", "pregunta", "contrato",
+        "oferta", "pedido", "consulta", "información", "gracias", "proyecto", "prácticas", "mantenimiento",
+        "colaboración", "seguimiento", "entrevista", "envío", "pago", "curso", "nuestros", "nuestras",
     }),
 }
 #: Reply and forward prefixes that only one language's mail clients write.
 _LANGUAGE_PREFIXES: Mapping[str, str] = {"aw": "de", "wg": "de", "antw": "de", "tr": "fr", "rv": "es"}
 _LANGUAGE_LETTERS: Mapping[str, str] = {"ß": "de", "ä": "de", "ö": "de", "ü": "de", "ç": "fr", "œ": "fr",
-                                        "è": "fr", "ê": "fr", "ñ": "es", "¿": "es", "¡": "es"}
+                                        "è": "fr", "ê": "fr", "à": "fr", "â": "fr", "î": "fr", "ô": "fr",
+                                        "û": "fr", "ï": "fr", "ñ": "es", "¿": "es", "¡": "es", "á": "es",
+                                        "í": "es", "ó": "es", "ú": "es"}
 _SUBJECT_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 _PREFIX_WORD = re.compile(r"^\s*([^\W\d_]+)\s*[:\uff1a]")
 

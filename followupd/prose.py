@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from functools import lru_cache
 from typing import cast
 
@@ -38,6 +38,7 @@ _FUNCTION_WORDS: Mapping[str, frozenset[str]] = {
                      "hasta", "nuestro", "nuestra", "también", "donde", "mucho", "mucha", "otros", "otras"}),
 }
 _MIN_WORD = 5
+_GREETING_WORDS = 5
 _PHRASE_WORDS = 3
 
 #: A greeting word alone on its line ("Hello,", "Hallo,", "Hola:"): the name it was meant to carry is missing.
@@ -71,6 +72,9 @@ def prose_problems(body: str, lang: str = "en", *, inserted: Iterable[str] = ())
     first_line = next((line.strip() for line in body.splitlines() if line.strip()), "")
     if _EMPTY_GREETING.fullmatch(first_line):
         problems.append(f'empty greeting "{first_line}": greet by name, or with a greeting that needs none')
+    lines = body.strip("\n").split("\n")
+    if len(lines) > 1 and _is_greeting_line(lines[0]) and lines[1].strip():
+        problems.append(f'the greeting "{lines[0].strip()}" runs into the first paragraph; leave a blank line')
     for pattern, what in _DANGLING:
         for match in pattern.finditer(body):
             problems.append(f'{what}: "{_excerpt(body, match.start(), match.end())}"')
@@ -83,7 +87,10 @@ def prose_problems(body: str, lang: str = "en", *, inserted: Iterable[str] = ())
     for word, count in counts.items():
         if count > 1:
             problems.append(f'"{word}" is used {count} times; vary the wording')
-    phrases = Counter(tuple(words[i:i + _PHRASE_WORDS]) for i in range(len(words) - _PHRASE_WORDS + 1))
+    calendar = _calendar_words(lang)
+    phrases = Counter(phrase for phrase in (tuple(words[i:i + _PHRASE_WORDS])
+                                            for i in range(len(words) - _PHRASE_WORDS + 1))
+                      if not calendar.intersection(phrase))  # "el 3 de marzo ... el 10 de marzo" is two dates
     for phrase, count in phrases.items():
         if count > 1:
             problems.append(f'"{" ".join(phrase)}" is used {count} times; vary the wording')
@@ -100,6 +107,12 @@ def _calendar_words(lang: str) -> frozenset[str]:
     return frozenset(str(name).casefold() for name in names)
 
 
+def _is_greeting_line(line: str) -> bool:
+    """"Hi Ana,", "Hallo zusammen,", "Hola, Ana:": a few words ending in a comma or colon, on their own line."""
+    text = line.strip()
+    return text.endswith((",", ":")) and len(text.split()) <= _GREETING_WORDS
+
+
 def _without(body: str, inserted: Iterable[str]) -> str:
     """The body with each inserted value cut out (longest first, so a name inside the note goes with it)."""
     for value in sorted({v for v in inserted if v and v.strip()}, key=len, reverse=True):
@@ -111,14 +124,17 @@ def _excerpt(text: str, start: int, end: int) -> str:
     return " ".join(text[max(0, start - 12):end + 12].split())
 
 
-def sample_prose_problems(variants: Iterable[TemplateVariant], *, total_touches: int) -> list[tuple[str, str, str]]:
+def sample_prose_problems(variants: Iterable[TemplateVariant], *, total_touches: int,
+                          cadences: Collection[int] | None = None) -> list[tuple[str, str, str]]:
     """Render every variant for every sample thread (:func:`followupd.checks.sample_contexts`) and touch, and
     return ``(variant key, sample label, problem)`` for each rendered note that does not read well.
+    ``cadences`` limits the cadence lengths tried (every length up to ``total_touches`` by default).
 
     Values the template inserts (note, signature, subject, names) are passed as ``inserted``; a variant that
     does not render is the business of ``templates check``, not of this one.
     """
-    contexts = list(sample_contexts(total_touches=total_touches))
+    contexts = [(label, ctx) for label, ctx in sample_contexts(total_touches=total_touches)
+                if cadences is None or ctx.total_touches in cadences]
     found: list[tuple[str, str, str]] = []
     for variant in variants:
         for label, ctx in contexts:

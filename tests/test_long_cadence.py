@@ -1,5 +1,5 @@
-"""Eleven touches without a stale line: the built-in library covers a long cadence from later/ alone, and a
-touch after the second never borrows first-touch wording, nor repeats a variant within a thread."""
+"""Eleven touches without a stale line: every built-in language covers a long cadence from its own later/
+notes, and a touch after the second never borrows first-touch wording, nor repeats a variant within a thread."""
 
 from __future__ import annotations
 
@@ -23,12 +23,13 @@ def plan_keys(library: TemplateLibrary, seed: str, *, seen: frozenset[str] = fro
     return used
 
 
+@pytest.mark.parametrize("lang", ["en", "de", "fr", "es"])
 @pytest.mark.parametrize("seed", ["thread-a", "thread-b", "7f3e", "x"])
-def test_eleven_touches_use_first_middle_eight_later_and_final(seed: str) -> None:
-    library = TemplateLibrary.load(builtin_templates_dir())
-    assert len(library.variants("later")) >= 8
+def test_eleven_touches_use_first_middle_eight_later_and_final(seed: str, lang: str) -> None:
+    library = TemplateLibrary.load(builtin_templates_dir()).for_language(lang)
+    assert library.lang == lang and len(library.variants("later")) >= 8
     keys = plan_keys(library, seed)
-    stages = [key.split("/")[0] for key in keys]
+    stages = [key.split("/")[-2] for key in keys]
     assert stages == ["first", "middle", *["later"] * 8, "final"]
     assert len(set(keys)) == TOUCHES
 

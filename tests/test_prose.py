@@ -1,7 +1,7 @@
 """Rendered follow-ups read as written by a person: no repeated words, no empty greeting, no stray punctuation.
 
 The library test renders every built-in template (every language, the commitment sets too) for every sample
-thread at every touch of cadences up to eleven touches, and holds each note to :func:`prose_problems`.
+thread at every touch of cadences of one, four and eleven touches, and holds each note to :func:`prose_problems`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from followupd.prose import prose_problems, sample_prose_problems
 
 def test_the_built_in_library_reads_as_written_by_a_person() -> None:
     library = TemplateLibrary.load(builtin_templates_dir())
-    found = sample_prose_problems(library.every_variant(), total_touches=11)
+    # A one-touch cadence (only "final"), the default four, and the longest, eleven: every touch of each.
+    found = sample_prose_problems(library.every_variant(), total_touches=11, cadences=(1, 4, 11))
     assert found == [], "\n".join(f"{key} ({label}): {problem}" for key, label, problem in found[:30])
 
 
@@ -38,6 +39,7 @@ def test_complete_greetings_pass(greeting: str) -> None:
     ("Here it is\n, and more.\n", "starts with punctuation"),
     ("Here  it is.\n", "two spaces"),
     ("Here it is , and more.\n", "a space before punctuation"),
+    ("Hallo Ana,\nich habe Ihnen geschrieben.\n", "runs into the first paragraph"),
 ])
 def test_dangling_punctuation_is_found(body: str, what: str) -> None:
     assert any(what in problem for problem in prose_problems(body)), prose_problems(body)
