@@ -9,6 +9,9 @@ into an adverbial after a verb ("I wrote *on* Tuesday", "ich schrieb *am* Dienst
 "le escribí *el* martes"); :data:`_ON` holds that one preposition per language, and a language missing from it
 gets the bare date, which reads correctly in most languages.
 
+Babel's formatting is slow next to the rest of a render (it matches a skeleton to a pattern on every call), and
+the same few dates come back for every template and sample, so each phrase is cached by its inputs.
+
 English uses the en_GB locale ("3 November"): the day-month order followupd has always written, and the one
 most English speakers outside the US read without pause.
 """
@@ -64,6 +67,7 @@ def _relative(locale: Locale, field: str, offset: int) -> str | None:
     return str(phrase) if phrase else None
 
 
+@lru_cache(maxsize=4096)
 def day_month(day: date, today: date, lang: str = "en") -> str:
     """The date as a noun: "3 November", "3. November", "3 novembre", "3 de noviembre"; with the year only when
     it is not this year ("3 November 2025"). French writes the first of the month as an ordinal ("1er mars"),
@@ -75,6 +79,7 @@ def day_month(day: date, today: date, lang: str = "en") -> str:
     return text
 
 
+@lru_cache(maxsize=4096)
 def month_phrase(day: date, today: date, lang: str = "en") -> str:
     """The month of a day as a noun: "March", "März", "mars", "marzo"; "March 2025" when not this year, so
     "since {{ sent_month }}" reads right in a thread that has run across New Year."""
@@ -95,6 +100,7 @@ def on_day(text: str, lang: str = "en", *, weekday: bool = False) -> str:
     return (patterns[0] if weekday else patterns[1]).format(text)
 
 
+@lru_cache(maxsize=4096)
 def human_day(day: date, today: date, lang: str = "en") -> str:
     """A phrase for ``day`` that fits after a verb ("I wrote {phrase}"), in ``lang``.
 
@@ -121,10 +127,12 @@ def human_day(day: date, today: date, lang: str = "en") -> str:
 
 def join_names(items: Sequence[str], lang: str = "en") -> str:
     """"Ana", "Ana and Bob", "Ana, Bob and Cy" in the language's own words ("Ana, Bob und Cy", "Ana et Bob")."""
-    kept = [item for item in items if item]
-    if not kept:
-        return ""
-    return str(format_list(kept, style="standard", locale=locale_for(lang)))
+    return _join(tuple(item for item in items if item), lang)
+
+
+@lru_cache(maxsize=1024)
+def _join(items: tuple[str, ...], lang: str) -> str:
+    return str(format_list(list(items), style="standard", locale=locale_for(lang))) if items else ""
 
 
 def everyone(lang: str = "en") -> str:
