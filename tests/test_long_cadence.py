@@ -3,11 +3,21 @@ notes, and a touch after the second never borrows first-touch wording, nor repea
 
 from __future__ import annotations
 
+import itertools
+import re
 from pathlib import Path
 
 import pytest
 
-from followupd.compose import TemplateLibrary, builtin_templates_dir, choose_variant, stage_for_touch
+from followupd.checks import sample_contexts
+from followupd.compose import (
+    TemplateLibrary,
+    builtin_templates_dir,
+    choose_variant,
+    render,
+    stage_for_touch,
+    template_variables,
+)
 
 TOUCHES = 11
 
@@ -67,3 +77,36 @@ def test_used_up_later_notes_borrow_middle_but_never_first(tmp_path: Path) -> No
     assert stage == "first"
     picked = choose_variant(single, stage, used_in_thread=["first/a.txt"], seed="s")
     assert picked is not None and picked.key == "first/b.txt"
+
+
+PHRASE = 5
+_WORD = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*")
+
+
+def phrases(body: str, inserted: list[str]) -> set[tuple[str, ...]]:
+    """Runs of five words of the author's own text, the greeting line and inserted values left out."""
+    text = body.split("\n", 1)[1]
+    for value in sorted(inserted, key=len, reverse=True):
+        text = text.replace(value, "\n|\n")
+    found: set[tuple[str, ...]] = set()
+    for chunk in text.split("|"):
+        words = [w.casefold() for w in _WORD.findall(chunk)]
+        found |= {tuple(words[i:i + PHRASE]) for i in range(len(words) - PHRASE + 1)}
+    return found
+
+
+@pytest.mark.parametrize("lang", ["en", "de", "fr", "es"])
+def test_no_two_notes_of_one_thread_share_a_phrase(lang: str) -> None:
+    """Notes that can go out in the same thread (any two stages, or two later/ notes) never repeat a run of five
+    words: "never the same wording twice in a thread" holds for phrases, not only for whole variants."""
+    library = TemplateLibrary.load(builtin_templates_dir()).for_language(lang)
+    ctx = next(ctx for label, ctx in sample_contexts(total_touches=TOUCHES)
+               if label.startswith("two recipients") and label.endswith(f"touch 5 of {TOUCHES}"))
+    values = template_variables(ctx, lang=lang)
+    inserted = [str(values[name]) for name in ("note", "signature", "topic", "names", "first_names", "sent_when",
+                                               "sent_date", "promised_when", "promised_date") if values[name]]
+    notes = {v.key: (v.stage, phrases(render(v, ctx).body, inserted)) for v in library.all_variants()}
+    shared = [(a, b, sorted(" ".join(p) for p in notes[a][1] & notes[b][1]))
+              for a, b in itertools.combinations(notes, 2)
+              if (notes[a][0] != notes[b][0] or notes[a][0] == "later") and notes[a][1] & notes[b][1]]
+    assert shared == []
