@@ -58,6 +58,7 @@ import jinja2
 from jinja2 import meta as jinja_meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from followupd import dates
 from followupd.errors import TemplateError
 from followupd.headers import Address
 
@@ -79,7 +80,7 @@ VARIABLES: tuple[str, ...] = (
     "recipients", "cc", "first_names", "first_name", "names", "subject", "original_subject", "topic",
     "reply_subject",
     "sent_at", "sent_when", "sent_date", "days_since", "touch_number", "total_touches", "is_final",
-    "promised", "promised_when", "promised_date", "user_name", "signature", "note",
+    "promised", "promised_when", "promised_date", "user_name", "signature", "note", "sent_month", "touches_sent",
 )
 
 #: More than this many named recipients and the greeting says "everyone" instead of a list of names.
@@ -98,11 +99,6 @@ _MSG_ID = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")
 _FOREIGN_MSG_ID = re.compile(r"<[^<>\s]+>")
 _SAFE_ID_PART = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _DOMAIN_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
-_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MONTHS = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-)
 #: Headers build_draft writes itself; extra_headers may not override them.
 _OWN_HEADERS = frozenset({
     "from", "to", "cc", "bcc", "subject", "date", "message-id", "in-reply-to", "references", "x-followupd-id",
@@ -624,17 +620,23 @@ _LANGUAGE_WORDS: Mapping[str, frozenset[str]] = {
     }),
     "fr": frozenset({
         "le", "les", "du", "pour", "avec", "une", "et", "sur", "votre", "vos", "notre", "nos", "est", "au",
-        "aux", "devis", "facture", "réunion", "demande", "rendez-vous", "proposition", "suite",
+        "aux", "devis", "facture", "réunion", "demande", "rendez-vous", "proposition", "suite", "des", "dans",
+        "chez", "contrat", "offre", "dossier", "commande", "candidature", "merci", "projet", "entretien",
+        "subvention", "partenariat", "retour", "échange", "rencontre", "inscription", "livraison", "paiement",
     }),
     "es": frozenset({
         "el", "los", "las", "del", "por", "para", "con", "una", "y", "su", "sus", "nuestro", "nuestra", "al",
-        "sobre", "presupuesto", "factura", "reunión", "cita", "solicitud", "propuesta", "pregunta",
+        "sobre", "presupuesto", "factura", "reunión", "cita", "solicitud", "propuesta", "pregunta", "contrato",
+        "oferta", "pedido", "consulta", "información", "gracias", "proyecto", "prácticas", "mantenimiento",
+        "colaboración", "seguimiento", "entrevista", "envío", "pago", "curso", "nuestros", "nuestras",
     }),
 }
 #: Reply and forward prefixes that only one language's mail clients write.
 _LANGUAGE_PREFIXES: Mapping[str, str] = {"aw": "de", "wg": "de", "antw": "de", "tr": "fr", "rv": "es"}
 _LANGUAGE_LETTERS: Mapping[str, str] = {"ß": "de", "ä": "de", "ö": "de", "ü": "de", "ç": "fr", "œ": "fr",
-                                        "è": "fr", "ê": "fr", "ñ": "es", "¿": "es", "¡": "es"}
+                                        "è": "fr", "ê": "fr", "à": "fr", "â": "fr", "î": "fr", "ô": "fr",
+                                        "û": "fr", "ï": "fr", "ñ": "es", "¿": "es", "¡": "es", "á": "es",
+                                        "í": "es", "ó": "es", "ú": "es"}
 _SUBJECT_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 _PREFIX_WORD = re.compile(r"^\s*([^\W\d_]+)\s*[:\uff1a]")
 
@@ -729,8 +731,9 @@ def choose_variant(
     least recently used one, never-used first, so the whole library takes turns; ties (and every choice
     without ``usage``) go to rendezvous hashing with sha256 of ``seed``. Deterministic given its inputs:
     re-running after a crash picks the same variant, and adding a template file does not reshuffle the choice
-    for other threads. Falls back through the other stages in :func:`stage_for_touch` order; None when every
-    variant has been used in the thread. An unknown ``stage`` is a ValueError. A commitment stage
+    for other threads. Falls back through the other stages in :func:`stage_for_touch` order, except that
+    ``later`` and ``final`` never borrow ``first`` wording (it reads stale after touch 2); None when no
+    variant is left. An unknown ``stage`` is a ValueError. A commitment stage
     (:data:`COMMITMENT_STAGES`) never falls back to another stage, and no follow-up stage ever falls back to it.
     """
     last_used = usage or {}
@@ -741,6 +744,8 @@ def choose_variant(
                 -int.from_bytes(_weight(seed, variant.key), "big"))
 
     stages = [stage] if stage in COMMITMENT_STAGES else _stage_preference(stage, library.stages())
+    if stage in _NO_FIRST_WORDING:
+        stages = [found for found in stages if found != "first"]
     for candidate_stage in stages:
         fresh = [v for v in library.variants(candidate_stage) if v.key not in used_in_thread]
         if not fresh:
@@ -748,6 +753,11 @@ def choose_variant(
         unseen = [v for v in fresh if v.key not in recently_used_with_person]
         return min(unseen or fresh, key=rank)
     return None
+
+
+#: Stages whose touches come after the second: first-touch wording ("did my message reach you?") reads stale
+#: there, so they never borrow from ``first`` when their own variants (and ``middle``) are used up.
+_NO_FIRST_WORDING = frozenset({"later", "final"})
 
 
 def _weight(seed: str, key: str) -> bytes:
@@ -775,8 +785,12 @@ class RenderContext:
     note: str | None
 
 
-def template_variables(ctx: RenderContext) -> dict[str, object]:
-    """The names a template sees (documented in templates/README.md); see VARIABLES."""
+def template_variables(ctx: RenderContext, *, lang: str = DEFAULT_LANGUAGE) -> dict[str, object]:
+    """The names a template sees (documented in templates/README.md); see VARIABLES.
+
+    Date phrases and name lists are written in ``lang``, the language of the template that will use them
+    (:mod:`followupd.dates`), so a French note says "mardi dernier" and "Ana et Bob".
+    """
     if not 1 <= ctx.touch_number <= ctx.total_touches:
         raise ValueError(f"touch {ctx.touch_number} of {ctx.total_touches} is not a valid touch")
     today = _local(ctx.now, ctx.tz).date()
@@ -788,23 +802,26 @@ def template_variables(ctx: RenderContext) -> dict[str, object]:
     return {
         "recipients": people,
         "cc": [_person(address) for address in ctx.cc],
-        "first_names": "everyone" if len(named_first) > MAX_GREETING_NAMES else human_join(named_first),
+        "first_names": (dates.everyone(lang) if len(named_first) > MAX_GREETING_NAMES
+                        else dates.join_names(named_first, lang)),
         "first_name": people[0]["first_name"] if people else "",
-        "names": human_join([p["name"] or p["email"] for p in people]),
+        "names": dates.join_names([p["name"] or p["email"] for p in people], lang),
         "subject": original,  # what authors expect the name to mean: the subject as the user wrote it
         "original_subject": original,
         "topic": _strip_reply_prefixes(original),
         "reply_subject": reply_subject(original),
         "sent_at": sent_at,
-        "sent_when": human_when(ctx.sent_at, ctx.now, ctx.tz),
-        "sent_date": _day_month(sent_at.date(), today),
+        "sent_when": dates.human_day(sent_at.date(), today, lang),
+        "sent_date": dates.day_month(sent_at.date(), today, lang),
+        "sent_month": dates.month_phrase(sent_at.date(), today, lang),
         "days_since": (today - sent_at.date()).days,
         "touch_number": ctx.touch_number,
+        "touches_sent": ctx.touch_number - 1,
         "total_touches": ctx.total_touches,
         "is_final": ctx.touch_number == ctx.total_touches,
         "promised": ctx.promised,
-        "promised_when": _human_day(ctx.promised, today) if ctx.promised else "",
-        "promised_date": _day_month(ctx.promised, today) if ctx.promised else "",
+        "promised_when": dates.human_day(ctx.promised, today, lang) if ctx.promised else "",
+        "promised_date": dates.day_month(ctx.promised, today, lang) if ctx.promised else "",
         "user_name": sanitize_header_value(ctx.user_name),
         "signature": _clean_text(ctx.signature).strip() or sanitize_header_value(ctx.user_name),
         "note": note or None,
@@ -828,42 +845,14 @@ def first_name_of(name: str) -> str:
 
 
 def human_join(items: Sequence[str]) -> str:
-    """"Ana", "Ana and Bob", "Ana, Bob and Cy"."""
-    items = [item for item in items if item]
-    if len(items) <= 2:
-        return " and ".join(items)
-    return f"{', '.join(items[:-1])} and {items[-1]}"
+    """"Ana", "Ana and Bob", "Ana, Bob and Cy" (English; :func:`followupd.dates.join_names` for others)."""
+    return dates.join_names(items, DEFAULT_LANGUAGE)
 
 
-def human_when(moment: datetime, now: datetime, tz: ZoneInfo) -> str:
-    """A phrase that fits after a verb ("I wrote {when}"), by calendar day in the user's zone.
-
-    Weeks start on Monday. Within six days a weekday name is unambiguous: "on Tuesday" in the current week,
-    "last Tuesday" in the previous one (and "next Friday" ahead). Further away the date itself is clearer.
-    """
-    return _human_day(_local(moment, tz).date(), _local(now, tz).date())
-
-
-def _human_day(day: date, today: date) -> str:
-    delta = (today - day).days
-    if delta == 0:
-        return "today"
-    if delta == 1:
-        return "yesterday"
-    if delta == -1:
-        return "tomorrow"
-    if abs(delta) <= 6:
-        weekday = _WEEKDAYS[day.weekday()]
-        if day.isocalendar()[:2] == today.isocalendar()[:2]:
-            return f"on {weekday}"
-        return f"last {weekday}" if delta > 0 else f"next {weekday}"
-    return f"on {_day_month(day, today)}"
-
-
-def _day_month(day: date, today: date) -> str:
-    """"3 November", with the year only when it is not this year; month names fixed, not locale-dependent."""
-    text = f"{day.day} {_MONTHS[day.month - 1]}"
-    return text if day.year == today.year else f"{text} {day.year}"
+def human_when(moment: datetime, now: datetime, tz: ZoneInfo, *, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A phrase that fits after a verb ("I wrote {when}"), by calendar day in the user's zone, in ``lang``:
+    see :func:`followupd.dates.human_day`."""
+    return dates.human_day(_local(moment, tz).date(), _local(now, tz).date(), lang)
 
 
 def _local(moment: datetime, tz: ZoneInfo) -> datetime:
@@ -886,7 +875,7 @@ class Rendered:
 
 def render(variant: TemplateVariant, ctx: RenderContext) -> Rendered:
     """Render subject and body; any template failure becomes a TemplateError naming the file's own line."""
-    variables = template_variables(ctx)
+    variables = template_variables(ctx, lang=variant.lang)
     subject_text = _render_part(variant, variant.subject_source, 1, _SUBJECT_FILENAME_SUFFIX, variables)
     subject = sanitize_header_value(subject_text)
     if not subject:
@@ -970,7 +959,7 @@ def _tidy_body(text: str) -> str:
 def _clean_text(text: str) -> str:
     """Body text: newlines normalised to LF, tabs kept, other control characters dropped."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return "".join(ch for ch in text if ch in "\n\t" or not _is_control(ch))
+    return _BODY_CONTROL_CHARS.sub("", text)
 
 
 # --------------------------------------------------------------------------------------------- header values
@@ -995,7 +984,15 @@ def sanitize_header_value(value: str) -> str:
 
     A decoded hostile encoded-word can carry CR/LF (shared FACTS.md): anything reused in a header passes here.
     """
-    return " ".join("".join(" " if _is_control(ch) else ch for ch in value).split())
+    return " ".join(_CONTROL_CHARS.sub(" ", value).split())
+
+
+#: Exactly the characters :func:`_is_control` accepts (Unicode categories Cc, Zl and Zp: a test holds the line),
+#: as one pattern: checking them a character at a time made cleaning most of the cost of a render, and the
+#: start-up check renders every template for every sample.
+_CONTROL_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+#: The same without tab and newline, which a body keeps.
+_BODY_CONTROL_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def _is_control(ch: str) -> bool:

@@ -7,7 +7,7 @@ the original subject in capitals is not the template's fault.
 
 Why these rules: a follow-up that sounds irritated ("per my last email"), urgent ("ASAP") or mechanical
 ("just checking in") gets fewer replies than one that assumes the message got buried. Capitals and "!!" or
-"??" read as shouting. A note longer than about 90 words no longer fits on a phone screen.
+"??" (and Spanish "¡¡", "¿¿") read as shouting. A note longer than about 90 words no longer fits on a phone screen.
 """
 
 from __future__ import annotations
@@ -43,12 +43,17 @@ BUILTIN_BANNED: Mapping[str, tuple[str, ...]] = {
     "fr": (
         "comme je l'ai dit", "comme indiqué précédemment", "urgent", "urgence", "au plus vite",
         "dès que possible", "petit rappel", "je me permets de vous relancer", "j'attends toujours",
-        "toujours sans réponse", "dernière chance",
+        "toujours sans réponse", "dernière chance", "je me permets de revenir vers vous", "je vous relance",
+        "relance", "sans nouvelles de votre part", "sans réponse de votre part", "vous n'avez pas répondu",
+        "vous n'avez toujours pas", "avez-vous vu mon", "avez-vous lu mon", "dans les plus brefs délais",
+        "merci de me répondre", "je vous remercie de bien vouloir", "comme convenu précédemment",
     ),
     "es": (
         "como ya te dije", "como ya le dije", "como mencioné", "urgente", "lo antes posible", "cuanto antes",
         "solo para hacer seguimiento", "recordatorio", "sigo esperando", "no he recibido respuesta",
-        "última oportunidad",
+        "última oportunidad", "como le comenté", "como le indiqué", "le recuerdo que", "a la mayor brevedad",
+        "quedo a la espera de su respuesta", "para dar seguimiento", "sin respuesta", "no ha respondido",
+        "no me ha contestado", "no me ha respondido", "vio mi correo", "ha visto mi correo",
     ),
 }
 
@@ -60,7 +65,7 @@ BUILTIN_ALLOWED_CAPS: frozenset[str] = frozenset({
 })
 
 _WORD = re.compile(r"(?<!\w)[^\W\d_]{3,}(?!\w)")
-_REPEATED_MARKS = re.compile(r"!{2,}|\?{2,}")
+_REPEATED_MARKS = re.compile(r"[!\u00a1]{2,}|[?\u00bf]{2,}")  # "¡¡" and "¿¿" shout in Spanish as "!!" does
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 
 
@@ -145,7 +150,7 @@ def tone_problems(text: str, rules: ToneRules) -> list[ToneHit]:
                                                "an acronym, add it to [tone] allowed_caps"))
     for match in _REPEATED_MARKS.finditer(plain):
         marks = match.group(0)
-        why = "shouting" if marks[0] == "!" else "impatient"
+        why = "shouting" if marks[0] in "!\u00a1" else "impatient"
         hits.append(ToneHit(match.start(), f'"{marks}" reads as {why}; one "{marks[0]}" is enough'))
     return sorted(hits, key=lambda hit: hit.offset)
 

@@ -97,12 +97,12 @@ def test_every_shipped_template_passes_check_strict(tmp_path: Path) -> None:
     for args in (("templates", "check", "--strict", str(builtin_templates_dir())), ("templates", "check", "--strict")):
         result = cli(tmp_path, *args)
         assert result.returncode == 0, result.stdout + result.stderr
-        assert result.stdout.strip().splitlines() == ["29 template(s) checked: 0 error(s), 0 warning(s)"]
+        assert result.stdout.strip().splitlines() == ["90 template(s) checked: 0 error(s), 0 warning(s)"]
 
 
 def test_the_shipped_library_has_a_german_set_with_every_stage() -> None:
     library = TemplateLibrary.load(builtin_templates_dir())
-    assert library.languages() == ("en", "de")
+    assert library.languages() == ("en", "de", "es", "fr")
     german = library.for_language("de")
     assert german.lang == "de" and german.stages() == ("first", "middle", "later", "final")
     assert all(len(german.variants(stage)) >= 2 for stage in german.stages())
@@ -307,7 +307,7 @@ def test_templates_list_shows_which_file_wins(tmp_path: Path) -> None:
     assert rows["de/first/keine-eile.txt"] == "built-in"
     assert "middle/talk-instead.txt" not in rows
     assert "disabled ([templates] disable): middle/talk-instead.txt" in out
-    assert len(rows) == 29  # 24 built-in follow-ups and 5 commitment templates, one disabled, one added
+    assert len(rows) == 40  # 35 built-in follow-ups and 5 commitment templates, one disabled, one added
     header = next(line for line in out.splitlines() if line.startswith("LANG"))
     assert header.split() == ["LANG", "STAGE", "TEMPLATE", "FILE"]
 
@@ -352,13 +352,14 @@ def test_language_setting_picks_the_set(tmp_path: Path) -> None:
     assert auto.lang == DEFAULT_LANGUAGE
     assert auto.for_message("AW: Angebot für den Garten").lang == "de"
     assert auto.for_message("Quote for the shed").lang == "en"
-    assert auto.for_message("Devis pour la réunion").lang == "en"  # no French set: the default
+    assert auto.for_message("Devis pour la réunion").lang == "fr"
+    assert auto.for_message("Preventivo", content_language="it").lang == "en"  # no Italian set: the default
     assert auto.for_message("Invoice", content_language="de").lang == "de"
     chosen = choose_variant(auto.for_message("Angebot für Q4"), "first", used_in_thread=(), seed="t1")
     assert chosen is not None and chosen.key.startswith("de/first/")
     assert auto.get("de/final/aufhoeren.txt") is not None  # a recorded key of any language re-renders
-    with pytest.raises(TemplateError, match="no templates for language 'fr'"):
-        TemplateLibrary.load(builtin, lang="fr")
+    with pytest.raises(TemplateError, match="no templates for language 'it'"):
+        TemplateLibrary.load(builtin, lang="it")
 
 
 def test_templates_config_keys(tmp_path: Path) -> None:
