@@ -36,8 +36,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from followupd.dsn import INTERNAL_ERROR, classify_notice, parse_dsn  # noqa: E402
-from followupd.headers import MessageKind, parse_headers  # noqa: E402
+from followupd.mail.dsn import INTERNAL_ERROR, classify_notice, parse_dsn  # noqa: E402
+from followupd.mail.headers import MessageKind, parse_headers  # noqa: E402
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpora" / "bounces"
 TARGET_RECOGNISED = 0.97

@@ -54,7 +54,7 @@ url = "sqlite:///{workdir / 'state.db'}"
 
 
 def _fill(workdir: Path, threads: int) -> None:
-    from followupd import store as st
+    from followupd.adapters import store as st
 
     store = st.Store(f"sqlite:///{workdir / 'state.db'}")
     now = datetime(2026, 11, 9, 10, 0, tzinfo=UTC)

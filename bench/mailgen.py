@@ -26,7 +26,7 @@ from email.header import Header
 from email.utils import format_datetime
 from zoneinfo import ZoneInfo
 
-from followupd.cadence import CadenceSettings, due_time
+from followupd.planning.cadence import CadenceSettings, due_time
 
 SENT, INBOX, ARCHIVE, DRAFTS = "Sent", "INBOX", "Archive", "Drafts"
 UTC_ZONE = ZoneInfo("UTC")

@@ -6,10 +6,10 @@ No server: the FETCH answers are built as imaplib hands them over (``(line endin
 from bench/mailgen.py's realistic header blocks, cut to the fields followupd fetches. Ratios from one process
 hold on a busy machine where wall times of whole runs do not.
 
-- FETCH answers: imapclient's ``parse_fetch_response`` (its per-character lexer) vs ``followupd.fetchparse``.
-- Header blocks: the stdlib compat32 ``BytesHeaderParser`` vs ``followupd.headerblock.split_plain`` (which
+- FETCH answers: imapclient's ``parse_fetch_response`` (its per-character lexer) vs ``followupd.adapters.fetchparse``.
+- Header blocks: the stdlib compat32 ``BytesHeaderParser`` vs ``followupd.mail.headerblock.split_plain`` (which
   declines, and leaves the stdlib to it, for any block the stdlib would report a defect in); and the whole
-  ``followupd.headers.parse_headers`` per message.
+  ``followupd.mail.headers.parse_headers`` per message.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "tests")]
 import mailgen  # noqa: E402
 from imapclient.response_parser import parse_fetch_response  # noqa: E402
 
-from followupd.fetchparse import parse_fetch_data  # noqa: E402
-from followupd.headerblock import split_plain  # noqa: E402
-from followupd.headers import FETCH_HEADER_FIELDS, parse_headers  # noqa: E402
+from followupd.adapters.fetchparse import parse_fetch_data  # noqa: E402
+from followupd.mail.headerblock import split_plain  # noqa: E402
+from followupd.mail.headers import FETCH_HEADER_FIELDS, parse_headers  # noqa: E402
 
 
 def _fetched(raw: bytes) -> bytes:
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     result = run(args.messages)
     n = result["messages"]
     print(f"{n} messages, {result['header_mb']} MB of fetched headers")
-    print(f"FETCH answers: imapclient {result['fetch_imapclient_s']:.3f} s, followupd.fetchparse "
+    print(f"FETCH answers: imapclient {result['fetch_imapclient_s']:.3f} s, followupd.adapters.fetchparse "
           f"{result['fetch_followupd_s']:.3f} s ({result['fetch_speed_up']}x)")
     print(f"header blocks: stdlib compat32 {result['headers_stdlib_s']:.3f} s, headerblock.split_plain "
           f"{result['headers_split_plain_s']:.3f} s ({result['headers_speed_up']}x; declined "

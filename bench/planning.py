@@ -2,7 +2,7 @@
 
 Two measurements:
 
-* ``pure``: :func:`followupd.cadence.due_time` for every thread (business days, holidays, the sending window,
+* ``pure``: :func:`followupd.planning.cadence.due_time` for every thread (business days, holidays, the sending window,
   jitter), the function every plan goes through;
 * ``replan``: the engine's real re-planning path (``Engine._replan``) after the cadence in the config changed,
   which re-plans every waiting thread in one cycle: rows loaded through SQLAlchemy, ``replan_thread`` on each,
@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from followupd import store as st
-from followupd.cadence import CadenceSettings, due_time
-from followupd.clock import FixedClock
+from followupd.adapters import store as st
+from followupd.adapters.clock import FixedClock
 from followupd.config import load_config
-from followupd.engine import CycleReport, Engine, thread_id_for
+from followupd.engine.cycle import CycleReport, Engine, thread_id_for
+from followupd.planning.cadence import CadenceSettings, due_time
 
 HOLIDAYS = frozenset({date(2026, 1, 1), date(2026, 4, 3), date(2026, 4, 6), date(2026, 5, 1), date(2026, 12, 25)})
 

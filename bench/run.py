@@ -53,8 +53,8 @@ from dovecot import DovecotServer, MailUser  # noqa: E402
 from imapclient import IMAPClient  # noqa: E402
 from imapclient.response_parser import parse_fetch_response  # noqa: E402
 
-from followupd.cadence import CadenceSettings  # noqa: E402
-from followupd.headers import FETCH_HEADER_FIELDS  # noqa: E402
+from followupd.mail.headers import FETCH_HEADER_FIELDS  # noqa: E402
+from followupd.planning.cadence import CadenceSettings  # noqa: E402
 
 PASSWORD_ENV = "FOLLOWUPD_BENCH_PASSWORD"
 WATCHED = (mailgen.SENT, mailgen.INBOX, mailgen.ARCHIVE)  # followupd's default: Sent, INBOX and the \Archive

@@ -8,9 +8,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
-CORE_MODULES = ("followupd.tracking", "followupd.headers", "followupd.matching", "followupd.cadence",
-                "followupd.compose", "followupd.tone", "followupd.checks", "followupd.bodytext", "followupd.ooo",
-                "followupd.dsn", "followupd.intent", "followupd.exchange", "followupd.interpret")
+CORE_MODULES = ("followupd.planning.tracking", "followupd.mail.headers", "followupd.planning.matching",
+                "followupd.planning.cadence", "followupd.compose.render", "followupd.compose.tone",
+                "followupd.compose.checks",
+                "followupd.mail.bodytext", "followupd.mail.ooo", "followupd.mail.dsn", "followupd.mail.intent",
+                "followupd.mail.exchange", "followupd.planning.interpret")
 ADAPTER_LIBRARIES = ("imapclient", "sqlalchemy", "apscheduler", "mailparser")
 
 

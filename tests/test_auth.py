@@ -30,9 +30,7 @@ from harness import PASSWORD_ENV, Account, default_config
 from smtpsink import free_port
 from tokenserver import TokenEndpoint
 
-from followupd.config import AccountConfig, SmtpConfig, config_warnings, parse_config, resolve_password
-from followupd.errors import ConfigError, SecretError
-from followupd.secrets import (
+from followupd.adapters.credentials import (
     Credential,
     OAuthExchange,
     choose_oauth_mechanism,
@@ -41,7 +39,9 @@ from followupd.secrets import (
     resolve_credential,
     xoauth2_response,
 )
-from followupd.smtp import SmtpRejected, SmtpSender
+from followupd.adapters.smtp import SmtpRejected, SmtpSender
+from followupd.config import AccountConfig, SmtpConfig, config_warnings, parse_config, resolve_password
+from followupd.errors import ConfigError, SecretError
 
 PATH = Path("config.toml")
 SECRET = "hunter2-Very-Secret"

@@ -11,8 +11,8 @@ from dovecot import DovecotServer, MailUser
 from harness import PASSWORD_ENV, Account
 from mailfactory import make_message
 
-from followupd import engine as engine_module
-from followupd.app import build_app
+from followupd.engine import cycle as engine_module
+from followupd.runtime.app import build_app
 
 BOB = "bob@example.org"
 NOW = datetime.now(UTC)
@@ -87,7 +87,7 @@ def test_a_message_that_breaks_processing_is_skipped_not_fatal(
     assert report.skipped == 1
     assert "INBOX:1: could not process message" in caplog.text
     with app.store.read() as session:
-        from followupd import store as st
+        from followupd.adapters import store as st
 
         (thread,) = st.all_threads(session)
         assert thread.state == "replied"

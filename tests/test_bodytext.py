@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from followupd.bodytext import decode_bytes, html_to_text, message_text, readable_text, strip_quoted
+from followupd.mail.bodytext import decode_bytes, html_to_text, message_text, readable_text, strip_quoted
 
 # Far above any normal run even on a loaded CI machine; a quadratic regex on 1 MB takes minutes.
 PATHOLOGICAL_SECONDS = 5.0
@@ -264,7 +264,8 @@ def test_issue_5_modules_are_pure_core() -> None:
     import subprocess
     import sys
 
-    modules = ("followupd.bodytext", "followupd.ooo", "followupd.dsn", "followupd.intent", "followupd.exchange")
+    modules = ("followupd.mail.bodytext", "followupd.mail.ooo", "followupd.mail.dsn", "followupd.mail.intent",
+               "followupd.mail.exchange")
     libraries = ("imapclient", "sqlalchemy", "apscheduler", "mailparser")
     code = (f"import sys\nfor name in {modules!r}: __import__(name)\n"
             f"print(','.join(lib for lib in {libraries!r} if lib in sys.modules))\n")

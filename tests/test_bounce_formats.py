@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from followupd.bouncetie import MAX_REPORT_DELAY, tie_report
-from followupd.dsn import INTERNAL_ERROR, DeliveryReport, RecipientStatus, classify_notice, parse_dsn
-from followupd.headers import MessageKind, parse_headers
-from followupd.matching import ThreadIndex, ThreadKey
+from followupd.mail.dsn import INTERNAL_ERROR, DeliveryReport, RecipientStatus, classify_notice, parse_dsn
+from followupd.mail.headers import MessageKind, parse_headers
+from followupd.planning.bouncetie import MAX_REPORT_DELAY, tie_report
+from followupd.planning.matching import ThreadIndex, ThreadKey
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "data" / "mail" / "bounces"

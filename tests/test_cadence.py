@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from followupd.cadence import (
+from followupd.planning.cadence import (
     CadenceSettings,
     Gap,
     add_business_days,

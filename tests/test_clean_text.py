@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from followupd.compose import (
+from followupd.compose.render import (
     _BODY_CONTROL_CHARS,
     _CONTROL_CHARS,
     _clean_text,

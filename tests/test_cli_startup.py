@@ -16,9 +16,11 @@ from pathlib import Path
 import pytest
 
 HEAVY_FOR_HELP = ("sqlalchemy", "alembic", "jinja2", "imapclient", "apscheduler", "mailparser",
-                  "followupd.config", "followupd.engine", "followupd.compose")  # (store: sqlalchemy says it)
+                  "followupd.config", "followupd.engine.cycle",
+                  "followupd.compose.render")  # (store: sqlalchemy says it)
 HEAVY_FOR_STATUS = ("alembic", "jinja2", "imapclient", "apscheduler", "mailparser", "smtplib",
-                    "followupd.engine", "followupd.compose", "followupd.imap", "followupd.drafts")
+                    "followupd.engine.cycle", "followupd.compose.render", "followupd.adapters.imap",
+                    "followupd.engine.drafts")
 
 
 def _modules_after(args: list[str], tmp_path: Path, *, preload: str = "") -> tuple[set[str], str]:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from test_templates import GOOD, cli, write
 
-from followupd.checks import find_problems
-from followupd.compose import (
+from followupd.compose.checks import find_problems
+from followupd.compose.render import (
     REMINDER_STAGE,
     STAGES,
     UPDATE_STAGE,
@@ -27,9 +27,9 @@ from followupd.compose import (
     stage_for_touch,
     template_fingerprint,
 )
-from followupd.drafts import is_reminder_id, reminder_id, touch_id
-from followupd.headers import Address, MessageKind, parse_headers
-from followupd.tone import ToneSettings
+from followupd.compose.tone import ToneSettings
+from followupd.engine.drafts import is_reminder_id, reminder_id, touch_id
+from followupd.mail.headers import Address, MessageKind, parse_headers
 
 NOW = datetime(2026, 11, 7, 9, 0, tzinfo=UTC)
 THREADS = ("d26c054f9471", "000000000000", "abcabcabcabc")

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from followupd.compose import (
+from followupd.compose.render import (
     MAX_REFERENCES,
     STAGES,
     VARIABLES,
@@ -41,7 +41,7 @@ from followupd.compose import (
     validate_header_name,
 )
 from followupd.errors import TemplateError
-from followupd.headers import Address
+from followupd.mail.headers import Address
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ME = Address("zoe@example.com", "Zoe Adams")
@@ -711,7 +711,7 @@ def test_long_paragraph_lines_use_quoted_printable() -> None:
 
 def test_compose_imports_no_io_library() -> None:
     code = (
-        "import sys, followupd.compose\n"
+        "import sys, followupd.compose.render\n"
         "bad = [m for m in ('imapclient', 'sqlalchemy', 'apscheduler') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )

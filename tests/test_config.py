@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from followupd.cadence import CadenceSettings, Gap
 from followupd.config import (
     AccountConfig,
     Config,
@@ -33,6 +32,7 @@ from followupd.config import (
     toml_repr,
 )
 from followupd.errors import ConfigError, SecretError
+from followupd.planning.cadence import CadenceSettings, Gap
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "config.example.toml"

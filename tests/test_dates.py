@@ -1,4 +1,4 @@
-"""Date phrases and name lists in the template's own language (followupd.dates, through Babel's CLDR data)."""
+"""Date phrases and name lists in the template's own language (followupd.compose.dates, through Babel's CLDR data)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from followupd.compose import RenderContext, read_template, render, template_variables
-from followupd.dates import day_month, human_day, join_names, month_phrase
-from followupd.headers import Address
+from followupd.compose.dates import day_month, human_day, join_names, month_phrase
+from followupd.compose.render import RenderContext, read_template, render, template_variables
+from followupd.mail.headers import Address
 
 TODAY = date(2026, 3, 11)  # a Wednesday
 

@@ -26,10 +26,10 @@ from mailfactory import make_message
 from postfix import PostfixServer
 from test_traces import EXIM_ENVELOPE_TO, EXIM_RECEIVED_FOR, FASTMAIL, GMAIL_FORWARD, POSTFIX_VIRTUAL, X_ENVELOPE_TO
 
-from followupd.app import build_apps
-from followupd.doctor import Check, diagnose
+from followupd.adapters.imap import Mailbox
 from followupd.errors import MailboxError
-from followupd.imap import Mailbox
+from followupd.runtime.app import build_apps
+from followupd.runtime.doctor import Check, diagnose
 
 LDA = Path("/usr/lib/dovecot/dovecot-lda")  # part of dovecot-core, installed with the test Dovecot
 NOW = datetime.now(UTC)

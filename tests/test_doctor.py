@@ -25,9 +25,9 @@ from mailfactory import make_message
 from smtpsink import SinkHandler, SmtpSink, free_port
 from tlsdovecot import Pki, make_pki, start_tls_dovecot
 
-from followupd.app import build_apps
 from followupd.config import Config, parse_config
-from followupd.doctor import (
+from followupd.runtime.app import build_apps
+from followupd.runtime.doctor import (
     CHECK_NAMES,
     Check,
     check_capabilities,

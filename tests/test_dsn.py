@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from followupd.dsn import DeliveryReport, RecipientStatus, parse_dsn
+from followupd.mail.dsn import DeliveryReport, RecipientStatus, parse_dsn
 
 # Far above any normal run even on a loaded CI machine; a quadratic regex on 1 MB takes minutes.
 PATHOLOGICAL_SECONDS = 5.0

@@ -17,7 +17,7 @@ from dovecot import DovecotServer, MailUser
 from harness import Account
 from mailfactory import make_message
 
-from followupd.faults import CRASH_POINTS
+from followupd.adapters.faults import CRASH_POINTS
 
 BOB = "bob@example.org"
 # A fixed Wednesday, so business-day arithmetic below is predictable.

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from followupd.checks import sample_contexts
-from followupd.compose import (
+from followupd.compose.checks import sample_contexts
+from followupd.compose.render import (
     TemplateLibrary,
     builtin_templates_dir,
     choose_variant,

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from followupd.exchange import thread_index_guid, thread_index_info, thread_topic_key
-from followupd.headers import base_subject
+from followupd.mail.exchange import thread_index_guid, thread_index_info, thread_topic_key
+from followupd.mail.headers import base_subject
 
 GUID = bytes.fromhex("55bd609bd909484ab7571d5cd8a5f194")
 

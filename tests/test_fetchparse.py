@@ -1,4 +1,4 @@
-"""The bulk header FETCH reader (followupd.fetchparse), on the shapes real and odd servers send.
+"""The bulk header FETCH reader (followupd.adapters.fetchparse), on the shapes real and odd servers send.
 
 Pure: the inputs are what imaplib stores for untagged FETCH answers (plain lines, and (line ending in {N},
 literal) pairs). The same reader on a real Dovecot is covered by tests/test_imap.py and tests/faults/ (hostile
@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from imapclient.response_parser import parse_fetch_response
 
-from followupd.fetchparse import FetchSyntaxError, parse_fetch_data, parse_internaldate, parse_message
+from followupd.adapters.fetchparse import FetchSyntaxError, parse_fetch_data, parse_internaldate, parse_message
 
 HEADER = b"Message-ID: <a@example.org>\r\nSubject: Hello\r\n\r\n"
 

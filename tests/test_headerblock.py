@@ -1,4 +1,4 @@
-"""The header-block fast path (followupd.headerblock) gives exactly the stdlib's compat32 fields, or declines.
+"""The header-block fast path (followupd.mail.headerblock) gives exactly the stdlib's compat32 fields, or declines.
 
 Equal means: where :func:`split_plain` answers, ``BytesHeaderParser(policy=compat32)`` finds no defect and
 its ``raw_items()`` are the same list; where it declines, the stdlib runs as before. Held on the real-world
@@ -18,8 +18,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from followupd.headerblock import split_plain
-from followupd.headers import FETCH_HEADER_FIELDS, parse_headers
+from followupd.mail.headerblock import split_plain
+from followupd.mail.headers import FETCH_HEADER_FIELDS, parse_headers
 
 DATA = Path(__file__).parent / "data"
 sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from followupd import headers as hdr
-from followupd.headers import (
+from followupd.mail import headers as hdr
+from followupd.mail.headers import (
     Address,
     MessageKind,
     base_subject,

@@ -1,4 +1,4 @@
-"""followupd.imap against a real Dovecot (one per session, a fresh user per test), plus the pure folder logic.
+"""followupd.adapters.imap against a real Dovecot (one per session, a fresh user per test), plus the pure folder logic.
 
 What matters most here is what the user would notice: nothing we read gets marked ``\\Seen``, nothing but the
 UIDs we name gets deleted, and an incremental fetch returns exactly the new messages, no more, no less.
@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from dovecot import DovecotServer, MailUser
 
+from followupd.adapters.imap import FetchedHeader, FolderStatus, Mailbox, ResolvedFolders, _ListedFolder, _resolve
 from followupd.errors import AuthenticationError, MailboxError
-from followupd.imap import FetchedHeader, FolderStatus, Mailbox, ResolvedFolders, _ListedFolder, _resolve
 
 FIELDS = ("MESSAGE-ID", "SUBJECT", "X-FOLLOWUPD-ID")
 
@@ -195,7 +195,7 @@ def test_name_fallbacks_without_special_use() -> None:
 
 
 def test_no_sent_folder_at_all_is_none_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="followupd.imap"):
+    with caplog.at_level(logging.WARNING, logger="followupd.adapters.imap"):
         resolved = _resolve(_listing(("INBOX", "")), sent=None, drafts=None, watch=None, where="h:1")
     assert (resolved.sent, resolved.drafts, resolved.watch) == (None, None, ("INBOX",))
     assert "no Sent folder" in caplog.text

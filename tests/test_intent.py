@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from followupd.bodytext import message_text
-from followupd.intent import DEFAULT_PHRASES, Intent, PhraseSet, merge_phrases, reply_intent
+from followupd.mail.bodytext import message_text
+from followupd.mail.intent import DEFAULT_PHRASES, Intent, PhraseSet, merge_phrases, reply_intent
 
 # Far above any normal run even on a loaded CI machine; a quadratic regex on 1 MB takes minutes.
 PATHOLOGICAL_SECONDS = 5.0

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from followupd.checks import check_variants
-from followupd.compose import (
+from followupd.compose.checks import check_variants
+from followupd.compose.render import (
     COMMITMENT_STAGES,
     STAGES,
     RenderContext,
@@ -20,8 +20,8 @@ from followupd.compose import (
     render,
     stage_for_touch,
 )
-from followupd.headers import Address
-from followupd.tone import ToneSettings, tone_problems
+from followupd.compose.tone import ToneSettings, tone_problems
+from followupd.mail.headers import Address
 
 FRENCH_SUBJECTS = [
     "Devis pour la rénovation de la cuisine", "Réunion de lundi", "Question sur la facture n° 2291",

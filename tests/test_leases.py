@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
+from followupd.adapters.store import Store
+from followupd.adapters.store.leases import LeaseBoard
 from followupd.errors import StoreError
-from followupd.leases import LeaseBoard
-from followupd.store import Store
 
 PERIOD = timedelta(seconds=2)
 ACCOUNTS = ["alice@example.org", "bob@example.org", "carol@example.org", "dave@example.org"]

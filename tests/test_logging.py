@@ -13,7 +13,7 @@ import pytest
 from dovecot import DovecotServer, MailUser
 from harness import Account, followupd_command
 
-from followupd.redact import RedactingFilter, redact, register_secret
+from followupd.adapters.redact import RedactingFilter, redact, register_secret
 
 STAMPED = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) (?:DEBUG|INFO|WARNING|ERROR) ")
 

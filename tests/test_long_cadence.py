@@ -24,11 +24,11 @@ from dovecot import DovecotServer, MailUser
 from harness import Account, default_config, followupd_command
 from mailfactory import make_message
 
-from followupd.cadence import CadenceSettings, add_business_days, fit_to_window, planned_schedule
-from followupd.compose import TemplateLibrary, builtin_templates_dir, scan_templates
+from followupd.compose.coverage import coverage_problems
+from followupd.compose.render import TemplateLibrary, builtin_templates_dir, scan_templates
 from followupd.config import parse_config
-from followupd.coverage import coverage_problems
 from followupd.errors import ConfigError
+from followupd.planning.cadence import CadenceSettings, add_business_days, fit_to_window, planned_schedule
 
 BERLIN = ZoneInfo("Europe/Berlin")
 MINIMAL: dict[str, Any] = {

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from followupd.headers import Address, MessageKind, MessageMeta, base_subject, parse_headers
-from followupd.matching import (
+from followupd.mail.headers import Address, MessageKind, MessageMeta, base_subject, parse_headers
+from followupd.planning.matching import (
     EventKind,
     MatchEvent,
     ThreadIndex,

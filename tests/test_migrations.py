@@ -33,8 +33,8 @@ from dovecot import MailUser
 from harness import PASSWORD_ENV, default_config, followupd_command
 from sqlalchemy import MetaData, create_engine, select, text
 
-from followupd import migrations
-from followupd import store as st
+from followupd.adapters import store as st
+from followupd.adapters.store import migrations
 from followupd.errors import StoreError
 
 DATA = Path(__file__).parent / "data" / "db"
@@ -201,7 +201,7 @@ def test_a_database_at_an_older_revision_is_refused_or_upgraded_as_configured(
 
 def test_several_processes_opening_one_new_database_at_once_all_succeed(new_url: str,
                                                                         opened: Callable[..., st.Store]) -> None:
-    code = "import sys; from followupd.store import Store; Store(sys.argv[1]).dispose()"
+    code = "import sys; from followupd.adapters.store import Store; Store(sys.argv[1]).dispose()"
     procs = [subprocess.Popen([sys.executable, "-c", code, new_url], stderr=subprocess.PIPE, text=True)
              for _ in range(4)]
     errors = [(proc.wait(timeout=60), proc.stderr.read() if proc.stderr else "") for proc in procs]

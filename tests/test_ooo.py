@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from followupd.bodytext import message_text
-from followupd.headers import MessageKind, parse_headers
-from followupd.ooo import date_expression_at, find_return, return_date
+from followupd.mail.bodytext import message_text
+from followupd.mail.headers import MessageKind, parse_headers
+from followupd.mail.ooo import date_expression_at, find_return, return_date
 
 # Far above any normal run even on a loaded CI machine; a quadratic regex on 1 MB takes minutes.
 PATHOLOGICAL_SECONDS = 5.0

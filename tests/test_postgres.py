@@ -36,8 +36,8 @@ from test_e2e_tracking import (  # noqa: F401
     test_uidvalidity_change_rescans_without_duplicates,
 )
 
-from followupd import migrations
-from followupd import store as st
+from followupd.adapters import store as st
+from followupd.adapters.store import migrations
 
 BOB = "bob@example.org"
 

@@ -15,7 +15,7 @@ from dovecot import DovecotServer, MailUser
 from harness import Account
 from mailfactory import make_message
 
-from followupd.progress import ProgressReporter, eta_text, render_bar
+from followupd.cli.progress import ProgressReporter, eta_text, render_bar
 
 
 class _Clock:
@@ -60,7 +60,7 @@ def test_a_terminal_gets_one_line_redrawn_per_folder() -> None:
 def test_elsewhere_a_log_line_per_tenth(caplog: pytest.LogCaptureFixture) -> None:
     clock = _Clock()
     report = ProgressReporter(io.StringIO(), tty=False, clock=clock)
-    with caplog.at_level(logging.INFO, logger="followupd.progress"):
+    with caplog.at_level(logging.INFO, logger="followupd.cli.progress"):
         for done in range(0, 70_001, 500):  # 141 calls, as batches of 500 arrive
             report("INBOX", done, 70_000)
             clock.now += 0.1
@@ -73,7 +73,7 @@ def test_elsewhere_a_log_line_per_tenth(caplog: pytest.LogCaptureFixture) -> Non
 
 def test_quiet_shows_nothing_and_a_broken_stream_never_breaks_the_work(caplog: pytest.LogCaptureFixture) -> None:
     out = io.StringIO()
-    with caplog.at_level(logging.INFO, logger="followupd.progress"):
+    with caplog.at_level(logging.INFO, logger="followupd.cli.progress"):
         ProgressReporter(out, tty=True, quiet=True)("INBOX", 1, 2)
         ProgressReporter(out, tty=False, quiet=True)("INBOX", 1, 2)
     assert out.getvalue() == "" and caplog.records == []
@@ -81,7 +81,7 @@ def test_quiet_shows_nothing_and_a_broken_stream_never_breaks_the_work(caplog: p
     closed = io.StringIO()
     closed.close()
     report = ProgressReporter(closed, tty=True)
-    with caplog.at_level(logging.WARNING, logger="followupd.progress"):
+    with caplog.at_level(logging.WARNING, logger="followupd.cli.progress"):
         report("INBOX", 1, 2)
         report("INBOX", 2, 2)
     assert report.internal_error is not None and "ValueError" in report.internal_error
@@ -107,7 +107,7 @@ def test_poll_of_a_big_folder_logs_tenths_and_quiet_hides_them(dovecot: DovecotS
     assert loud.run("poll").stderr == ""  # nothing new: nothing to show
 
     hushed = quiet.run("poll", "--quiet")
-    assert "followupd.progress" not in hushed.stderr and "read 1200 new message(s)" in hushed.stdout
+    assert "followupd.cli.progress" not in hushed.stderr and "read 1200 new message(s)" in hushed.stdout
 
 
 def test_poll_on_a_terminal_draws_a_bar(dovecot: DovecotServer, mail_user: MailUser, tmp_path: Path) -> None:
@@ -141,7 +141,7 @@ def test_poll_on_a_terminal_draws_a_bar(dovecot: DovecotServer, mail_user: MailU
     frames = [f for f in screen.replace("\r\n", "\n").split("\r") if f.strip()]
     assert frames[0].startswith("INBOX  [........................]  0/700 messages read")
     assert frames[-1].startswith("INBOX  [########################]  700/700 messages read"), frames
-    assert "followupd.progress" not in screen  # a bar, not log lines
+    assert "followupd.cli.progress" not in screen  # a bar, not log lines
     assert "read 700 new message(s)" in stdout
 
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime
 
-from followupd.engine import conversation_keys
-from followupd.headers import parse_headers
-from followupd.imap import Mailbox
-from followupd.matching import EventKind, ThreadIndex, ThreadKey, match_message
+from followupd.adapters.imap import Mailbox
+from followupd.engine.cycle import conversation_keys
+from followupd.mail.headers import parse_headers
+from followupd.planning.matching import EventKind, ThreadIndex, ThreadKey, match_message
 
 
 def test_gmail_fetch_attributes_are_read() -> None:

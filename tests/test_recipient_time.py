@@ -1,7 +1,7 @@
 """Issue 18, point 6: ``[cadence] recipient_time = true`` applies send hours on the recipient's clock, learned
 from the UTC offsets in the Date headers of their own mail, and ``preview`` and ``explain`` say so.
 
-The rules of learning are pure (followupd.recipient_clock); the rest runs the real ``followupd`` command against
+The rules of learning are pure (planning.recipient_clock); the rest runs the real ``followupd`` command against
 the real Dovecot, with the recipient's mail delivered over LMTP as it would arrive.
 """
 
@@ -15,7 +15,7 @@ from dovecot import DovecotServer, MailUser
 from harness import Account, default_config
 from mailfactory import make_message
 
-from followupd.recipient_clock import (
+from followupd.planning.recipient_clock import (
     REMEMBERED,
     decode,
     describe,

@@ -15,8 +15,8 @@ from dovecot import DovecotServer, MailUser
 from harness import Account
 from mailfactory import make_message
 
-from followupd import status_view as sv
-from followupd.draft_view import is_edited
+from followupd.cli import status_view as sv
+from followupd.engine.draft_view import is_edited
 
 BOB = "bob@example.org"
 CAROL = "carol@example.org"

@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from harness import followupd_command
 
-from followupd.checks import find_problems
-from followupd.compose import RenderContext, TemplateLibrary, read_template, render, scan_templates
+from followupd.compose.checks import find_problems
+from followupd.compose.render import RenderContext, TemplateLibrary, read_template, render, scan_templates
+from followupd.compose.tone import ToneSettings
 from followupd.errors import TemplateError
-from followupd.headers import Address
-from followupd.tone import ToneSettings
+from followupd.mail.headers import Address
 
 NOW = datetime(2026, 11, 10, 10, 0, tzinfo=UTC)
 

@@ -1,7 +1,8 @@
 """Humane follow-ups: template checks and tone rules, user overrides, languages, preview and hot reload.
 
 CLI behaviour is tested through the real ``followupd`` command as a subprocess; the rules themselves through
-``followupd.checks`` and ``followupd.compose`` directly. The preview of a real thread runs against Dovecot.
+``followupd.compose.checks`` and ``followupd.compose.render`` directly. The
+preview of a real thread runs against Dovecot.
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ from dovecot import DovecotServer, MailUser
 from harness import Account, followupd_command
 from mailfactory import make_message
 
-from followupd.app import build_app
-from followupd.checks import Problem, check_library, check_variants, find_problems
-from followupd.compose import (
+from followupd.compose.checks import Problem, check_library, check_variants, find_problems
+from followupd.compose.render import (
     DEFAULT_LANGUAGE,
     TemplateLibrary,
     builtin_templates_dir,
@@ -29,9 +29,10 @@ from followupd.compose import (
     detect_language,
     scan_templates,
 )
+from followupd.compose.tone import ToneAdjustments, ToneSettings
 from followupd.config import parse_config
 from followupd.errors import ConfigError, TemplateError
-from followupd.tone import ToneAdjustments, ToneSettings
+from followupd.runtime.app import build_app
 
 GOOD = ("Subject: {{ reply_subject }}\n\nHi{% if first_names %} {{ first_names }}{% endif %},\n\nA calm note.\n\n"
         "{{ signature }}\n")

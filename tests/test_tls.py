@@ -21,10 +21,10 @@ from harness import PASSWORD_ENV, Account, default_config
 from smtpsink import SinkHandler, free_port
 from tlsdovecot import Pki, make_pki, start_tls_dovecot
 
+from followupd.adapters.credentials import tls_context
+from followupd.adapters.smtp import SmtpSender, SmtpTemporary
 from followupd.config import SmtpConfig, config_warnings, parse_config
 from followupd.errors import ConfigError
-from followupd.secrets import tls_context
-from followupd.smtp import SmtpSender, SmtpTemporary
 
 MESSAGE = b"From: me@example.test\r\nTo: bob@example.org\r\nSubject: hi\r\n\r\nhello\r\n"
 
@@ -242,7 +242,7 @@ def test_smtp_tls_verify_false_warns_on_every_connect(tls_smtp: tuple[SinkHandle
                                                       caplog: pytest.LogCaptureFixture) -> None:
     handler, port = tls_smtp
     sender = SmtpSender.for_config(smtp_config(port, tls_verify=False), {})
-    with caplog.at_level(logging.WARNING, logger="followupd.smtp"):
+    with caplog.at_level(logging.WARNING, logger="followupd.adapters.smtp"):
         for _ in range(2):
             sender.send(MESSAGE, sender="me@example.test", recipients=["bob@example.org"])
     assert len(handler.received) == 2

@@ -11,10 +11,10 @@ from datetime import date
 
 import pytest
 
-from followupd.headers import FETCH_HEADER_FIELDS, parse_headers
-from followupd.selftest import is_self_test, traced_by
-from followupd.traces import TRACE_FETCH_FIELDS, explain_missing_trace, received_for
-from followupd.tracking import find_tracking
+from followupd.mail.headers import FETCH_HEADER_FIELDS, parse_headers
+from followupd.mail.traces import TRACE_FETCH_FIELDS, explain_missing_trace, received_for
+from followupd.planning.tracking import find_tracking
+from followupd.runtime.selftest import is_self_test, traced_by
 
 TRACKING = "alex+followup@example.com"
 OWN = frozenset({"alex@example.com"})

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from followupd.tracking import (
+from followupd.planning.tracking import (
     TrackRequest,
     find_tracking,
     is_tracking_address,

@@ -1,4 +1,4 @@
-"""followupd.watch against a real Dovecot: replies are noticed within seconds, bursts are coalesced, IDLE is
+"""followupd.adapters.watch against a real Dovecot: replies are noticed within seconds, bursts are coalesced, IDLE is
 renewed, a cut connection comes back, stop() is prompt and leaves the mailbox untouched.
 
 Timing bounds here are the ones the issue demands (a change noticed within 2 s, stop within a couple of
@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from dovecot import DovecotServer, MailUser
 
+from followupd.adapters.imap import Mailbox
+from followupd.adapters.watch import FolderWatcher, WatcherGroup
 from followupd.errors import MailboxError
-from followupd.imap import Mailbox
-from followupd.watch import FolderWatcher, WatcherGroup
 
 MakeMessage = Callable[..., bytes]
 Started = list[FolderWatcher | WatcherGroup]
@@ -205,7 +205,7 @@ def test_stop_is_prompt_logs_out_and_leaves_the_mailbox_untouched(
 def test_reconnects_after_the_server_drops_the_connection(
         dovecot: DovecotServer, mail_user: MailUser, make_message: MakeMessage, watchers: Started,
         caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="followupd.watch")
+    caplog.set_level(logging.INFO, logger="followupd.adapters.watch")
     # After the kick, the first two reconnection attempts find nothing listening (a real refused connection),
     # so the outage spans several retries: still one WARNING.
     dead = socket.socket()
@@ -246,7 +246,7 @@ def test_reconnects_after_the_server_drops_the_connection(
     error = watcher.last_error
     assert error is not None and mail_user.password not in error
     assert "refused" in error  # the last failure before recovery
-    records = [r for r in caplog.records if r.name == "followupd.watch"]
+    records = [r for r in caplog.records if r.name == "followupd.adapters.watch"]
     warnings = [r for r in records if r.levelno == logging.WARNING]
     assert len(warnings) == 1, [r.getMessage() for r in warnings]
     assert "acct INBOX" in warnings[0].getMessage() and "closed the connection" in warnings[0].getMessage()

@@ -19,12 +19,13 @@ from zoneinfo import ZoneInfo
 
 from hypothesis import strategies as st
 
-from followupd import bodytext, dsn, exchange, headers, intent, interpret, ooo
-from followupd.cadence import CadenceSettings
 from followupd.config import RepliesConfig
-from followupd.headers import MessageKind, parse_headers
-from followupd.matching import ThreadIndex, ThreadKey, match_message
-from followupd.tracking import find_tracking
+from followupd.mail import bodytext, dsn, exchange, headers, intent, ooo
+from followupd.mail.headers import MessageKind, parse_headers
+from followupd.planning import interpret
+from followupd.planning.cadence import CadenceSettings
+from followupd.planning.matching import ThreadIndex, ThreadKey, match_message
+from followupd.planning.tracking import find_tracking
 
 CORPUS = Path(__file__).parent.parent / "data" / "hostile"
 OWN = "alex@example.test"

@@ -17,7 +17,7 @@ from harness import Account
 from hypothesis import HealthCheck, given, seed, settings
 from mailfactory import make_message
 
-from followupd.headers import FETCH_HEADER_FIELDS, parse_headers
+from followupd.mail.headers import FETCH_HEADER_FIELDS, parse_headers
 
 from .conftest import Figures, _seed
 from .hostile import OWN, TRACKED_ID, TRACKING, generated, hand_made, messages, mutated, run_pipeline

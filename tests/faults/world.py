@@ -36,7 +36,7 @@ from harness import Account, default_config, followupd_command
 from mailfactory import make_message
 from smtpsink import SmtpSink
 
-from followupd.faults import CRASH_POINTS
+from followupd.adapters.faults import CRASH_POINTS
 
 from .conftest import Figures
 
@@ -97,7 +97,7 @@ class DbView:
 
 
 def thread_id_for(message_id: str) -> str:
-    """Same rule as followupd.engine.thread_id_for, restated: the test must not trust the code it checks."""
+    """Same rule as followupd.engine.cycle.thread_id_for, restated: the test must not trust the code it checks."""
     return hashlib.sha256(message_id.encode()).hexdigest()[:12]
 
 
@@ -342,7 +342,7 @@ file_sent_copy = {"false" if self.self_filing else "true"}
         return tuple(points) or ("after_sync_commit",)  # every cycle passes that one
 
     def attempt_crash_point(self, points: tuple[str, ...] | None = None) -> bool:
-        """``poll`` that SIGKILLs itself at a named step (followupd.faults), mostly one with work to die in."""
+        """``poll`` that SIGKILLs itself at a named step (followupd.adapters.faults), mostly one with work to die in."""
         choices = points or self.likely_points()
         point = self.rng.choice(choices if self.rng.random() < 0.9 else CRASH_POINTS)
         proc = self.spawn("poll", FOLLOWUPD_CRASH_AT=point)

@@ -1,0 +1,799 @@
+"""The IMAP adapter: the only module that imports imapclient.
+
+Everything above this module talks about folders, UIDs and raw header bytes; nothing above it knows which
+library speaks IMAP, and nothing above it sees an imapclient, socket or ssl exception: they are translated
+here into :class:`~followupd.errors.MailboxError` / :class:`~followupd.errors.AuthenticationError` (``raise
+... from``), with the server's ``host:port`` and what we were doing, never the password.
+
+Two promises the rest of followupd relies on:
+
+* Reading never changes the mailbox. Folders are opened with EXAMINE (read-only, RFC 3501 §6.3.2) and bodies
+  are fetched with ``BODY.PEEK`` (RFC 3501 §6.4.5: a plain ``BODY[...]`` fetch sets ``\\Seen``). The user
+  must not find their mail marked read because a daemon looked at it.
+* Writing touches only followupd's own messages: APPEND of drafts, and removal of exactly the UIDs the caller
+  names with UID EXPUNGE (UIDPLUS, RFC 4315). A plain EXPUNGE would also destroy messages the user flagged
+  ``\\Deleted`` in another client but has not expunged yet, so we never send one.
+
+One :class:`Mailbox` is one connection and one selected folder at a time; it is not thread-safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+import ssl
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
+
+from followupd.adapters.credentials import (
+    Credential,
+    OAuthExchange,
+    certificate_problem,
+    choose_oauth_mechanism,
+    insecure_tls_warning,
+    oauth_unavailable,
+    redact,
+    resolve_credential,
+    tls_context,
+)
+from followupd.adapters.fetchparse import FetchSyntaxError, parse_fetch_data, parse_internaldate
+from followupd.config import AccountConfig
+from followupd.errors import AuthenticationError, MailboxError
+
+__all__ = ["FetchedHeader", "FolderStatus", "Mailbox", "ResolvedFolders"]
+
+logger = logging.getLogger(__name__)
+
+TLS_MODES = ("implicit", "starttls", "none")
+
+# RFC 4315 §3: "A001 OK [APPENDUID 38505 3955] APPEND completed"; imapclient hands back only the text after
+# the tag and status, and does not parse the response code.
+_APPENDUID = re.compile(rb"\[APPENDUID\s+(\d+)\s+(\d+)\]", re.IGNORECASE)
+# Header field names go into the command line unquoted (RFC 3501 header-fld-name is an astring): accept the
+# characters real field names use and nothing that could end the atom or the list.
+_FIELD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+# imapclient turns server text into str(bytes) in its exception messages: "b'[AUTHENTICATIONFAILED] ...'".
+_BYTES_REPR = re.compile(r"""^b(['"])(.*)\1$""", re.DOTALL)
+
+# Name fallbacks for servers without SPECIAL-USE (RFC 6154), most common first. Compared case-insensitively,
+# with and without the "INBOX." / "INBOX/" personal-namespace prefix some servers (Courier, Cyrus) use.
+_SENT_NAMES = ("Sent", "Sent Items", "Sent Messages", "Sent Mail", "Sent Items (This computer only)")
+_DRAFTS_NAMES = ("Drafts", "Draft", "Drafts (This computer only)")
+_ARCHIVE_NAMES = ("Archive", "Archives")
+_NAMESPACE_PREFIXES = ("", "INBOX.", "INBOX/")
+# Untagged responses during IDLE that mean the watched folder changed (RFC 3501 §7.3-7.4, RFC 7162 §3.2.10).
+_IDLE_CHANGES = frozenset({"EXISTS", "EXPUNGE", "FETCH", "RECENT"})
+
+
+@dataclass(frozen=True)
+class FolderStatus:
+    """What EXAMINE told us: the cursor key (UIDVALIDITY) and where new UIDs start (UIDNEXT, if sent).
+
+    ``exists`` (the message count) with UIDNEXT tells whether anything was added or removed since an earlier
+    look: an addition always raises UIDNEXT, a removal without one lowers EXISTS. Not part of equality, so a
+    status still compares by what identifies the folder's UID space and cursor.
+    """
+
+    name: str
+    uidvalidity: int
+    uidnext: int | None
+    exists: int | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class FetchedHeader:
+    """One message's requested header fields, as raw bytes for the pure parser, plus server metadata.
+
+    ``internaldate`` (RFC 3501 §2.3.3, converted to UTC) is when the server received the message, or what the
+    APPENDing client said: unlike the Date header, the remote sender's clock has no say in it.
+    """
+
+    uid: int
+    raw: bytes
+    internaldate: datetime | None
+    size: int
+    flags: tuple[bytes, ...]
+    gm_msgid: int | None = None   # Gmail: X-GM-MSGID, the same message under every label
+    gm_thrid: int | None = None   # Gmail: X-GM-THRID, Gmail's own conversation id
+
+
+@dataclass(frozen=True)
+class ResolvedFolders:
+    """Where followupd reads and writes for this account, as names the server accepts verbatim."""
+
+    sent: str | None
+    drafts: str | None
+    watch: tuple[str, ...]
+    archive: str | None
+
+
+@dataclass(frozen=True)
+class _ListedFolder:
+    name: str
+    attributes: frozenset[str]  # lower-cased, so a server's "\\SENT" still counts as "\\Sent"
+
+    @property
+    def selectable(self) -> bool:
+        return not ({"\\noselect", "\\nonexistent"} & self.attributes)
+
+
+def _server_text(exc: BaseException) -> str:
+    """The server's words from an imapclient exception, without the ``b'...'`` wrapping."""
+    text = str(exc)
+    match = _BYTES_REPR.match(text)
+    return match.group(2) if match else text
+
+
+def _message_set(uids: Sequence[int]) -> str:
+    """``1:3,7,9:12`` for the sorted ``uids`` (RFC 3501 §9 sequence-set): a 500-UID batch in a short line."""
+    ranges: list[str] = []
+    ordered = sorted(set(uids))
+    start = prev = ordered[0]
+    for uid in [*ordered[1:], 0]:
+        if uid == prev + 1:
+            prev = uid
+            continue
+        ranges.append(str(start) if start == prev else f"{start}:{prev}")
+        start = prev = uid
+    return ",".join(ranges)
+
+
+def _check_field_name(name: str) -> str:
+    if not _FIELD_NAME.fullmatch(name):
+        raise ValueError(f"not a usable header field name: {name!r}")
+    return name.upper()
+
+
+def _resolve(folders: Sequence[_ListedFolder], *, sent: str | None, drafts: str | None,
+             watch: tuple[str, ...] | None, where: str) -> ResolvedFolders:
+    """The pure part of :meth:`Mailbox.resolve_folders`: a LIST result in, folder choices out."""
+    sent_name = (_configured(sent, "sent", folders, where) if sent is not None
+                 else _discover("\\sent", _SENT_NAMES, folders))
+    drafts_name = (_configured(drafts, "drafts", folders, where) if drafts is not None
+                   else _discover("\\drafts", _DRAFTS_NAMES, folders))
+    archive = _discover("\\archive", _ARCHIVE_NAMES, folders)
+    all_mail = next((f.name for f in folders if f.selectable and "\\all" in f.attributes), None)
+    if watch is None and all_mail is not None:
+        # Gmail's All Mail (SPECIAL-USE \All, RFC 6154) holds INBOX, archived and labelled mail alike: one
+        # folder to watch, and nothing is missed when the user archives a reply before followupd sees it.
+        watched: tuple[str, ...] = (all_mail,)
+    elif watch is None:
+        watched = ("INBOX",) + ((archive,) if archive and archive != "INBOX" else ())
+    else:
+        watched = tuple(dict.fromkeys(_configured(name, "watch", folders, where) for name in watch))
+    if sent_name is None:
+        logger.warning("%s: no Sent folder found (no \\Sent attribute, no usual name); set it in the config",
+                       where)
+    if drafts_name is None:
+        logger.warning("%s: no Drafts folder found (no \\Drafts attribute, no usual name); set it in the "
+                       "config", where)
+    return ResolvedFolders(sent=sent_name, drafts=drafts_name, watch=watched, archive=archive)
+
+
+def _configured(name: str, key: str, folders: Sequence[_ListedFolder], where: str) -> str:
+    """``name`` as the server spells it, or a MailboxError that lists what does exist."""
+    # RFC 3501 §5.1: INBOX is case-insensitive; every other name is matched exactly.
+    if name.upper() == "INBOX":
+        return "INBOX"
+    for folder in folders:
+        if folder.name == name:
+            if not folder.selectable:
+                raise MailboxError(f"folder {name!r} (configured as {key}) on {where} cannot be opened: "
+                                   "it only holds other folders (\\Noselect)")
+            return folder.name
+    existing = ", ".join(sorted(repr(f.name) for f in folders if f.selectable)) or "none"
+    hint = next((f.name for f in folders if f.name.casefold() == name.casefold()), None)
+    suggestion = f"; did you mean {hint!r}?" if hint else ""
+    raise MailboxError(f"folder {name!r} (configured as {key}) does not exist on {where}{suggestion}. "
+                       f"Existing folders: {existing}")
+
+
+def _discover(attribute: str, names: Sequence[str], folders: Sequence[_ListedFolder]) -> str | None:
+    """The folder carrying SPECIAL-USE ``attribute`` (lower-case), else the first one with a usual name.
+
+    Never a ``\\All`` folder (Gmail's All Mail), even when a server marks it with the attribute we look for
+    too. Pure, so the fallbacks can be tested against listings of servers we cannot run here.
+    """
+    candidates = [f for f in folders if f.selectable and "\\all" not in f.attributes]
+    for folder in candidates:
+        if attribute in folder.attributes:
+            return folder.name
+    by_name = {f.name.casefold(): f.name for f in candidates}
+    for prefix in _NAMESPACE_PREFIXES:
+        for base in names:
+            found = by_name.get((prefix + base).casefold())
+            if found is not None:
+                return found
+    return None
+
+
+class Mailbox:
+    """One authenticated IMAP connection: get it from :meth:`connect`, close it with ``with`` or logout()."""
+
+    def __init__(self, client: IMAPClient, *, host: str, port: int) -> None:
+        """Wrap an already-connected client; prefer :meth:`connect`, which also handles TLS and login."""
+        self._client: IMAPClient | None = client
+        self._where = f"{host}:{port}"
+        # Aware datetimes for INTERNALDATE instead of imapclient's default naive local time.
+        client.normalise_times = False
+        # (folder, read_only, uidvalidity) of the folder the server has selected, so the batches of one fetch
+        # notice when the caller selected another folder in between.
+        self._selected: tuple[str, bool, int] | None = None
+        self._capabilities: frozenset[str] | None = None
+        #: Called as ``(folder, messages read, messages to read)`` while a header fetch spans several
+        #: batches (a first sync): the CLI draws a bar or logs tenths (followupd.cli.progress). None: silent.
+        self.progress: Callable[[str, int, int], None] | None = None
+
+    # -- connection ------------------------------------------------------------------------------------------
+
+    @classmethod
+    def connect(cls, *, host: str, port: int, tls: str, username: str, password: str | None = None,
+                timeout: float = 60.0, ssl_context: ssl.SSLContext | None = None,
+                credential: Credential | None = None, section: str = "account") -> Mailbox:
+        """Connect, secure the channel as configured, log in; every failure becomes a MailboxError.
+
+        ``tls`` is ``"implicit"`` (TLS from the first byte, usually port 993), ``"starttls"`` (plain connect,
+        then STARTTLS, RFC 3501 §6.2.1, usually port 143) or ``"none"`` (plain text: only for loopback or
+        tests). A refused login raises AuthenticationError, so the CLI can point at the password instead of
+        the network. ``credential`` (a password or an OAuth2 access token) replaces ``password``; ``section``
+        is the config table messages point at.
+        """
+        if tls not in TLS_MODES:
+            raise ValueError(f"tls must be one of {', '.join(TLS_MODES)}, not {tls!r}")
+        if credential is None:
+            if password is None:
+                raise ValueError("connect() needs a password or a credential")
+            credential = Credential.password(password, section=section)
+        where = f"{host}:{port}"
+        context = ssl_context
+        if context is None and tls != "none":
+            context = ssl.create_default_context()  # verifies the certificate and the host name
+        if tls == "none" and host not in ("localhost", "127.0.0.1", "::1"):
+            logger.warning("connecting to %s without TLS: the password travels in plain text", where)
+        try:
+            client = IMAPClient(host, port=port, ssl=tls == "implicit", ssl_context=context, timeout=timeout)
+        except ssl.SSLCertVerificationError as exc:
+            raise MailboxError(certificate_problem(exc, where=where, host=host, section=section)) from exc
+        except ssl.SSLError as exc:
+            raise MailboxError(
+                f"TLS handshake with {where} failed ({exc.reason or exc}); "
+                f"does port {port} really speak implicit TLS (usually 993), or should tls be \"starttls\"?"
+            ) from exc
+        except socket.gaierror as exc:
+            raise MailboxError(f"cannot resolve the IMAP host {host!r}: {exc.strerror}") from exc
+        except TimeoutError as exc:
+            raise MailboxError(f"connecting to {where} timed out after {timeout:g} s") from exc
+        except ConnectionRefusedError as exc:
+            raise MailboxError(f"{where} refused the connection; is the IMAP server running on that port?") \
+                from exc
+        except OSError as exc:
+            raise MailboxError(f"cannot connect to {where}: {exc.strerror or exc}") from exc
+        except IMAPClientError as exc:
+            raise MailboxError(f"{where} did not greet like an IMAP server: {_server_text(exc)}") from exc
+
+        mailbox = cls(client, host=host, port=port)
+        try:
+            if tls == "starttls":
+                mailbox._starttls(context, host=host, section=section)
+            mailbox._login(username, credential, host=host, port=port)
+        except BaseException:
+            mailbox._shutdown()
+            raise
+        logger.debug("logged in to %s as %s", where, username)
+        return mailbox
+
+    @classmethod
+    def open_account(cls, account: AccountConfig, env: Mapping[str, str]) -> Mailbox:
+        """Connect and log in as the configured account: the one place credentials and TLS settings meet.
+
+        The secret is resolved on every call (an OAuth2 access token lives an hour at most), and a disabled
+        certificate check is announced on every connect, so it never becomes a forgotten default.
+        """
+        credential = resolve_credential(account, env)
+        context = None
+        if account.tls != "none":
+            context = tls_context(ca_file=account.tls_ca_file, verify=account.tls_verify)
+            if not account.tls_verify:
+                logger.warning("%s", insecure_tls_warning("[account]", f"{account.host}:{account.port}"))
+        return cls.connect(host=account.host, port=account.port, tls=account.tls, username=account.username,
+                           credential=credential, ssl_context=context)
+
+    def _starttls(self, context: ssl.SSLContext | None, *, host: str = "", section: str = "account") -> None:
+        client = self._conn()
+        with self._errors("checking the server's capabilities"):
+            offered = {c.upper() for c in client.capabilities()}
+        if b"STARTTLS" not in offered:
+            raise MailboxError(
+                f"{self._where} does not offer STARTTLS; use tls = \"implicit\" (usually port 993), "
+                "or \"none\" only on a trusted network"
+            )
+        try:
+            client.starttls(context)
+        except ssl.SSLCertVerificationError as exc:
+            raise MailboxError(certificate_problem(exc, where=self._where, host=host, section=section)) from exc
+        except ssl.SSLError as exc:
+            raise MailboxError(f"STARTTLS with {self._where} failed: {exc.reason or exc}") from exc
+        except (IMAPClientError, OSError) as exc:
+            raise MailboxError(f"STARTTLS with {self._where} failed: {_server_text(exc)}") from exc
+
+    def _login(self, username: str, credential: Credential | str, *, host: str = "", port: int = 0) -> None:
+        if isinstance(credential, str):
+            credential = Credential.password(credential)
+        client = self._conn()
+        with self._errors("checking the server's capabilities"):
+            offered = {c.upper() for c in client.capabilities()}
+        if credential.kind == "oauth2":
+            self._oauth2_login(username, credential, offered, host=host, port=port)
+            return
+        password = credential.secret
+        # RFC 3501 §6.2.3: LOGINDISABLED means LOGIN will be refused on this connection whatever the password
+        # (typically: plain text without TLS). Saying so beats a misleading "wrong password".
+        if b"LOGINDISABLED" in offered:
+            raise MailboxError(
+                f"{self._where} does not allow a password login on an unencrypted connection; "
+                "use tls = \"starttls\" or \"implicit\""
+            )
+        try:
+            client.login(username, password)
+        except LoginError as exc:
+            text = redact(_server_text(exc), password)
+            # imapclient turns every failure during LOGIN into LoginError, a dropped connection included; the
+            # original is the implicit context.
+            if isinstance(exc.__context__, IMAPClientAbortError):
+                raise MailboxError(f"the connection to {self._where} broke during login: {text}") from exc
+            # RFC 5530 §3: UNAVAILABLE is a temporary server-side failure (e.g. the user database is down),
+            # not a verdict on the credentials; retrying later may work.
+            if "[UNAVAILABLE]" in text.upper():
+                raise MailboxError(f"{self._where} cannot log anyone in right now: {text}") from exc
+            raise AuthenticationError(f"{self._where} refused the login for user {username!r}: {text}") \
+                from exc
+        except (IMAPClientError, OSError) as exc:
+            raise MailboxError(f"login to {self._where} failed: {redact(_server_text(exc), password)}") from exc
+
+    def _oauth2_login(self, username: str, credential: Credential, offered: set[bytes], *, host: str,
+                      port: int) -> None:
+        """AUTHENTICATE with an OAuth2 access token (RFC 7628 OAUTHBEARER, or Google's XOAUTH2).
+
+        The mechanism comes from the server's pre-login ``AUTH=`` capabilities. A refused token is an
+        AuthenticationError that points at oauth2_token_command; the token is kept out of every message.
+        """
+        mechanisms = [c.decode("ascii", "replace")[5:] for c in offered if c.startswith(b"AUTH=")]
+        mechanism = choose_oauth_mechanism(credential.mechanism, mechanisms)
+        if mechanism is None:
+            raise MailboxError(oauth_unavailable(credential.mechanism, mechanisms, self._where, credential.section))
+        exchange = OAuthExchange(mechanism, username=username, host=host, port=port, token=credential.secret)
+        try:
+            self._conn().sasl_login(mechanism, exchange)
+        except LoginError as exc:
+            text = exchange.redact(_server_text(exc))
+            if isinstance(exc.__context__, IMAPClientAbortError):
+                raise MailboxError(f"the connection to {self._where} broke during login: {text}") from exc
+            if "[UNAVAILABLE]" in text.upper():
+                raise MailboxError(f"{self._where} cannot log anyone in right now: {text}") from exc
+            status = f", {exchange.server_status}" if exchange.server_status else ""
+            raise AuthenticationError(
+                f"{self._where} refused the OAuth2 access token for user {username!r} ({mechanism}{status}): "
+                f"{text}; check [{credential.section}] oauth2_token_command: the token it printed is wrong, "
+                "expired, for another user or lacks the mail scope") from exc
+        except (IMAPClientError, OSError) as exc:
+            raise MailboxError(f"login to {self._where} failed: {exchange.redact(_server_text(exc))}") from exc
+        logger.debug("%s: logged in with %s", self._where, mechanism)
+
+    def __enter__(self) -> Mailbox:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.logout()
+
+    def logout(self) -> None:
+        """Say LOGOUT and close the socket; safe to call twice and after the connection already broke."""
+        client, self._client = self._client, None
+        self._selected = None
+        if client is None:
+            return
+        try:
+            client.logout()
+        except (IMAPClientError, OSError) as exc:
+            logger.debug("LOGOUT from %s failed (%s); closing the socket", self._where, exc)
+            with suppress(OSError):
+                client.shutdown()
+
+    def _shutdown(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            with suppress(IMAPClientError, OSError):
+                client.shutdown()
+
+    def _conn(self) -> IMAPClient:
+        if self._client is None:
+            raise MailboxError(f"the connection to {self._where} is closed")
+        return self._client
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        """Translate what imapclient and the socket raise into MailboxError, naming server and action."""
+        try:
+            yield
+        except MailboxError:
+            raise
+        except IMAPClientAbortError as exc:
+            # imaplib's "abort": the connection is gone (BYE, EOF, socket error). Nothing more can be sent.
+            self._shutdown()
+            raise MailboxError(f"the connection to {self._where} broke while {action}: {_server_text(exc)}") \
+                from exc
+        except IMAPClientError as exc:
+            # A tagged NO or BAD. A failed SELECT/EXAMINE leaves no folder selected (RFC 3501 §6.3.1), and we
+            # cannot be sure what any other failure left selected, so forget the selection.
+            self._selected = None
+            raise MailboxError(f"{self._where} refused {action}: {_server_text(exc)}") from exc
+        except TimeoutError as exc:
+            self._shutdown()
+            raise MailboxError(f"{self._where} did not answer in time while {action}") from exc
+        except OSError as exc:
+            self._shutdown()
+            raise MailboxError(f"network error with {self._where} while {action}: {exc}") from exc
+
+    # -- capabilities ----------------------------------------------------------------------------------------
+
+    def capabilities(self) -> frozenset[str]:
+        """Upper-cased capability names after login (servers may announce more once authenticated)."""
+        if self._capabilities is None:
+            with self._errors("asking for capabilities"):
+                raw = self._conn().capabilities()
+            self._capabilities = frozenset(
+                (c.decode("ascii", "replace") if isinstance(c, bytes) else str(c)).upper() for c in raw
+            )
+        return self._capabilities
+
+    def idle_supported(self) -> bool:
+        """True when the server announces IDLE (RFC 2177): the daemon can wait for mail instead of polling."""
+        return "IDLE" in self.capabilities()
+
+    # -- IDLE (RFC 2177) -------------------------------------------------------------------------------------
+    # A watcher's connection does nothing but wait: examine(folder), idle_start(), then idle_wait() in a loop,
+    # idle_end() before anything else is sent (RFC 2177: no other command is allowed until DONE), logout().
+
+    def idle_start(self) -> None:
+        """Enter IDLE in the folder opened last; open it with :meth:`examine`, so watching never sets flags.
+
+        IDLE reports changes to the selected folder only: one connection per watched folder. RFC 2177 lets a
+        server drop a client after 30 idle minutes (NAT boxes and Gmail drop sooner), so callers end and
+        re-enter IDLE every few minutes.
+        """
+        if self._selected is None:
+            raise MailboxError(f"IDLE on {self._where} needs an open folder; call examine() first")
+        with self._errors(f"starting IDLE in folder {self._selected[0]!r}"):
+            self._conn().idle()
+
+    def idle_wait(self, timeout: float) -> frozenset[str]:
+        """Wait up to ``timeout`` seconds in IDLE; return which kinds of change the server reported.
+
+        The kinds are ``EXISTS`` (new mail), ``EXPUNGE``/``VANISHED`` (removals), ``FETCH`` (flag changes)
+        and ``RECENT``; keep-alives ("OK Still here") give an empty set. A connection the server ended (BYE)
+        or that hit end-of-file raises MailboxError, like any other broken connection: imapclient's
+        idle_check() swallows EOF and returns nothing, so an early empty return is checked with DONE + IDLE,
+        whose reply a dead connection cannot give.
+        """
+        client = self._conn()
+        started = time.monotonic()
+        with self._errors("waiting for changes (IDLE)"):
+            responses: list[tuple[Any, ...]] = client.idle_check(timeout=timeout)
+            if not responses and timeout > 0 and time.monotonic() - started < timeout / 2:
+                _text, responses = client.idle_done()
+                client.idle()
+        return self._idle_changes(responses)
+
+    def idle_end(self) -> frozenset[str]:
+        """Leave IDLE (DONE) so other commands, or LOGOUT, can be sent; returns changes reported meanwhile."""
+        with self._errors("ending IDLE"):
+            _text, responses = self._conn().idle_done()
+        return self._idle_changes(responses)
+
+    def _idle_changes(self, responses: Sequence[tuple[Any, ...]]) -> frozenset[str]:
+        changes: set[str] = set()
+        for response in responses:
+            if not response:
+                continue
+            head = response[0]
+            if isinstance(head, bytes) and head.upper() == b"BYE":
+                # RFC 3501 §7.1.5: the server is closing the connection (shutdown, kick, idle timeout).
+                self._shutdown()
+                text = b" ".join(p for p in response[1:] if isinstance(p, bytes)).decode("utf-8", "replace")
+                raise MailboxError(f"{self._where} closed the connection while waiting in IDLE: {text}")
+            if isinstance(head, bytes) and head.upper() == b"VANISHED":
+                changes.add("VANISHED")
+            elif isinstance(head, int) and len(response) > 1 and isinstance(response[1], bytes):
+                kind = response[1].upper().decode("ascii", "replace")
+                if kind in _IDLE_CHANGES:
+                    changes.add(kind)
+        return frozenset(changes)
+
+    # -- folders ---------------------------------------------------------------------------------------------
+
+    def _list_folders(self) -> list[_ListedFolder]:
+        with self._errors("listing folders"):
+            listed = self._conn().list_folders()
+        result = []
+        for attributes, _delimiter, name in listed:
+            attrs = frozenset(
+                (a.decode("ascii", "replace") if isinstance(a, bytes) else str(a)).lower() for a in attributes
+            )
+            result.append(_ListedFolder(str(name), attrs))
+        return result
+
+    def resolve_folders(self, *, sent: str | None, drafts: str | None,
+                        watch: tuple[str, ...] | None) -> ResolvedFolders:
+        """Turn the configured folder names (or their absence) into names that exist on this server.
+
+        A configured name must exist: a typo should stop start-up with a list of what exists, not silently
+        watch nothing. Absent names are discovered: first by SPECIAL-USE attribute (RFC 6154, one LIST), then
+        by the names common clients and servers use. ``watch`` defaults to INBOX plus the archive folder,
+        where replies end up when a client or filter files them away. Gmail's ``\\All`` ("All Mail") is never
+        taken as the archive: it holds every message, Sent and INBOX included, so watching it would read
+        everything twice.
+        """
+        resolved = _resolve(self._list_folders(), sent=sent, drafts=drafts, watch=watch, where=self._where)
+        logger.debug("%s: folders resolved: %s", self._where, resolved)
+        return resolved
+
+    def _still_open(self, folder: str) -> int:
+        """UIDVALIDITY of ``folder``, re-opening it (read-only) only if another call selected something else.
+
+        For the batches of one fetch: their UIDs are already known, so no fresh view of the folder is needed.
+        """
+        if self._selected is not None and self._selected[:2] == (folder, True):
+            return self._selected[2]
+        return self._open(folder, readonly=True).uidvalidity
+
+    def _open(self, folder: str, *, readonly: bool) -> FolderStatus:
+        """SELECT (or EXAMINE when ``readonly``) ``folder`` afresh, even if it is already selected.
+
+        Every public operation starts here: a server reports changes made by other connections only when
+        the client gives it a chance (RFC 3501 §5.2; NOOP, §6.1.2, exists as the poll). Measured on Dovecot:
+        SEARCH in a folder selected before a delivery did not find the new message.
+        """
+        self._selected = None
+        verb = "EXAMINE" if readonly else "SELECT"
+        with self._errors(f"opening folder {folder!r} ({verb})"):
+            response: dict[bytes, Any] = self._conn().select_folder(folder, readonly=readonly)
+        uidvalidity = response.get(b"UIDVALIDITY")
+        if not isinstance(uidvalidity, int):
+            # RFC 3501 §6.3.1 makes UIDVALIDITY mandatory; without it a UID cursor would mean nothing.
+            raise MailboxError(f"{self._where} opened folder {folder!r} without a UIDVALIDITY; "
+                               "cannot track it")
+        uidnext = response.get(b"UIDNEXT")
+        exists = response.get(b"EXISTS")
+        self._selected = (folder, readonly, uidvalidity)
+        return FolderStatus(folder, uidvalidity, uidnext if isinstance(uidnext, int) else None,
+                            exists if isinstance(exists, int) else None)
+
+    def examine(self, folder: str) -> FolderStatus:
+        """Open ``folder`` read-only (EXAMINE, RFC 3501 §6.3.2) and report UIDVALIDITY and UIDNEXT.
+
+        Always asks the server afresh, so UIDNEXT is current: callers compare it with their cursor.
+        """
+        return self._open(folder, readonly=True)
+
+    # -- reading ---------------------------------------------------------------------------------------------
+
+    def fetch_headers_since(self, folder: str, last_uid: int, fields: Sequence[str], *, batch: int = 500,
+                            expect_uidvalidity: int | None = None) -> Iterator[FetchedHeader]:
+        """Yield the header fields of each message in ``folder`` with a UID above ``last_uid``, in UID order.
+
+        Cost when nothing is new: one EXAMINE, whose UIDNEXT shows there is nothing above the cursor (a UID
+        SEARCH only when UIDNEXT is missing or messages above the cursor were expunged). ``fields`` empty
+        means the whole header. Pass ``expect_uidvalidity`` (the value the cursor was taken under) instead of
+        calling :meth:`examine` first: a changed UIDVALIDITY then raises MailboxError instead of mixing UID
+        spaces.
+        Arguments are checked now; the server is asked when iteration starts.
+        """
+        if last_uid < 0:
+            raise ValueError(f"last_uid must be >= 0, not {last_uid}")
+        if batch < 1:
+            raise ValueError(f"batch must be >= 1, not {batch}")
+        names = [_check_field_name(f) for f in fields]
+        # PEEK: RFC 3501 §6.4.5, a non-PEEK BODY[...] fetch would set \Seen on every message we look at.
+        section = f"BODY.PEEK[HEADER.FIELDS ({' '.join(names)})]" if names else "BODY.PEEK[HEADER]"
+        return self._iter_headers(folder, last_uid, section, batch, expect_uidvalidity)
+
+    def _iter_headers(self, folder: str, last_uid: int, section: str, batch: int,
+                      expect_uidvalidity: int | None) -> Iterator[FetchedHeader]:
+        status = self._open(folder, readonly=True)  # fresh, so UIDNEXT and SEARCH see new arrivals
+        uidvalidity = status.uidvalidity
+        self._check_uidvalidity(folder, uidvalidity, expect_uidvalidity)
+        # RFC 3501 §2.3.1.1: every existing message has a UID below UIDNEXT. Nothing new: no SEARCH at all.
+        if status.uidnext is not None and status.uidnext <= last_uid + 1:
+            return
+
+        # imapclient 4.1's fetch() no longer takes a range string ("n:*"), so SEARCH for the UIDs first.
+        # RFC 3501 §6.4.8: "a UID range of 559:* always includes the UID of the last message in the mailbox,
+        # even if 559 is higher than any assigned UID value", so filter out what is not above the cursor.
+        with self._errors(f"searching folder {folder!r} for new messages"):
+            found = self._conn().search(["UID", f"{last_uid + 1}:*"])
+        uids = sorted(uid for uid in found if uid > last_uid)
+        items = [section, "INTERNALDATE", "RFC822.SIZE", "FLAGS"]
+        if "X-GM-EXT-1" in self.capabilities():
+            items += ["X-GM-MSGID", "X-GM-THRID"]  # Gmail's IMAP extensions: stable message and thread ids
+        report = self.progress if len(uids) > batch else None  # one FETCH is quick: no progress for it
+        if report is not None:
+            report(folder, 0, len(uids))
+        for start in range(0, len(uids), batch):
+            chunk = uids[start:start + batch]
+            # The caller may have used this connection between batches (another folder selected meanwhile):
+            # the UIDs only mean something in this folder under this UIDVALIDITY.
+            if self._still_open(folder) != uidvalidity:
+                raise MailboxError(f"UIDVALIDITY of folder {folder!r} on {self._where} changed while "
+                                   "reading it; the folder must be read again from the start")
+            with self._errors(f"fetching headers from folder {folder!r}"):
+                response = self._fetch_bulk(folder, chunk, items)
+            headers = []
+            for uid in chunk:
+                data = response.get(uid)
+                if data is None:
+                    # Expunged by another client between SEARCH and FETCH: nothing to read any more.
+                    logger.debug("%s: uid %d in %r vanished before it could be fetched",
+                                 self._where, uid, folder)
+                    continue
+                headers.append(self._header_from(uid, data))
+            yield from headers
+            if report is not None:  # the caller has handled this batch when it asks for the next message
+                report(folder, start + len(chunk), len(uids))
+
+    def _fetch_bulk(self, folder: str, uids: Sequence[int], items: Sequence[str]) -> dict[int, dict[bytes, Any]]:
+        """``UID FETCH`` of ``items`` on imapclient's own connection, its answer read by :mod:`fetchparse`.
+
+        imapclient's ``fetch()`` would parse the answer with its character-by-character lexer, ~80 % of a
+        first sync (see fetchparse). imaplib underneath still sends the command and frames every line and
+        literal, and its errors are imapclient's (``IMAP4.error`` is ``IMAPClientError``), so
+        :meth:`_errors` translates them as before. A message whose answer cannot be read is logged with its
+        sequence number and left out, like one expunged meanwhile: one odd answer never stops the folder.
+        """
+        imap = self._conn()._imap
+        typ, data = imap.uid("FETCH", _message_set(uids), "(" + " ".join(items) + ")")
+        if typ != "OK":
+            raise IMAPClientError(f"FETCH failed: {data[0] if data else typ!r}")
+        wanted = set(uids)
+        response: dict[int, dict[bytes, Any]] = {}
+        for parsed in parse_fetch_data(data):
+            if isinstance(parsed, FetchSyntaxError):
+                logger.warning("%s: unreadable FETCH answer in folder %r (message number %s), skipped: %s",
+                               self._where, folder, parsed.seq if parsed.seq is not None else "?", parsed)
+                continue
+            uid = parsed[1].get(b"UID")
+            # Unsolicited FETCH answers (flag changes by another client, RFC 3501 §7.4.2) may name other
+            # messages or carry no UID at all: only what we asked for counts.
+            if isinstance(uid, int) and uid in wanted:
+                response.setdefault(uid, {}).update(parsed[1])
+        return response
+
+    def _check_uidvalidity(self, folder: str, actual: int, expected: int | None) -> None:
+        if expected is not None and actual != expected:
+            raise MailboxError(f"UIDVALIDITY of folder {folder!r} on {self._where} is {actual}, not "
+                               f"{expected}: its UIDs were renumbered and the folder must be read again "
+                               "from the start")
+
+    @staticmethod
+    def _header_from(uid: int, data: dict[bytes, Any]) -> FetchedHeader:
+        raw = b""
+        for key, value in data.items():
+            # The server echoes the section without ".PEEK" and with its own spelling of the field list.
+            if isinstance(key, bytes) and key.upper().startswith(b"BODY[HEADER"):
+                raw = bytes(value) if isinstance(value, bytes) else b""
+                break
+        internaldate = data.get(b"INTERNALDATE")
+        if isinstance(internaldate, bytes):
+            internaldate = parse_internaldate(internaldate)
+        if isinstance(internaldate, datetime):
+            internaldate = (internaldate.replace(tzinfo=UTC) if internaldate.tzinfo is None
+                            else internaldate.astimezone(UTC))
+        else:
+            internaldate = None
+        size = data.get(b"RFC822.SIZE")
+        flags = tuple(bytes(f) for f in data.get(b"FLAGS") or () if isinstance(f, bytes))
+        gm_msgid, gm_thrid = data.get(b"X-GM-MSGID"), data.get(b"X-GM-THRID")
+        return FetchedHeader(uid=uid, raw=raw, internaldate=internaldate, size=size if isinstance(size, int)
+                             else 0, flags=flags, gm_msgid=gm_msgid if isinstance(gm_msgid, int) else None,
+                             gm_thrid=gm_thrid if isinstance(gm_thrid, int) else None)
+
+    def search_header(self, folder: str, name: str, value: str) -> list[int]:
+        """UIDs in ``folder`` whose header ``name`` contains ``value``, read-only.
+
+        RFC 3501 §6.4.4: HEADER matches a case-insensitive substring, so callers wanting an exact match (an
+        X-Followupd-Id) should use values that cannot be substrings of each other, or check the fetched
+        header.
+        """
+        field = _check_field_name(name)
+        self._open(folder, readonly=True)
+        charset = None if value.isascii() else "UTF-8"
+        with self._errors(f"searching folder {folder!r} for {field}"):
+            found = self._conn().search(["HEADER", field, value], charset=charset)
+        return sorted(int(uid) for uid in found)
+
+    def fetch_header_fields(self, folder: str, uids: Sequence[int], fields: Sequence[str], *,
+                            expect_uidvalidity: int | None = None) -> dict[int, bytes]:
+        """``BODY.PEEK[HEADER.FIELDS (...)]`` of the given UIDs only: {uid: header block}; UIDs gone are absent.
+
+        A second, narrow read for a few messages whose UIDs the caller already has: the engine reads Received
+        chains (the bulkiest header fields: on bench/mailgen.py's realistic mail they double the bytes of the
+        fields fetched, 5.1 -> 10.5 MB per 10k messages) only for the user's own delivered mail that shows no
+        other trace of the tracking address.
+        The folder is re-opened only when another one is selected; a changed UIDVALIDITY raises MailboxError.
+        """
+        if not uids:
+            return {}
+        names = [_check_field_name(f) for f in fields]
+        self._check_uidvalidity(folder, self._still_open(folder), expect_uidvalidity)
+        section = f"BODY.PEEK[HEADER.FIELDS ({' '.join(names)})]"
+        with self._errors(f"fetching headers from folder {folder!r}"):
+            response: dict[int, dict[bytes, Any]] = self._conn().fetch(list(uids), [section])
+        return {uid: self._header_from(uid, data).raw for uid, data in response.items()}
+
+    def fetch_full(self, folder: str, uid: int) -> bytes | None:
+        """The whole message (``BODY.PEEK[]``, so ``\\Seen`` stays as it was), or None if the UID is gone.
+
+        The folder is re-opened only when another one is selected: the caller knows the UID already, so no fresh
+        view is needed, and re-opening is what costs. Measured on Dovecot's Maildir with 70k messages: EXAMINE
+        then one body took 300 ms (the UID-to-file list is re-read on the first body of each selection), a
+        body in an open folder 0.5 ms; a first sync reading a few thousand replies went from minutes to seconds.
+        """
+        self._still_open(folder)
+        with self._errors(f"fetching message {uid} from folder {folder!r}"):
+            response: dict[int, dict[bytes, Any]] = self._conn().fetch([uid], ["BODY.PEEK[]"])
+        data = response.get(uid)
+        if data is None:
+            return None
+        body = data.get(b"BODY[]")
+        return bytes(body) if body is not None else None
+
+    # -- writing ---------------------------------------------------------------------------------------------
+
+    def append(self, folder: str, message: bytes, *, flags: Sequence[bytes] = (b"\\Draft",),
+               msg_time: datetime | None = None) -> int | None:
+        """Store ``message`` in ``folder`` (a draft, by default flagged ``\\Draft``); return its UID if told.
+
+        The UID comes from the APPENDUID response code (UIDPLUS, RFC 4315 §3); a server without UIDPLUS gives
+        none, and the caller finds the draft again by its Message-ID.
+        """
+        if msg_time is not None and msg_time.tzinfo is None:
+            raise ValueError("msg_time must be timezone-aware; a naive time would be read as the host's zone")
+        with self._errors(f"saving a message to folder {folder!r} (APPEND)"):
+            response = self._conn().append(folder, message, flags=tuple(flags), msg_time=msg_time)
+        text = response if isinstance(response, bytes) else str(response).encode("utf-8", "replace")
+        match = _APPENDUID.search(text)
+        if match is None:
+            logger.debug("%s: APPEND to %r gave no APPENDUID: %r", self._where, folder, text)
+            return None
+        return int(match.group(2))
+
+    def delete_messages(self, folder: str, uids: Sequence[int]) -> None:
+        """Remove exactly ``uids`` from ``folder``: STORE +FLAGS \\Deleted, then UID EXPUNGE of those UIDs.
+
+        Callers guarantee the UIDs are followupd's own messages (stale drafts). Without UIDPLUS the messages
+        are only flagged ``\\Deleted``: a plain EXPUNGE (RFC 3501 §6.4.3) would also remove whatever the user
+        has flagged ``\\Deleted`` elsewhere, which is not ours to decide; their client expunges them later.
+        """
+        wanted = sorted({int(uid) for uid in uids})
+        if not wanted:
+            return
+        if any(uid < 1 for uid in wanted):
+            raise ValueError(f"UIDs are positive integers, got {wanted}")
+        self._open(folder, readonly=False)
+        client = self._conn()
+        with self._errors(f"flagging messages {wanted} in folder {folder!r} as deleted"):
+            client.add_flags(wanted, [b"\\Deleted"], silent=True)
+        if "UIDPLUS" not in self.capabilities():
+            logger.warning("%s has no UIDPLUS: messages %s in %r are flagged \\Deleted but not expunged",
+                           self._where, wanted, folder)
+            return
+        with self._errors(f"expunging messages {wanted} from folder {folder!r} (UID EXPUNGE)"):
+            client.uid_expunge(wanted)

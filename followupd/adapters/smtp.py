@@ -1,0 +1,204 @@
+"""The SMTP adapter: hands one message to the server and says exactly how far it got.
+
+What matters for "never send twice" is not just success or failure but *where* a failure happened:
+before the message body was handed over, nothing can have been delivered (safe to retry); once DATA has
+started, the server may have accepted it even if we never saw its answer (never retry blindly). So the
+transaction is driven step by step (MAIL, RCPT, DATA) instead of through ``sendmail``.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from followupd.adapters.credentials import (
+    Credential,
+    OAuthExchange,
+    certificate_problem,
+    choose_oauth_mechanism,
+    insecure_tls_warning,
+    oauth_unavailable,
+    redact,
+    resolve_credential,
+    tls_context,
+)
+from followupd.config import SmtpConfig
+from followupd.errors import OperationalError
+
+logger = logging.getLogger(__name__)
+
+
+class SmtpError(OperationalError):
+    """Base of the SMTP outcomes below; the message carries the server's own words."""
+
+
+class SmtpRejected(SmtpError):
+    """A permanent refusal (5xx): sending again would fail the same way."""
+
+    def __init__(self, message: str, *, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class SmtpTemporary(SmtpError):
+    """Nothing was handed over (4xx, or the connection failed before DATA): safe to retry later."""
+
+
+class SmtpUncertain(SmtpError):
+    """The connection failed during DATA: the server may or may not have accepted the message."""
+
+
+@dataclass(frozen=True)
+class SmtpResult:
+    refused: dict[str, tuple[int, str]]  # recipients the server refused while accepting the others
+
+
+def _words(code: int, message: bytes | str) -> str:
+    text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
+    return f"{code} {' '.join(text.split())}"
+
+
+class SmtpSender:
+    @classmethod
+    def for_config(cls, config: SmtpConfig, env: Mapping[str, str]) -> SmtpSender:
+        """A sender for one send; the secret is resolved each time, like the IMAP one."""
+        return cls(config, resolve_credential(config, env))
+
+    def __init__(self, config: SmtpConfig, password: str | Credential, *, timeout: float = 60.0,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
+        """``password``: a password, or a Credential (password or OAuth2 token, from followupd.adapters.credentials)."""
+        self.config = config
+        self._credential = (password if isinstance(password, Credential)
+                            else Credential.password(password, section=config.section))
+        self.timeout = timeout
+        self.ssl_context = ssl_context or tls_context(ca_file=config.tls_ca_file, verify=config.tls_verify,
+                                                      section="smtp")
+
+    def __repr__(self) -> str:
+        return f"SmtpSender({self.where}, {self.config.username!r})"
+
+    @property
+    def where(self) -> str:
+        return f"{self.config.host}:{self.config.port}"
+
+    def _connect(self) -> smtplib.SMTP:
+        cfg = self.config
+        if not cfg.tls_verify and cfg.tls != "none":
+            logger.warning("%s", insecure_tls_warning("[smtp]", self.where))
+        try:
+            client: smtplib.SMTP
+            if cfg.tls == "implicit":
+                client = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=self.timeout, context=self.ssl_context)
+            else:
+                client = smtplib.SMTP(cfg.host, cfg.port, timeout=self.timeout)
+            client.ehlo_or_helo_if_needed()
+            if cfg.tls == "starttls":
+                client.starttls(context=self.ssl_context)
+                client.ehlo()
+            if cfg.username and client.has_extn("auth"):
+                self._login(client)
+            elif cfg.username and cfg.tls != "none":
+                logger.warning("%s offers no AUTH; sending without logging in", self.where)
+        except smtplib.SMTPAuthenticationError as exc:
+            raise SmtpRejected(f"SMTP server {self.where} refused the login for {cfg.username}: "
+                               f"{self._redact(_words(exc.smtp_code, exc.smtp_error))}; check [smtp] username and "
+                               "password", code=exc.smtp_code) from exc
+        except ssl.SSLCertVerificationError as exc:
+            raise SmtpTemporary(certificate_problem(exc, where=self.where, host=cfg.host, section="smtp")) from exc
+        except (TimeoutError, smtplib.SMTPException, OSError, ssl.SSLError) as exc:
+            raise SmtpTemporary(f"cannot talk to SMTP server {self.where}: {self._redact(str(exc))}") from exc
+        return client
+
+    def _redact(self, text: str) -> str:
+        return redact(text, self._credential.secret)
+
+    def _login(self, client: smtplib.SMTP) -> None:
+        """AUTH with the password, or with the OAuth2 token (RFC 7628 OAUTHBEARER / XOAUTH2, RFC 4954 AUTH)."""
+        cfg = self.config
+        if self._credential.kind == "password":
+            client.login(cfg.username, self._credential.secret)
+            return
+        offered = client.esmtp_features.get("auth", "").split()
+        mechanism = choose_oauth_mechanism(self._credential.mechanism, offered)
+        if mechanism is None:
+            raise SmtpRejected(oauth_unavailable(self._credential.mechanism, offered, self.where,
+                                                 self._credential.section), code=504)
+        exchange = OAuthExchange(mechanism, username=cfg.username, host=cfg.host, port=cfg.port,
+                                 token=self._credential.secret)
+        try:
+            client.auth(mechanism, exchange, initial_response_ok=True)
+        except smtplib.SMTPAuthenticationError as exc:
+            status = f", {exchange.server_status}" if exchange.server_status else ""
+            raise SmtpRejected(
+                f"SMTP server {self.where} refused the OAuth2 access token for {cfg.username} ({mechanism}{status}): "
+                f"{exchange.redact(_words(exc.smtp_code, exc.smtp_error))}; check [{self._credential.section}] "
+                "oauth2_token_command: the token it printed is wrong, expired, for another user or lacks the "
+                "SMTP scope", code=exc.smtp_code) from exc
+
+    def send(self, message: bytes, *, sender: str, recipients: Sequence[str],
+             before_data: Callable[[], None] | None = None) -> SmtpResult:
+        """Deliver ``message`` to ``recipients``; raise SmtpRejected / SmtpTemporary / SmtpUncertain.
+
+        ``before_data`` runs after the envelope was accepted and before the message is handed over: the caller
+        records that point, because a crash before it provably delivered nothing."""
+        if not recipients:
+            raise SmtpRejected("the message has no recipients", code=554)
+        client = self._connect()
+        try:
+            refused = self._envelope(client, sender, recipients)
+            if before_data is not None:
+                before_data()
+            self._data(client, message)
+            return SmtpResult(refused=refused)
+        finally:
+            try:
+                client.quit()
+            except (smtplib.SMTPException, OSError):
+                client.close()
+
+    def _envelope(self, client: smtplib.SMTP, sender: str, recipients: Sequence[str]) -> dict[str, tuple[int, str]]:
+        """MAIL and RCPT: nothing can be delivered yet, so every failure here is safe to retry or report."""
+        try:
+            code, reply = client.mail(sender)
+            if code != 250:
+                self._refuse("MAIL FROM", code, reply)
+            refused: dict[str, tuple[int, str]] = {}
+            for rcpt in recipients:
+                code, reply = client.rcpt(rcpt)
+                if code not in (250, 251):
+                    refused[rcpt] = (code, _words(code, reply))
+        except SmtpError:
+            raise
+        except (smtplib.SMTPException, OSError) as exc:
+            raise SmtpTemporary(f"SMTP conversation with {self.where} failed before the message: {exc}") from exc
+        if len(refused) == len(recipients):
+            first_code, first_words = next(iter(refused.values()))
+            if all(400 <= c < 500 for c, _ in refused.values()):
+                raise SmtpTemporary(f"SMTP server {self.where} deferred every recipient: {first_words}")
+            raise SmtpRejected(f"SMTP server {self.where} refused every recipient: {first_words}", code=first_code)
+        return refused
+
+    def _data(self, client: smtplib.SMTP, message: bytes) -> None:
+        """DATA: from here on a lost connection means "maybe delivered", never "safe to retry"."""
+        try:
+            code, reply = client.data(message)
+        except smtplib.SMTPDataError as exc:
+            if 400 <= exc.smtp_code < 500:
+                raise SmtpTemporary(f"SMTP server {self.where} deferred the message: "
+                                    f"{_words(exc.smtp_code, exc.smtp_error)}") from exc
+            raise SmtpRejected(f"SMTP server {self.where} refused the message: "
+                               f"{_words(exc.smtp_code, exc.smtp_error)}", code=exc.smtp_code) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            raise SmtpUncertain(f"the connection to {self.where} failed while sending the message ({exc}); "
+                                "it may or may not have been accepted") from exc
+        if code != 250:
+            self._refuse("DATA", code, reply)
+
+    def _refuse(self, step: str, code: int, reply: bytes) -> None:
+        words = _words(code, reply)
+        if 400 <= code < 500:
+            raise SmtpTemporary(f"SMTP server {self.where} deferred {step}: {words}")
+        raise SmtpRejected(f"SMTP server {self.where} refused {step}: {words}", code=code)

@@ -1,0 +1,162 @@
+"""What the user asks from the CLI (approve, skip, stop, snooze, note, edit), applied by the one writer.
+
+The CLI only queues a ``Request`` row; whoever holds the account lock applies pending requests at the start of
+its cycle, inside the cycle's transaction. So a running daemon and a CLI command can never race over the same
+thread or draft, and a crash leaves a request either applied (with its result) or still pending.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from followupd.adapters import store as st
+from followupd.config import Config
+from followupd.engine.drafts import WITHDRAWABLE_STATES, close_thread, replan_thread, withdraw_open_touches
+from followupd.planning.cadence import parse_duration
+
+logger = logging.getLogger(__name__)
+
+APPROVE, SKIP, STOP, SNOOZE, NOTE, EDIT = "approve", "skip", "stop", "snooze", "note", "edit"
+REQUEST_KINDS = (APPROVE, SKIP, STOP, SNOOZE, NOTE, EDIT)
+
+
+class RequestRefused(Exception):
+    """The request cannot be applied (wrong state, sending off); its message is shown to the user."""
+
+
+def queue_request(session: Session, *, kind: str, target: str, now: datetime, argument: str = "",
+                  flag: bool = False, raw: bytes | None = None) -> st.Request:
+    if kind not in REQUEST_KINDS:
+        raise ValueError(f"unknown request kind {kind!r}")
+    request = st.Request(created=now, kind=kind, target=target, argument=argument, flag=flag)
+    session.add(request)
+    if raw is not None:  # an edited draft travels in the request's argument as text
+        request.argument = raw.decode("utf-8", "surrogateescape")
+    session.flush()
+    return request
+
+
+def apply_requests(session: Session, config: Config, now: datetime) -> list[str]:
+    """Apply every pending request in order; returns one line per request for the cycle's report."""
+    lines = []
+    pending = list(session.scalars(select(st.Request).where(st.Request.done_at.is_(None)).order_by(st.Request.id)))
+    for request in pending:
+        handler = _HANDLERS[request.kind]
+        try:
+            result = handler(session, config, request, now)
+            request.ok = True
+        except RequestRefused as exc:
+            result = str(exc)
+            request.ok = False
+        request.result = result
+        request.done_at = now
+        logger.info("request %s %s: %s", request.kind, request.target, result)
+        lines.append(f"{request.kind} {request.target}: {result}")
+    return lines
+
+
+def _touch(session: Session, touch_id: str) -> st.Touch:
+    touch = session.get(st.Touch, touch_id)
+    if touch is None:
+        raise RequestRefused(f"follow-up {touch_id} no longer exists")
+    return touch
+
+
+def _thread(session: Session, thread_id: str) -> st.Thread:
+    thread = session.get(st.Thread, thread_id)
+    if thread is None:
+        raise RequestRefused(f"thread {thread_id} no longer exists")
+    return thread
+
+
+def _approve(session: Session, config: Config, request: st.Request, now: datetime) -> str:
+    if config.sending.mode == "review" or config.smtp is None:
+        raise RequestRefused('sending is off ([sending] mode = "review"); send it from your mail client, or set '
+                             'mode = "approve" and add an [smtp] section')
+    touch = _touch(session, request.target)
+    if touch.thread.state != st.WAITING:
+        raise RequestRefused(f"not sent: the thread is {touch.thread.state} ({touch.thread.state_reason})")
+    if touch.state == st.TOUCH_FAILED:
+        touch.state = st.TOUCH_QUEUED  # the user checked and asks again
+        touch.retry_after = None
+    if touch.state not in (st.TOUCH_PLANNED, st.TOUCH_QUEUED):
+        raise RequestRefused(f"follow-up {touch.id} is {touch.state}, not waiting to be sent")
+    touch.approved_at = now
+    touch.send_now = request.flag
+    st.add_event(session, touch.thread, at=now, kind="approved", message_id=f"request-{request.id}",
+                 detail=f"you approved {touch.id}" + (" to send now" if request.flag else ""))
+    return "approved" + ("; sending now" if request.flag else "; it is sent inside your sending window")
+
+
+def _skip(session: Session, config: Config, request: st.Request, now: datetime) -> str:
+    touch = _touch(session, request.target)
+    if touch.state not in WITHDRAWABLE_STATES:
+        raise RequestRefused(f"follow-up {touch.id} is {touch.state}; only a waiting one can be skipped")
+    touch.state = st.TOUCH_SKIPPED
+    touch.done_at = now
+    touch.outcome = "skipped by you"
+    touch.cleanup_pending = True
+    thread = touch.thread
+    if thread.kind != st.COMMITMENT:  # a commitment's cadence counts reminders, not update drafts
+        thread.steps += 1
+        thread.last_touch_at = now
+    st.add_event(session, thread, at=now, kind="draft_skipped", message_id=touch.message_id,
+                 detail="you skipped it from the CLI")
+    replan_thread(session, thread, config, now)
+    when = thread.next_due.astimezone(config.identity.timezone).strftime("%a %d %b") if thread.next_due else None
+    return "skipped; " + (f"next follow-up planned for {when}" if when else "that was the last one")
+
+
+def _stop(session: Session, config: Config, request: st.Request, now: datetime) -> str:
+    thread = _thread(session, request.target)
+    if thread.state != st.WAITING:
+        raise RequestRefused(f"thread {thread.id} is already {thread.state}")
+    close_thread(thread, st.STOPPED, "stopped by you", now)
+    st.add_event(session, thread, at=now, kind="stopped", message_id=f"request-{request.id}",
+                 detail="you stopped following up on this thread")
+    return "stopped; no more follow-ups for this thread"
+
+
+def _snooze(session: Session, config: Config, request: st.Request, now: datetime) -> str:
+    thread = _thread(session, request.target)
+    if thread.state != st.WAITING:
+        raise RequestRefused(f"thread {thread.id} is {thread.state}; only a waiting thread can be snoozed")
+    until = now + parse_duration(request.argument)
+    withdraw_open_touches(thread, now, "snoozed by you")
+    thread.snoozed_until = until
+    replan_thread(session, thread, config, now)
+    st.add_event(session, thread, at=now, kind="snoozed", message_id=f"request-{request.id}",
+                 detail=f"snoozed for {request.argument}")
+    when = thread.next_due.astimezone(config.identity.timezone).strftime("%a %d %b %H:%M") if thread.next_due else "-"
+    return f"snoozed; next follow-up not before {when}"
+
+
+def _note(session: Session, config: Config, request: st.Request, now: datetime) -> str:
+    thread = _thread(session, request.target)
+    thread.note = request.argument.strip()
+    st.add_event(session, thread, at=now, kind="note", message_id=f"request-{request.id}",
+                 detail=f"note: {thread.note}" if thread.note else "note cleared")
+    return "note saved; templates can use it as {{ note }}" if thread.note else "note cleared"
+
+
+def _edit(session: Session, config: Config, request: st.Request, now: datetime) -> str:
+    touch = _touch(session, request.target)
+    if touch.state not in (st.TOUCH_PLANNED, st.TOUCH_QUEUED):
+        raise RequestRefused(f"follow-up {touch.id} is {touch.state}; only a waiting draft can be edited")
+    touch.raw = request.argument.encode("utf-8", "surrogateescape")
+    touch.cleanup_pending = True      # the old draft goes ...
+    touch.state = st.TOUCH_PLANNED    # ... and the edited one is appended in its place, exactly once
+    touch.draft_changed_at = now
+    st.add_event(session, touch.thread, at=now, kind="draft_edited", message_id=f"request-{request.id}",
+                 detail="you edited the draft from the CLI")
+    return "draft updated in your Drafts folder"
+
+
+_HANDLERS: dict[str, Callable[[Session, Config, st.Request, datetime], str]] = {
+    APPROVE: _approve, SKIP: _skip, STOP: _stop, SNOOZE: _snooze, NOTE: _note, EDIT: _edit,
+}

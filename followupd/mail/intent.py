@@ -1,0 +1,558 @@
+"""A person's reply text -> did they answer, only promise an answer later, or say no?
+
+Pure: no network, no clock (the caller passes the received time), no database. The text should be the
+author's own words (:func:`followupd.mail.bodytext.message_text`: quotes and signature already gone).
+
+The three outcomes and what they cost when wrong:
+
+* ``reply``: the thread closes as replied. This is the default, and the answer whenever in doubt: a person
+  who answered must never get a follow-up.
+* ``holding``: the reply *only* promises a later answer ("I'll get back to you next week"). The thread
+  stays open and the clock restarts at ``promised`` (or the caller's default). Chasing someone who had in
+  fact answered is the worst mistake this module can make, so ``holding`` needs a holding phrase AND
+  nothing else of substance: no question, no "yes/ok/sounds good", no attachment, no sentence that is not a
+  promise, an excuse ("I'm travelling this week"), a thanks, a greeting or a sign-off, at most 3 sentences.
+* ``declined``: a clear no ("not interested", "please stop emailing me", "kein Interesse"). The thread
+  closes as declined. A decline phrase preceded in its sentence by a negation or a condition ("I'm not
+  saying I'm not interested", "if you're not interested") does not count; one followed by "but ..." or any
+  question is a ``reply`` (both stop the chasing; only the label differs).
+
+Phrase lists are data (:data:`DEFAULT_PHRASES`, en/de/fr/es/it/nl/pt) and every list is checked whatever
+the language of the text. Phrase syntax: case-insensitive words matched on word boundaries, any run of
+whitespace between them, ``'`` matching the typographic apostrophe too; ``...`` stands for up to four words;
+a trailing ``$`` means the phrase must end its sentence ("please stop$" is a decline, "please stop by" is not).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from followupd.mail.ooo import date_expression_at
+
+__all__ = ["DEFAULT_PHRASES", "Intent", "IntentKind", "PhraseSet", "merge_phrases", "reply_intent"]
+
+IntentKind = Literal["reply", "holding", "declined"]
+
+#: Only this much text is read; a long reply is an answer anyway.
+_MAX_TEXT = 5000
+#: At most this many sentences may make up a pure holding reply (promise + excuse + thanks...).
+_MAX_HOLDING_SENTENCES = 3
+#: A named promise further out than this is not believed (the caller's default applies).
+_MAX_PROMISE_DAYS = 180
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What a reply means for the thread, with the words that decided it."""
+
+    kind: IntentKind
+    evidence: str
+    promised: date | None = None  # holding only: the day they said they would answer by, when they named one
+
+
+@dataclass(frozen=True)
+class PhraseSet:
+    """Phrases for one language; from config they extend the defaults, ``remove`` drops default phrases.
+
+    ``replace=True`` makes ``holding`` and ``declined`` the whole list for that language instead.
+    """
+
+    holding: tuple[str, ...] = ()
+    declined: tuple[str, ...] = ()
+    remove: tuple[str, ...] = field(default=())
+    replace: bool = False
+
+
+DEFAULT_PHRASES: Mapping[str, PhraseSet] = {
+    "en": PhraseSet(
+        holding=(
+            "get back to you", "get back to u", "come back to you", "revert", "circle back", "will follow up",
+            "i'll follow up", "let you know", "keep you posted", "keep you updated", "be in touch",
+            "let me check", "i'll check", "i will check", "we'll check", "we will check", "let me look into",
+            "i'll look into", "will look into", "look into it", "let me think about it", "i'll think about it",
+            "need to check with", "need to discuss", "need to run it by", "discuss it internally",
+            "discuss internally", "check internally", "need some time", "need more time", "give me a few days",
+            "give me some time", "give me a day", "give me a week", "haven't had a chance", "haven't had time",
+            "not had a chance", "will review", "i'll review", "have a look", "take a look", "will respond",
+            "i'll respond", "will reply", "i'll reply", "get to it", "get to this", "still on my list",
+            "on my radar", "haven't forgotten", "not forgotten", "will answer", "i'll answer",
+        ),
+        declined=(
+            "not interested", "no longer interested", "not be interested", "no interest", "no thanks",
+            "no thank you", "please stop$", "please stop emailing", "please stop e-mailing",
+            "please stop contacting", "please stop sending", "please stop writing", "stop emailing me",
+            "stop e-mailing me", "stop contacting me", "stop sending me", "stop writing to me", "stop spamming",
+            "unsubscribe", "remove me from", "take me off your", "take me off the", "do not contact me",
+            "don't contact me", "do not email me", "don't email me", "don't e-mail me", "not a good fit",
+            "not the right fit", "not a fit for us", "we'll pass", "we will pass", "i'll pass", "i will pass",
+            "pass on this", "not for us", "went with another", "decided to go with another",
+            "chose another", "decided against", "won't be moving forward", "will not be moving forward",
+            "not moving forward", "not going to move forward", "won't be proceeding", "will not proceed",
+        ),
+    ),
+    "de": PhraseSet(
+        holding=(
+            "melde mich", "melden uns", "melde ich mich", "melden wir uns", "komme auf sie zurück",
+            "komme auf dich zurück", "komme ich auf sie zurück", "komme ich auf dich zurück", "gebe ihnen bescheid",
+            "gebe dir bescheid", "gebe ich ihnen bescheid", "gebe ich dir bescheid", "sage ihnen bescheid",
+            "sage dir bescheid", "schaue es mir an", "schaue ich mir an", "schaue mir das", "schau mir das",
+            "prüfe das", "prüfe es", "prüfen das", "muss das prüfen", "muss ich prüfen", "kläre das",
+            "muss das klären", "intern abstimmen", "intern klären", "intern besprechen", "rücksprache halten",
+            "noch nicht dazu gekommen", "brauche noch etwas zeit", "brauche etwas zeit", "brauchen noch etwas zeit",
+            "antworte ihnen", "antworte dir", "antworte ich", "ausführlich antworten",
+        ),
+        declined=(
+            "kein interesse", "keinen bedarf", "nicht interessiert", "nicht interessant für uns", "kein bedarf",
+            "bitte keine weiteren", "bitte nicht mehr kontaktieren", "bitte nicht mehr anschreiben",
+            "bitte streichen sie mich", "aus ihrem verteiler", "abmelden", "nein danke",
+        ),
+    ),
+    "fr": PhraseSet(
+        holding=(
+            "je reviens vers vous", "je reviens vers toi", "je reviendrai vers vous", "je reviendrai vers toi",
+            "nous revenons vers vous", "nous reviendrons vers vous", "reviens vers vous", "reviendrai vers vous",
+            "je vous tiens au courant", "je te tiens au courant", "je vous tiendrai au courant",
+            "je vous recontacte", "je te recontacte", "je vous redis", "je te redis", "je regarde",
+            "je vais regarder", "je vais vérifier", "je vérifie", "je dois vérifier", "je dois en parler",
+            "en discuter en interne", "voir en interne", "pas encore eu le temps", "je vous réponds",
+            "je te réponds", "je vous répondrai", "je te répondrai", "laissez-moi un peu de temps",
+            "j'ai besoin d'un peu de temps",
+        ),
+        declined=(
+            "pas intéressé", "pas intéressée", "pas intéressés", "pas intéressant pour nous", "pas d'intérêt",
+            "non merci", "ne plus me contacter", "ne me contactez plus", "arrêtez de m'écrire",
+            "me désinscrire", "désabonner", "retirez-moi", "pas pour nous",
+        ),
+    ),
+    "es": PhraseSet(
+        holding=(
+            "te respondo", "le respondo", "te contesto", "le contesto", "te responderé", "le responderé",
+            "te digo algo", "le digo algo", "te aviso", "le aviso", "te escribo", "le escribo", "te confirmo",
+            "le confirmo", "lo reviso", "lo miro", "lo consulto", "tengo que consultarlo", "tengo que revisarlo",
+            "lo hablo con", "lo comento con", "vuelvo a contactarte", "me pongo en contacto", "te mantengo informado",
+            "le mantengo informado", "todavía no he podido", "aún no he podido", "necesito un poco de tiempo",
+            "necesito algo de tiempo",
+        ),
+        declined=(
+            "no me interesa", "no nos interesa", "no estoy interesado", "no estoy interesada",
+            "no estamos interesados", "no gracias", "dejen de escribirme", "deja de escribirme",
+            "no me contacten", "no me escriban", "darme de baja", "dar de baja", "elimínenme", "quítenme de",
+        ),
+    ),
+    "it": PhraseSet(
+        holding=("ti faccio sapere", "le faccio sapere", "vi faccio sapere", "ti rispondo", "le rispondo",
+                 "ti aggiorno", "la aggiorno", "ci sentiamo", "verifico e ti", "verifico e le", "devo verificare",
+                 "ne parlo con"),
+        declined=("non mi interessa", "non ci interessa", "non sono interessato", "non sono interessata",
+                  "non siamo interessati", "no grazie", "smettete di scrivermi", "cancellatemi"),
+    ),
+    "nl": PhraseSet(
+        holding=("kom ik bij je terug", "kom ik bij u terug", "kom bij je terug", "kom bij u terug",
+                 "laat het je weten", "laat het u weten", "laat ik je weten", "laat ik u weten", "ik kijk ernaar",
+                 "ik ga het bekijken", "moet het nagaan", "intern bespreken"),
+        declined=("geen interesse", "niet geïnteresseerd", "nee bedankt", "nee dank je", "nee dank u",
+                  "afmelden", "stop met mailen", "haal me van"),
+    ),
+    "pt": PhraseSet(
+        holding=("volto a falar", "retorno para você", "te retorno", "lhe retorno", "dou retorno",
+                 "darei retorno", "te aviso", "lhe aviso", "vou verificar", "preciso verificar",
+                 "te mantenho informado"),
+        declined=("não tenho interesse", "não temos interesse", "não estou interessado", "não estou interessada",
+                  "não, obrigado", "não obrigado", "não, obrigada", "parem de me enviar", "descadastrar",
+                  "remover meu"),
+    ),
+}
+
+
+def merge_phrases(overrides: Mapping[str, PhraseSet] | None) -> dict[str, PhraseSet]:
+    """The defaults with config applied: per language, ``remove`` first, then the additions (or replace)."""
+    merged = dict(DEFAULT_PHRASES)
+    for lang, extra in (overrides or {}).items():
+        base = merged.get(lang, PhraseSet())
+        if extra.replace:
+            merged[lang] = PhraseSet(holding=tuple(extra.holding), declined=tuple(extra.declined))
+            continue
+        drop = {_norm_phrase(p) for p in extra.remove}
+        merged[lang] = PhraseSet(
+            holding=_unique(p for p in (*base.holding, *extra.holding) if _norm_phrase(p) not in drop),
+            declined=_unique(p for p in (*base.declined, *extra.declined) if _norm_phrase(p) not in drop),
+        )
+    return merged
+
+
+def reply_intent(text: str, *, phrases: Mapping[str, PhraseSet] | None = None, received: datetime,
+                 tz: ZoneInfo) -> Intent:
+    """Classify a human reply's text as ``reply``, ``holding`` or ``declined``; never raises.
+
+    ``phrases`` are config overrides merged over :data:`DEFAULT_PHRASES` (see :func:`merge_phrases`).
+    ``received`` (naive is read as UTC) and ``tz`` anchor "next week" and "by Friday".
+    """
+    try:
+        moment = received if received.tzinfo is not None else received.replace(tzinfo=UTC)
+        today = moment.astimezone(tz).date()
+        return _classify(_normalise(text[:_MAX_TEXT]), merge_phrases(phrases), today)
+    except Exception:  # last resort: when this module fails, the safe answer is that they replied
+        return Intent("reply", "intent not readable (internal error): taken as a reply")
+
+
+# ------------------------------------------------------------------------------------------ classifying
+
+def _classify(text: str, phrases: Mapping[str, PhraseSet], today: date) -> Intent:
+    if not text.strip():
+        return Intent("reply", "no text of its own: taken as a reply")
+    declined = _declined(text, phrases)
+    if declined is not None:
+        return declined
+    holds = [(lang, phrase, match) for lang, phrase, match in _hits(text, phrases, "holding")]
+    if not holds:
+        return Intent("reply", "no holding or declining phrase")
+    lang, phrase, first = holds[0]
+    promise_text = f'"{_snippet(text, first)}"'
+    sentences = _sentences(text)
+    promise_clauses: list[tuple[int, str]] = []
+    counted = 0
+    for start, sentence in sentences:
+        if "?" in sentence:
+            return Intent("reply", f'promises a later answer ({promise_text}) but asks "{_short(sentence)}"')
+        if _ATTACHMENT.search(sentence):
+            return Intent("reply", f'promises a later answer ({promise_text}) but also says "{_short(sentence)}"')
+        kinds = set()
+        for offset, clause in _clauses(sentence):
+            at = start + offset
+            if _ANSWER.search(clause):
+                return Intent("reply", f'promises a later answer ({promise_text}) but also says "{_short(clause)}"')
+            if any(m.start() < at + len(clause) and m.end() > at for _, _, m in holds):  # overlaps the clause
+                kinds.add("promise")
+                promise_clauses.append((at, clause))
+            elif _is_filler(clause):
+                continue
+            elif _EXCUSE.search(clause):
+                kinds.add("excuse")  # "I'm travelling this week": context, and its "this week" is no promise
+            elif _is_when(clause, lang, today):
+                kinds.add("promise")  # "..., probably next week"
+                promise_clauses.append((at, clause))
+            else:
+                return Intent("reply", f'promises a later answer ({promise_text}) but also says "{_short(clause)}"')
+        counted += bool(kinds)
+    if counted > _MAX_HOLDING_SENTENCES:
+        return Intent("reply", f"promises a later answer ({promise_text}) in a longer message ({counted} sentences)")
+    promised = _promised(promise_clauses, lang, today)
+    when = f", by {promised.isoformat()}" if promised else ""
+    return Intent("holding", f'holding: "{phrase}" ({lang}){when}: {promise_text}', promised)
+
+
+def _declined(text: str, phrases: Mapping[str, PhraseSet]) -> Intent | None:
+    for lang, phrase, match in _hits(text, phrases, "declined"):
+        start = _sentence_start(text, match.start())
+        before = text[start : match.start()]
+        if _NEGATION.search(before) or _CONDITION.search(before):
+            continue  # "I'm not saying I'm not interested", "if you're not interested"
+        if _NOT_A_NO.match(text, match.end()):
+            continue  # "no thanks needed"
+        snippet = f'"{_snippet(text, match)}"'
+        if "?" in text:
+            return Intent("reply", f"declining words ({snippet}) but the reply asks a question")
+        after = text[match.end() : match.end() + 400]
+        if _CONTRAST.search(after):
+            return Intent("reply", f"declining words ({snippet}) followed by a \"but\"")
+        return Intent("declined", f'declined: "{phrase}" ({lang}): {snippet}')
+    return None
+
+
+def _hits(text: str, phrases: Mapping[str, PhraseSet], which: str) -> list[tuple[str, str, re.Match[str]]]:
+    """(language, phrase, match) for every phrase of that list found, in text order."""
+    found: list[tuple[str, str, re.Match[str]]] = []
+    for lang, phrase_set in phrases.items():
+        listed = phrase_set.holding if which == "holding" else phrase_set.declined
+        for phrase in listed:
+            pattern = _compile(phrase)
+            if pattern is None:
+                continue
+            for match in pattern.finditer(text):
+                found.append((lang, phrase, match))
+    found.sort(key=lambda hit: (hit[2].start(), -len(hit[2].group())))
+    return found
+
+
+@lru_cache(maxsize=2048)
+def _compile(phrase: str) -> re.Pattern[str] | None:
+    """A phrase as a regex (syntax in the module docstring); None for an empty phrase."""
+    text = _norm_phrase(phrase)
+    anchored = text.endswith("$")
+    text = text.rstrip("$").strip()
+    if not text:
+        return None
+    parts: list[str] = []
+    for word in text.split():
+        if word in ("...", "…"):
+            parts.append(r"(?:\S+\s+){0,4}?")
+            continue
+        parts.append(re.escape(word).replace("'", "['\u2019]") + r"\s+")
+    body = "".join(parts)
+    body = body[: -len(r"\s+")] if body.endswith(r"\s+") else body
+    end = r"(?=\s*(?:[.!,;:\n)]|$))" if anchored else r"(?!\w)"
+    return re.compile(rf"(?<!\w){body}{end}", re.IGNORECASE)
+
+
+# ------------------------------------------------------------------------------------------- sentences
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+|(?<=[.!?])(?=[A-ZÄÖÜÀ-Ý])")
+
+
+def _sentences(text: str) -> list[tuple[int, str]]:
+    """(start, sentence) pieces: split at sentence punctuation and line breaks; empty pieces dropped."""
+    out: list[tuple[int, str]] = []
+    pos = 0
+    for match in _SENTENCE_END.finditer(text):
+        piece = text[pos : match.start()]
+        if piece.strip():
+            out.append((pos + len(piece) - len(piece.lstrip()), piece.strip()))
+        pos = match.end()
+    piece = text[pos:]
+    if piece.strip():
+        out.append((pos + len(piece) - len(piece.lstrip()), piece.strip()))
+    return out
+
+
+def _sentence_start(text: str, pos: int) -> int:
+    start = 0
+    for match in _SENTENCE_END.finditer(text, 0, pos):
+        start = match.end()
+    return start
+
+
+#: Greetings, sign-offs and thanks: part of every mail, never substance. Each must make up the whole clause,
+#: give or take a name ("Hi Alice", "Best, Bob"), so "Thanks, we'll take it" is never waved through.
+_NAME = r"(?:[,\s]+(?:[A-ZÀ-ÝĀ-Ž][\w.'-]*|(?i:all|everyone|team|there|folks|guys|zusammen|alle|tous|à tous|todos"
+_NAME += r"|a todos|tutti|allemaal)))"
+_GREETING = re.compile(
+    r"(?i:hi|hello|hey|dear|good (?:morning|afternoon|evening)|hallo|liebe[rs]?|sehr geehrte[rs]?"
+    r"|guten (?:tag|morgen)|moin|servus|bonjour|bonsoir|salut|cher|chère|madame|monsieur|hola|estimad[oa]s?"
+    r"|buen(?:os|as) (?:días|tardes)|ciao|buongiorno|gentile|salve|hoi|beste|geachte|goedemorgen|olá|ola|bom dia"
+    r"|boa tarde|caro|cara|prezad[oa])" + _NAME + r"{0,4}[,.!:]*"
+)
+_SIGN_OFF = re.compile(
+    r"(?i:thanks?|thank you|many thanks|thanks (?:a lot|so much)|thx|ty|cheers|best|best regards|kind regards|regards"
+    r"|warm regards|all the best|sincerely|yours|br|kr|talk soon|speak soon|have a (?:nice|good|great) (?:day|weekend)"
+    r"|danke|danke schön|vielen dank|besten dank|herzlichen dank|viele grüße|beste grüße|liebe grüße"
+    r"|freundliche grüße|mit freundlichen grüßen|mfg|lg|vg|gruß|grüße|schönen tag|merci|merci beaucoup"
+    r"|cordialement|bien à vous|bien à toi|bonne journée|bonne soirée|à bientôt|amitiés|bises|gracias"
+    r"|muchas gracias|saludos|un saludo|atentamente|un abrazo|grazie|grazie mille|cordiali saluti|saluti|a presto"
+    r"|bedankt|groeten|met vriendelijke groet|groet|obrigad[oa]|abraços?|atenciosamente|cumprimentos)"
+    r"[.!]*" + _NAME + r"{0,3}[.!]*"
+)
+_THANKS_ONLY = re.compile(
+    r"(?i:(?:many )?(?:thanks|thank you)(?: (?:so|very) much| a lot)?(?: for [^,;]{1,50})?"
+    r"|(?:merci|merci beaucoup)(?: pour [^,;]{1,50})?|(?:danke|vielen dank|danke schön)(?: für [^,;]{1,50})?"
+    r"|(?:gracias|muchas gracias)(?: por [^,;]{1,50})?|(?:grazie|grazie mille)(?: per [^,;]{1,50})?"
+    r"|obrigad[oa](?: pel[oa] [^,;]{1,50})?|bedankt(?: voor [^,;]{1,50})?"
+    r"|sorry for the (?:delay|late reply|slow reply)|apologies for the (?:delay|late reply)"
+    r"|entschuldig\w* (?:die|für die) (?:verspätete|späte) antwort|désolée? pour (?:le retard|la réponse tardive)"
+    r"|perdón por la demora|disculpa\w* (?:la|por la) demora)[.!]*"
+)
+#: Context a pure holding reply may give: busy, away, waiting on someone, not had time.
+_EXCUSE = re.compile(
+    r"\b(?:busy|swamped|travell?ing|on the road|away|out of (?:the )?office|on (?:holiday|vacation|leave)|off sick"
+    r"|sick|ill|in meetings|back[- ]to[- ]back|hectic|crazy|catching up|just got back|snowed under|flat out"
+    r"|tied up|overloaded|slammed|waiting (?:for|on)|still (?:reviewing|looking|waiting|checking|discussing)"
+    r"|reviewing|looking into|need(?:s)? to (?:check|discuss|confirm|review|run|talk|ask)|checking with"
+    r"|sorry|apologies|delay|beschäftigt|unterwegs|im urlaub|auf reisen|krank|viel zu tun|termine|warte"
+    r"|noch nicht|entschuldigung|verspätung|occupée?|en déplacement|en vacances|malade|débordée?|pas encore"
+    r"|attends|désolée?|ocupad[oa]|de viaje|de vacaciones|enferm[oa]|todavía no|aún no|esperando|lo siento"
+    r"|perdón|disculpa|impegnat[oa]|in viaggio|in ferie|scusa|druk|op reis|op vakantie"
+    r"|viajando|de férias|desculp\w*)\b",
+    re.IGNORECASE,
+)
+#: Words that make a sentence an answer, not a promise: "yes", "sounds good", "approved"...
+_ANSWER = re.compile(
+    r"^(?:yes|yeah|yep|yup|sure|ok|okay|sounds good|sounds great|looks good|great|perfect|agreed|confirmed"
+    r"|approved|deal|done|absolutely|of course|definitely|ja|jawohl|gerne|gern|einverstanden|passt|klingt gut"
+    r"|super|perfekt|prima|oui|d'accord|parfait|entendu|ça marche|sí|si|vale|perfecto|de acuerdo|claro|genial"
+    r"|va bene|certo|d'accordo|perfetto|akkoord|sim|combinado|perfeito)\b"
+    r"|\b(?:we(?:'ve| have) decided|we(?:'d| would) like to (?:go ahead|proceed|order)|go ahead|please proceed"
+    r"|approved|we accept|signed|i agree|we agree|works for (?:me|us))\b",
+    re.IGNORECASE,
+)
+_ATTACHMENT = re.compile(
+    r"\b(?:attached|attachment|enclosed|please find|anbei|im anhang|angehängt|ci-joint|en pièce jointe|ci-jointe"
+    r"|adjunto|te adjunto|le adjunto|in allegato|allego|in de bijlage|bijgevoegd|em anexo|segue anexo)\b",
+    re.IGNORECASE,
+)
+_NEGATION = re.compile(
+    r"(?:\b(?:not|never|nicht|nie|niemals|jamais|pas|nunca|jamás|mai|niet|nooit|não)\b|n't\b)", re.IGNORECASE)
+_CONDITION = re.compile(
+    r"\b(?:if|unless|whether|in case|wenn|falls|ob|sofern|si|sauf si|à moins|se|caso|a menos|als|tenzij|indien)\b",
+    re.IGNORECASE,
+)
+_NOT_A_NO = re.compile(r"\s*(?:needed|necessary|required|nötig|notwendig|nécessaire|necesario|necessario)\b",
+                       re.IGNORECASE)
+_CONTRAST = re.compile(r"\b(?:but|however|although|though|aber|jedoch|allerdings|mais|cependant|pero|sin embargo"
+                       r"|però|tuttavia|ma|maar|echter|mas|porém|contudo)\b", re.IGNORECASE)
+
+
+def _is_filler(clause: str) -> bool:
+    """Greeting, sign-off, thanks or a name line: nothing the thread has to act on."""
+    plain = clause.strip(" ,.!-:;\u2013\u2014")
+    if not plain:
+        return True
+    if any(p.fullmatch(plain) for p in (_GREETING, _SIGN_OFF, _THANKS_ONLY)):
+        return True
+    words = plain.split()
+    return len(words) <= 3 and all(w[:1].isupper() and w.isalpha() for w in words)  # a name: "Jürgen Müller"
+
+
+_CLAUSE_SPLIT = re.compile(
+    r"\s*[,;:]\s+|\s*[,;]|\s+[\u2013\u2014-]\s+|\s+(?:and|und|et|y|e|en|but|aber|mais|pero|ma|maar|mas|then|dann|puis"
+    r"|luego|so|also|donc)\s+",
+    re.IGNORECASE,
+)
+
+
+def _clauses(sentence: str) -> list[tuple[int, str]]:
+    """(offset, clause) pieces of a sentence, split at commas, dashes and "and/but/so" in each language."""
+    out: list[tuple[int, str]] = []
+    pos = 0
+    for match in _CLAUSE_SPLIT.finditer(sentence):
+        if sentence[pos : match.start()].strip():
+            out.append((pos, sentence[pos : match.start()]))
+        pos = match.end()
+    if sentence[pos:].strip():
+        out.append((pos, sentence[pos:]))
+    return out
+
+
+def _normalise(text: str) -> str:
+    return (text.replace("\u2019", "'").replace("\u00a0", " ").replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def _norm_phrase(phrase: str) -> str:
+    return " ".join(phrase.replace("\u2019", "'").casefold().split())
+
+
+def _unique(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+def _snippet(text: str, match: re.Match[str]) -> str:
+    start = _sentence_start(text, match.start())
+    end_match = _SENTENCE_END.search(text, match.end())
+    end = end_match.start() if end_match else len(text)
+    return _short(" ".join(text[start:end].split()))
+
+
+def _short(text: str, limit: int = 100) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --------------------------------------------------------------------------------------------- promises
+
+def _next_weekday(today: date, weekday: int) -> date:
+    """The next such weekday strictly after today ("by Friday" said on a Friday is next Friday)."""
+    return today + timedelta(days=(weekday - today.weekday() - 1) % 7 + 1)
+
+
+def _end_of_week(today: date) -> date:
+    """This week's Friday (today, on a Friday); at the weekend, the coming Friday."""
+    return today + timedelta(days=4 - today.weekday()) if today.weekday() <= 4 else _next_weekday(today, 4)
+
+
+def _first_of_next_month(today: date) -> date:
+    return date(today.year + 1, 1, 1) if today.month == 12 else date(today.year, today.month + 1, 1)
+
+
+_NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "couple": 2, "few": 3,
+            "einer": 1, "einem": 1, "ein": 1, "zwei": 2, "drei": 3, "vier": 4, "paar": 2,
+            "un": 1, "une": 1, "deux": 2, "trois": 3, "quatre": 4, "quelques": 3,
+            "una": 1, "dos": 2, "tres": 3, "cuatro": 4, "unos": 3, "unas": 3}
+_IN_UNITS = re.compile(
+    r"\b(?:in|within|innerhalb|dans|en|d'ici)\s+(?:(?:a|the\s+next)\s+)?(a|an|one|two|three|four|couple(?:\s+of)?|few"
+    r"|einer|einem|ein|zwei|drei|vier|paar|un|une|deux|trois|quatre|quelques|una|dos|tres|cuatro|unos|unas|\d{1,2})"
+    r"\s+(days?|weeks?|tage?n?|wochen?|jours?|semaines?|días?|semanas?)\b",
+    re.IGNORECASE,
+)
+#: Relative promises: (regex, days after today or a function of today).
+_RELATIVE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), kind) for pattern, kind in (
+        (r"\bend of next week\b|\bende nächster woche\b|\bfin de la semaine prochaine\b", "end-next-week"),
+        # The article is part of the match so that this reading wins over the generic date reader's, which
+        # starts at the article and takes "next week" as its Monday (right for an out-of-office, not here).
+        (r"\b(?:next|the coming) week\b|\b(?:nächste|kommende)[nr]?\s+woche\b|\b(?:la\s+)?semaine prochaine\b"
+         r"|\b(?:la\s+)?semana que viene\b|\b(?:la\s+)?próxima semana\b|\bsemana próxima\b"
+         r"|\b(?:la\s+)?settimana prossima\b"
+         r"|\bprossima settimana\b|\bvolgende week\b|\bsemana que vem\b", "next-week"),
+        (r"\b(?:end of (?:the |this )?week|this week|later this week)\b|\bende (?:der|dieser) woche\b"
+         r"|\bdiese woche\b|\bfin de (?:la )?semaine\b|\bcette semaine\b|\besta semana\b"
+         r"|\bfinales de (?:la )?semana\b|\bquesta settimana\b|\bdeze week\b|\besta semana\b", "end-of-week"),
+        (r"\b(?:next month|nächsten monat|le mois prochain|el mes que viene|el próximo mes|il mese prossimo"
+         r"|volgende maand|mês que vem|próximo mês)\b", "next-month"),
+        (r"\b(?:tomorrow|morgen|demain|mañana|domani|amanhã)\b", "tomorrow"),
+        (r"\b(?:today|later today|this afternoon|tonight|end of (?:the )?day|eod|cob|heute|aujourd'hui|ce soir"
+         r"|hoy|esta tarde|oggi|vandaag|hoje)\b", "today"),
+        (r"\b(?:after the holidays|nach den feiertagen|après les fêtes|después de las fiestas|dopo le feste"
+         r"|na de feestdagen|depois das festas)\b", "none"),
+    )
+)
+
+
+def _is_when(clause: str, lang: str, today: date) -> bool:
+    """A short clause that only says when ("probably next week", "by Friday at the latest")."""
+    if len(clause.split()) > 5:
+        return False
+    return _promised([(0, clause)], lang, today) is not None or any(p.search(clause) for p, _ in _RELATIVE)
+
+
+def _promised(sentences: list[tuple[int, str]], lang: str, today: date) -> date | None:
+    """The date a holding reply names, looked for in its promise clauses; earliest mention wins."""
+    found: list[tuple[int, date | None]] = []
+    for start, sentence in sentences:
+        for pattern, kind in _RELATIVE:
+            for match in pattern.finditer(sentence):
+                found.append((start + match.start(), _relative(kind, today)))
+        for match in _IN_UNITS.finditer(sentence):
+            found.append((start + match.start(), _in_units(match, today)))
+        for word in re.finditer(r"(?<!\w)\w", sentence):
+            for language in dict.fromkeys((lang, "en", "de", "fr", "es")):
+                hit = date_expression_at(sentence, word.start(), lang=language, today=today, strict=True,
+                                         horizon_days=_MAX_PROMISE_DAYS)
+                if hit is not None:
+                    found.append((start + word.start(), hit[0]))
+                    break
+    if not found:
+        return None
+    found.sort(key=lambda item: item[0])
+    promised = found[0][1]
+    if promised is None or not today <= promised <= today + timedelta(days=_MAX_PROMISE_DAYS):
+        return None
+    return promised
+
+
+def _relative(kind: str, today: date) -> date | None:
+    if kind in ("next-week", "end-next-week"):
+        # "next week" promises an answer at some point of that week: its Friday is the day it is owed by.
+        return _next_weekday(today, 0) + timedelta(days=4)
+    if kind == "end-of-week":
+        return _end_of_week(today)
+    if kind == "next-month":
+        return _first_of_next_month(today)
+    if kind == "tomorrow":
+        return today + timedelta(days=1)
+    if kind == "today":
+        return today
+    return None
+
+
+def _in_units(match: re.Match[str], today: date) -> date | None:
+    amount_text = match.group(1).lower().split()[0]
+    amount = int(amount_text) if amount_text.isdigit() else _NUMBERS.get(amount_text)
+    if not amount:
+        return None
+    unit = match.group(2).lower()
+    days = amount * 7 if unit.startswith(("week", "woche", "semaine", "semana")) else amount
+    return today + timedelta(days=days)

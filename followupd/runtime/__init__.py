@@ -1,0 +1,1 @@
+"""Running followupd: wiring an account together (``app``), the daemon loop, health, and ``doctor``."""
