@@ -19,7 +19,9 @@ from email.message import EmailMessage
 from sqlalchemy.orm import Session
 
 from followupd.adapters import store as st
-from followupd.compose.render import RenderContext, Rendered, TemplateLibrary, choose_variant, render, stage_for_touch
+from followupd.compose.choice import choose_variant, stage_for_touch
+from followupd.compose.library import TemplateLibrary
+from followupd.compose.render import RenderContext, Rendered, render
 from followupd.config import Config
 from followupd.engine.drafts import open_touch, recipient_offset, template_usage, templates_seen_by_people, touch_id
 from followupd.errors import TemplateError
