@@ -180,6 +180,9 @@ def builtin_templates_dir() -> Path:
     raise TemplateError("the built-in templates are not installed (followupd/templates is missing)")
 
 
+# ---------------------------------------------------------------------------------------------------- reload
+
+
 def template_fingerprint(*directories: Path | None) -> tuple[tuple[str, int, int], ...]:
     """Path, mtime and size of every ``.txt`` up to ``<lang>/commitment/<set>/``: a few stat calls, no reads, so the
     daemon can afford it every cycle and notice an edited, added or deleted template."""

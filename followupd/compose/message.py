@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 #: References keeps the first id (the thread root) and the most recent ones, as RFC 5322 §3.6.4 allows.
 MAX_REFERENCES = 20
 
-
 _MSG_ID = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")
 # Ids of other people's messages are repeated as they came: real ones break RFC 5322 (two "@", no "@"), and a
 # reply must still name them. Only what could break the header (space, CR/LF, angle brackets) is refused.

@@ -37,7 +37,7 @@ VARIABLES: tuple[str, ...] = (
 #: More than this many named recipients and the greeting says "everyone" instead of a list of names.
 MAX_GREETING_NAMES = 3
 
-
+#: The two parts of a template compile under the variant's key plus these, so a traceback names the part.
 _BODY_FILENAME_SUFFIX = "#body"
 _SUBJECT_FILENAME_SUFFIX = "#subject"
 
@@ -256,7 +256,7 @@ def _check_part(variant: TemplateVariant, source: str, first_line: int, suffix: 
         relative = _first_use_line(tree, name)
         line = first_line + relative - 1 if relative else None
         raise template_error(variant.path, line, f"unknown variable {name!r}{_nearest_name(name, env)}; "
-                                         "see templates/README.md for the list")
+                                                 "see templates/README.md for the list")
 
 
 def _nearest_name(name: str, env: jinja2.Environment) -> str:
