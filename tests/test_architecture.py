@@ -10,7 +10,8 @@ import sys
 
 CORE_MODULES = ("followupd.planning.tracking", "followupd.mail.headers", "followupd.planning.matching",
                 "followupd.planning.cadence", "followupd.compose.render", "followupd.compose.tone",
-                "followupd.compose.checks",
+                "followupd.compose.checks", "followupd.compose.library", "followupd.compose.choice",
+                "followupd.compose.message",
                 "followupd.mail.bodytext", "followupd.mail.ooo", "followupd.mail.dsn", "followupd.mail.intent",
                 "followupd.mail.exchange", "followupd.planning.interpret")
 ADAPTER_LIBRARIES = ("imapclient", "sqlalchemy", "apscheduler", "mailparser")

@@ -5,13 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from followupd.compose.render import (
-    _BODY_CONTROL_CHARS,
-    _CONTROL_CHARS,
-    _clean_text,
-    _is_control,
-    sanitize_header_value,
-)
+from followupd.compose.clean import _BODY_CONTROL_CHARS, _CONTROL_CHARS, _is_control, clean_text, sanitize_header_value
 
 
 def test_the_patterns_match_exactly_the_control_categories() -> None:
@@ -22,5 +16,5 @@ def test_the_patterns_match_exactly_the_control_categories() -> None:
 
 
 def test_cleaning_keeps_text_tabs_and_newlines_and_drops_the_rest() -> None:
-    assert _clean_text("Hi\r\nAna,\tthere\x00\x1b[31m\u2028ok\u0085\n") == "Hi\nAna,\tthere[31mok\n"
+    assert clean_text("Hi\r\nAna,\tthere\x00\x1b[31m\u2028ok\u0085\n") == "Hi\nAna,\tthere[31mok\n"
     assert sanitize_header_value(" Re:\r\nBcc: x@y\u2029 \x7fQ3  ") == "Re: Bcc: x@y Q3"

@@ -17,9 +17,10 @@ import pytest
 
 HEAVY_FOR_HELP = ("sqlalchemy", "alembic", "jinja2", "imapclient", "apscheduler", "mailparser",
                   "followupd.config", "followupd.engine.cycle",
-                  "followupd.compose.render")  # (store: sqlalchemy says it)
+                  "followupd.compose.render", "followupd.compose.library")  # (store: sqlalchemy says it)
 HEAVY_FOR_STATUS = ("alembic", "jinja2", "imapclient", "apscheduler", "mailparser", "smtplib",
-                    "followupd.engine.cycle", "followupd.compose.render", "followupd.adapters.imap",
+                    "followupd.engine.cycle", "followupd.compose.render", "followupd.compose.library",
+                    "followupd.adapters.imap",
                     "followupd.engine.drafts")
 
 

@@ -12,22 +12,13 @@ import pytest
 from test_templates import GOOD, cli, write
 
 from followupd.compose.checks import find_problems
-from followupd.compose.render import (
-    REMINDER_STAGE,
-    STAGES,
-    UPDATE_STAGE,
-    Rendered,
-    TemplateLibrary,
-    build_reminder,
-    builtin_templates_dir,
-    choose_variant,
-    draft_message_id,
-    reminder_message_id,
-    scan_templates,
-    stage_for_touch,
-    template_fingerprint,
-)
+from followupd.compose.choice import choose_variant, stage_for_touch
+from followupd.compose.library import TemplateLibrary, builtin_templates_dir, template_fingerprint
+from followupd.compose.message import build_reminder, draft_message_id, reminder_message_id
+from followupd.compose.render import Rendered
+from followupd.compose.scan import scan_templates
 from followupd.compose.tone import ToneSettings
+from followupd.compose.variant import REMINDER_STAGE, STAGES, UPDATE_STAGE
 from followupd.engine.drafts import is_reminder_id, reminder_id, touch_id
 from followupd.mail.headers import Address, MessageKind, parse_headers
 

@@ -17,29 +17,27 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from followupd.compose.render import (
+from followupd.compose.choice import choose_variant, stage_for_touch
+from followupd.compose.clean import reply_subject, sanitize_header_value
+from followupd.compose.library import TemplateLibrary, builtin_templates_dir
+from followupd.compose.message import (
     MAX_REFERENCES,
-    STAGES,
+    build_draft,
+    draft_message_id,
+    reference_chain,
+    validate_header_name,
+)
+from followupd.compose.render import (
     VARIABLES,
     RenderContext,
     Rendered,
-    TemplateLibrary,
-    TemplateVariant,
-    build_draft,
-    builtin_templates_dir,
-    choose_variant,
-    draft_message_id,
     first_name_of,
     human_join,
     human_when,
-    reference_chain,
     render,
-    reply_subject,
-    sanitize_header_value,
-    stage_for_touch,
     template_variables,
-    validate_header_name,
 )
+from followupd.compose.variant import STAGES, TemplateVariant
 from followupd.errors import TemplateError
 from followupd.mail.headers import Address
 
@@ -711,7 +709,7 @@ def test_long_paragraph_lines_use_quoted_printable() -> None:
 
 def test_compose_imports_no_io_library() -> None:
     code = (
-        "import sys, followupd.compose.render\n"
+        "import sys, followupd.compose.render, followupd.compose.library, followupd.compose.message\n"
         "bad = [m for m in ('imapclient', 'sqlalchemy', 'apscheduler') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )

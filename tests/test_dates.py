@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from followupd.compose.dates import day_month, human_day, join_names, month_phrase
-from followupd.compose.render import RenderContext, read_template, render, template_variables
+from followupd.compose.render import RenderContext, render, template_variables
+from followupd.compose.scan import read_template
 from followupd.mail.headers import Address
 
 TODAY = date(2026, 3, 11)  # a Wednesday

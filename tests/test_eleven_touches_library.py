@@ -10,14 +10,9 @@ from pathlib import Path
 import pytest
 
 from followupd.compose.checks import sample_contexts
-from followupd.compose.render import (
-    TemplateLibrary,
-    builtin_templates_dir,
-    choose_variant,
-    render,
-    stage_for_touch,
-    template_variables,
-)
+from followupd.compose.choice import choose_variant, stage_for_touch
+from followupd.compose.library import TemplateLibrary, builtin_templates_dir
+from followupd.compose.render import render, template_variables
 
 TOUCHES = 11
 

@@ -9,18 +9,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from followupd.compose.checks import check_variants
-from followupd.compose.render import (
-    COMMITMENT_STAGES,
-    STAGES,
-    RenderContext,
-    TemplateLibrary,
-    builtin_templates_dir,
-    choose_variant,
-    detect_language,
-    render,
-    stage_for_touch,
-)
+from followupd.compose.choice import choose_variant, stage_for_touch
+from followupd.compose.language import detect_language
+from followupd.compose.library import TemplateLibrary, builtin_templates_dir
+from followupd.compose.render import RenderContext, render
 from followupd.compose.tone import ToneSettings, tone_problems
+from followupd.compose.variant import COMMITMENT_STAGES, STAGES
 from followupd.mail.headers import Address
 
 FRENCH_SUBJECTS = [

@@ -25,7 +25,8 @@ from harness import Account, default_config, followupd_command
 from mailfactory import make_message
 
 from followupd.compose.coverage import coverage_problems
-from followupd.compose.render import TemplateLibrary, builtin_templates_dir, scan_templates
+from followupd.compose.library import TemplateLibrary, builtin_templates_dir
+from followupd.compose.scan import scan_templates
 from followupd.config import parse_config
 from followupd.errors import ConfigError
 from followupd.planning.cadence import CadenceSettings, add_business_days, fit_to_window, planned_schedule

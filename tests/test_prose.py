@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from followupd.compose.library import TemplateLibrary, builtin_templates_dir
 from followupd.compose.prose import prose_problems, sample_prose_problems
-from followupd.compose.render import TemplateLibrary, builtin_templates_dir
 
 
 def test_the_built_in_library_reads_as_written_by_a_person() -> None:

@@ -16,7 +16,9 @@ import pytest
 from harness import followupd_command
 
 from followupd.compose.checks import find_problems
-from followupd.compose.render import RenderContext, TemplateLibrary, read_template, render, scan_templates
+from followupd.compose.library import TemplateLibrary
+from followupd.compose.render import RenderContext, render
+from followupd.compose.scan import read_template, scan_templates
 from followupd.compose.tone import ToneSettings
 from followupd.errors import TemplateError
 from followupd.mail.headers import Address

@@ -21,14 +21,10 @@ from harness import Account, followupd_command
 from mailfactory import make_message
 
 from followupd.compose.checks import Problem, check_library, check_variants, find_problems
-from followupd.compose.render import (
-    DEFAULT_LANGUAGE,
-    TemplateLibrary,
-    builtin_templates_dir,
-    choose_variant,
-    detect_language,
-    scan_templates,
-)
+from followupd.compose.choice import choose_variant
+from followupd.compose.language import DEFAULT_LANGUAGE, detect_language
+from followupd.compose.library import TemplateLibrary, builtin_templates_dir
+from followupd.compose.scan import scan_templates
 from followupd.compose.tone import ToneAdjustments, ToneSettings
 from followupd.config import parse_config
 from followupd.errors import ConfigError, TemplateError

@@ -490,6 +490,7 @@ def outbox(ctx: click.Context, show_all: bool, as_json: bool) -> None:
 @handle_errors
 def preview(state: State, suffix: str | None, thread_id: str | None) -> None:
     """Show the follow-ups a message sent now would get, or a tracked thread's next ones: dates and full text."""
+    from followupd.compose.preview import sample_thread
     from followupd.engine import preview as pv
     from followupd.planning.recipient_clock import zone_for
     from followupd.planning.tracking import parse_suffix
@@ -507,7 +508,7 @@ def preview(state: State, suffix: str | None, thread_id: str | None) -> None:
                 promised = parse_suffix(suffix, sent_on=now.astimezone(tz).date(), holidays=config.cadence.holidays)
             except ValueError as exc:
                 raise click.BadParameter(str(exc), param_hint="--suffix") from exc
-        thread = pv.sample_thread(now, promised)
+        thread = sample_thread(now, promised)
         click.echo(f"A message sent now ({_local(now, tz, '%a %d %b %Y %H:%M %Z')}) to {thread.recipients[0].name} "
                    "with no reply gets:")
     else:

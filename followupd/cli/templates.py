@@ -25,18 +25,11 @@ from followupd.compose.checks import (
     find_problems,
 )
 from followupd.compose.coverage import coverage_problems
-from followupd.compose.render import (
-    COMMITMENT_FOLDER,
-    COMMITMENT_STAGES,
-    DEFAULT_LANGUAGE,
-    STAGES,
-    TemplateLibrary,
-    builtin_templates_dir,
-    is_language_code,
-    read_template,
-    scan_templates,
-)
+from followupd.compose.language import DEFAULT_LANGUAGE, is_language_code
+from followupd.compose.library import TemplateLibrary, builtin_templates_dir
+from followupd.compose.scan import read_template, scan_templates
 from followupd.compose.tone import BUILTIN_BANNED, ToneSettings
+from followupd.compose.variant import COMMITMENT_FOLDER, COMMITMENT_STAGES, STAGES
 from followupd.config import Config, load_config
 from followupd.errors import TemplateError
 

@@ -25,15 +25,11 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from followupd.compose.render import (
-    RenderContext,
-    TemplateLibrary,
-    TemplateScan,
-    TemplateVariant,
-    literal_text,
-    render,
-)
+from followupd.compose.library import TemplateLibrary
+from followupd.compose.render import RenderContext, literal_text, render
+from followupd.compose.scan import TemplateScan
 from followupd.compose.tone import ToneRules, ToneSettings, tone_problems, word_count
+from followupd.compose.variant import TemplateVariant
 from followupd.errors import TemplateError
 from followupd.mail.headers import Address
 

@@ -1,8 +1,9 @@
 """Does each language's template set carry the whole cadence without borrowing? (``templates check``)
 
 A thread never gets the same wording twice, so a stage needs a variant for every touch that uses it: with
-eleven gaps, touches 3 to 10 all want ``later/``. When a stage runs out, :func:`~followupd.compose.choose_variant`
-borrows from a neighbouring stage ("wanted to make sure the message reached you" as a tenth message), or the
+eleven gaps, touches 3 to 10 all want ``later/``. When a stage runs out,
+:func:`~followupd.compose.choice.choose_variant` borrows from a neighbouring stage ("wanted to make sure the
+message reached you" as a tenth message), or the
 thread gets no draft at all. This check counts, per language, what the active cadence needs against what the
 library has, at run time, so it stays right whatever variants are added to the library or the user's folder.
 
@@ -16,7 +17,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from followupd.compose.checks import Problem
-from followupd.compose.render import DEFAULT_LANGUAGE, STAGES, TemplateVariant, stage_for_touch
+from followupd.compose.choice import stage_for_touch
+from followupd.compose.language import DEFAULT_LANGUAGE
+from followupd.compose.variant import STAGES, TemplateVariant
 
 
 def stage_needs(total_touches: int) -> Counter[str]:

@@ -22,7 +22,8 @@ from typing import cast
 
 from followupd.compose.checks import sample_contexts
 from followupd.compose.dates import locale_for
-from followupd.compose.render import TemplateVariant, render, template_variables
+from followupd.compose.render import render, template_variables
+from followupd.compose.variant import TemplateVariant
 from followupd.errors import TemplateError
 
 #: Longer words that repeat in any well-written note and are no sign of clumsy wording.

@@ -27,7 +27,7 @@ from followupd.adapters import store as st
 from followupd.adapters.clock import Clock
 from followupd.adapters.faults import crash_point
 from followupd.adapters.imap import FetchedHeader, FolderStatus, ResolvedFolders
-from followupd.compose.render import TemplateLibrary
+from followupd.compose.library import TemplateLibrary
 from followupd.config import Config
 from followupd.engine.drafts import (
     Drafter,

@@ -35,20 +35,11 @@ from sqlalchemy.orm import Session, object_session
 
 from followupd.adapters import store as st
 from followupd.adapters.faults import crash_point
-from followupd.compose.render import (
-    COMMITMENT_STAGES,
-    REMINDER_STAGE,
-    UPDATE_STAGE,
-    RenderContext,
-    TemplateLibrary,
-    build_draft,
-    build_reminder,
-    choose_variant,
-    draft_message_id,
-    reminder_message_id,
-    render,
-    stage_for_touch,
-)
+from followupd.compose.choice import choose_variant, stage_for_touch
+from followupd.compose.library import TemplateLibrary
+from followupd.compose.message import build_draft, build_reminder, draft_message_id, reminder_message_id
+from followupd.compose.render import RenderContext, render
+from followupd.compose.variant import COMMITMENT_STAGES, REMINDER_STAGE, UPDATE_STAGE
 from followupd.config import Config
 from followupd.errors import TemplateError
 from followupd.mail.headers import Address, extract_message_ids

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from followupd.adapters.imap import Mailbox
     from followupd.adapters.smtp import SmtpSender
     from followupd.adapters.store import Store
-    from followupd.compose.render import TemplateLibrary, TemplateSource
+    from followupd.compose.library import TemplateLibrary, TemplateSource
     from followupd.engine.cycle import CycleReport, Engine
     from followupd.runtime.health import Health
 
@@ -68,7 +68,7 @@ class App:
 
     @cached_property
     def templates(self) -> TemplateSource:
-        from followupd.compose.render import TemplateSource, builtin_templates_dir
+        from followupd.compose.library import TemplateSource, builtin_templates_dir
 
         settings = self.config.templates
         return TemplateSource(builtin_templates_dir(), overlay=settings.dir, disable=settings.disable,
