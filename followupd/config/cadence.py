@@ -10,8 +10,9 @@ import re
 from datetime import date, time, timedelta
 
 from followupd.config.schema import Table, toml_repr
+from followupd.errors import RegionError
 from followupd.planning.cadence import PRESETS, CadenceSettings, Gap, gap_minimum, parse_duration, parse_gap
-from followupd.planning.holiday_calendar import Holidays, RegionError, normalise_region
+from followupd.planning.holiday_calendar import Holidays, normalise_region
 
 MIN_GAP = timedelta(days=2)
 MAX_GAPS = 12
