@@ -39,9 +39,9 @@ from followupd.adapters.credentials import (
     resolve_credential,
     xoauth2_response,
 )
-from followupd.adapters.smtp import SmtpRejected, SmtpSender
+from followupd.adapters.smtp import SmtpSender
 from followupd.config import AccountConfig, SmtpConfig, config_warnings, parse_config, resolve_password
-from followupd.errors import ConfigError, SecretError
+from followupd.errors import ConfigError, SecretError, SmtpRejected
 
 PATH = Path("config.toml")
 SECRET = "hunter2-Very-Secret"

@@ -15,7 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from imapclient.response_parser import parse_fetch_response
 
-from followupd.adapters.fetchparse import FetchSyntaxError, parse_fetch_data, parse_internaldate, parse_message
+from followupd.adapters.fetchparse import parse_fetch_data, parse_internaldate, parse_message
+from followupd.errors import FetchSyntaxError
 
 HEADER = b"Message-ID: <a@example.org>\r\nSubject: Hello\r\n\r\n"
 

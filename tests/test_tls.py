@@ -22,9 +22,9 @@ from smtpsink import SinkHandler, free_port
 from tlsdovecot import Pki, make_pki, start_tls_dovecot
 
 from followupd.adapters.credentials import tls_context
-from followupd.adapters.smtp import SmtpSender, SmtpTemporary
+from followupd.adapters.smtp import SmtpSender
 from followupd.config import SmtpConfig, config_warnings, parse_config
-from followupd.errors import ConfigError
+from followupd.errors import ConfigError, SmtpTemporary
 
 MESSAGE = b"From: me@example.test\r\nTo: bob@example.org\r\nSubject: hi\r\n\r\nhello\r\n"
 

@@ -28,21 +28,15 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 
-__all__ = ["FetchItem", "FetchSyntaxError", "FetchValue", "parse_fetch_data", "parse_internaldate",
+from followupd.errors import FetchSyntaxError
+
+__all__ = ["FetchItem", "FetchValue", "parse_fetch_data", "parse_internaldate",
            "parse_message"]
 
 #: A parsed value: a number, bytes (atom, quoted string or literal), None (``NIL``) or a list of values.
 FetchValue = int | bytes | None | tuple["FetchValue", ...]
 #: What imaplib stores per untagged FETCH line: plain text, or (text ending in ``{N}``, the N bytes read).
 FetchItem = bytes | tuple[bytes, bytes] | None
-
-
-class FetchSyntaxError(ValueError):
-    """One message's FETCH answer does not follow RFC 3501's grammar; ``seq`` names it when it was readable."""
-
-    def __init__(self, message: str, seq: int | None = None) -> None:
-        super().__init__(message)
-        self.seq = seq
 
 
 # One alternative per token kind, the commonest first; findall walks a whole line in C and whitespace between

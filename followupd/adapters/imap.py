@@ -45,9 +45,9 @@ from followupd.adapters.credentials import (
     resolve_credential,
     tls_context,
 )
-from followupd.adapters.fetchparse import FetchSyntaxError, parse_fetch_data, parse_internaldate
+from followupd.adapters.fetchparse import parse_fetch_data, parse_internaldate
 from followupd.config import AccountConfig
-from followupd.errors import AuthenticationError, MailboxError
+from followupd.errors import AuthenticationError, FetchSyntaxError, MailboxError
 
 __all__ = ["FetchedHeader", "FolderStatus", "Mailbox", "ResolvedFolders"]
 

@@ -26,29 +26,9 @@ from followupd.adapters.credentials import (
     tls_context,
 )
 from followupd.config import SmtpConfig
-from followupd.errors import OperationalError
+from followupd.errors import SmtpError, SmtpRejected, SmtpTemporary, SmtpUncertain
 
 logger = logging.getLogger(__name__)
-
-
-class SmtpError(OperationalError):
-    """Base of the SMTP outcomes below; the message carries the server's own words."""
-
-
-class SmtpRejected(SmtpError):
-    """A permanent refusal (5xx): sending again would fail the same way."""
-
-    def __init__(self, message: str, *, code: int) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class SmtpTemporary(SmtpError):
-    """Nothing was handed over (4xx, or the connection failed before DATA): safe to retry later."""
-
-
-class SmtpUncertain(SmtpError):
-    """The connection failed during DATA: the server may or may not have accepted the message."""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from followupd.cli.root import State, handle_errors, main
-from followupd.errors import ConfigError
+from followupd.errors import ConfigError, exit_code_for
 
 if TYPE_CHECKING:
     from followupd.runtime.doctor import Check
@@ -58,7 +58,7 @@ def doctor(state: State, as_json: bool, timeout: float) -> None:
             click.echo(json.dumps([_entry(None, failed)], indent=2))
         else:
             click.echo(_line(failed))
-        sys.exit(exc.exit_code)
+        sys.exit(exit_code_for(exc))
 
     results: list[tuple[str | None, Check]] = [(None, dr.config_passed(path, len(apps)))]
     if not as_json:

@@ -22,7 +22,7 @@ import click
 
 from followupd import __version__
 from followupd.cli.lazy import LazyGroup, lazy_module
-from followupd.errors import FollowupdError
+from followupd.errors import FollowupdError, exit_code_for
 
 # Imported when first used, not when `followupd` starts (issue 16: `--help` in well under a second): the store
 # brings SQLAlchemy, the config module the cadence, tone and intent tables.
@@ -48,7 +48,6 @@ def read_health(session: Any) -> Health:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-EXIT_BUG = 4
 LOG_LEVELS = ("debug", "info", "warning", "error")
 #: Log lines outside the journal: "2026-12-03 09:20:27 INFO followupd.runtime.daemon: ...", local time.
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -186,13 +185,13 @@ def handle_errors(func: F) -> F:
             return func(*args, **kwargs)
         except FollowupdError as exc:
             click.echo(f"followupd: error: {exc}", err=True)
-            sys.exit(exc.exit_code)
+            sys.exit(exit_code_for(exc))
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):
             raise
-        except Exception:
+        except Exception as exc:
             traceback.print_exc()
             click.echo("followupd: this is a bug; please report it with the traceback above", err=True)
-            sys.exit(EXIT_BUG)
+            sys.exit(exit_code_for(exc))
 
     return cast(F, wrapper)
 
@@ -237,7 +236,7 @@ def poll(state: State, dry_run: bool, quiet: bool) -> None:
             continue
         click.echo(label + prefix + report.summary())
     if failed:
-        sys.exit(max(exc.exit_code for exc in failed))
+        sys.exit(max(exit_code_for(exc) for exc in failed))
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -31,7 +31,7 @@ from followupd.compose.scan import read_template, scan_templates
 from followupd.compose.tone import BUILTIN_BANNED, ToneSettings
 from followupd.compose.variant import COMMITMENT_FOLDER, COMMITMENT_STAGES, STAGES
 from followupd.config import Config, load_config
-from followupd.errors import TemplateError
+from followupd.errors import TemplateError, exit_code_for
 
 
 def _config_if_any(state: State) -> Config | None:
@@ -94,7 +94,7 @@ def templates_check(state: State, path: Path | None, strict: bool) -> None:
     warnings = len(problems) - errors
     click.echo(f"{count} template(s) checked: {errors} error(s), {warnings} warning(s)")
     if errors or (strict and warnings):
-        sys.exit(TemplateError.exit_code)
+        sys.exit(exit_code_for(TemplateError))
 
 
 @dataclass(frozen=True)

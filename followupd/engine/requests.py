@@ -17,16 +17,13 @@ from sqlalchemy.orm import Session
 from followupd.adapters import store as st
 from followupd.config import Config
 from followupd.engine.drafts import WITHDRAWABLE_STATES, close_thread, replan_thread, withdraw_open_touches
+from followupd.errors import RequestRefused
 from followupd.planning.cadence import parse_duration
 
 logger = logging.getLogger(__name__)
 
 APPROVE, SKIP, STOP, SNOOZE, NOTE, EDIT = "approve", "skip", "stop", "snooze", "note", "edit"
 REQUEST_KINDS = (APPROVE, SKIP, STOP, SNOOZE, NOTE, EDIT)
-
-
-class RequestRefused(Exception):
-    """The request cannot be applied (wrong state, sending off); its message is shown to the user."""
 
 
 def queue_request(session: Session, *, kind: str, target: str, now: datetime, argument: str = "",

@@ -32,10 +32,11 @@ from sqlalchemy.orm import Session
 
 from followupd.adapters import store as st
 from followupd.adapters.faults import crash_point
-from followupd.adapters.smtp import SmtpRejected, SmtpSender, SmtpTemporary, SmtpUncertain
+from followupd.adapters.smtp import SmtpSender
 from followupd.compose.message import draft_message_id
 from followupd.config import Config
 from followupd.engine.drafts import FOLLOWUPD_HEADER, keep_promise, replan_thread, thread_zone, withdraw_open_touches
+from followupd.errors import SmtpRejected, SmtpTemporary, SmtpUncertain
 from followupd.planning.cadence import fit_to_window
 from followupd.planning.tracking import is_tracking_address
 

@@ -21,11 +21,9 @@ from collections.abc import Iterable
 from datetime import date
 from functools import lru_cache
 
+from followupd.errors import RegionError
+
 _REGION = re.compile(r"(?P<country>[A-Za-z]{2,3})(?:-(?P<subdiv>[A-Za-z0-9]{1,4}))?")
-
-
-class RegionError(ValueError):
-    """A region code the holidays package does not know; the message says what it does know."""
 
 
 def normalise_region(code: str) -> str:

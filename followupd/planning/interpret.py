@@ -8,17 +8,33 @@ already matched a thread, so this costs nothing for the rest of the mailbox.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from followupd.config import RepliesConfig
 from followupd.mail.bodytext import message_text
 from followupd.mail.dsn import DeliveryReport, classify_notice, parse_dsn
 from followupd.mail.headers import MessageMeta
-from followupd.mail.intent import Intent, reply_intent
+from followupd.mail.intent import Intent, PhraseSet, reply_intent
 from followupd.mail.ooo import find_return
-from followupd.planning.cadence import CadenceSettings, add_business_days, add_gap, fit_to_window
+from followupd.planning.cadence import CadenceSettings, Gap, add_business_days, add_gap, fit_to_window
+
+
+@dataclass(frozen=True)
+class ReplySettings:
+    """How replies and automatic answers move a thread: out-of-office postponement, holding replies, declines.
+
+    The ``[replies]`` section fills it (followupd.config builds it); it lives here, with the code that reads it,
+    so the core takes plain settings and never the config module. ``phrases`` are per-language additions and
+    removals over the built-in lists in followupd.mail.intent."""
+
+    ooo_grace: Gap = field(default_factory=lambda: Gap(1, "bd"))
+    ooo_default_postpone: timedelta = timedelta(weeks=1)
+    ooo_horizon_days: int = 90
+    holding_default: timedelta = timedelta(weeks=1)
+    match_domain: bool = False
+    phrases: Mapping[str, PhraseSet] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -32,7 +48,7 @@ def _start_of(day: date, settings: CadenceSettings, tz: ZoneInfo) -> datetime:
     return fit_to_window(datetime.combine(day, time(0, 0), tzinfo=tz), settings, tz)
 
 
-def out_of_office(raw: bytes | None, subject: str, *, received: datetime, replies: RepliesConfig,
+def out_of_office(raw: bytes | None, subject: str, *, received: datetime, replies: ReplySettings,
                   cadence: CadenceSettings, tz: ZoneInfo) -> Postponement:
     """Postpone past the return date the notice gives (first business day after it, plus the grace), or by the
     configured default when it names none."""
@@ -49,14 +65,14 @@ def out_of_office(raw: bytes | None, subject: str, *, received: datetime, replie
                                f"next check-in after {until.astimezone(tz):%a %d %b}")
 
 
-def human_reply(raw: bytes | None, *, received: datetime, replies: RepliesConfig, tz: ZoneInfo) -> Intent:
+def human_reply(raw: bytes | None, *, received: datetime, replies: ReplySettings, tz: ZoneInfo) -> Intent:
     """reply / holding / declined; without a body (fetch failed) it is a reply: never chase someone who answered."""
     if not raw:
         return Intent(kind="reply", evidence="")
     return reply_intent(message_text(raw), phrases=replies.phrases, received=received, tz=tz)
 
 
-def holding_until(intent: Intent, *, received: datetime, replies: RepliesConfig, cadence: CadenceSettings,
+def holding_until(intent: Intent, *, received: datetime, replies: ReplySettings, cadence: CadenceSettings,
                   tz: ZoneInfo) -> Postponement:
     """The clock restarts at the day they named (the next business day after it), else after the default."""
     if intent.promised is not None:

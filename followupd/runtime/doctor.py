@@ -43,7 +43,7 @@ from followupd.adapters.imap import Mailbox, ResolvedFolders
 from followupd.adapters.store import database_status, migrations
 from followupd.compose.checks import SAMPLE_SIGNATURE, SAMPLE_USER, check_library
 from followupd.config import AccountConfig, Config, DatabaseConfig, SmtpConfig, config_warnings, is_loopback, redact_url
-from followupd.errors import AuthenticationError, ConfigError, FollowupdError, TemplateError
+from followupd.errors import AuthenticationError, ConfigError, FollowupdError, SmtpRejected, TemplateError
 from followupd.mail.traces import TRACE_FETCH_FIELDS
 from followupd.runtime.selftest import SelfTest, find_self_test
 
@@ -561,7 +561,7 @@ def probe_smtp(config: SmtpConfig, credential: Credential | None, *, mail_from: 
         return stop(f"SMTP server {where} refused the login for {config.username}: "
                     f"{_words(exc.smtp_code, exc.smtp_error)}",
                     f"check the [{config.section}] secret and [smtp] username", tls=tls)
-    except _OAuthUnavailable as exc:
+    except SmtpRejected as exc:   # only _smtp_login raises it: no OAuth2 mechanism in common
         return stop(str(exc), tls=tls)
     except ssl.SSLError as exc:
         return stop(f"TLS with SMTP server {where} failed: {exc.reason or exc}", tls=tls)
@@ -569,10 +569,6 @@ def probe_smtp(config: SmtpConfig, credential: Credential | None, *, mail_from: 
         return stop(f"SMTP conversation with {where} failed: {exc}", tls=tls)
     finally:
         client.close()
-
-
-class _OAuthUnavailable(Exception):
-    pass
 
 
 def _smtp_login(client: smtplib.SMTP, config: SmtpConfig, credential: Credential) -> None:
@@ -583,8 +579,8 @@ def _smtp_login(client: smtplib.SMTP, config: SmtpConfig, credential: Credential
     offered = client.esmtp_features.get("auth", "").split()
     mechanism = choose_oauth_mechanism(credential.mechanism, offered)
     if mechanism is None:
-        raise _OAuthUnavailable(oauth_unavailable(credential.mechanism, offered, f"{config.host}:{config.port}",
-                                                  credential.section))
+        raise SmtpRejected(oauth_unavailable(credential.mechanism, offered, f"{config.host}:{config.port}",
+                                           credential.section), code=504)
     exchange = OAuthExchange(mechanism, username=config.username, host=config.host, port=config.port,
                              token=credential.secret)
     client.auth(mechanism, exchange, initial_response_ok=True)

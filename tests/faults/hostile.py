@@ -19,11 +19,11 @@ from zoneinfo import ZoneInfo
 
 from hypothesis import strategies as st
 
-from followupd.config import RepliesConfig
 from followupd.mail import bodytext, dsn, exchange, headers, intent, ooo
 from followupd.mail.headers import MessageKind, parse_headers
 from followupd.planning import interpret
 from followupd.planning.cadence import CadenceSettings
+from followupd.planning.interpret import ReplySettings
 from followupd.planning.matching import ThreadIndex, ThreadKey, match_message
 from followupd.planning.tracking import find_tracking
 
@@ -170,7 +170,7 @@ def run_pipeline(raw: bytes) -> dict[str, Any]:
     classify = getattr(intent, "_classify", None)
     if classify is not None:
         classify(intent._normalise(text[:20_000]), intent.merge_phrases(None), today)
-    replies, cadence = RepliesConfig(), CadenceSettings()
+    replies, cadence = ReplySettings(), CadenceSettings()
     hold = interpret.out_of_office(raw, meta.subject, received=RECEIVED, replies=replies, cadence=cadence, tz=TZ)
     assert hold.until >= RECEIVED - timedelta(days=1)
     reading = interpret.human_reply(raw, received=RECEIVED, replies=replies, tz=TZ)

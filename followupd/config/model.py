@@ -1,0 +1,179 @@
+"""The validated configuration: frozen dataclasses, built once by followupd.config.loading and read everywhere.
+
+Sections the pure core reads are its own settings types (CadenceSettings, ToneSettings, ReplySettings), so the
+core never imports this package; the rest are defined here. The login/TLS block is one class,
+:class:`LoginConfig`, that [account] and [smtp] both extend, so its fields are written once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from followupd.adapters.credentials import OAuthMechanism
+from followupd.compose.tone import ToneSettings
+from followupd.planning.cadence import CadenceSettings
+from followupd.planning.interpret import ReplySettings
+
+TlsMode = Literal["implicit", "starttls", "none"]
+TLS_MODES: tuple[TlsMode, ...] = ("implicit", "starttls", "none")
+
+@dataclass(frozen=True)
+class LoginConfig:
+    """One login to one mail server, written once for [account] (IMAP) and [smtp]: where, how encrypted, as whom.
+
+    Exactly one secret source is set (see adapters.credentials); ``password`` is kept out of ``repr`` and logs.
+    ``tls_ca_file``/``tls_verify``: which server certificate is accepted."""
+
+    host: str
+    port: int
+    tls: TlsMode
+    username: str
+    password_command: str | None
+    password_env: str | None
+    password: str | None = field(default=None, repr=False)
+    password_keyring: str | None = None
+    oauth2_token_command: str | None = None
+    oauth2_mechanism: OAuthMechanism = "auto"
+    tls_ca_file: Path | None = None
+    tls_verify: bool = True
+
+
+@dataclass(frozen=True)
+class AccountConfig(LoginConfig):
+    """The IMAP account: its login, and whether to wait for mail with IDLE."""
+
+    idle: bool = True  # push via IMAP IDLE where the server offers it; false: poll only
+
+
+@dataclass(frozen=True)
+class IdentityConfig:
+    """Who the user is: their own addresses (lower-case) tell "Bob replied" apart from "I followed up"."""
+
+    name: str
+    addresses: tuple[str, ...]
+    timezone: ZoneInfo
+    signature: str
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    """The address the user BCCs to ask for tracking (lower-case, without any ``-5d`` style suffix)."""
+
+    address: str
+    expect_all: bool = False  # every To recipient must answer (the "-all" suffix, as a default for all mail)
+
+
+@dataclass(frozen=True)
+class FoldersConfig:
+    """Folder names; ``None`` means "find it via SPECIAL-USE" (watch: INBOX plus Archive where it exists)."""
+
+    sent: str | None
+    drafts: str | None
+    watch: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    """Any SQLAlchemy URL. ``repr`` hides a password in the URL, since configs get pasted into bug reports."""
+
+    url: str
+    schema: str | None = None   # PostgreSQL schema of this account ([[accounts]]); None: the default one
+    migrate: Literal["auto", "refuse"] = "auto"
+    lease_period: timedelta = timedelta(seconds=60)
+
+    @property
+    def is_postgres(self) -> bool:
+        """Whether several processes can share it (leases) and accounts get schemas of their own."""
+        parts = url_parts(self.url)
+        return parts is not None and parts[0] == "postgresql"
+
+    def __repr__(self) -> str:
+        return (f"DatabaseConfig(url={redact_url(self.url)!r}, schema={self.schema!r}, migrate={self.migrate!r}, "
+                f"lease_period={self.lease_period!r})")
+
+
+@dataclass(frozen=True)
+class TemplatesConfig:
+    """``dir``: the user's templates, shadowing the built-in ones file by file (``None``: built-in only).
+
+    ``disable``: built-in variants (keys or shell patterns) left out; ``lang``: a language code or ``"auto"``.
+    """
+
+    dir: Path | None
+    disable: tuple[str, ...] = ()
+    lang: str = "en"
+
+
+@dataclass(frozen=True)
+class SmtpConfig(LoginConfig):
+    """The outgoing server. Without its own secret source it uses the [account] one (same login, ``section`` then
+    says "account"); its TLS trust settings are its own, never inherited."""
+
+    section: str = "smtp"
+
+
+SendingMode = Literal["review", "approve", "auto"]
+SENDING_MODES: tuple[SendingMode, ...] = ("review", "approve", "auto")
+
+
+@dataclass(frozen=True)
+class SendingConfig:
+    """Whether followupd may send: never on its own ("review"), what the user approves, or after a window."""
+
+    mode: SendingMode = "review"
+    review_window: timedelta = timedelta(hours=4)
+    max_per_hour: int = 10
+    max_per_day: int = 40
+    file_sent_copy: Literal["auto"] | bool = "auto"
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole validated configuration; ``path`` is its file (for messages and relative paths)."""
+
+    account: AccountConfig
+    identity: IdentityConfig
+    tracking: TrackingConfig
+    folders: FoldersConfig
+    database: DatabaseConfig
+    cadence: CadenceSettings
+    templates: TemplatesConfig
+    path: Path
+    smtp: SmtpConfig | None = None
+    sending: SendingConfig = field(default_factory=SendingConfig)
+    tone: ToneSettings = field(default_factory=ToneSettings)
+    replies: ReplySettings = field(default_factory=ReplySettings)
+    name: str = "default"  # the account's name: [[accounts]] name, else its username
+
+    @property
+    def account_key(self) -> str:
+        """The login this config acts for; one running followupd per key (lock, lease)."""
+        return f"{self.account.username}@{self.account.host}"
+
+
+# ----------------------------------------------------------------------------------------------------
+# Database URLs, read without importing SQLAlchemy
+# ----------------------------------------------------------------------------------------------------
+
+
+def redact_url(url: str) -> str:
+    """``postgresql://u:secret@h/db`` -> ``postgresql://u:***@h/db``; other URLs are unchanged."""
+    return re.sub(r"^((?:[A-Za-z][A-Za-z0-9+.\-]*://)?[^/@:]*):[^/@]*@", r"\1:***@", url)
+
+
+def url_parts(url: str) -> tuple[str, str] | None:
+    """(backend, database) of an SQLAlchemy URL without importing SQLAlchemy here; None if it does not parse.
+
+    The one place followupd tells SQLite from PostgreSQL by URL (per-account files or schemas, leases)."""
+    match = re.match(r"^([A-Za-z][A-Za-z0-9]*)(?:\+[A-Za-z0-9_]+)?://(.*)$", url)
+    if not match:
+        return None
+    backend, rest = match.group(1).lower(), match.group(2)
+    if backend == "sqlite":
+        return backend, rest.removeprefix("/")
+    return backend, rest.rsplit("/", 1)[-1].split("?", 1)[0]

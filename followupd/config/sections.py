@@ -1,0 +1,384 @@
+"""The sections without a login: who the user is, what to track, folders, database, templates, tone, sending
+and replies. Each ``build_*`` turns one type-checked table into its settings and reports bad values by key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from followupd.compose.tone import ToneAdjustments, ToneSettings, all_builtin_phrases, is_builtin_phrase
+from followupd.config.model import (
+    SENDING_MODES,
+    DatabaseConfig,
+    FoldersConfig,
+    IdentityConfig,
+    SendingConfig,
+    SendingMode,
+    TemplatesConfig,
+    TrackingConfig,
+    redact_url,
+)
+from followupd.config.paths import default_data_dir, expand_user, local_timezone, zone_or_none
+from followupd.config.schema import Table, did_you_mean, quoted_list, toml_repr
+from followupd.mail.intent import PhraseSet
+from followupd.planning.cadence import parse_duration, parse_gap
+from followupd.planning.interpret import ReplySettings
+
+_EMAIL_FORBIDDEN = re.compile(r"[\s<>(),;:\"\[\]\\]")
+
+
+def email_problem(address: str) -> str | None:
+    """Why ``address`` is not a usable bare address, or None. Practical, not RFC 5322: it catches typos.
+
+    One ``@``, a non-empty local part, and a domain that is ``localhost`` or has a dot between non-empty
+    labels. ``"Alex <me@example.com>"`` is refused with a hint: only bare addresses are compared with headers.
+    """
+    if _EMAIL_FORBIDDEN.search(address):
+        return "write the bare address without a name, spaces or brackets, e.g. me@example.com"
+    if address.count("@") != 1:
+        return "an address has exactly one @, e.g. me@example.com"
+    local, domain = address.split("@")
+    if not local:
+        return "the part before @ is empty"
+    labels = domain.split(".")
+    if domain.lower() != "localhost" and (len(labels) < 2 or not all(labels)):
+        return f"the domain {domain!r} needs a dot (example.com) or must be localhost"
+    return None
+
+
+# ----------------------------------------------------------------------------------------------------
+# [identity] and [tracking]
+# ----------------------------------------------------------------------------------------------------
+
+
+def build_identity(table: Table, username: str, env: Mapping[str, str]) -> IdentityConfig:
+    name = table.text("name") or ""
+    signature = table.text("signature")
+    return IdentityConfig(
+        name=name,
+        addresses=_identity_addresses(table, username),
+        timezone=_identity_timezone(table, env),
+        signature=name if signature is None else signature,
+    )
+
+
+def _identity_addresses(table: Table, username: str) -> tuple[str, ...]:
+    """The user's own addresses, lower-case, de-duplicated; by default the username if it is an address."""
+    raw = table.items("addresses")
+    if raw is None:
+        if table.has("addresses") or not username:
+            return ()
+        if email_problem(username) is None:
+            return (username.lower(),)
+        table.error("addresses", f"is missing and [account] username = {toml_repr(username)} is not an email "
+                                 'address; list your own addresses, e.g. addresses = ["me@example.com"]')
+        return ()
+    if not raw:
+        table.bad("addresses", 'list at least one of your own addresses, e.g. addresses = ["me@example.com"]')
+        return ()
+    addresses: list[str] = []
+    for item in raw:
+        address = item.strip().lower()
+        problem = email_problem(address)
+        if problem:
+            table.bad("addresses", f"{toml_repr(item)} is not an email address: {problem}")
+        elif address not in addresses:
+            addresses.append(address)
+    return tuple(addresses)
+
+
+def _identity_timezone(table: Table, env: Mapping[str, str]) -> ZoneInfo:
+    key = table.text("timezone")
+    if key is None:
+        return local_timezone(env)
+    zone = zone_or_none(key.strip())
+    if zone is None:
+        table.bad("timezone",
+                  'use an IANA time zone name such as "Europe/Berlin", "America/New_York" or "UTC"')
+        return ZoneInfo("UTC")
+    return zone
+
+
+def build_tracking(table: Table, own: Sequence[str]) -> TrackingConfig:
+    raw = table.text("address")
+    if raw is None:
+        return TrackingConfig(address="")
+    address = raw.strip().lower()
+    problem = email_problem(address)
+    if problem:
+        table.bad("address",
+                  f"use an address you receive mail at, e.g. \"me+followup@example.com\"; {problem}")
+    elif address in own:
+        table.bad("address", "it is one of your own [identity] addresses, so every message you copy to "
+                             'yourself would be tracked; use a sub-address such as "me+followup@example.com"')
+    expect_all = table.values.get("expect_all")
+    return TrackingConfig(address=address, expect_all=expect_all if isinstance(expect_all, bool) else False)
+
+
+# ----------------------------------------------------------------------------------------------------
+# [folders], [database], [templates]
+# ----------------------------------------------------------------------------------------------------
+
+
+def build_folders(table: Table) -> FoldersConfig:
+    return FoldersConfig(
+        sent=_folder_name(table, "sent"),
+        drafts=_folder_name(table, "drafts"),
+        watch=_folder_watch(table),
+    )
+
+
+def _folder_name(table: Table, key: str) -> str | None:
+    value = table.text(key)
+    if value is not None and not value.strip():
+        table.error(key, "is empty; name the folder, or leave the key out to find it through SPECIAL-USE")
+        return None
+    return value
+
+
+def _folder_watch(table: Table) -> tuple[str, ...] | None:
+    raw = table.items("watch")
+    if raw is None:
+        return None
+    if not raw:
+        table.bad("watch",
+                  'name at least one folder, e.g. ["INBOX"], or leave the key out for INBOX and Archive')
+        return None
+    if not all(item.strip() for item in raw):
+        table.bad("watch", "folder names must not be empty")
+    return tuple(dict.fromkeys(raw))
+
+
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+
+
+def build_database(table: Table, env: Mapping[str, str]) -> DatabaseConfig:
+    migrate: Literal["auto", "refuse"] = "auto"
+    migrate_text = table.text("migrate")
+    if migrate_text is not None:
+        if migrate_text.strip().lower() in ("auto", "refuse"):
+            migrate = "refuse" if migrate_text.strip().lower() == "refuse" else "auto"
+        else:
+            table.bad("migrate", 'use "auto" (upgrade the database on start) or "refuse" (stop and print the '
+                                 "command to upgrade it)")
+    period = timedelta(seconds=60)
+    period_text = table.text("lease_period")
+    if period_text is not None:
+        seconds = re.fullmatch(r"\s*(\d+)\s*s\s*", period_text)
+        try:
+            period = timedelta(seconds=int(seconds.group(1))) if seconds else parse_duration(period_text)
+        except ValueError as exc:
+            table.bad("lease_period", str(exc).replace("m (minutes)", "s (seconds), m (minutes)"))
+        else:
+            if not timedelta(seconds=5) <= period <= timedelta(hours=1):
+                table.bad("lease_period", 'use 5 seconds to 1 hour, e.g. "60s"')
+    url = table.text("url")
+    if url is None:
+        return DatabaseConfig(url=f"sqlite:///{default_data_dir(env) / 'followupd.db'}", migrate=migrate,
+                              lease_period=period)
+    url = url.strip()
+    if not _URL_SCHEME.match(url):
+        table.bad("url", 'use an SQLAlchemy URL, e.g. "sqlite:////home/me/followupd.db" or '
+                         '"postgresql+psycopg://user@localhost/followupd"', shown=toml_repr(redact_url(url)))
+    if url.startswith("sqlite:///~"):
+        url = f"sqlite:///{expand_user(url.removeprefix('sqlite:///'), env)}"
+    return DatabaseConfig(url=url, migrate=migrate, lease_period=period)
+
+
+def build_templates(table: Table, config_path: Path, env: Mapping[str, str]) -> TemplatesConfig:
+    return TemplatesConfig(dir=_templates_dir(table, config_path, env), disable=_templates_disable(table),
+                           lang=_templates_lang(table))
+
+
+def _templates_dir(table: Table, config_path: Path, env: Mapping[str, str]) -> Path | None:
+    """Relative paths are relative to the config file, so the config works whatever the working directory."""
+    raw = table.text("dir")
+    if raw is None:
+        return None
+    directory = expand_user(raw.strip(), env)
+    if not directory.is_absolute():
+        directory = config_path.parent / directory
+    if not directory.is_dir():
+        what = "is not a directory" if directory.exists() else "does not exist"
+        table.bad("dir", f"{directory} {what}; create it, or leave the key out to use the built-in templates")
+        return None
+    return directory
+
+
+def _templates_disable(table: Table) -> tuple[str, ...]:
+    """Built-in variants to leave out. Whether each matches one is checked with the templates, not here."""
+    raw = table.items("disable")
+    if raw is None:
+        return ()
+    entries: list[str] = []
+    for item in raw:
+        entry = item.strip()
+        if entry != "*" and "/" not in entry:
+            table.bad("disable", f'{toml_repr(item)} names no template; write "<stage>/<name>.txt" as '
+                                 '`followupd templates list` shows it (e.g. "first/no-rush.txt", '
+                                 '"de/first/keine-eile.txt"), or a pattern such as "later/*"')
+        else:
+            entries.append(entry)
+    return tuple(dict.fromkeys(entries))
+
+
+def _templates_lang(table: Table) -> str:
+    raw = table.text("lang")
+    if raw is None:
+        return "en"
+    value = raw.strip().lower()
+    if value != "auto" and not re.fullmatch(r"[a-z]{2,3}", value):
+        table.bad("lang", 'use a language code such as "en" or "de" (the templates in <lang>/<stage>/), or "auto" '
+                          "to follow each message's language")
+        return "en"
+    return value
+
+
+# ----------------------------------------------------------------------------------------------------
+# [tone]
+# ----------------------------------------------------------------------------------------------------
+
+MIN_TONE_WORDS = 10
+MAX_TONE_WORDS = 1000
+
+
+def build_tone(table: Table) -> ToneSettings:
+    """``[tone]`` applies to every language, ``[tone.<lang>]`` to that language's templates on top of it."""
+    languages = {
+        name: _tone_adjustments(table, values, f"tone.{name}", (name,))
+        for name, values in table.values.items() if isinstance(values, dict)
+    }
+    return ToneSettings(common=_tone_adjustments(table, table.values, "tone", None), languages=languages)
+
+
+def _tone_adjustments(table: Table, values: Mapping[str, Any], label: str,
+                      langs: tuple[str, ...] | None) -> ToneAdjustments:
+    def strings(key: str) -> tuple[str, ...]:
+        raw = values.get(key)
+        items = [" ".join(item.split()) for item in raw] if isinstance(raw, list) else []
+        if any(not item for item in items):
+            table.problems.add(f"{label}.{key}", f"[{label}] {key} contains an empty string; remove it")
+        return tuple(dict.fromkeys(item for item in items if item))
+
+    for phrase in strings("allowed_phrases"):
+        if not is_builtin_phrase(phrase, langs):
+            hint = did_you_mean(phrase, all_builtin_phrases(), '; did you mean "{}"?')
+            table.problems.add(f"{label}.allowed_phrases",
+                               f"[{label}] allowed_phrases: {toml_repr(phrase)} is not a built-in phrase"
+                               f"{' of this language' if langs else ''}; allowed_phrases only removes phrases from "
+                               f"the built-in lists{hint}")
+    for word in strings("allowed_caps"):
+        if not re.fullmatch(r"[^\W\d_]+", word):
+            table.problems.add(f"{label}.allowed_caps",
+                               f"[{label}] allowed_caps: {toml_repr(word)} is not a single word of letters; "
+                               'list acronyms one by one, e.g. ["GDPR", "OKR"]')
+    max_words = values.get("max_words")
+    if isinstance(max_words, int) and not MIN_TONE_WORDS <= max_words <= MAX_TONE_WORDS:
+        table.problems.add(f"{label}.max_words",
+                           f"[{label}] max_words = {max_words} is not allowed; use {MIN_TONE_WORDS} to "
+                           f"{MAX_TONE_WORDS} words, e.g. 90")
+        max_words = None
+    return ToneAdjustments(
+        banned_phrases=strings("banned_phrases"), allowed_phrases=strings("allowed_phrases"),
+        allowed_caps=tuple(word.upper() for word in strings("allowed_caps")),
+        max_words=max_words if isinstance(max_words, int) else None,
+    )
+
+
+# ----------------------------------------------------------------------------------------------------
+# [sending] and [replies]
+# ----------------------------------------------------------------------------------------------------
+
+
+def build_sending(table: Table, *, present_smtp: bool) -> SendingConfig:
+    defaults = SendingConfig()
+    mode_text = table.text("mode")
+    mode: SendingMode = defaults.mode
+    if mode_text is not None:
+        matched = [m for m in SENDING_MODES if m == mode_text.strip().lower()]
+        if matched:
+            mode = matched[0]
+        else:
+            table.bad("mode", f"use one of {quoted_list(SENDING_MODES)}")
+    if mode != "review" and not present_smtp:
+        table.bad("mode", 'sending needs an [smtp] section (host, port, tls); add one or use mode = "review"')
+    window = defaults.review_window
+    window_text = table.text("review_window")
+    if window_text is not None:
+        try:
+            window = parse_duration(window_text)
+        except ValueError as exc:
+            table.bad("review_window", str(exc))
+        else:
+            if window < timedelta(minutes=5):
+                table.bad("review_window", 'give yourself at least "5m" to review a draft before it is sent')
+    limits = {}
+    for key in ("max_per_hour", "max_per_day"):
+        value = table.integer(key)
+        limits[key] = getattr(defaults, key) if value is None else value
+        if value is not None and value < 1:
+            table.bad(key, "use a whole number of at least 1")
+    file_copy: Literal["auto"] | bool = defaults.file_sent_copy
+    raw = table.values.get("file_sent_copy")
+    if isinstance(raw, bool):
+        file_copy = raw
+    elif isinstance(raw, str):
+        if raw.strip().lower() == "auto":
+            file_copy = "auto"
+        else:
+            table.bad("file_sent_copy", 'use "auto", true or false')
+    return SendingConfig(mode=mode, review_window=window, max_per_hour=limits["max_per_hour"],
+                         max_per_day=limits["max_per_day"], file_sent_copy=file_copy)
+
+
+def build_replies(table: Table) -> ReplySettings:
+    defaults = ReplySettings()
+    grace = defaults.ooo_grace
+    if table.text("ooo_grace") is not None:
+        try:
+            grace = parse_gap(table.text("ooo_grace") or "")
+        except ValueError as exc:
+            table.bad("ooo_grace", str(exc))
+
+    def duration(key: str, default: timedelta) -> timedelta:
+        text = table.text(key)
+        if text is None:
+            return default
+        try:
+            value = parse_duration(text)
+        except ValueError as exc:
+            table.bad(key, str(exc))
+            return default
+        if value < timedelta(days=1):
+            table.bad(key, 'use at least a day, e.g. "1w"')
+        return value
+
+    horizon = table.integer("ooo_horizon_days")
+    if horizon is not None and not 1 <= horizon <= 366:
+        table.bad("ooo_horizon_days", "use 1 to 366 days")
+    phrases: dict[str, PhraseSet] = {}
+    for lang, values in table.values.items():
+        if not isinstance(values, dict):
+            continue
+
+        def strings(key: str, values: Mapping[str, Any] = values) -> tuple[str, ...]:
+            raw = values.get(key)
+            return tuple(" ".join(str(item).split()) for item in raw if str(item).strip()) if isinstance(raw, list) \
+                else ()
+
+        phrases[lang] = PhraseSet(holding=strings("holding"), declined=strings("declined"), remove=strings("remove"),
+                                  replace=bool(values.get("replace", False)))
+    match_domain = table.values.get("match_domain")
+    return ReplySettings(
+        ooo_grace=grace,
+        ooo_default_postpone=duration("ooo_default_postpone", defaults.ooo_default_postpone),
+        ooo_horizon_days=horizon if horizon is not None and 1 <= horizon <= 366 else defaults.ooo_horizon_days,
+        holding_default=duration("holding_default", defaults.holding_default),
+        match_domain=match_domain if isinstance(match_domain, bool) else defaults.match_domain,
+        phrases=phrases,
+    )
