@@ -35,13 +35,18 @@ trailing spaces) and after a mobile footer ("Sent from my iPhone").
 from __future__ import annotations
 
 import codecs
+import logging
 import re
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import compat32
 from html.parser import HTMLParser
 
+from followupd.mail import internal_errors
+
 __all__ = ["decode_payload", "html_to_text", "message_text", "readable_text", "strip_quoted"]
+
+logger = logging.getLogger(__name__)
 
 #: Parts nested deeper than this are ignored (hostile mail nests thousands of multiparts).
 _MAX_DEPTH = 20
@@ -63,7 +68,8 @@ def message_text(raw: bytes, *, max_chars: int = 20000) -> str:
     """
     try:
         return strip_quoted(readable_text(raw, max_chars=max(4 * max_chars, 200_000)), max_chars=max_chars)
-    except Exception:  # last resort for a bug here: mail is hostile and one message must not stop a cycle
+    except Exception as exc:  # last resort for a bug here: mail is hostile and one message must not stop a cycle
+        internal_errors.record("bodytext", exc, logger=logger, doing="reading a message's text; it is read as empty")
         return ""
 
 
@@ -89,7 +95,8 @@ def readable_text(raw: bytes, *, max_chars: int = 1_000_000) -> str:
             if size >= max_chars:
                 break
         return "\n\n".join(chunks)[:max_chars]
-    except Exception:
+    except Exception as exc:
+        internal_errors.record("bodytext", exc, logger=logger, doing="reading a message's text; it is read as empty")
         return ""
 
 
@@ -232,7 +239,8 @@ def _best_alternative(children: list[Message]) -> Message:
 def _is_body_text(part: Message, *, is_root: bool) -> bool:
     if part.get_content_type() not in ("text/plain", "text/html"):
         return False
-    disposition = (part.get("content-disposition") or "").split(";", 1)[0].strip().lower()
+    # str(): compat32 hands back a Header object, not a str, for a value with raw 8-bit bytes in it.
+    disposition = str(part.get("content-disposition") or "").split(";", 1)[0].strip().lower()
     if disposition == "attachment":
         return False
     try:

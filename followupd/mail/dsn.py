@@ -50,16 +50,15 @@ from email.parser import BytesParser
 from email.policy import compat32
 from typing import Literal, cast
 
+from followupd.mail import internal_errors
 from followupd.mail.bodytext import decode_bytes, decode_payload, readable_text
 from followupd.mail.headers import MessageKind, MessageMeta, extract_message_ids, parse_headers
+from followupd.mail.internal_errors import INTERNAL_ERROR
 
 __all__ = ["INTERNAL_ERROR", "Action", "DeliveryReport", "RecipientStatus", "classify_notice", "parse_dsn"]
 
 logger = logging.getLogger(__name__)
 
-#: The marker a reader records (in ``DeliveryReport.internal_error``) when a bug in it was caught; tests assert
-#: it never shows on real mail.
-INTERNAL_ERROR = "internal error"
 
 Action = Literal["failed", "delayed", "delivered", "relayed", "expanded"]
 _ACTIONS: tuple[Action, ...] = ("failed", "delayed", "delivered", "relayed", "expanded")
@@ -94,7 +93,7 @@ class DeliveryReport:
     original_subject: str = ""
     reporting_mta: str = ""
     source: str = ""                       # "rfc3464", "dovecot-reject", "exim", "qmail", "exchange", ...
-    internal_error: str = ""               # INTERNAL_ERROR and the exception's type when a reader had a bug
+    internal_error: str = ""               # the marker internal_errors.record gave when a reader had a bug
 
     @property
     def failed(self) -> tuple[RecipientStatus, ...]:
@@ -115,9 +114,10 @@ def parse_dsn(raw: bytes) -> DeliveryReport | None:
     try:
         return _parse(bytes(raw))
     except Exception as exc:  # last resort for a bug here: one odd message must not stop a cycle
-        logger.exception("%s reading a delivery report; the message is judged by its headers", INTERNAL_ERROR)
+        marker = internal_errors.record("dsn", exc, logger=logger,
+                                        doing="reading a delivery report; the message is judged by its headers")
         return DeliveryReport(recipients=(), original_message_id=None, original_recipients=(),
-                              internal_error=f"{INTERNAL_ERROR}: {type(exc).__name__}")
+                              internal_error=marker)
 
 
 def classify_notice(raw: bytes | None, meta: MessageMeta | None = None) -> str | None:
@@ -132,8 +132,8 @@ def classify_notice(raw: bytes | None, meta: MessageMeta | None = None) -> str |
     try:
         return _notice(bytes(raw), meta if meta is not None else parse_headers(raw))
     except Exception as exc:
-        logger.exception("%s reading a notice; the message is judged by its headers", INTERNAL_ERROR)
-        return f"{INTERNAL_ERROR}: {type(exc).__name__}"
+        return internal_errors.record("dsn", exc, logger=logger,
+                                      doing="reading a notice; the message is judged by its headers")
 
 
 def _notice(raw: bytes, meta: MessageMeta) -> str | None:

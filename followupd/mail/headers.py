@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+import logging
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -20,8 +21,11 @@ from email.utils import getaddresses, parsedate_to_datetime
 from functools import lru_cache
 from typing import Any
 
+from followupd.mail import internal_errors
 from followupd.mail.headerblock import split_plain
 from followupd.mail.traces import extra_recipients, received_for
+
+logger = logging.getLogger(__name__)
 
 #: The header fields followupd fetches (``BODY.PEEK[HEADER.FIELDS (...)]``).
 #: Everything headers.py reads must be here.
@@ -102,12 +106,13 @@ def parse_headers(raw: bytes) -> MessageMeta:
     """Parse one fetched header block (or a whole message) into a MessageMeta; never raises.
 
     Mail is hostile input and one odd message must not stop a cycle, so every field degrades on its own and
-    says what was odd in ``problems``. The outer ``except`` is a last resort for a bug in this module: the
-    tests feed arbitrary bytes and assert it never fires.
+    says what was odd in ``problems``. The outer ``except`` is a last resort for a bug in this module: it
+    records the bug (internal_errors.py), and the tests feed arbitrary bytes and assert it never fires.
     """
     try:
         return _parse(bytes(raw))
     except Exception as exc:
+        internal_errors.record("headers", exc, logger=logger, doing="parsing headers; the message is skipped")
         problem = f"internal error parsing headers: {type(exc).__name__}"
         return MessageMeta(message_id=None, problems=(problem,))
 

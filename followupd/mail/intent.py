@@ -25,6 +25,7 @@ a trailing ``$`` means the phrase must end its sentence ("please stop$" is a dec
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -33,9 +34,12 @@ from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from followupd.mail import internal_errors
 from followupd.mail.ooo import date_expression_at
 
 __all__ = ["DEFAULT_PHRASES", "Intent", "IntentKind", "PhraseSet", "merge_phrases", "reply_intent"]
+
+logger = logging.getLogger(__name__)
 
 IntentKind = Literal["reply", "holding", "declined"]
 
@@ -197,7 +201,8 @@ def reply_intent(text: str, *, phrases: Mapping[str, PhraseSet] | None = None, r
         moment = received if received.tzinfo is not None else received.replace(tzinfo=UTC)
         today = moment.astimezone(tz).date()
         return _classify(_normalise(text[:_MAX_TEXT]), merge_phrases(phrases), today)
-    except Exception:  # last resort: when this module fails, the safe answer is that they replied
+    except Exception as exc:  # last resort: when this module fails, the safe answer is that they replied
+        internal_errors.record("intent", exc, logger=logger, doing="reading a reply's intent; taken as a reply")
         return Intent("reply", "intent not readable (internal error): taken as a reply")
 
 

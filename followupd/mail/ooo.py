@@ -32,13 +32,18 @@ numeric date needs its separators and valid ranges, a year-less dotted date its 
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from followupd.mail import internal_errors
+
 __all__ = ["LANGUAGES", "ReturnInfo", "date_expression_at", "find_return", "return_date"]
+
+logger = logging.getLogger(__name__)
 
 LANGUAGES: tuple[str, ...] = ("en", "de", "fr", "es", "it", "nl", "pt")
 
@@ -79,7 +84,8 @@ def find_return(text: str, *, received: datetime, tz: ZoneInfo, horizon_days: in
         moment = received if received.tzinfo is not None else received.replace(tzinfo=UTC)
         today = moment.astimezone(tz).date()
         return _find(_normalise(text[:_MAX_TEXT]), today, today + timedelta(days=max(0, horizon_days)))
-    except Exception:  # last resort for a bug here: never let one odd message stop a cycle
+    except Exception as exc:  # last resort for a bug here: never let one odd message stop a cycle
+        internal_errors.record("ooo", exc, logger=logger, doing="reading an out-of-office; no return date is read")
         return None
 
 
@@ -104,7 +110,8 @@ def date_expression_at(text: str, pos: int, *, lang: str, today: date, strict: b
         limit = today + timedelta(days=horizon_days)
         inside = sorted({d for d in dates if today <= d <= limit})
         return (inside[0], found.end) if len(inside) == 1 else None
-    except Exception:
+    except Exception as exc:
+        internal_errors.record("ooo", exc, logger=logger, doing="reading a date; none is read")
         return None
 
 

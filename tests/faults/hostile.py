@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import strategies as st
 
 from followupd.config import RepliesConfig
-from followupd.mail import bodytext, dsn, exchange, headers, intent, ooo
+from followupd.mail import bodytext, dsn, exchange, headers, intent, internal_errors, ooo
 from followupd.mail.headers import MessageKind, parse_headers
 from followupd.planning import interpret
 from followupd.planning.cadence import CadenceSettings
@@ -138,7 +138,9 @@ def _strict(module: Any, name: str, fallback: Callable[..., Any]) -> Callable[..
 def run_pipeline(raw: bytes) -> dict[str, Any]:
     """One message through parse, classify, tracking, matching and the body readers; returns what it found.
 
-    Raises (AssertionError or the bug's own exception) on anything a cycle must never see."""
+    Raises (AssertionError or the bug's own exception) on anything a cycle must never see, and fails when a
+    never-raise reader swallowed a bug of its own (followupd/mail/internal_errors.py)."""
+    internal_errors.clear()
     meta = _strict(headers, "_parse", parse_headers)(raw)
     checked = parse_headers(raw)
     assert not any(p.startswith("internal error") for p in checked.problems), checked.problems
@@ -179,4 +181,9 @@ def run_pipeline(raw: bytes) -> dict[str, Any]:
         interpret.holding_until(reading, received=RECEIVED, replies=replies, cadence=cadence, tz=TZ)
     if meta.thread_index:
         exchange.thread_index_info(meta.thread_index)
+        exchange.thread_topic_key(meta.thread_topic or meta.subject)
+    dsn.classify_notice(raw, meta)
+    bodytext.message_text(raw)
+    recorded = internal_errors.recorded()
+    assert not recorded, f"a never-raise reader caught its own bug: {recorded}; its traceback is in the log"
     return {"kind": meta.kind.value, "events": [e.kind.value for e in events], "problems": len(meta.problems)}
