@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from followupd.mail import internal_errors
-from followupd.mail.headers import base_subject
+from followupd.mail.subjects import base_subject
 
 __all__ = ["ThreadIndexInfo", "thread_index_guid", "thread_index_info", "thread_topic_key"]
 
@@ -88,7 +88,7 @@ def thread_topic_key(value: str) -> str:
     """A ``Thread-Topic`` (or any subject) normalised for comparison; "" when there is nothing to compare.
 
     Exchange writes the subject without reply prefixes, but other gateways copy the subject as is and may
-    encode it (RFC 2047), so the value is decoded and put through :func:`headers.base_subject`: equal keys
+    encode it (RFC 2047), so the value is decoded and put through :func:`subjects.base_subject`: equal keys
     mean the same conversation topic, and a key compares equal to ``base_subject()`` of the tracked subject.
     """
     try:
