@@ -35,7 +35,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from followupd.mail import internal_errors
-from followupd.mail.ooo import date_expression_at
+from followupd.mail.datewords import date_expression_at
 
 __all__ = ["DEFAULT_PHRASES", "Intent", "IntentKind", "PhraseSet", "merge_phrases", "reply_intent"]
 
