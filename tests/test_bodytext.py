@@ -310,3 +310,12 @@ def test_raw_8bit_bytes_in_content_disposition_keep_the_body() -> None:
     """Found by the internal-error marker: compat32 returns a Header object there, and the body was lost."""
     raw = b'Content-Type: text/plain\r\nContent-Disposition: inline; filename="\xe9.txt"\r\n\r\nHello\r\n'
     assert message_text(raw) == "Hello"
+
+
+def test_utf8_text_under_a_wrong_charset_label_is_read_as_utf8() -> None:
+    """Found on real Japanese bounces (bench/bodies.py): UTF-8 bytes declared ISO-2022-JP came out as U+FFFD."""
+    words = "送信先のメールボックスが一杯のため、送信できませんでした。"
+    raw = (b'Content-Type: text/plain; charset="ISO-2022-JP"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n'
+           + words.encode("utf-8") + b"\r\n")
+    assert message_text(raw) == words
+    assert decode_bytes("Grüße".encode("cp1252"), "cp1252") == "Grüße"  # a fitting label still wins

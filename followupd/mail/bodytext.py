@@ -37,6 +37,7 @@ from __future__ import annotations
 import codecs
 import logging
 import re
+from contextlib import suppress
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import compat32
@@ -133,7 +134,13 @@ def decode_bytes(data: bytes, charset: str) -> str:
         info = codecs.lookup(name)
         if not getattr(info, "_is_text_encoding", True):
             return _guess(data)
-        return data.decode(info.name, "replace")
+        text = data.decode(info.name, "replace")
+        if "\ufffd" in text and info.name != "utf-8":
+            # A label that does not fit bytes which are valid UTF-8: the label is wrong (seen in real Japanese
+            # bounces: UTF-8 text declared ISO-2022-JP). Only strictly valid UTF-8 overrides it.
+            with suppress(UnicodeDecodeError):
+                return data.decode("utf-8")
+        return text
     except Exception:  # LookupError, UnicodeError ("idna" refuses "replace"), ValueError...
         return _guess(data)
 
