@@ -13,7 +13,7 @@ CORE_MODULES = ("followupd.planning.tracking", "followupd.mail.headers", "follow
                 "followupd.compose.checks",
                 "followupd.mail.bodytext", "followupd.mail.ooo", "followupd.mail.dsn", "followupd.mail.intent",
                 "followupd.mail.exchange", "followupd.planning.interpret")
-ADAPTER_LIBRARIES = ("imapclient", "sqlalchemy", "apscheduler", "mailparser")
+ADAPTER_LIBRARIES = ("imapclient", "sqlalchemy", "apscheduler")
 
 
 def test_core_modules_import_no_io_library() -> None:

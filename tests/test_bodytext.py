@@ -276,13 +276,13 @@ def test_html_and_quote_stripping_never_raise(text: str) -> None:
 
 
 def test_issue_5_modules_are_pure_core() -> None:
-    """Like tests/test_architecture.py: these modules must not pull in network, SQL or mail-parser."""
+    """Like tests/test_architecture.py: these modules must not pull in network, SQL or scheduling libraries."""
     import subprocess
     import sys
 
     modules = ("followupd.mail.bodytext", "followupd.mail.ooo", "followupd.mail.dsn", "followupd.mail.intent",
                "followupd.mail.exchange")
-    libraries = ("imapclient", "sqlalchemy", "apscheduler", "mailparser")
+    libraries = ("imapclient", "sqlalchemy", "apscheduler")
     code = (f"import sys\nfor name in {modules!r}: __import__(name)\n"
             f"print(','.join(lib for lib in {libraries!r} if lib in sys.modules))\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

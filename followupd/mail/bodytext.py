@@ -14,9 +14,13 @@ message                     compat32   default     mail-parser
 1.6 MB with a PDF           20 ms      23 ms       22 ms
 ==========================  =========  ==========  ============
 
-* mail-parser is an adapter library here (``tests/test_architecture.py`` keeps it out of the pure core), and
-  it returns every text part concatenated, so choosing ``text/plain`` over its ``text/html`` twin, skipping
-  ``.txt`` attachments and forwarded ``message/rfc822`` parts would be ours to redo anyway.
+* mail-parser is no dependency (it was declared and never used). On the 333 real bounces of the shared
+  corpus (``bench/bodies.py``) its text parts named the bounced recipients in 300 files against 299 here,
+  3.3x slower (1.27 ms median against 0.32 ms), and it raised on one file; its ``body`` (every text part
+  concatenated) names more recipients (311) because it also dumps the returned original and leaves HTML as
+  HTML (41 files), and choosing ``text/plain`` over its ``text/html`` twin, skipping ``.txt`` attachments and
+  forwarded ``message/rfc822`` parts would be ours to redo anyway. dsn.py reads the delivery-status part
+  itself. It would also put a third-party import in the pure core.
 * ``policy.default``'s ``get_content()`` raises ``LookupError`` on an unknown charset and its header objects
   raise on some malformed parameters; we need "never raises" and "bad charset -> replace" in any case, which
   is exactly the decoding we would wrap around it. Its ``get_body()`` part choice is small enough to write
