@@ -24,6 +24,7 @@ def _no_swallowed_bug() -> Iterator[None]:
     yield
     assert_no_internal_error()
 
+
 GUID = bytes.fromhex("55bd609bd909484ab7571d5cd8a5f194")
 
 

@@ -37,6 +37,7 @@ def _no_swallowed_bug() -> Iterator[None]:
     yield
     assert_no_internal_error()
 
+
 MAIL = Path(__file__).parent / "data" / "mail"
 TRACKED_ID = "<CAK7x9Q3proposal@mail.gmail.com>"
 DASH = "\u2013"  # an en dash: a multi-byte character the samples carry

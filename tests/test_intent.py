@@ -29,6 +29,7 @@ def _no_swallowed_bug() -> Iterator[None]:
     yield
     assert_no_internal_error()
 
+
 # Far above any normal run even on a loaded CI machine; a quadratic regex on 1 MB takes minutes.
 PATHOLOGICAL_SECONDS = 5.0
 
