@@ -6,14 +6,27 @@ Samples under tests/data/mail/body/ are whole messages shaped like what the name
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from swallowed import assert_no_internal_error, take_internal_errors
 
+from followupd.mail import bodytext
 from followupd.mail.bodytext import decode_bytes, html_to_text, message_text, readable_text, strip_quoted
+
+
+@pytest.fixture(autouse=True)
+def _no_swallowed_bug() -> Iterator[None]:
+    """Every test here fails when a reader caught its own bug, whatever the test itself checks."""
+    take_internal_errors()
+    yield
+    assert_no_internal_error()
+
 
 # Far above any normal run even on a loaded CI machine; a quadratic regex on 1 MB takes minutes.
 PATHOLOGICAL_SECONDS = 5.0
@@ -235,6 +248,8 @@ SAMPLES = sorted(BODY.glob("*.eml"))
 def test_never_raises_on_arbitrary_bytes(raw: bytes) -> None:
     text = message_text(raw)
     assert "\r" not in text and "\x00" not in text
+    assert readable_text(raw) is not None
+    assert_no_internal_error()
 
 
 NASTY = st.sampled_from([b"\r\n\r\n", b"--", b"Content-Type: text/html\r\n", b"charset=x-bad", b"<", b">",
@@ -250,6 +265,7 @@ def test_never_raises_on_mutated_samples(path: Path, edits: list[tuple[int, byte
         at = position % (len(raw) + 1)
         raw[at:at] = insert
     assert isinstance(message_text(bytes(raw)), str)
+    assert_no_internal_error()
 
 
 @settings(max_examples=200, deadline=None)
@@ -257,3 +273,36 @@ def test_never_raises_on_mutated_samples(path: Path, edits: list[tuple[int, byte
 def test_html_and_quote_stripping_never_raise(text: str) -> None:
     assert isinstance(strip_quoted(html_to_text(text)), str)
     assert len(strip_quoted(text, max_chars=50)) <= 50
+    assert_no_internal_error()
+
+
+# --------------------------------------------------------------------------------- a bug is seen, not hidden
+
+def _boom(*_args: object, **_kwargs: object) -> NoReturn:
+    raise ZeroDivisionError("a bug planted by the test")
+
+
+def test_a_bug_in_the_reader_gives_the_default_and_is_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = b"Content-Type: text/plain\r\n\r\nHello\r\n"
+    monkeypatch.setattr(bodytext, "strip_quoted", _boom)
+    assert message_text(raw) == ""
+    assert take_internal_errors() == {"bodytext": 1}
+
+    monkeypatch.setattr(bodytext, "_readable_parts", _boom)
+    assert readable_text(raw) == ""
+    assert take_internal_errors() == {"bodytext": 1}
+
+
+def test_raw_8bit_bytes_in_content_disposition_keep_the_body() -> None:
+    """Found by the internal-error marker: compat32 returns a Header object there, and the body was lost."""
+    raw = b'Content-Type: text/plain\r\nContent-Disposition: inline; filename="\xe9.txt"\r\n\r\nHello\r\n'
+    assert message_text(raw) == "Hello"
+
+
+def test_utf8_text_under_a_wrong_charset_label_is_read_as_utf8() -> None:
+    """Found on real Japanese bounces (bench/bodies.py): UTF-8 bytes declared ISO-2022-JP came out as U+FFFD."""
+    words = "送信先のメールボックスが一杯のため、送信できませんでした。"
+    raw = (b'Content-Type: text/plain; charset="ISO-2022-JP"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n'
+           + words.encode("utf-8") + b"\r\n")
+    assert message_text(raw) == words
+    assert decode_bytes("Grüße".encode("cp1252"), "cp1252") == "Grüße"  # a fitting label still wins

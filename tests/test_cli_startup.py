@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-HEAVY_FOR_HELP = ("sqlalchemy", "alembic", "jinja2", "imapclient", "apscheduler", "mailparser",
+HEAVY_FOR_HELP = ("sqlalchemy", "alembic", "jinja2", "imapclient", "apscheduler",
                   "followupd.config", "followupd.engine.cycle",
                   "followupd.compose.render", "followupd.compose.library")  # (store: sqlalchemy says it)
-HEAVY_FOR_STATUS = ("alembic", "jinja2", "imapclient", "apscheduler", "mailparser", "smtplib",
+HEAVY_FOR_STATUS = ("alembic", "jinja2", "imapclient", "apscheduler", "smtplib",
                     "followupd.engine.cycle", "followupd.compose.render", "followupd.compose.library",
                     "followupd.adapters.imap",
                     "followupd.engine.drafts")

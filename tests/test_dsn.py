@@ -8,13 +8,26 @@ Dovecot (LDA quota, Pigeonhole reject) send.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from swallowed import assert_no_internal_error, take_internal_errors
 
-from followupd.mail.dsn import DeliveryReport, RecipientStatus, parse_dsn
+from followupd.mail import dsn as dsn_module
+from followupd.mail.dsn import DeliveryReport, RecipientStatus, classify_notice, parse_dsn
+
+
+@pytest.fixture(autouse=True)
+def _no_swallowed_bug() -> Iterator[None]:
+    """Every test here fails when a reader caught its own bug, whatever the test itself checks."""
+    take_internal_errors()
+    yield
+    assert_no_internal_error()
+
 
 # Far above any normal run even on a loaded CI machine; a quadratic regex on 1 MB takes minutes.
 PATHOLOGICAL_SECONDS = 5.0
@@ -247,6 +260,9 @@ def test_never_raises_on_arbitrary_bytes(raw: bytes) -> None:
     found = parse_dsn(raw)
     assert found is None or all(r.permanent == (r.action == "failed" and r.status.startswith("5"))
                                 for r in found.recipients)
+    assert found is None or not found.internal_error
+    classify_notice(raw)
+    assert_no_internal_error()
 
 
 NASTY = st.sampled_from([b"\r\n\r\n", b"--", b"Action: failed\r\n", b"Status: 4.", b"rfc822;", b"@", b"<", b">",
@@ -263,3 +279,24 @@ def test_never_raises_on_mutated_samples(path: Path, edits: list[tuple[int, byte
         raw[at:at] = insert
     found = parse_dsn(bytes(raw))
     assert found is None or all(r.status[:1] in ("", "2", "4", "5") for r in found.recipients)
+    assert found is None or not found.internal_error
+    classify_notice(bytes(raw))
+    assert_no_internal_error()
+
+
+# --------------------------------------------------------------------------------- a bug is seen, not hidden
+
+def _boom(*_args: object, **_kwargs: object) -> NoReturn:
+    raise ZeroDivisionError("a bug planted by the test")
+
+
+def test_a_bug_in_the_reader_gives_the_default_and_is_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = (DSN / "postfix_failed.eml").read_bytes()
+    monkeypatch.setattr(dsn_module, "_parse", _boom)
+
+    report = parse_dsn(raw)
+
+    assert report is not None and report.recipients == ()
+    assert report.internal_error == "internal error: ZeroDivisionError"
+    assert classify_notice(raw) == "internal error: ZeroDivisionError"
+    assert take_internal_errors() == {"dsn": 2}

@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import NoReturn
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from swallowed import assert_no_internal_error, take_internal_errors
 
+from followupd.mail import exchange
 from followupd.mail.exchange import thread_index_guid, thread_index_info, thread_topic_key
 from followupd.mail.headers import base_subject
+
+
+@pytest.fixture(autouse=True)
+def _no_swallowed_bug() -> Iterator[None]:
+    """Every test here fails when a reader caught its own bug, whatever the test itself checks."""
+    take_internal_errors()
+    yield
+    assert_no_internal_error()
+
 
 GUID = bytes.fromhex("55bd609bd909484ab7571d5cd8a5f194")
 
@@ -83,6 +96,7 @@ def test_never_raises(value: str) -> None:
     guid = thread_index_guid(value)
     assert guid is None or (len(guid) == 32 and int(guid, 16) >= 0)
     assert isinstance(thread_topic_key(value), str)
+    assert_no_internal_error()
 
 
 @given(st.binary(min_size=16, max_size=16).filter(any), st.integers(min_value=0, max_value=10))
@@ -90,3 +104,18 @@ def test_any_well_formed_index_round_trips(guid: bytes, children: int) -> None:
     info = thread_index_info(index(guid=guid, children=children))
 
     assert info is not None and (info.guid, info.depth) == (guid.hex(), children)
+
+
+# --------------------------------------------------------------------------------- a bug is seen, not hidden
+
+def _boom(*_args: object, **_kwargs: object) -> NoReturn:
+    raise ZeroDivisionError("a bug planted by the test")
+
+
+def test_a_bug_in_the_reader_gives_the_default_and_is_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
+    value = index(guid=GUID)
+    monkeypatch.setattr(exchange, "_decode", _boom)
+    assert thread_index_info(value) is None
+    monkeypatch.setattr(exchange, "base_subject", _boom)
+    assert thread_topic_key("Quote") == ""
+    assert take_internal_errors() == {"exchange": 2}

@@ -6,15 +6,19 @@ Samples under tests/data/mail/ are header blocks shaped like the real thing (CRL
 from __future__ import annotations
 
 import email.header
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from swallowed import assert_no_internal_error, take_internal_errors
 
+from followupd.mail import classify, subjects
 from followupd.mail import headers as hdr
 from followupd.mail.headers import (
     Address,
@@ -24,6 +28,15 @@ from followupd.mail.headers import (
     extract_message_ids,
     parse_headers,
 )
+
+
+@pytest.fixture(autouse=True)
+def _no_swallowed_bug() -> Iterator[None]:
+    """Every test here fails when a reader caught its own bug, whatever the test itself checks."""
+    take_internal_errors()
+    yield
+    assert_no_internal_error()
+
 
 MAIL = Path(__file__).parent / "data" / "mail"
 TRACKED_ID = "<CAK7x9Q3proposal@mail.gmail.com>"
@@ -502,6 +515,7 @@ def test_base_subject_is_stable(subject: str) -> None:
 
     assert base_subject(once) == once
     assert "\n" not in once and "\r" not in once
+    assert_no_internal_error()
 
 
 # ------------------------------------------------------------------------------------ hostile input
@@ -516,6 +530,7 @@ def assert_parsed_cleanly(raw: bytes) -> None:
     assert meta.date is None or meta.date.tzinfo is not None
     for address in (*meta.all_recipients(), *((meta.from_,) if meta.from_ else ())):
         assert address.email == address.email.lower()
+    assert_no_internal_error()
 
 
 @settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
@@ -607,7 +622,8 @@ def test_parse_headers_is_the_same_without_its_shortcuts(monkeypatch: pytest.Mon
     with monkeypatch.context() as patch:
         patch.setattr(hdr, "_simple_addresses", lambda text: None)
         patch.setattr(hdr, "_CACHED_ADDRESS_FIELD", -1)
-        patch.setattr(hdr, "_squeeze", hdr._squeeze_any)
+        patch.setattr(hdr, "_squeeze", subjects.squeeze_any)
+        patch.setattr(classify, "squeeze", subjects.squeeze_any)
         slow = [parse_headers(raw) for raw in raws]
 
     assert fast == slow
@@ -674,10 +690,28 @@ def test_arbitrary_address_text_matches_getaddresses_or_falls_back(values: list[
 
 @given(st.text(st.characters(max_codepoint=0x2000)), st.integers(min_value=0, max_value=60))
 def test_squeeze_shortcut_matches_the_full_squeeze(text: str, limit: int) -> None:
-    assert hdr._squeeze(text, limit) == hdr._squeeze_any(text, limit)
+    assert subjects.squeeze(text, limit) == subjects.squeeze_any(text, limit)
 
 
 def test_squeeze_shortcut_matches_on_every_sample_header() -> None:
     for path in ALL_SAMPLES:
         for _, value in sample_fields(path):
-            assert hdr._squeeze(value, 200) == hdr._squeeze_any(value, 200)
+            assert subjects.squeeze(value, 200) == subjects.squeeze_any(value, 200)
+
+
+# --------------------------------------------------------------------------------- a bug is seen, not hidden
+
+def _boom(*_args: object, **_kwargs: object) -> NoReturn:
+    raise ZeroDivisionError("a bug planted by the test")
+
+
+def test_a_bug_in_the_parser_gives_the_default_and_is_recorded(monkeypatch: pytest.MonkeyPatch,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(hdr, "_parse", _boom)
+
+    first, second = parse_headers(b"Subject: x\r\n\r\n"), parse_headers(b"Subject: y\r\n\r\n")
+
+    assert first.message_id is None and first.problems == ("internal error parsing headers: ZeroDivisionError",)
+    assert second == first
+    assert take_internal_errors() == {"headers": 2}
+    assert len([r for r in caplog.records if "internal error" in r.getMessage()]) == 1  # logged once

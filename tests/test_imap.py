@@ -15,7 +15,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from dovecot import DovecotServer, MailUser
 
-from followupd.adapters.imap import FetchedHeader, FolderStatus, Mailbox, ResolvedFolders, _ListedFolder, _resolve
+from followupd.adapters.imap import FetchedHeader, FolderStatus, Mailbox, ResolvedFolders
+from followupd.adapters.imap_folders import ListedFolder as _ListedFolder
+from followupd.adapters.imap_folders import resolve_listing as _resolve
 from followupd.errors import AuthenticationError, MailboxError
 
 FIELDS = ("MESSAGE-ID", "SUBJECT", "X-FOLLOWUPD-ID")

@@ -6,16 +6,29 @@ Wednesday 6 March 2024 (Berlin) is the received day.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import NoReturn
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from swallowed import assert_no_internal_error, take_internal_errors
 
+from followupd.mail import intent as intent_module
 from followupd.mail.bodytext import message_text
 from followupd.mail.intent import DEFAULT_PHRASES, Intent, PhraseSet, merge_phrases, reply_intent
+
+
+@pytest.fixture(autouse=True)
+def _no_swallowed_bug() -> Iterator[None]:
+    """Every test here fails when a reader caught its own bug, whatever the test itself checks."""
+    take_internal_errors()
+    yield
+    assert_no_internal_error()
+
 
 # Far above any normal run even on a loaded CI machine; a quadratic regex on 1 MB takes minutes.
 PATHOLOGICAL_SECONDS = 5.0
@@ -211,6 +224,7 @@ def test_never_raises(text: str) -> None:
     found = intent(text)
     assert found.kind in ("reply", "holding", "declined")
     assert found.promised is None or found.kind == "holding"
+    assert_no_internal_error()
 
 
 PIECES = st.sampled_from(["I'll get back to you", "next week", "not interested", "?", ".", ",", "but", "Hi Bob",
@@ -227,3 +241,19 @@ def test_questions_are_never_holding_and_promises_are_in_range(pieces: list[str]
         assert found.kind != "holding"
     if found.promised is not None:
         assert date(2024, 3, 6) <= found.promised <= date(2024, 9, 2)
+    assert_no_internal_error()
+
+
+# --------------------------------------------------------------------------------- a bug is seen, not hidden
+
+def _boom(*_args: object, **_kwargs: object) -> NoReturn:
+    raise ZeroDivisionError("a bug planted by the test")
+
+
+def test_a_bug_in_the_reader_gives_the_default_and_is_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(intent_module, "_classify", _boom)
+
+    found = intent("No thanks, not interested.")
+
+    assert found == Intent("reply", "intent not readable (internal error): taken as a reply")
+    assert take_internal_errors() == {"intent": 1}

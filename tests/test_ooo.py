@@ -7,17 +7,30 @@ vacation, Zimbra and Yahoo send them. Monday 4 March 2024 is the received day un
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import NoReturn
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from swallowed import assert_no_internal_error, take_internal_errors
 
+from followupd.mail import datewords, ooo
 from followupd.mail.bodytext import message_text
 from followupd.mail.headers import MessageKind, parse_headers
 from followupd.mail.ooo import date_expression_at, find_return, return_date
+
+
+@pytest.fixture(autouse=True)
+def _no_swallowed_bug() -> Iterator[None]:
+    """Every test here fails when a reader caught its own bug, whatever the test itself checks."""
+    take_internal_errors()
+    yield
+    assert_no_internal_error()
+
 
 # Far above any normal run even on a loaded CI machine; a quadratic regex on 1 MB takes minutes.
 PATHOLOGICAL_SECONDS = 5.0
@@ -243,6 +256,9 @@ def test_never_raises_and_stays_in_the_window(text: str, when: datetime, horizon
     if found is not None:
         today = received.astimezone(BERLIN).date()
         assert today <= found <= today + timedelta(days=max(0, horizon))
+    for lang in ("en", "de"):
+        date_expression_at(text, 0, lang=lang, today=received.date())
+    assert_no_internal_error()
 
 
 WORDS = st.sampled_from(["until", "bis", "back on", "from", "to", "-", "3", "14", "14.", "12.", "2024", "Dec",
@@ -255,3 +271,21 @@ WORDS = st.sampled_from(["until", "bis", "back on", "from", "to", "-", "3", "14"
 def test_never_raises_on_cue_soup(words: list[str]) -> None:
     found = back(" ".join(words))
     assert found is None or date(2024, 3, 4) <= found <= date(2024, 6, 2)
+    assert_no_internal_error()
+
+
+# --------------------------------------------------------------------------------- a bug is seen, not hidden
+
+def _boom(*_args: object, **_kwargs: object) -> NoReturn:
+    raise ZeroDivisionError("a bug planted by the test")
+
+
+def test_a_bug_in_the_reader_gives_the_default_and_is_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = "I am out of the office until Friday, 8 March."
+    monkeypatch.setattr(ooo, "_find", _boom)
+    assert back(text) is None
+    assert take_internal_errors() == {"ooo": 1}
+
+    monkeypatch.setattr(datewords, "read_element", _boom)
+    assert date_expression_at("by Friday", 3, lang="en", today=date(2024, 3, 4)) is None
+    assert take_internal_errors() == {"datewords": 1}

@@ -49,5 +49,7 @@ def test_the_wheel_builds_without_warnings_and_ships_every_template(tmp_path: Pa
                 for path in templates.rglob("*") if path.is_file() and path.suffix in {".txt", ".md"}}
     assert expected, "no built-in templates found in the checkout"
     assert expected <= shipped, sorted(expected - shipped)
-    assert "followupd/migrations/script.py.mako" in shipped  # `db upgrade` renders new revisions from it
-    assert "followupd/cli.py" in shipped
+    assert "followupd/adapters/store/migrations/script.py.mako" in shipped  # `db upgrade` renders new revisions from it
+    package = ROOT / "followupd"
+    modules = {f"followupd/{path.relative_to(package).as_posix()}" for path in package.rglob("*.py")}
+    assert modules <= shipped, sorted(modules - shipped)  # a layer folder left out of [tool.setuptools] packages

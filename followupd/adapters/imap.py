@@ -1,4 +1,6 @@
-"""The IMAP adapter: the only module that imports imapclient.
+"""The IMAP adapter: this module and imap_session.py (connection, TLS, login) are the only ones that import
+imapclient; imap_folders.py (which folders to use) is pure. Here: what followupd does with a mailbox
+(capabilities, IDLE, folders, fetching, drafts).
 
 Everything above this module talks about folders, UIDs and raw header bytes; nothing above it knows which
 library speaks IMAP, and nothing above it sees an imapclient, socket or ssl exception: they are translated
@@ -21,39 +23,22 @@ from __future__ import annotations
 
 import logging
 import re
-import socket
-import ssl
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any
 
-from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
+from imapclient.exceptions import IMAPClientError
 
-from followupd.adapters.credentials import (
-    Credential,
-    OAuthExchange,
-    certificate_problem,
-    choose_oauth_mechanism,
-    insecure_tls_warning,
-    oauth_unavailable,
-    redact,
-    resolve_credential,
-    tls_context,
-)
 from followupd.adapters.fetchparse import parse_fetch_data, parse_internaldate
-from followupd.config import AccountConfig
-from followupd.errors import AuthenticationError, FetchSyntaxError, MailboxError
+from followupd.adapters.imap_folders import ListedFolder, ResolvedFolders, resolve_listing
+from followupd.adapters.imap_session import ImapSession
+from followupd.errors import FetchSyntaxError, MailboxError
 
 __all__ = ["FetchedHeader", "FolderStatus", "Mailbox", "ResolvedFolders"]
 
 logger = logging.getLogger(__name__)
-
-TLS_MODES = ("implicit", "starttls", "none")
 
 # RFC 4315 §3: "A001 OK [APPENDUID 38505 3955] APPEND completed"; imapclient hands back only the text after
 # the tag and status, and does not parse the response code.
@@ -61,15 +46,7 @@ _APPENDUID = re.compile(rb"\[APPENDUID\s+(\d+)\s+(\d+)\]", re.IGNORECASE)
 # Header field names go into the command line unquoted (RFC 3501 header-fld-name is an astring): accept the
 # characters real field names use and nothing that could end the atom or the list.
 _FIELD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-# imapclient turns server text into str(bytes) in its exception messages: "b'[AUTHENTICATIONFAILED] ...'".
-_BYTES_REPR = re.compile(r"""^b(['"])(.*)\1$""", re.DOTALL)
 
-# Name fallbacks for servers without SPECIAL-USE (RFC 6154), most common first. Compared case-insensitively,
-# with and without the "INBOX." / "INBOX/" personal-namespace prefix some servers (Courier, Cyrus) use.
-_SENT_NAMES = ("Sent", "Sent Items", "Sent Messages", "Sent Mail", "Sent Items (This computer only)")
-_DRAFTS_NAMES = ("Drafts", "Draft", "Drafts (This computer only)")
-_ARCHIVE_NAMES = ("Archive", "Archives")
-_NAMESPACE_PREFIXES = ("", "INBOX.", "INBOX/")
 # Untagged responses during IDLE that mean the watched folder changed (RFC 3501 §7.3-7.4, RFC 7162 §3.2.10).
 _IDLE_CHANGES = frozenset({"EXISTS", "EXPUNGE", "FETCH", "RECENT"})
 
@@ -106,33 +83,6 @@ class FetchedHeader:
     gm_thrid: int | None = None   # Gmail: X-GM-THRID, Gmail's own conversation id
 
 
-@dataclass(frozen=True)
-class ResolvedFolders:
-    """Where followupd reads and writes for this account, as names the server accepts verbatim."""
-
-    sent: str | None
-    drafts: str | None
-    watch: tuple[str, ...]
-    archive: str | None
-
-
-@dataclass(frozen=True)
-class _ListedFolder:
-    name: str
-    attributes: frozenset[str]  # lower-cased, so a server's "\\SENT" still counts as "\\Sent"
-
-    @property
-    def selectable(self) -> bool:
-        return not ({"\\noselect", "\\nonexistent"} & self.attributes)
-
-
-def _server_text(exc: BaseException) -> str:
-    """The server's words from an imapclient exception, without the ``b'...'`` wrapping."""
-    text = str(exc)
-    match = _BYTES_REPR.match(text)
-    return match.group(2) if match else text
-
-
 def _message_set(uids: Sequence[int]) -> str:
     """``1:3,7,9:12`` for the sorted ``uids`` (RFC 3501 §9 sequence-set): a 500-UID batch in a short line."""
     ranges: list[str] = []
@@ -153,295 +103,8 @@ def _check_field_name(name: str) -> str:
     return name.upper()
 
 
-def _resolve(folders: Sequence[_ListedFolder], *, sent: str | None, drafts: str | None,
-             watch: tuple[str, ...] | None, where: str) -> ResolvedFolders:
-    """The pure part of :meth:`Mailbox.resolve_folders`: a LIST result in, folder choices out."""
-    sent_name = (_configured(sent, "sent", folders, where) if sent is not None
-                 else _discover("\\sent", _SENT_NAMES, folders))
-    drafts_name = (_configured(drafts, "drafts", folders, where) if drafts is not None
-                   else _discover("\\drafts", _DRAFTS_NAMES, folders))
-    archive = _discover("\\archive", _ARCHIVE_NAMES, folders)
-    all_mail = next((f.name for f in folders if f.selectable and "\\all" in f.attributes), None)
-    if watch is None and all_mail is not None:
-        # Gmail's All Mail (SPECIAL-USE \All, RFC 6154) holds INBOX, archived and labelled mail alike: one
-        # folder to watch, and nothing is missed when the user archives a reply before followupd sees it.
-        watched: tuple[str, ...] = (all_mail,)
-    elif watch is None:
-        watched = ("INBOX",) + ((archive,) if archive and archive != "INBOX" else ())
-    else:
-        watched = tuple(dict.fromkeys(_configured(name, "watch", folders, where) for name in watch))
-    if sent_name is None:
-        logger.warning("%s: no Sent folder found (no \\Sent attribute, no usual name); set it in the config",
-                       where)
-    if drafts_name is None:
-        logger.warning("%s: no Drafts folder found (no \\Drafts attribute, no usual name); set it in the "
-                       "config", where)
-    return ResolvedFolders(sent=sent_name, drafts=drafts_name, watch=watched, archive=archive)
-
-
-def _configured(name: str, key: str, folders: Sequence[_ListedFolder], where: str) -> str:
-    """``name`` as the server spells it, or a MailboxError that lists what does exist."""
-    # RFC 3501 §5.1: INBOX is case-insensitive; every other name is matched exactly.
-    if name.upper() == "INBOX":
-        return "INBOX"
-    for folder in folders:
-        if folder.name == name:
-            if not folder.selectable:
-                raise MailboxError(f"folder {name!r} (configured as {key}) on {where} cannot be opened: "
-                                   "it only holds other folders (\\Noselect)")
-            return folder.name
-    existing = ", ".join(sorted(repr(f.name) for f in folders if f.selectable)) or "none"
-    hint = next((f.name for f in folders if f.name.casefold() == name.casefold()), None)
-    suggestion = f"; did you mean {hint!r}?" if hint else ""
-    raise MailboxError(f"folder {name!r} (configured as {key}) does not exist on {where}{suggestion}. "
-                       f"Existing folders: {existing}")
-
-
-def _discover(attribute: str, names: Sequence[str], folders: Sequence[_ListedFolder]) -> str | None:
-    """The folder carrying SPECIAL-USE ``attribute`` (lower-case), else the first one with a usual name.
-
-    Never a ``\\All`` folder (Gmail's All Mail), even when a server marks it with the attribute we look for
-    too. Pure, so the fallbacks can be tested against listings of servers we cannot run here.
-    """
-    candidates = [f for f in folders if f.selectable and "\\all" not in f.attributes]
-    for folder in candidates:
-        if attribute in folder.attributes:
-            return folder.name
-    by_name = {f.name.casefold(): f.name for f in candidates}
-    for prefix in _NAMESPACE_PREFIXES:
-        for base in names:
-            found = by_name.get((prefix + base).casefold())
-            if found is not None:
-                return found
-    return None
-
-
-class Mailbox:
+class Mailbox(ImapSession):
     """One authenticated IMAP connection: get it from :meth:`connect`, close it with ``with`` or logout()."""
-
-    def __init__(self, client: IMAPClient, *, host: str, port: int) -> None:
-        """Wrap an already-connected client; prefer :meth:`connect`, which also handles TLS and login."""
-        self._client: IMAPClient | None = client
-        self._where = f"{host}:{port}"
-        # Aware datetimes for INTERNALDATE instead of imapclient's default naive local time.
-        client.normalise_times = False
-        # (folder, read_only, uidvalidity) of the folder the server has selected, so the batches of one fetch
-        # notice when the caller selected another folder in between.
-        self._selected: tuple[str, bool, int] | None = None
-        self._capabilities: frozenset[str] | None = None
-        #: Called as ``(folder, messages read, messages to read)`` while a header fetch spans several
-        #: batches (a first sync): the CLI draws a bar or logs tenths (followupd.cli.progress). None: silent.
-        self.progress: Callable[[str, int, int], None] | None = None
-
-    # -- connection ------------------------------------------------------------------------------------------
-
-    @classmethod
-    def connect(cls, *, host: str, port: int, tls: str, username: str, password: str | None = None,
-                timeout: float = 60.0, ssl_context: ssl.SSLContext | None = None,
-                credential: Credential | None = None, section: str = "account") -> Mailbox:
-        """Connect, secure the channel as configured, log in; every failure becomes a MailboxError.
-
-        ``tls`` is ``"implicit"`` (TLS from the first byte, usually port 993), ``"starttls"`` (plain connect,
-        then STARTTLS, RFC 3501 §6.2.1, usually port 143) or ``"none"`` (plain text: only for loopback or
-        tests). A refused login raises AuthenticationError, so the CLI can point at the password instead of
-        the network. ``credential`` (a password or an OAuth2 access token) replaces ``password``; ``section``
-        is the config table messages point at.
-        """
-        if tls not in TLS_MODES:
-            raise ValueError(f"tls must be one of {', '.join(TLS_MODES)}, not {tls!r}")
-        if credential is None:
-            if password is None:
-                raise ValueError("connect() needs a password or a credential")
-            credential = Credential.password(password, section=section)
-        where = f"{host}:{port}"
-        context = ssl_context
-        if context is None and tls != "none":
-            context = ssl.create_default_context()  # verifies the certificate and the host name
-        if tls == "none" and host not in ("localhost", "127.0.0.1", "::1"):
-            logger.warning("connecting to %s without TLS: the password travels in plain text", where)
-        try:
-            client = IMAPClient(host, port=port, ssl=tls == "implicit", ssl_context=context, timeout=timeout)
-        except ssl.SSLCertVerificationError as exc:
-            raise MailboxError(certificate_problem(exc, where=where, host=host, section=section)) from exc
-        except ssl.SSLError as exc:
-            raise MailboxError(
-                f"TLS handshake with {where} failed ({exc.reason or exc}); "
-                f"does port {port} really speak implicit TLS (usually 993), or should tls be \"starttls\"?"
-            ) from exc
-        except socket.gaierror as exc:
-            raise MailboxError(f"cannot resolve the IMAP host {host!r}: {exc.strerror}") from exc
-        except TimeoutError as exc:
-            raise MailboxError(f"connecting to {where} timed out after {timeout:g} s") from exc
-        except ConnectionRefusedError as exc:
-            raise MailboxError(f"{where} refused the connection; is the IMAP server running on that port?") \
-                from exc
-        except OSError as exc:
-            raise MailboxError(f"cannot connect to {where}: {exc.strerror or exc}") from exc
-        except IMAPClientError as exc:
-            raise MailboxError(f"{where} did not greet like an IMAP server: {_server_text(exc)}") from exc
-
-        mailbox = cls(client, host=host, port=port)
-        try:
-            if tls == "starttls":
-                mailbox._starttls(context, host=host, section=section)
-            mailbox._login(username, credential, host=host, port=port)
-        except BaseException:
-            mailbox._shutdown()
-            raise
-        logger.debug("logged in to %s as %s", where, username)
-        return mailbox
-
-    @classmethod
-    def open_account(cls, account: AccountConfig, env: Mapping[str, str]) -> Mailbox:
-        """Connect and log in as the configured account: the one place credentials and TLS settings meet.
-
-        The secret is resolved on every call (an OAuth2 access token lives an hour at most), and a disabled
-        certificate check is announced on every connect, so it never becomes a forgotten default.
-        """
-        credential = resolve_credential(account, env)
-        context = None
-        if account.tls != "none":
-            context = tls_context(ca_file=account.tls_ca_file, verify=account.tls_verify)
-            if not account.tls_verify:
-                logger.warning("%s", insecure_tls_warning("[account]", f"{account.host}:{account.port}"))
-        return cls.connect(host=account.host, port=account.port, tls=account.tls, username=account.username,
-                           credential=credential, ssl_context=context)
-
-    def _starttls(self, context: ssl.SSLContext | None, *, host: str = "", section: str = "account") -> None:
-        client = self._conn()
-        with self._errors("checking the server's capabilities"):
-            offered = {c.upper() for c in client.capabilities()}
-        if b"STARTTLS" not in offered:
-            raise MailboxError(
-                f"{self._where} does not offer STARTTLS; use tls = \"implicit\" (usually port 993), "
-                "or \"none\" only on a trusted network"
-            )
-        try:
-            client.starttls(context)
-        except ssl.SSLCertVerificationError as exc:
-            raise MailboxError(certificate_problem(exc, where=self._where, host=host, section=section)) from exc
-        except ssl.SSLError as exc:
-            raise MailboxError(f"STARTTLS with {self._where} failed: {exc.reason or exc}") from exc
-        except (IMAPClientError, OSError) as exc:
-            raise MailboxError(f"STARTTLS with {self._where} failed: {_server_text(exc)}") from exc
-
-    def _login(self, username: str, credential: Credential | str, *, host: str = "", port: int = 0) -> None:
-        if isinstance(credential, str):
-            credential = Credential.password(credential)
-        client = self._conn()
-        with self._errors("checking the server's capabilities"):
-            offered = {c.upper() for c in client.capabilities()}
-        if credential.kind == "oauth2":
-            self._oauth2_login(username, credential, offered, host=host, port=port)
-            return
-        password = credential.secret
-        # RFC 3501 §6.2.3: LOGINDISABLED means LOGIN will be refused on this connection whatever the password
-        # (typically: plain text without TLS). Saying so beats a misleading "wrong password".
-        if b"LOGINDISABLED" in offered:
-            raise MailboxError(
-                f"{self._where} does not allow a password login on an unencrypted connection; "
-                "use tls = \"starttls\" or \"implicit\""
-            )
-        try:
-            client.login(username, password)
-        except LoginError as exc:
-            text = redact(_server_text(exc), password)
-            # imapclient turns every failure during LOGIN into LoginError, a dropped connection included; the
-            # original is the implicit context.
-            if isinstance(exc.__context__, IMAPClientAbortError):
-                raise MailboxError(f"the connection to {self._where} broke during login: {text}") from exc
-            # RFC 5530 §3: UNAVAILABLE is a temporary server-side failure (e.g. the user database is down),
-            # not a verdict on the credentials; retrying later may work.
-            if "[UNAVAILABLE]" in text.upper():
-                raise MailboxError(f"{self._where} cannot log anyone in right now: {text}") from exc
-            raise AuthenticationError(f"{self._where} refused the login for user {username!r}: {text}") \
-                from exc
-        except (IMAPClientError, OSError) as exc:
-            raise MailboxError(f"login to {self._where} failed: {redact(_server_text(exc), password)}") from exc
-
-    def _oauth2_login(self, username: str, credential: Credential, offered: set[bytes], *, host: str,
-                      port: int) -> None:
-        """AUTHENTICATE with an OAuth2 access token (RFC 7628 OAUTHBEARER, or Google's XOAUTH2).
-
-        The mechanism comes from the server's pre-login ``AUTH=`` capabilities. A refused token is an
-        AuthenticationError that points at oauth2_token_command; the token is kept out of every message.
-        """
-        mechanisms = [c.decode("ascii", "replace")[5:] for c in offered if c.startswith(b"AUTH=")]
-        mechanism = choose_oauth_mechanism(credential.mechanism, mechanisms)
-        if mechanism is None:
-            raise MailboxError(oauth_unavailable(credential.mechanism, mechanisms, self._where, credential.section))
-        exchange = OAuthExchange(mechanism, username=username, host=host, port=port, token=credential.secret)
-        try:
-            self._conn().sasl_login(mechanism, exchange)
-        except LoginError as exc:
-            text = exchange.redact(_server_text(exc))
-            if isinstance(exc.__context__, IMAPClientAbortError):
-                raise MailboxError(f"the connection to {self._where} broke during login: {text}") from exc
-            if "[UNAVAILABLE]" in text.upper():
-                raise MailboxError(f"{self._where} cannot log anyone in right now: {text}") from exc
-            status = f", {exchange.server_status}" if exchange.server_status else ""
-            raise AuthenticationError(
-                f"{self._where} refused the OAuth2 access token for user {username!r} ({mechanism}{status}): "
-                f"{text}; check [{credential.section}] oauth2_token_command: the token it printed is wrong, "
-                "expired, for another user or lacks the mail scope") from exc
-        except (IMAPClientError, OSError) as exc:
-            raise MailboxError(f"login to {self._where} failed: {exchange.redact(_server_text(exc))}") from exc
-        logger.debug("%s: logged in with %s", self._where, mechanism)
-
-    def __enter__(self) -> Mailbox:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.logout()
-
-    def logout(self) -> None:
-        """Say LOGOUT and close the socket; safe to call twice and after the connection already broke."""
-        client, self._client = self._client, None
-        self._selected = None
-        if client is None:
-            return
-        try:
-            client.logout()
-        except (IMAPClientError, OSError) as exc:
-            logger.debug("LOGOUT from %s failed (%s); closing the socket", self._where, exc)
-            with suppress(OSError):
-                client.shutdown()
-
-    def _shutdown(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            with suppress(IMAPClientError, OSError):
-                client.shutdown()
-
-    def _conn(self) -> IMAPClient:
-        if self._client is None:
-            raise MailboxError(f"the connection to {self._where} is closed")
-        return self._client
-
-    @contextmanager
-    def _errors(self, action: str) -> Iterator[None]:
-        """Translate what imapclient and the socket raise into MailboxError, naming server and action."""
-        try:
-            yield
-        except MailboxError:
-            raise
-        except IMAPClientAbortError as exc:
-            # imaplib's "abort": the connection is gone (BYE, EOF, socket error). Nothing more can be sent.
-            self._shutdown()
-            raise MailboxError(f"the connection to {self._where} broke while {action}: {_server_text(exc)}") \
-                from exc
-        except IMAPClientError as exc:
-            # A tagged NO or BAD. A failed SELECT/EXAMINE leaves no folder selected (RFC 3501 §6.3.1), and we
-            # cannot be sure what any other failure left selected, so forget the selection.
-            self._selected = None
-            raise MailboxError(f"{self._where} refused {action}: {_server_text(exc)}") from exc
-        except TimeoutError as exc:
-            self._shutdown()
-            raise MailboxError(f"{self._where} did not answer in time while {action}") from exc
-        except OSError as exc:
-            self._shutdown()
-            raise MailboxError(f"network error with {self._where} while {action}: {exc}") from exc
 
     # -- capabilities ----------------------------------------------------------------------------------------
 
@@ -520,7 +183,7 @@ class Mailbox:
 
     # -- folders ---------------------------------------------------------------------------------------------
 
-    def _list_folders(self) -> list[_ListedFolder]:
+    def _list_folders(self) -> list[ListedFolder]:
         with self._errors("listing folders"):
             listed = self._conn().list_folders()
         result = []
@@ -528,7 +191,7 @@ class Mailbox:
             attrs = frozenset(
                 (a.decode("ascii", "replace") if isinstance(a, bytes) else str(a)).lower() for a in attributes
             )
-            result.append(_ListedFolder(str(name), attrs))
+            result.append(ListedFolder(str(name), attrs))
         return result
 
     def resolve_folders(self, *, sent: str | None, drafts: str | None,
@@ -542,7 +205,7 @@ class Mailbox:
         taken as the archive: it holds every message, Sent and INBOX included, so watching it would read
         everything twice.
         """
-        resolved = _resolve(self._list_folders(), sent=sent, drafts=drafts, watch=watch, where=self._where)
+        resolved = resolve_listing(self._list_folders(), sent=sent, drafts=drafts, watch=watch, where=self._where)
         logger.debug("%s: folders resolved: %s", self._where, resolved)
         return resolved
 

@@ -25,13 +25,17 @@ from __future__ import annotations
 import base64
 import binascii
 import email.header
+import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from followupd.mail.headers import base_subject
+from followupd.mail import internal_errors
+from followupd.mail.subjects import base_subject
 
 __all__ = ["ThreadIndexInfo", "thread_index_guid", "thread_index_info", "thread_topic_key"]
+
+logger = logging.getLogger(__name__)
 
 _HEADER_BLOCK = 22
 _CHILD_BLOCK = 5
@@ -61,7 +65,8 @@ def thread_index_info(value: str) -> ThreadIndexInfo | None:
     """The parts of a ``Thread-Index`` value, or None when it is not one; never raises."""
     try:
         data = _decode(value)
-    except Exception:
+    except Exception as exc:  # last resort for a bug in _decode, which handles bad base64 itself
+        internal_errors.record("exchange", exc, logger=logger, doing="reading a Thread-Index; it is ignored")
         return None
     if data is None or len(data) < _HEADER_BLOCK or (len(data) - _HEADER_BLOCK) % _CHILD_BLOCK:
         return None
@@ -83,12 +88,13 @@ def thread_topic_key(value: str) -> str:
     """A ``Thread-Topic`` (or any subject) normalised for comparison; "" when there is nothing to compare.
 
     Exchange writes the subject without reply prefixes, but other gateways copy the subject as is and may
-    encode it (RFC 2047), so the value is decoded and put through :func:`headers.base_subject`: equal keys
+    encode it (RFC 2047), so the value is decoded and put through :func:`subjects.base_subject`: equal keys
     mean the same conversation topic, and a key compares equal to ``base_subject()`` of the tracked subject.
     """
     try:
         return base_subject(_decode_words(value[:_MAX_LENGTH]))
-    except Exception:
+    except Exception as exc:
+        internal_errors.record("exchange", exc, logger=logger, doing="reading a Thread-Topic; it is ignored")
         return ""
 
 

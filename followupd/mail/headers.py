@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import enum
+import logging
 import re
-import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
@@ -20,8 +19,22 @@ from email.utils import getaddresses, parsedate_to_datetime
 from functools import lru_cache
 from typing import Any
 
+from followupd.mail import internal_errors
+from followupd.mail.classify import Fields as _Fields
+from followupd.mail.classify import MessageKind, classify
+from followupd.mail.classify import first as _first
 from followupd.mail.headerblock import split_plain
+from followupd.mail.subjects import CONTROL as _CONTROL
+from followupd.mail.subjects import base_subject
+from followupd.mail.subjects import squeeze as _squeeze
 from followupd.mail.traces import extra_recipients, received_for
+
+# MessageKind and base_subject live in classify.py and subjects.py; they stay importable from here, where most
+# callers meet them beside MessageMeta.
+__all__ = ["FETCH_HEADER_FIELDS", "Address", "MessageKind", "MessageMeta", "base_subject", "classify_headers",
+           "extract_message_ids", "parse_headers"]
+
+logger = logging.getLogger(__name__)
 
 #: The header fields followupd fetches (``BODY.PEEK[HEADER.FIELDS (...)]``).
 #: Everything headers.py reads must be here.
@@ -36,17 +49,6 @@ FETCH_HEADER_FIELDS: tuple[str, ...] = (
     # (Received is read apart, for the few messages that need it: see Engine._add_received.)
     "X-DELIVERED-TO", "ENVELOPE-TO", "X-ENVELOPE-TO", "X-FORWARDED-TO", "X-FORWARDED-FOR",
 )
-
-
-class MessageKind(enum.Enum):
-    """What a message is, decided from headers alone, before any matching (bounces carry In-Reply-To too)."""
-
-    PERSONAL = "personal"        # written by a person: may be a reply
-    AUTO_REPLY = "auto_reply"    # out-of-office / vacation / autoresponder (RFC 3834 and vendor markers)
-    BOUNCE = "bounce"            # delivery status notification (RFC 3464) or mailer-daemon failure notice
-    RECEIPT = "receipt"          # read receipt / MDN (RFC 8098)
-    LIST = "list"                # mailing-list or bulk mail
-    AUTOMATED = "automated"      # other machine-generated mail (Auto-Submitted: auto-generated, ...)
 
 
 @dataclass(frozen=True)
@@ -102,12 +104,13 @@ def parse_headers(raw: bytes) -> MessageMeta:
     """Parse one fetched header block (or a whole message) into a MessageMeta; never raises.
 
     Mail is hostile input and one odd message must not stop a cycle, so every field degrades on its own and
-    says what was odd in ``problems``. The outer ``except`` is a last resort for a bug in this module: the
-    tests feed arbitrary bytes and assert it never fires.
+    says what was odd in ``problems``. The outer ``except`` is a last resort for a bug in this module: it
+    records the bug (internal_errors.py), and the tests feed arbitrary bytes and assert it never fires.
     """
     try:
         return _parse(bytes(raw))
     except Exception as exc:
+        internal_errors.record("headers", exc, logger=logger, doing="parsing headers; the message is skipped")
         problem = f"internal error parsing headers: {type(exc).__name__}"
         return MessageMeta(message_id=None, problems=(problem,))
 
@@ -120,7 +123,7 @@ def classify_headers(msg: Message) -> tuple[MessageKind, str]:
     problems: list[str] = []
     fields = _collect(msg, problems)
     sender = _first_address(fields, "from", problems)
-    return _classify(_Facts(fields, sender.email if sender else "", _subject(fields, problems)))
+    return classify(fields, sender.email if sender else "", _subject(fields, problems))
 
 
 def extract_message_ids(value: str) -> tuple[str, ...]:
@@ -142,24 +145,6 @@ def extract_message_ids(value: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-def base_subject(subject: str) -> str:
-    """The subject a thread keeps through replies, forwards and auto-replies, for comparing across messages.
-
-    Clients stack localized prefixes ("AW: Re[2]: Fwd:"), lists and gateways add "[tag]"s, and auto-replies
-    prepend "Automatic reply:"; none of that says which conversation a message belongs to.
-    """
-    text = unicodedata.normalize("NFKC", _CONTROL.sub(" ", subject))
-    pos = 0
-    while match := (_PREFIX.match(text, pos) or _TAG.match(text, pos)):
-        if match.end() == pos:
-            break
-        pos = match.end()
-    folded = " ".join(text[pos:].casefold().split())
-    while folded.endswith("(fwd)"):  # RFC 5256 §2.1: a trailing "(fwd)" is a forward marker too
-        folded = folded[: -len("(fwd)")].rstrip()
-    return folded
-
-
 # ---------------------------------------------------------------------------------------------- internals
 
 #: compat32 is the fast path (FACTS.md); it keeps raw values, so all decoding below is ours and cannot raise.
@@ -179,12 +164,10 @@ _LARGE_BLOCK = 64 * 1024
 #: Fields RFC 5322 §3.6 allows once; a repeat is worth a note because only the first is used.
 _SINGLE_FIELDS = ("message-id", "from", "subject", "date", "in-reply-to", "references")
 
-_Fields = dict[str, list[str]]  # lower-case field name -> values in order, 8-bit bytes already recovered
 
 # RFC 2047 §2: =?charset?encoding?text?=. Text may not contain "?"; broken mailers fold inside a word, so
 # whitespace is tolerated here and squeezed out of the result.
 _ENCODED_WORD = re.compile(r"=\?([^?\s]{1,75})\?([bBqQ])\?([^?]*)\?=")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
 # Linear on hostile input (no nested quantifiers); the "@" test is done in Python, see _is_id_text.
 _ANGLE_TOKEN = re.compile(r"<([^<>\s]*)>")
@@ -207,7 +190,7 @@ def _parse(raw: bytes) -> MessageMeta:
     fields = _collect_items(items, problems)
     sender = _first_address(fields, "from", problems)
     subject = _subject(fields, problems)
-    kind, evidence = _classify(_Facts(fields, sender.email if sender else "", subject))
+    kind, evidence = classify(fields, sender.email if sender else "", subject)
     parent_ids = _ids(fields, "x-ms-exchange-parent-message-id")
     return MessageMeta(
         message_id=_message_id(fields, problems),
@@ -252,11 +235,6 @@ def _collect_items(items: Iterable[tuple[str, Any]], problems: list[str]) -> _Fi
     return fields
 
 
-def _first(fields: _Fields, name: str) -> str:
-    values = fields.get(name)
-    return values[0] if values else ""
-
-
 def _unescape(value: str) -> tuple[str, bool]:
     """Recover 8-bit bytes the parser kept as surrogates: UTF-8 (RFC 6532) when valid, else cp1252.
 
@@ -272,22 +250,6 @@ def _unescape(value: str) -> tuple[str, bool]:
         return raw.decode("utf-8"), False
     except UnicodeDecodeError:
         return raw.decode("cp1252", "replace"), True
-
-
-def _squeeze(text: str, limit: int) -> str:
-    """Control characters and whitespace runs (a CR/LF smuggled in an encoded word too) become one space.
-
-    Byte-order marks go: joined UTF-16 words leave one per word inside the text.
-    """
-    if text.isascii() and text.isprintable() and "  " not in text and not text.startswith(" ") \
-            and not text.endswith(" "):
-        return text[:limit]  # the usual value, nothing to squeeze: this runs ~17 times a message
-    return _squeeze_any(text, limit)
-
-
-def _squeeze_any(text: str, limit: int) -> str:
-    """``_squeeze`` without its shortcut; the tests hold the two equal."""
-    return " ".join(_CONTROL.sub(" ", text.replace("\ufeff", "")).split())[:limit]
 
 
 # ---------------------------------------------------------------------------------------- RFC 2047 words
@@ -527,284 +489,3 @@ def _drop_comments(value: str) -> str:
 def _is_id_text(token: str) -> bool:
     """``local@domain`` with something on both sides of an "@" and no control characters."""
     return len(token) >= 3 and "@" in token[1:-1] and not _CONTROL.search(token)
-
-
-# ------------------------------------------------------------------------------------------ subjects
-
-def _alternation(words: tuple[str, ...]) -> str:
-    """Regex alternation, longest first, where a space in a phrase matches any whitespace run."""
-    return "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in sorted(words, key=len, reverse=True))
-
-
-#: Reply/forward prefixes across clients and languages. All need a colon after them, which is what keeps
-#: "Return policy" or "I think" intact while still stripping the Italian "I:" and "R:".
-_REPLY_WORDS = (
-    "re", "fwd", "fw", "aw", "wg", "sv", "vs", "vl", "antw", "antwort", "doorst", "odp", "rif", "i", "r",
-    "res", "rv", "enc", "tr", "ynt", "réf", "отв", "ответ", "απ", "σχετ",
-    "回复", "回覆", "答复", "转发", "轉寄",
-)
-#: Out-of-office / autoresponder subject prefixes (Exchange, Gmail, Apple, Zimbra... in their UI languages).
-_AUTO_REPLY_WORDS = (
-    "automatic reply", "auto reply", "auto-reply", "autoreply", "auto response", "auto-response",
-    "out of office", "out of office reply", "out of the office", "automatische antwort", "abwesenheitsnotiz",
-    "réponse automatique", "respuesta automática", "respuesta automatica", "risposta automatica",
-    "automatisch antwoord", "resposta automática", "autosvar", "automatisk svar", "automaattinen vastaus",
-    "automatyczna odpowiedź", "автоматический ответ", "自动回复", "自動回覆", "自動返信", "自動応答",
-)
-#: Read-receipt subject prefixes (Outlook/Exchange in several languages); only trusted with another marker.
-_RECEIPT_WORDS = (
-    "read", "not read", "gelesen", "nicht gelesen", "lu", "non lu", "leído", "leido", "letto", "gelezen",
-    "läst", "læst", "luettu", "lido", "odczytano", "прочитано", "已读", "已讀",
-)
-_COLON = r"\s*[:\uff1a]"
-_COUNTER = r"(?:\s*\[\d{1,5}\]|\s*\(\d{1,5}\)|\^\d{1,5})?"
-_PREFIX = re.compile(
-    rf"\s*(?:(?:{_alternation(_REPLY_WORDS)}){_COUNTER}|{_alternation(_AUTO_REPLY_WORDS)}){_COLON}\s*",
-    re.IGNORECASE,
-)
-_TAG = re.compile(r"\s*\[[^\[\]]{0,80}\]\s*")
-_AUTO_REPLY_SUBJECT = re.compile(rf"\s*(?:{_alternation(_AUTO_REPLY_WORDS)}){_COLON}", re.IGNORECASE)
-_RECEIPT_SUBJECT = re.compile(rf"\s*(?:{_alternation(_RECEIPT_WORDS)}){_COLON}", re.IGNORECASE)
-#: Non-delivery subjects of Postfix, Exim, sendmail, qmail, Exchange (several languages) and Gmail.
-_FAILURE_SUBJECT = re.compile(
-    r"undeliver|delivery status notification \(failure\)|mail delivery failed|delivery failure"
-    r"|returned mail|failure notice|non-?delivery|could not be delivered|delivery has failed"
-    r"|returned to sender|unzustellbar|nicht zustellbar|non remis|no se puede entregar|non recapitabile"
-    r"|onbestelbaar",
-    re.IGNORECASE,
-)
-#: Wider: what a notice from a machine sender (null Return-Path, no-reply, a list manager) may be titled. Only
-#: trusted together with such a sender; a person may well write "Delivery of the chairs".
-_NOTICE_SUBJECT = re.compile(
-    r"deliver|fail|error|bounce|returned|notification|blocked|quarantin"
-    r"|rejected|undeliver|unzustellbar|zustellung|non remis|échec|echec"
-    r"|rechazado|no entregado|non consegnato|niet afgeleverd|loop alert|not a member|non-member"
-    r"|エラー|不達|配信|退信|未送达|退回|失败|반송|전송 ?실패|ошибк|недостав",
-    re.IGNORECASE,
-)
-#: Hotmail's and others' abuse complaints before ARF (RFC 5965) had a content type.
-_COMPLAINT_SUBJECT = re.compile(r"\s*(?:complaint about message from|abuse report|spam report)\b", re.IGNORECASE)
-#: Local parts of mail systems and list managers; "Mail.Delivery.System@", "post_master@", "MAILER_DAEMON@".
-_MAIL_SYSTEM_LOCAL = re.compile(
-    r"(?:mailer[-_.]?daemon|mail[-_.]?daemon|postmaster|post[-_.]master|poostmaster|mail[-_.]?delivery[-_.\w]*"
-    r"|mdaemon|mail[-_.]?administrator|mailadmin|ndr|bounces?|microsoftexchange[0-9a-f]{32})$"
-    r"|.+-(?:admin|owner|bounces?|request)$",
-    re.IGNORECASE,
-)
-#: Display names mail systems sign with, for ``From: MAILER-DAEMON <>`` where no address is left.
-_MAIL_SYSTEM_NAME = re.compile(r"mailer[-_ ]?daemon|mail delivery (?:sub)?system|mail delivery service"
-                               r"|\bpostmaster\b|ndr administrator|mail administrator", re.IGNORECASE)
-#: Senders that only machines use; with a notice subject their mail is a notice, not a person's answer.
-_MACHINE_LOCAL = re.compile(r"no[-_.]?reply|do[-_.]?not[-_.]?reply|donotreply|sysadmin|system|daemon|admin",
-                            re.IGNORECASE)
-
-#: Delivery reports that are delay warnings or success notices, not failures (the Action field is in the
-#: body, which is not fetched, so the subject is the only hint). Anchored: "Undeliverable: Re: Delayed..."
-#: stays a failure.
-_NOT_FAILURE_SUBJECT = re.compile(
-    r"\s*(?:delayed mail|delivery delayed|delivery status notification \((?:delay|success|relay)\)"
-    r"|warning: message \S+ delayed|warning: could not send message|successful mail delivery"
-    r"|delivered:|relayed:|zustellung verzögert|übermittelt:"
-    r"|delivery status notification: delayed|mail delivery delayed|delayed delivery"
-    r"|postfix smtp server: errors from)",  # Postfix's notice to its own postmaster about a client session
-    re.IGNORECASE,
-)
-
-
-def _skip_tags(subject: str) -> int:
-    """Position after leading "[tag]"s (a list or an "[EXTERNAL]" gateway may put one before the prefix)."""
-    pos = 0
-    while (match := _TAG.match(subject, pos)) and match.end() > pos:
-        pos = match.end()
-    return pos
-
-
-def _short(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-# ------------------------------------------------------------------------------------- classification
-
-@dataclass(frozen=True)
-class _Facts:
-    """What classification looks at, parsed once."""
-
-    fields: _Fields
-    from_email: str
-    subject: str
-
-    def value(self, name: str, limit: int = 120) -> str:
-        """First value of a field, squeezed and cut short enough to quote in evidence."""
-        values = self.fields.get(name)  # most rules ask for fields a message does not have
-        return _squeeze(values[0], limit) if values else ""
-
-    def token(self, name: str) -> str:
-        """First word of a field, lower-cased: "auto-replied (vacation)" -> "auto-replied"."""
-        value = self.value(name)
-        return _TOKEN_END.split(value.lower(), maxsplit=1)[0] if value else ""
-
-    def content_type(self) -> tuple[str, dict[str, str]]:
-        """MIME type and parameters; parameter order and case vary between mailers."""
-        mime, *rest = _first(self.fields, "content-type").split(";")
-        params: dict[str, str] = {}
-        for item in rest:
-            key, sep, val = item.partition("=")
-            if sep:
-                params.setdefault(key.strip().lower(), val.strip().strip('"').strip().lower())
-        return "".join(mime.split()).lower(), params
-
-
-_TOKEN_END = re.compile(r"[\s;(]+")
-_Rule = Callable[[_Facts], "tuple[MessageKind, str] | None"]
-
-
-def _classify(facts: _Facts) -> tuple[MessageKind, str]:
-    """First rule that fires wins; the order is the point (a Postfix bounce says auto-replied too)."""
-    for rule in _RULES:
-        found = rule(facts)
-        if found is not None:
-            return found
-    if "x-auto-response-suppress" in facts.fields:
-        # Exchange adds it to people's mail sent to groups (GLPI #2170, osTicket #5320): not automatic alone.
-        return MessageKind.PERSONAL, "X-Auto-Response-Suppress alone, taken as a person's mail"
-    return MessageKind.PERSONAL, ""
-
-
-def _report_rule(facts: _Facts) -> tuple[MessageKind, str] | None:
-    """RFC 6522 reports: delivery status (RFC 3464) or disposition notification (RFC 8098)."""
-    mime, params = facts.content_type()
-    report = params.get("report-type", "")
-    if mime != "multipart/report" or report not in ("delivery-status", "disposition-notification"):
-        return None
-    evidence = f"Content-Type: multipart/report; report-type={report}"
-    if report == "disposition-notification":
-        return MessageKind.RECEIPT, evidence
-    if _NOT_FAILURE_SUBJECT.match(facts.subject):
-        return MessageKind.AUTOMATED, f'{evidence}, but subject "{_short(facts.subject)}" is no failure'
-    return MessageKind.BOUNCE, evidence
-
-
-def _failed_recipients_rule(facts: _Facts) -> tuple[MessageKind, str] | None:
-    """Exim and Gmail name the failed addresses in X-Failed-Recipients, also in plain-text bounces."""
-    value = facts.value("x-failed-recipients")
-    return (MessageKind.BOUNCE, f"X-Failed-Recipients: {value}") if value else None
-
-
-def _mail_system_rule(facts: _Facts) -> tuple[MessageKind, str] | None:
-    """Mail from a mail system or a list manager is a notice, never a person's reply, whatever its Subject and
-    In-Reply-To say (a carrier's postmaster answers "Re: <subject>"). Its body decides what it reports, so it
-    is read like any bounce; only delay and success notices by their subject are left as plain notices."""
-    sender = _mail_system_sender(facts)
-    if sender is None:
-        if _null_sender(facts) and _FAILURE_SUBJECT.search(facts.subject):
-            # Before the auto-reply rule: Exchange sends its NDRs "Auto-Submitted: auto-replied" too.
-            return MessageKind.BOUNCE, f'Return-Path: <> with subject "{_short(facts.subject)}"'
-        return None
-    if _NOT_FAILURE_SUBJECT.match(facts.subject):
-        return MessageKind.AUTOMATED, f"From {sender}, a delay or success notice by its subject"
-    if _FAILURE_SUBJECT.search(facts.subject) or _NOTICE_SUBJECT.search(facts.subject):
-        return MessageKind.BOUNCE, f'From {sender} with subject "{_short(facts.subject)}"'
-    if "in-reply-to" in facts.fields or "references" in facts.fields or _PREFIX.match(facts.subject):
-        return MessageKind.BOUNCE, f'From {sender}, answering in the thread: "{_short(facts.subject)}"'
-    if _null_sender(facts):
-        return MessageKind.BOUNCE, f'From {sender} with a null Return-Path, subject "{_short(facts.subject)}"'
-    return MessageKind.AUTOMATED, f"From {sender}, subject not a delivery failure"
-
-
-def _null_sender(facts: _Facts) -> bool:
-    return _first(facts.fields, "return-path").strip().replace(" ", "") in ("<>", "<<>>")
-
-
-def _mail_system_sender(facts: _Facts) -> str | None:
-    local = facts.from_email.split("@", 1)[0]
-    if local and _MAIL_SYSTEM_LOCAL.match(local):
-        return facts.from_email
-    if not facts.from_email and _MAIL_SYSTEM_NAME.search(_first(facts.fields, "from")):
-        return _short(_squeeze(_first(facts.fields, "from"), 80))
-    return None
-
-
-def _null_sender_rule(facts: _Facts) -> tuple[MessageKind, str] | None:
-    """RFC 5321 §4.5.5: notices go out with a null reverse path; with a notice subject (or from a machine's
-    address, or an abuse report) that is a delivery notice. After the auto-reply rule: vacation programs use
-    the null sender too."""
-    mime, params = facts.content_type()
-    if mime == "multipart/report" and params.get("report-type", "") == "feedback-report":
-        return MessageKind.AUTOMATED, "Content-Type: multipart/report; report-type=feedback-report (RFC 5965)"
-    if _COMPLAINT_SUBJECT.match(facts.subject):
-        return MessageKind.AUTOMATED, f'subject "{_short(facts.subject)}": an abuse complaint, not a reply'
-    null = _null_sender(facts)
-    local = facts.from_email.split("@", 1)[0]
-    machine = bool(local) and bool(_MACHINE_LOCAL.search(local))
-    if not (null and machine) and (not (null or machine) or not _NOTICE_SUBJECT.search(facts.subject)):
-        return None  # a machine's address with a null sender is a notice, whatever its subject ("Mail")
-    marker = "Return-Path: <>" if null else f"From {facts.from_email}"
-    return MessageKind.BOUNCE, f'{marker} with subject "{_short(facts.subject)}"'
-
-
-def _receipt_subject_rule(facts: _Facts) -> tuple[MessageKind, str] | None:
-    """Outlook-style "Read: ..." receipts; the subject alone could be a person's, so want a machine marker."""
-    if not _RECEIPT_SUBJECT.match(facts.subject):
-        return None
-    mime, _ = facts.content_type()
-    auto = facts.token("auto-submitted")
-    if mime == "multipart/report":
-        marker = f"Content-Type: {mime}"
-    elif auto and auto != "no":
-        marker = f"Auto-Submitted: {auto}"
-    elif source := facts.value("x-ms-exchange-generated-message-source"):
-        marker = f"X-MS-Exchange-Generated-Message-Source: {source}"
-    else:
-        return None
-    return MessageKind.RECEIPT, f'subject "{_short(facts.subject)}" with {marker}'
-
-
-def _auto_reply_rule(facts: _Facts) -> tuple[MessageKind, str] | None:
-    marker = _auto_reply_marker(facts)
-    return (MessageKind.AUTO_REPLY, marker) if marker else None
-
-
-def _auto_reply_marker(facts: _Facts) -> str | None:
-    """RFC 3834, the common X- headers, Exchange's rule-agent headers, then the localized subject prefix."""
-    if facts.token("auto-submitted") == "auto-replied":
-        return f"Auto-Submitted: {facts.value('auto-submitted')}"
-    if "x-autoreply" in facts.fields and facts.token("x-autoreply") not in ("no", "false", "0"):
-        return f"X-Autoreply: {facts.value('x-autoreply')}"
-    if "x-autorespond" in facts.fields:
-        return f"X-Autorespond: {facts.value('x-autorespond')}"
-    if facts.token("precedence") == "auto_reply":
-        return "Precedence: auto_reply"
-    if "x-ms-exchange-inbox-rules-loop" in facts.fields:
-        return f"X-MS-Exchange-Inbox-Rules-Loop: {facts.value('x-ms-exchange-inbox-rules-loop')}"
-    source = facts.value("x-ms-exchange-generated-message-source")
-    if "mailbox rules agent" in source.lower():
-        return f"X-MS-Exchange-Generated-Message-Source: {source}"
-    match = _AUTO_REPLY_SUBJECT.match(facts.subject, _skip_tags(facts.subject))
-    if match:
-        return f'subject starts with "{match.group().strip()}"'
-    return None
-
-
-def _list_rule(facts: _Facts) -> tuple[MessageKind, str] | None:
-    """RFC 2919 List-Id, or bulk/list precedence (after the auto-reply rule: vacation programs use bulk)."""
-    list_id = facts.value("list-id")
-    if list_id:
-        return MessageKind.LIST, f"List-Id: {list_id}"
-    precedence = facts.token("precedence")
-    if precedence in ("bulk", "junk", "list"):
-        return MessageKind.LIST, f"Precedence: {precedence}"
-    return None
-
-
-def _automated_rule(facts: _Facts) -> tuple[MessageKind, str] | None:
-    """RFC 3834: any Auto-Submitted value but "no" is machine mail; without reply markers, not an OOO."""
-    auto = facts.token("auto-submitted")
-    if auto and auto != "no":
-        return MessageKind.AUTOMATED, f"Auto-Submitted: {facts.value('auto-submitted')}"
-    return None
-
-
-_RULES: tuple[_Rule, ...] = (
-    _report_rule, _failed_recipients_rule, _mail_system_rule, _receipt_subject_rule, _auto_reply_rule,
-    _null_sender_rule, _list_rule, _automated_rule,
-)
