@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from followupd.adapters.store import Store, database_status, migrations
-from followupd.cli.root import State, handle_errors, main
+from followupd.cli.groups import State, handle_errors, main
 from followupd.config import redact_url
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import click
 
-from followupd.cli.root import State, handle_errors, main, render_table
+from followupd.cli.groups import State, handle_errors, main
+from followupd.cli.shapes import render_table
 from followupd.compose.checks import (
     DEFAULT_TOTAL_TOUCHES,
     SAMPLE_SIGNATURE,
