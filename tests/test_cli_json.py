@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from dovecot import DovecotServer, MailUser
 from harness import Account, followupd_command
@@ -149,3 +150,38 @@ def test_templates_list_and_check_json_without_a_config(tmp_path: Path) -> None:
     assert document["ok"] is False and document["errors"] >= 1 and document["checked"] == 1
     assert {p["severity"] for p in document["problems"]} >= {"error"}
     assert all(p["path"] == str(broken) for p in document["problems"])
+
+
+#: Commands without --json, and why: they show nothing a script could read.
+NO_JSON = {
+    "run": "the daemon: it runs until stopped and only logs",
+    "outbox edit": "opens $EDITOR on the draft; `outbox show --json` reads the result",
+}
+
+
+def _leaf_commands(group: click.Group, ctx: click.Context, prefix: str = "") -> dict[str, click.Command]:
+    found: dict[str, click.Command] = {}
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, f"{prefix}{name} is listed but does not load"
+        path = f"{prefix}{name}"
+        if isinstance(command, click.Group):
+            if command.invoke_without_command:  # `outbox` lists by itself
+                found[path] = command
+            found.update(_leaf_commands(command, ctx, path + " "))
+        else:
+            found[path] = command
+    return found
+
+
+def test_every_command_that_shows_something_takes_json() -> None:
+    from followupd.cli import main
+
+    with click.Context(main) as ctx:
+        commands = _leaf_commands(main, ctx)
+    assert {"poll", "preview", "status", "explain", "outbox", "outbox show", "doctor", "db status",
+            "templates list", "templates check", "config check"} <= set(commands)
+    missing = [name for name, command in commands.items()
+               if name not in NO_JSON and not any("--json" in p.opts for p in command.params)]
+    assert missing == []
+    assert set(NO_JSON) <= set(commands)  # an exemption for a command that no longer exists is stale
