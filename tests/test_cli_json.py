@@ -75,6 +75,8 @@ def test_preview_json_for_a_message_sent_now_and_for_a_tracked_thread(account: A
     assert stopped["target"] == thread["id"] and stopped["result"]
     after = as_json(account.run("preview", "--json", "--thread", thread["id"], now=DUE))
     assert after["planned"] is False and after["state"] == "stopped" and after["touches"] == []
+    assert after["subject"] == "Quote for the garden shed" and after["recipients"] == [BOB]
+    assert set(after) == set(tracked)  # the same fields whether or not follow-ups are planned
 
 
 def test_outbox_show_json_has_the_draft_headers_and_body(account: Account) -> None:

@@ -122,7 +122,8 @@ def preview(state: State, suffix: str | None, thread_id: str | None, as_json: bo
     config = app.config
     tz = config.identity.timezone
     now = app.clock.now()
-    document: dict[str, Any] = {"thread_id": None, "state": st.WAITING, "kind": st.NUDGE, "planned": True,
+    document: dict[str, Any] = {"thread_id": None, "state": st.WAITING, "kind": st.NUDGE, "subject": None,
+                                "recipients": [], "sent_at": None, "touches_done": 0, "planned": True,
                                 "next_reminder": None, "recipient_clock": None, "touches": []}
     if thread_id is None:
         promised = None
@@ -138,14 +139,16 @@ def preview(state: State, suffix: str | None, thread_id: str | None, as_json: bo
         with app.store.read() as session:
             row = reports.find_thread(session, resolve_id(session, st.Thread, thread_id, "thread",
                                                           "followupd status"))
-            document.update(thread_id=row.id if row else thread_id, state=row.state if row else "gone",
-                            kind=row.kind if row else st.NUDGE)
+            document.update(thread_id=row.id if row else thread_id, state=row.state if row else "gone")
+            if row is not None:
+                document.update(kind=row.kind, subject=row.subject, sent_at=iso(row.sent_at), touches_done=row.touches,
+                                recipients=[p["email"] for p in row.participants()])
             if row is None or row.state != st.WAITING:
                 _finish(document, as_json, f"Thread {thread_id} is {row.state if row else 'gone'}: no follow-ups "
                                            "are planned.")
                 return
             if row.kind == st.COMMITMENT:
-                document.update(next_reminder=iso(row.next_due), subject=row.subject, sent_at=iso(row.sent_at))
+                document.update(next_reminder=iso(row.next_due))
                 _finish(document, as_json, f"Thread {row.id} tracks your own promise: nobody gets a follow-up. Next "
                                            f"reminder in your INBOX, with an update draft in Drafts: "
                                            f"{local(row.next_due, tz, '%a %d %b %Y %H:%M')}.")
