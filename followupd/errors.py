@@ -12,6 +12,8 @@ Hierarchy (exit code on the right; a class without one takes its parent's)::
     │       │   └── AuthenticationError   the IMAP server refused the credentials
     │       ├── SmtpError             SMTP: how far a message got decides whether a retry is safe
     │       │   ├── SmtpRejected      a permanent refusal (5xx): sending again fails the same way
+    │       │   │   ├── SmtpLoginRefused  the server refused the login; keeps its reply for doctor
+    │       │   │   └── SmtpNoMechanism   no SASL mechanism the OAuth2 token can use
     │       │   ├── SmtpTemporary     nothing was handed over (4xx, or no connection): safe to retry
     │       │   └── SmtpUncertain     the connection failed during DATA: the message may have arrived
     │       ├── StoreError            the database could not be opened, migrated or written
@@ -90,6 +92,19 @@ class SmtpRejected(SmtpError):
     def __init__(self, message: str, *, code: int) -> None:
         super().__init__(message)
         self.code = code
+
+
+class SmtpLoginRefused(SmtpRejected):
+    """The server refused the login (password or OAuth2 token); ``reply`` is its answer, code and words as it
+    sent them (not redacted: the message is)."""
+
+    def __init__(self, message: str, *, code: int, reply: str) -> None:
+        super().__init__(message, code=code)
+        self.reply = reply
+
+
+class SmtpNoMechanism(SmtpRejected):
+    """The server offers no SASL mechanism the OAuth2 token can use: logging in cannot work, whatever the token."""
 
 
 class SmtpTemporary(SmtpError):

@@ -8,6 +8,7 @@ templates or the IMAP client. And the lazily loaded commands must look the same 
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -22,6 +23,10 @@ HEAVY_FOR_STATUS = ("alembic", "jinja2", "imapclient", "apscheduler", "smtplib",
                     "followupd.engine.cycle", "followupd.compose.render", "followupd.compose.library",
                     "followupd.adapters.imap",
                     "followupd.engine.drafts")
+
+
+CLI_DIR = Path(__file__).parent.parent / "followupd" / "cli"
+CLI_MODULES = sorted(p.stem for p in CLI_DIR.glob("*.py") if p.stem not in ("__init__", "__main__"))
 
 
 def _modules_after(args: list[str], tmp_path: Path, *, preload: str = "") -> tuple[set[str], str]:
@@ -46,13 +51,13 @@ def test_help_imports_no_database_template_or_imap_library(tmp_path: Path) -> No
 
 def test_help_lists_lazily_loaded_commands_exactly_as_when_they_are_imported(tmp_path: Path) -> None:
     _, lazy = _modules_after(["--help"], tmp_path)
-    # Every cli_* module imported up front: a command one of them adds without an entry in cli.py's lazy
-    # tables would show here and not in the lazy listing.
-    modules = sorted(p.stem for p in (Path(__file__).parent.parent / "followupd").glob("cli_*.py"))
-    _, eager = _modules_after(["--help"], tmp_path, preload="\n".join(f"import followupd.{m}" for m in modules))
+    # Every followupd.cli module imported up front: a command one of them adds without an entry in the lazy
+    # table of cli/groups.py would show here and not in the lazy listing.
+    assert len(CLI_MODULES) > 5
+    preload = "\n".join(f"import followupd.cli.{m}" for m in CLI_MODULES)
+    _, eager = _modules_after(["--help"], tmp_path, preload=preload)
     assert lazy == eager
-    _, eager_outbox = _modules_after(["outbox", "--help"], tmp_path,
-                                     preload="\n".join(f"import followupd.{m}" for m in modules))
+    _, eager_outbox = _modules_after(["outbox", "--help"], tmp_path, preload=preload)
     for name in ("db", "doctor", "note", "snooze", "templates", "outbox", "status", "poll"):
         assert f"\n  {name} " in lazy
     _, lazy_outbox = _modules_after(["outbox", "--help"], tmp_path)
@@ -103,3 +108,34 @@ def test_python_dash_m_runs_lazily_loaded_commands_too() -> None:
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "upgrade" in result.stdout and "status" in result.stdout
+
+
+def _cli_imports(path: Path) -> list[tuple[str, int]]:
+    """Every followupd.cli module ``path`` imports, anywhere in it (inside functions too), with its line."""
+    found: list[tuple[str, int]] = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        found += [(name, node.lineno) for name in names if name.removeprefix("followupd.cli.") in CLI_MODULES
+                  and name.startswith("followupd.cli.")]
+    return found
+
+
+def test_commands_register_one_way_through_groups() -> None:
+    """Command modules import ``groups`` (and helpers), never another command module, and ``groups`` imports
+    none of them: ``main.lazy`` names them instead. A cycle here is what made ``--help`` import everything."""
+    from followupd.cli.groups import main
+
+    commands = {module.removeprefix("followupd.cli.") for module, _ in main.lazy.values()}
+    assert {"root", "threads", "outbox", "db", "doctor", "templates"} <= commands
+    problems = []
+    for path in sorted(CLI_DIR.glob("*.py")):
+        for name, line in _cli_imports(path):
+            target = name.removeprefix("followupd.cli.")
+            if target in commands or (path.stem == "groups" and target != "lazy" and target != "logs"):
+                problems.append(f"{path.name}:{line} imports followupd.cli.{target}")
+    assert problems == [], "\n".join(problems)

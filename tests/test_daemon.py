@@ -315,7 +315,7 @@ def test_signal_stops_the_idle_daemon_with_exit_0(account: Account, start_daemon
     assert time.monotonic() - started < 5  # an idle daemon stops at once, it does not wait for the next poll
     log = daemon.log()
     assert f"received {signum.name}: finishing the current cycle, then exiting" in log
-    assert log.rstrip().endswith("INFO followupd.runtime.daemon: followupd stopped"), log
+    assert log.rstrip().endswith("INFO followupd.daemon: followupd stopped"), log
     assert "Traceback" not in log and "Aborted" not in log
     account.poll()  # the account lock was released on exit
 

@@ -264,6 +264,10 @@ def test_refused_smtp_login_fails_smtp_without_showing_the_password(account: Acc
         controller.stop()
     assert got["smtp"].status == "fail"
     assert "refused the login" in got["smtp"].detail
+    # The sender's own login (adapters.smtp.login) reports it, in the words doctor always used.
+    where = f"127.0.0.1:{port}"
+    assert got["smtp"].detail.startswith(f"{where}: SMTP server {where} refused the login for ")
+    assert got["smtp"].advice == "check the [smtp] secret and [smtp] username"
     assert "[smtp] password from environment variable FOLLOWUPD_DOCTOR_SMTP" in got["secrets"].detail
     assert all(secret not in check.detail + check.advice for check in got.values())
 

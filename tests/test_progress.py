@@ -107,7 +107,7 @@ def test_poll_of_a_big_folder_logs_tenths_and_quiet_hides_them(dovecot: DovecotS
     assert loud.run("poll").stderr == ""  # nothing new: nothing to show
 
     hushed = quiet.run("poll", "--quiet")
-    assert "followupd.cli.progress" not in hushed.stderr and "read 1200 new message(s)" in hushed.stdout
+    assert "followupd.progress" not in hushed.stderr and "read 1200 new message(s)" in hushed.stdout
 
 
 def test_poll_on_a_terminal_draws_a_bar(dovecot: DovecotServer, mail_user: MailUser, tmp_path: Path) -> None:
@@ -141,7 +141,7 @@ def test_poll_on_a_terminal_draws_a_bar(dovecot: DovecotServer, mail_user: MailU
     frames = [f for f in screen.replace("\r\n", "\n").split("\r") if f.strip()]
     assert frames[0].startswith("INBOX  [........................]  0/700 messages read")
     assert frames[-1].startswith("INBOX  [########################]  700/700 messages read"), frames
-    assert "followupd.cli.progress" not in screen  # a bar, not log lines
+    assert "followupd.progress" not in screen  # a bar, not log lines
     assert "read 700 new message(s)" in stdout
 
 

@@ -26,7 +26,14 @@ from followupd.adapters.credentials import (
     tls_context,
 )
 from followupd.config import SmtpConfig
-from followupd.errors import SmtpError, SmtpRejected, SmtpTemporary, SmtpUncertain
+from followupd.errors import (
+    SmtpError,
+    SmtpLoginRefused,
+    SmtpNoMechanism,
+    SmtpRejected,
+    SmtpTemporary,
+    SmtpUncertain,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +43,43 @@ class SmtpResult:
     refused: dict[str, tuple[int, str]]  # recipients the server refused while accepting the others
 
 
-def _words(code: int, message: bytes | str) -> str:
+def server_words(code: int, message: bytes | str) -> str:
+    """A server reply as one line, code first, for messages and reports."""
     text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
     return f"{code} {' '.join(text.split())}"
+
+
+def login(client: smtplib.SMTP, config: SmtpConfig, credential: Credential) -> None:
+    """AUTH with the password, or with the OAuth2 token (RFC 7628 OAUTHBEARER / XOAUTH2, RFC 4954 AUTH).
+
+    One login for sending and for ``followupd doctor``, so doctor proves the login the sender will use. Raises
+    SmtpLoginRefused when the server refuses (its message says what to check, with the secret masked) and
+    SmtpNoMechanism when the server offers no mechanism for the token."""
+    where = f"{config.host}:{config.port}"
+    if credential.kind == "password":
+        try:
+            client.login(config.username, credential.secret)
+        except smtplib.SMTPAuthenticationError as exc:
+            reply = server_words(exc.smtp_code, exc.smtp_error)
+            raise SmtpLoginRefused(f"SMTP server {where} refused the login for {config.username}: "
+                                   f"{redact(reply, credential.secret)}; check [smtp] username and password",
+                                   code=exc.smtp_code, reply=reply) from exc
+        return
+    offered = client.esmtp_features.get("auth", "").split()
+    mechanism = choose_oauth_mechanism(credential.mechanism, offered)
+    if mechanism is None:
+        raise SmtpNoMechanism(oauth_unavailable(credential.mechanism, offered, where, credential.section), code=504)
+    exchange = OAuthExchange(mechanism, username=config.username, host=config.host, port=config.port,
+                             token=credential.secret)
+    try:
+        client.auth(mechanism, exchange, initial_response_ok=True)
+    except smtplib.SMTPAuthenticationError as exc:
+        status = f", {exchange.server_status}" if exchange.server_status else ""
+        reply = server_words(exc.smtp_code, exc.smtp_error)
+        raise SmtpLoginRefused(
+            f"SMTP server {where} refused the OAuth2 access token for {config.username} ({mechanism}{status}): "
+            f"{exchange.redact(reply)}; check [{credential.section}] oauth2_token_command: the token it printed "
+            "is wrong, expired, for another user or lacks the SMTP scope", code=exc.smtp_code, reply=reply) from exc
 
 
 class SmtpSender:
@@ -79,13 +120,9 @@ class SmtpSender:
                 client.starttls(context=self.ssl_context)
                 client.ehlo()
             if cfg.username and client.has_extn("auth"):
-                self._login(client)
+                login(client, cfg, self._credential)
             elif cfg.username and cfg.tls != "none":
                 logger.warning("%s offers no AUTH; sending without logging in", self.where)
-        except smtplib.SMTPAuthenticationError as exc:
-            raise SmtpRejected(f"SMTP server {self.where} refused the login for {cfg.username}: "
-                               f"{self._redact(_words(exc.smtp_code, exc.smtp_error))}; check [smtp] username and "
-                               "password", code=exc.smtp_code) from exc
         except ssl.SSLCertVerificationError as exc:
             raise SmtpTemporary(certificate_problem(exc, where=self.where, host=cfg.host, section="smtp")) from exc
         except (TimeoutError, smtplib.SMTPException, OSError, ssl.SSLError) as exc:
@@ -94,29 +131,6 @@ class SmtpSender:
 
     def _redact(self, text: str) -> str:
         return redact(text, self._credential.secret)
-
-    def _login(self, client: smtplib.SMTP) -> None:
-        """AUTH with the password, or with the OAuth2 token (RFC 7628 OAUTHBEARER / XOAUTH2, RFC 4954 AUTH)."""
-        cfg = self.config
-        if self._credential.kind == "password":
-            client.login(cfg.username, self._credential.secret)
-            return
-        offered = client.esmtp_features.get("auth", "").split()
-        mechanism = choose_oauth_mechanism(self._credential.mechanism, offered)
-        if mechanism is None:
-            raise SmtpRejected(oauth_unavailable(self._credential.mechanism, offered, self.where,
-                                                 self._credential.section), code=504)
-        exchange = OAuthExchange(mechanism, username=cfg.username, host=cfg.host, port=cfg.port,
-                                 token=self._credential.secret)
-        try:
-            client.auth(mechanism, exchange, initial_response_ok=True)
-        except smtplib.SMTPAuthenticationError as exc:
-            status = f", {exchange.server_status}" if exchange.server_status else ""
-            raise SmtpRejected(
-                f"SMTP server {self.where} refused the OAuth2 access token for {cfg.username} ({mechanism}{status}): "
-                f"{exchange.redact(_words(exc.smtp_code, exc.smtp_error))}; check [{self._credential.section}] "
-                "oauth2_token_command: the token it printed is wrong, expired, for another user or lacks the "
-                "SMTP scope", code=exc.smtp_code) from exc
 
     def send(self, message: bytes, *, sender: str, recipients: Sequence[str],
              before_data: Callable[[], None] | None = None) -> SmtpResult:
@@ -149,7 +163,7 @@ class SmtpSender:
             for rcpt in recipients:
                 code, reply = client.rcpt(rcpt)
                 if code not in (250, 251):
-                    refused[rcpt] = (code, _words(code, reply))
+                    refused[rcpt] = (code, server_words(code, reply))
         except SmtpError:
             raise
         except (smtplib.SMTPException, OSError) as exc:
@@ -168,9 +182,9 @@ class SmtpSender:
         except smtplib.SMTPDataError as exc:
             if 400 <= exc.smtp_code < 500:
                 raise SmtpTemporary(f"SMTP server {self.where} deferred the message: "
-                                    f"{_words(exc.smtp_code, exc.smtp_error)}") from exc
+                                    f"{server_words(exc.smtp_code, exc.smtp_error)}") from exc
             raise SmtpRejected(f"SMTP server {self.where} refused the message: "
-                               f"{_words(exc.smtp_code, exc.smtp_error)}", code=exc.smtp_code) from exc
+                               f"{server_words(exc.smtp_code, exc.smtp_error)}", code=exc.smtp_code) from exc
         except (smtplib.SMTPException, OSError) as exc:
             raise SmtpUncertain(f"the connection to {self.where} failed while sending the message ({exc}); "
                                 "it may or may not have been accepted") from exc
@@ -178,7 +192,7 @@ class SmtpSender:
             self._refuse("DATA", code, reply)
 
     def _refuse(self, step: str, code: int, reply: bytes) -> None:
-        words = _words(code, reply)
+        words = server_words(code, reply)
         if 400 <= code < 500:
             raise SmtpTemporary(f"SMTP server {self.where} deferred {step}: {words}")
         raise SmtpRejected(f"SMTP server {self.where} refused {step}: {words}", code=code)

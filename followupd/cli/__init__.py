@@ -1,9 +1,10 @@
 """The ``followupd`` command line: the only code that prints for humans and chooses an exit code.
 
-``root`` holds the command group and the everyday commands; the other modules register theirs on it when used
-(``lazy.LazyGroup``), so ``followupd --help`` stays fast. ``followupd.cli:main`` is the console script.
+``groups`` holds the command group and names the module of every command; each module registers its commands
+on it when used (``lazy.LazyGroup``), so ``followupd --help`` stays fast. ``followupd.cli:main`` is the console
+script. Registration runs one way: command modules import ``groups``, never each other.
 """
 
-from followupd.cli.root import main
+from followupd.cli.groups import main
 
 __all__ = ["main"]

@@ -1,5 +1,5 @@
 """``python -m followupd.cli``: the same as the ``followupd`` console script."""
 
-from followupd.cli.root import main
+from followupd.cli.groups import main
 
 main()

@@ -1,4 +1,4 @@
-"""``followupd db status [--json]`` and ``followupd db upgrade``: the database schema, per account.
+"""``followupd db status [--json]`` and ``followupd db upgrade [--json]``: the database schema, per account.
 
 ``status`` changes nothing (it does not even create a missing database), so it is safe to run against a
 database another version of followupd is using. ``upgrade`` is what ``[database] migrate = "refuse"`` asks the
@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from followupd.adapters.store import Store, database_status, migrations
-from followupd.cli.root import State, handle_errors, main
+from followupd.cli.groups import State, handle_errors, main
 from followupd.config import redact_url
 
 
@@ -90,9 +90,12 @@ def db_status(state: State, as_json: bool) -> None:
 
 @db_group.command("upgrade")
 @click.option("--quiet", "-q", is_flag=True, help="No progress (a bar on a terminal, a line per step otherwise).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print a JSON array, one entry per database: accounts, database, schema, action (unchanged, "
+                   "created or upgraded), from_revision (null for a new database) and revision (now).")
 @click.pass_obj
 @handle_errors
-def db_upgrade(state: State, quiet: bool) -> None:
+def db_upgrade(state: State, quiet: bool, as_json: bool) -> None:
     """Upgrade each database to this followupd's schema (back it up first); a no-op when up to date."""
     from followupd.cli.progress import ProgressReporter
 
@@ -100,6 +103,7 @@ def db_upgrade(state: State, quiet: bool) -> None:
         progress_logger = logging.getLogger("followupd.cli.progress")
         progress_logger.setLevel(min(logging.INFO, logging.getLogger().getEffectiveLevel()))
     reporter = ProgressReporter(sys.stderr, quiet=quiet, what="steps done")
+    entries: list[dict[str, Any]] = []
     for target in _targets(state):
         before = database_status(target.url, schema=target.schema)
         token = migrations.upgrade_progress.set(reporter)
@@ -112,9 +116,17 @@ def db_upgrade(state: State, quiet: bool) -> None:
         finally:
             store.dispose()
         label = f"{', '.join(target.accounts)}: {target.shown}"
-        if before.state == migrations.CURRENT:
+        action = {migrations.CURRENT: "unchanged", migrations.FRESH: "created"}.get(before.state, "upgraded")
+        entries.append({"accounts": list(target.accounts), "database": redact_url(target.url),
+                        "schema": target.schema, "action": action,
+                        "from_revision": None if action == "created" else before.current, "revision": after.current})
+        if as_json:
+            continue
+        if action == "unchanged":
             click.echo(f"{label}: already at revision {after.current}")
-        elif before.state == migrations.FRESH:
+        elif action == "created":
             click.echo(f"{label}: created at revision {after.current}")
         else:
             click.echo(f"{label}: upgraded from revision {before.current} to {after.current}")
+    if as_json:
+        click.echo(json.dumps(entries, indent=2))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from followupd.cli.root import State, handle_errors, main
+from followupd.cli.groups import State, handle_errors, main
 from followupd.errors import ConfigError, exit_code_for
 
 if TYPE_CHECKING:

@@ -2,8 +2,8 @@
 
 Why: every ``followupd`` run paid about a second before doing anything (``--help`` took 0.9-1.3 s), because
 importing the CLI imported every command module and with them SQLAlchemy, Alembic, Jinja2 and the whole engine.
-A command now imports what it needs when it runs; this group does the same for the commands that live in
-their own modules (``db``, ``doctor``, ``templates``, the ``outbox`` subcommands, ``snooze``, ``note``).
+A command now imports what it needs when it runs; this group does the same for the modules that hold the
+commands (every one of them, listed in ``cli/groups.py``).
 
 The listing in ``--help`` needs each command's one-line help, which would mean importing its module; the group
 keeps that first paragraph beside the module name instead. ``tests/test_cli_startup.py`` holds the two equal:

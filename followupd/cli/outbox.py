@@ -1,4 +1,4 @@
-"""``followupd outbox show|edit|approve|skip|stop``, ``followupd snooze`` and ``followupd note``.
+"""``followupd outbox [show|edit|approve|skip|stop]``, ``followupd snooze`` and ``followupd note``.
 
 Every command takes an id prefix (as shown by ``outbox`` and ``status``) and turns the user's wish into a queued
 request. If no daemon runs, the command takes the account lock and runs a cycle itself, which applies the request
@@ -11,60 +11,76 @@ from __future__ import annotations
 import contextlib
 import email
 import email.policy
+import json
 import os
 import signal
 import time
+from datetime import datetime
 from email.message import EmailMessage
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from followupd.adapters import store as st
-from followupd.cli.root import State, handle_errors, main, outbox
-from followupd.engine.drafts import OPEN_TOUCH_STATES
-from followupd.engine.requests import APPROVE, EDIT, NOTE, SKIP, SNOOZE, STOP, queue_request
+from followupd.cli.groups import State, handle_errors, main
+from followupd.cli.ids import thread_id as _thread_id
+from followupd.cli.ids import touch_id as _touch_id
+from followupd.cli.lazy import LazyGroup, lazy_module
+from followupd.cli.shapes import clip, local, render_table, touch_json
 from followupd.errors import FollowupdError, LeaseHeldError, LockError
 from followupd.planning.cadence import parse_duration
 
+# Imported when a command runs, not when `followupd outbox --help` lists them: the store brings SQLAlchemy, the
+# requests the engine.
+if TYPE_CHECKING:
+    from followupd.adapters import store as st
+    from followupd.engine import requests as rq
+else:
+    st = lazy_module("followupd.adapters.store")
+    rq = lazy_module("followupd.engine.requests")
+
 WAIT_FOR_DAEMON_SECONDS = 60.0
+#: The help of ``--json`` on the commands that queue a request (a contract: fields are added, never renamed).
+REQUEST_JSON_HELP = ("Print one JSON object: request (its number), kind, target (the follow-up or thread id), "
+                     "applied (false: queued for the running followupd), ok and result (its one-line outcome; "
+                     "null until applied). Exit codes are as without --json.")
 
 
-def resolve_id(session: Session, model: type[Any], prefix: str, what: str, listing: str) -> str:
-    """The one id starting with ``prefix``; a clear error for none or several."""
-    prefix = prefix.strip()
-    if not prefix:
-        raise click.BadParameter(f"give a {what} id (see `{listing}`)")
-    column = model.id
-    matches = list(session.scalars(select(column).where(column.startswith(prefix, autoescape=True)).limit(6)))
-    if not matches:
-        raise click.BadParameter(f"no {what} with an id starting {prefix!r}; `{listing}` lists them")
-    if len(matches) > 1 and prefix not in matches:
-        shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
-        raise click.BadParameter(f"{prefix!r} matches several {what}s ({shown}); give more of the id")
-    return prefix if prefix in matches else str(matches[0])
+def _why(entry: dict[str, Any]) -> str:
+    """What happened to a follow-up (failed, withdrawn, held back), else why it was written."""
+    return str(entry["outcome"] or entry["reason"] or "") if entry["state"] != "sent" else str(entry["reason"] or "")
 
 
-def _touch_id(state: State, prefix: str) -> str:
-    """A follow-up id prefix; a thread id prefix stands for that thread's waiting follow-up (touch ids start
-    with their thread's id, so "abc12" may match several touches of one thread)."""
-    prefix = prefix.strip()
-    with state.app(prefix).store.read() as session:
-        touches = list(session.scalars(select(st.Touch).where(st.Touch.id.startswith(prefix, autoescape=True))
-                                       .order_by(st.Touch.id).limit(50))) if prefix else []
-        if len(touches) > 1 and prefix not in {t.id for t in touches} and len({t.thread_id for t in touches}) == 1:
-            waiting = [t for t in touches if t.state in OPEN_TOUCH_STATES]
-            if not waiting:
-                raise click.BadParameter(f"thread {touches[0].thread_id} has no follow-up waiting; "
-                                         "`followupd outbox --all` lists its follow-ups")
-            return str(waiting[-1].id)
-        return resolve_id(session, st.Touch, prefix, "follow-up", "followupd outbox --all")
-
-
-def _thread_id(state: State, prefix: str) -> str:
-    with state.app(prefix).store.read() as session:
-        return resolve_id(session, st.Thread, prefix, "thread", "followupd status")
+@main.group(cls=LazyGroup, invoke_without_command=True)
+@click.option("--all", "show_all", is_flag=True, help="Also list sent, skipped, withdrawn and failed follow-ups.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_context
+@handle_errors
+def outbox(ctx: click.Context, show_all: bool, as_json: bool) -> None:
+    """List follow-up drafts waiting for you; subcommands show, edit, approve, skip or stop them."""
+    if ctx.invoked_subcommand is not None:
+        return
+    state: State = ctx.obj
+    apps = state.apps()
+    app = apps[0]
+    entries = []
+    for each in apps:
+        with each.store.read() as session:
+            touches = st.all_touches(session)
+            if not show_all:
+                touches = [t for t in touches if t.state in (st.TOUCH_PLANNED, st.TOUCH_QUEUED, st.TOUCH_SENDING)]
+            entries += [{**touch_json(t), "account": each.name} for t in touches]
+    if as_json:
+        click.echo(json.dumps(entries, indent=2))
+        return
+    if not entries:
+        click.echo("Outbox is empty: no follow-up drafts are waiting." + ("" if show_all else
+                   " (--all shows sent, skipped and withdrawn ones)"))
+        return
+    tz = app.config.identity.timezone
+    rows = [[e["id"], e["state"], clip(", ".join(e["to"]), 30), clip(e["subject"], 40), str(e["touch"]),
+             e["template"], local(datetime.fromisoformat(e["created"]), tz),
+             clip(_why(e), 70)] for e in entries]
+    click.echo(render_table(["ID", "STATE", "TO", "SUBJECT", "TOUCH", "TEMPLATE", "CREATED", "WHY"], rows))
 
 
 def _daemon_pid(app: Any) -> int | None:
@@ -75,11 +91,15 @@ def _daemon_pid(app: Any) -> int | None:
         return None
 
 
-def submit(state: State, kind: str, target: str, *, argument: str = "", flag: bool = False) -> None:
-    """Queue the request, get it applied (by this process or the daemon), print its result."""
+def submit(state: State, kind: str, target: str, *, argument: str = "", flag: bool = False,
+           as_json: bool = False) -> None:
+    """Queue the request, get it applied (by this process or the daemon), print its result (``as_json``: the
+    object documented in :data:`REQUEST_JSON_HELP`)."""
+    from followupd.adapters.store import reports
+
     app = state.app()
     with app.store.transaction() as session:
-        request_id = queue_request(session, kind=kind, target=target, now=app.clock.now(), argument=argument,
+        request_id = rq.queue_request(session, kind=kind, target=target, now=app.clock.now(), argument=argument,
                                    flag=flag).id
     try:
         with app.exclusive():
@@ -100,14 +120,18 @@ def submit(state: State, kind: str, target: str, *, argument: str = "", flag: bo
         while time.monotonic() < deadline and not _done(app, request_id):
             time.sleep(0.3)
     with app.store.read() as session:
-        request = session.get(st.Request, request_id)
+        request = reports.find_request(session, request_id)
         assert request is not None
-        if request.done_at is None:
-            click.echo("queued: the running followupd will apply it on its next cycle")
-            return
-        click.echo(request.result)
-        if not request.ok:
-            raise SystemExit(2)
+        done, ok, result = request.done_at is not None, request.ok, request.result
+    if as_json:
+        click.echo(json.dumps({"request": request_id, "kind": kind, "target": target, "applied": done,
+                               "ok": ok if done else None, "result": result if done else None}, indent=2))
+    elif not done:
+        click.echo("queued: the running followupd will apply it on its next cycle")
+    else:
+        click.echo(result)
+    if done and not ok:
+        raise SystemExit(2)
 
 
 def _apply_offline(app: Any) -> None:
@@ -119,40 +143,59 @@ def _apply_offline(app: Any) -> None:
 
 
 def _done(app: Any, request_id: int) -> bool:
+    from followupd.adapters.store import reports
+
     with app.store.read() as session:
-        request = session.get(st.Request, request_id)
+        request = reports.find_request(session, request_id)
         return request is not None and request.done_at is not None
 
 
 @outbox.command("show")
 @click.argument("touch")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object: the follow-up's outbox fields (as `outbox --json`), plus source "
+                   "(drafts: as it is in your Drafts folder now; edited: changed there in your mail client; "
+                   "rendered: as followupd wrote it; sent: as it was sent), source_note (the text's explanation, "
+                   "\"\" for none), headers (a list of {name, value}) and body.")
 @click.pass_obj
 @handle_errors
-def outbox_show(state: State, touch: str) -> None:
+def outbox_show(state: State, touch: str, as_json: bool) -> None:
     """Print a follow-up in full, headers and body: a waiting draft as it is in your Drafts folder now (saying so
     if you edited it in your mail client), else as it was rendered (or sent)."""
+    from followupd.adapters.store import reports
+
     touch_id = _touch_id(state, touch)
     app = state.app(touch)
     with app.store.read() as session:
-        row = session.get(st.Touch, touch_id)
+        row = reports.find_touch(session, touch_id)
         assert row is not None
         raw = row.sent_raw or row.raw or b""
+        source = "sent" if row.sent_raw else "rendered"
         heading = f"# {row.id}: {row.state}" + (f" ({row.outcome})" if row.outcome else "")
+        where = ""
         if row.state == st.TOUCH_QUEUED and row.raw:
-            raw, where = _draft_in_drafts(app, row, raw)
+            raw, where, source = _draft_in_drafts(app, row, raw)
             heading += where
-    click.echo(heading)
+        entry = touch_json(row)
     message = email.message_from_bytes(raw, policy=email.policy.default)
+    body = message.get_body(("plain",)) if isinstance(message, EmailMessage) else None
+    content = body.get_content() if body is not None else message.get_payload()
+    if as_json:
+        click.echo(json.dumps({**entry, "source": source, "source_note": where.strip(" ()"),
+                               "headers": [{"name": name, "value": str(value)} for name, value in message.items()],
+                               "body": content if isinstance(content, str) else str(content)}, indent=2))
+        return
+    click.echo(heading)
     for name, value in message.items():
         click.echo(f"{name}: {value}")
     click.echo("")
-    body = message.get_body(("plain",)) if isinstance(message, EmailMessage) else None
-    click.echo(body.get_content() if body is not None else message.get_payload())
+    click.echo(content)
 
 
-def _draft_in_drafts(app: Any, row: st.Touch, rendered: bytes) -> tuple[bytes, str]:
-    """The waiting draft as it is in Drafts now, and what to say about it; the rendered text when the mailbox
-    cannot be read (with a warning) or the draft is no longer there."""
+def _draft_in_drafts(app: Any, row: st.Touch, rendered: bytes) -> tuple[bytes, str, str]:
+    """The waiting draft as it is in Drafts now, what to say about it and where it came from (``source`` of
+    ``show --json``); the rendered text when the mailbox cannot be read (with a warning) or the draft is no longer
+    there."""
     from followupd.engine.draft_view import read_current
 
     try:
@@ -163,13 +206,13 @@ def _draft_in_drafts(app: Any, row: st.Touch, rendered: bytes) -> tuple[bytes, s
     except FollowupdError as exc:
         click.echo(f"warning: could not read your Drafts folder ({exc}); showing the draft as followupd wrote it",
                    err=True)
-        return rendered, ""
+        return rendered, "", "rendered"
     if current is None or current.raw is None:
         return rendered, (" (not in your Drafts folder now: sent or deleted? the next cycle tells; "
-                          "as followupd wrote it)")
+                          "as followupd wrote it)"), "rendered"
     if current.edited:
-        return current.raw, f" (edited in your mail client; as it is in {folder} now)"
-    return current.raw, f" (in {folder}, as followupd wrote it)"
+        return current.raw, f" (edited in your mail client; as it is in {folder} now)", "edited"
+    return current.raw, f" (in {folder}, as followupd wrote it)", "drafts"
 
 
 @outbox.command("edit")
@@ -178,9 +221,11 @@ def _draft_in_drafts(app: Any, row: st.Touch, rendered: bytes) -> tuple[bytes, s
 @handle_errors
 def outbox_edit(state: State, touch: str) -> None:
     """Edit a waiting follow-up's text in $EDITOR; the draft in your Drafts folder is replaced."""
+    from followupd.adapters.store import reports
+
     touch_id = _touch_id(state, touch)
     with state.app().store.read() as session:
-        row = session.get(st.Touch, touch_id)
+        row = reports.find_touch(session, touch_id)
         assert row is not None
         if row.state not in (st.TOUCH_PLANNED, st.TOUCH_QUEUED) or not row.raw:
             raise click.BadParameter(f"follow-up {row.id} is {row.state}; only a waiting draft can be edited")
@@ -194,62 +239,67 @@ def outbox_edit(state: State, touch: str) -> None:
         click.echo("no change")
         return
     message.set_content(new_body.rstrip() + "\n", cte="quoted-printable" if not new_body.isascii() else "7bit")
-    submit(state, EDIT, touch_id, argument=message.as_bytes(policy=email.policy.SMTP).decode("utf-8",
+    submit(state, rq.EDIT, touch_id, argument=message.as_bytes(policy=email.policy.SMTP).decode("utf-8",
                                                                                                 "surrogateescape"))
 
 
 @outbox.command("approve")
 @click.argument("touch")
 @click.option("--now", "send_now", is_flag=True, help="Send even outside the sending window.")
+@click.option("--json", "as_json", is_flag=True, help=REQUEST_JSON_HELP)
 @click.pass_obj
 @handle_errors
-def outbox_approve(state: State, touch: str, send_now: bool) -> None:
+def outbox_approve(state: State, touch: str, send_now: bool, as_json: bool) -> None:
     """Approve a follow-up for sending (needs [sending] mode = "approve" or "auto" and an [smtp] section)."""
     touch_id = _touch_id(state, touch)
     config = state.app(touch).config
     if config.sending.mode == "review" or config.smtp is None:
         raise click.UsageError('sending is off ([sending] mode = "review"); send the draft from your mail client, '
                                'or set [sending] mode = "approve" and add an [smtp] section')
-    submit(state, APPROVE, touch_id, flag=send_now)
+    submit(state, rq.APPROVE, touch_id, flag=send_now, as_json=as_json)
 
 
 @outbox.command("skip")
 @click.argument("touch")
+@click.option("--json", "as_json", is_flag=True, help=REQUEST_JSON_HELP)
 @click.pass_obj
 @handle_errors
-def outbox_skip(state: State, touch: str) -> None:
+def outbox_skip(state: State, touch: str, as_json: bool) -> None:
     """Drop this follow-up (its draft is removed) and plan the next one."""
-    submit(state, SKIP, _touch_id(state, touch))
+    submit(state, rq.SKIP, _touch_id(state, touch), as_json=as_json)
 
 
 @outbox.command("stop")
 @click.argument("thread")
+@click.option("--json", "as_json", is_flag=True, help=REQUEST_JSON_HELP)
 @click.pass_obj
 @handle_errors
-def outbox_stop(state: State, thread: str) -> None:
+def outbox_stop(state: State, thread: str, as_json: bool) -> None:
     """Stop following up on a thread; its waiting draft is removed."""
-    submit(state, STOP, _thread_id(state, thread))
+    submit(state, rq.STOP, _thread_id(state, thread), as_json=as_json)
 
 
 @main.command()
 @click.argument("thread")
 @click.argument("duration")
+@click.option("--json", "as_json", is_flag=True, help=REQUEST_JSON_HELP)
 @click.pass_obj
 @handle_errors
-def snooze(state: State, thread: str, duration: str) -> None:
+def snooze(state: State, thread: str, duration: str, as_json: bool) -> None:
     """Hold a thread's follow-ups for DURATION (e.g. 2w, 5d); a waiting draft is withdrawn."""
     try:
         parse_duration(duration)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="DURATION") from exc
-    submit(state, SNOOZE, _thread_id(state, thread), argument=duration)
+    submit(state, rq.SNOOZE, _thread_id(state, thread), argument=duration, as_json=as_json)
 
 
 @main.command()
 @click.argument("thread")
 @click.argument("text")
+@click.option("--json", "as_json", is_flag=True, help=REQUEST_JSON_HELP)
 @click.pass_obj
 @handle_errors
-def note(state: State, thread: str, text: str) -> None:
+def note(state: State, thread: str, text: str, as_json: bool) -> None:
     """Keep a personal note on a thread ("ask how the move went"); templates can use it. "" clears it."""
-    submit(state, NOTE, _thread_id(state, thread), argument=text)
+    submit(state, rq.NOTE, _thread_id(state, thread), argument=text, as_json=as_json)

@@ -1,4 +1,4 @@
-"""``followupd templates check [PATH] [--strict]`` and ``followupd templates list``.
+"""``followupd templates check [PATH] [--strict] [--json]`` and ``followupd templates list [--json]``.
 
 Both work without a config file (then on the built-in templates with the default tone rules), so a user can
 check a template pack before configuring anything; with a config they use ``[templates]`` and ``[tone]``.
@@ -6,6 +6,7 @@ check a template pack before configuring anything; with a config they use ``[tem
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from dataclasses import dataclass
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import click
 
-from followupd.cli.root import State, handle_errors, main, render_table
+from followupd.cli.groups import State, handle_errors, main
+from followupd.cli.shapes import render_table
 from followupd.compose.checks import (
     DEFAULT_TOTAL_TOUCHES,
     SAMPLE_SIGNATURE,
@@ -48,9 +50,13 @@ def templates_group() -> None:
 @templates_group.command("check")
 @click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
 @click.option("--strict", is_flag=True, help="Fail (exit 2) on warnings too, not only on errors.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object: checked (how many template files), errors, warnings (counts), ok "
+                   "(what the exit code says) and problems, each with path, line (null for the whole file), "
+                   "severity (error or warning) and message. Exit codes are as without --json.")
 @click.pass_obj
 @handle_errors
-def templates_check(state: State, path: Path | None, strict: bool) -> None:
+def templates_check(state: State, path: Path | None, strict: bool, as_json: bool) -> None:
     """Render every template against sample threads and check its tone.
 
     PATH is a template file or a template folder; without it, the active templates (built-in plus your
@@ -88,12 +94,18 @@ def templates_check(state: State, path: Path | None, strict: bool) -> None:
                                           overlay=overlay)
             except TemplateError as exc:
                 problems.append(Problem(config.path if config else base, None, "error", str(exc)))
-    for problem in problems:
-        click.echo(str(problem))
     errors = sum(1 for p in problems if p.severity == "error")
     warnings = len(problems) - errors
-    click.echo(f"{count} template(s) checked: {errors} error(s), {warnings} warning(s)")
-    if errors or (strict and warnings):
+    failed = bool(errors or (strict and warnings))
+    if as_json:
+        click.echo(json.dumps({"checked": count, "errors": errors, "warnings": warnings, "ok": not failed,
+                               "problems": [{"path": str(p.path), "line": p.line, "severity": p.severity,
+                                             "message": p.message} for p in problems]}, indent=2))
+    else:
+        for problem in problems:
+            click.echo(str(problem))
+        click.echo(f"{count} template(s) checked: {errors} error(s), {warnings} warning(s)")
+    if failed:
         sys.exit(exit_code_for(TemplateError))
 
 
@@ -144,9 +156,14 @@ def _sorted_problems(problems: list[Problem]) -> list[Problem]:
 
 
 @templates_group.command("list")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object: builtin (the built-in templates' folder), overlay (your [templates] dir "
+                   "or null), language (the setting), languages (the sets), templates, each with lang, stage, "
+                   "template, path, source (builtin or yours) and replaces_builtin, then disabled (template keys) "
+                   "and unmatched_disable (patterns that match nothing; also warned on stderr).")
 @click.pass_obj
 @handle_errors
-def templates_list(state: State) -> None:
+def templates_list(state: State, as_json: bool) -> None:
     """Show every active template by language and stage, and whose file wins: built-in or yours."""
     config = _config_if_any(state)
     settings = config.templates if config else None
@@ -156,6 +173,9 @@ def templates_list(state: State) -> None:
                                    lang=settings.lang if settings else DEFAULT_LANGUAGE)
     scan = library.scan
     replaced = scan.replaced if scan else frozenset()
+    if as_json:
+        _list_json(library, builtin, overlay, replaced)
+        return
     source = f"built-in ({builtin})" + (f", shadowed file by file by {overlay}" if overlay else "")
     click.echo(f"templates: {source}")
     lang_note = ' (by each message\'s subject; "en" when unsure)' if library.setting == "auto" else ""
@@ -171,4 +191,22 @@ def templates_list(state: State) -> None:
     if scan and scan.disabled:
         click.echo("disabled ([templates] disable): " + ", ".join(found.key for found in scan.disabled))
     for pattern in scan.unmatched_disable if scan else ():
+        click.echo(f'warning: [templates] disable: "{pattern}" matches no built-in template', err=True)
+
+
+def _list_json(library: TemplateLibrary, builtin: Path, overlay: Path | None, replaced: frozenset[str]) -> None:
+    scan = library.scan
+    entries = []
+    for variant in library.every_variant():
+        yours = overlay is not None and variant.path.is_relative_to(overlay)
+        entries.append({"lang": variant.lang, "stage": variant.stage, "template": variant.key,
+                        "path": str(variant.path), "source": "yours" if yours else "builtin",
+                        "replaces_builtin": yours and variant.key in replaced})
+    unmatched = list(scan.unmatched_disable) if scan else []
+    click.echo(json.dumps({
+        "builtin": str(builtin), "overlay": str(overlay) if overlay is not None else None,
+        "language": library.setting, "languages": list(library.languages()), "templates": entries,
+        "disabled": [found.key for found in scan.disabled] if scan else [], "unmatched_disable": unmatched,
+    }, indent=2))
+    for pattern in unmatched:
         click.echo(f'warning: [templates] disable: "{pattern}" matches no built-in template', err=True)

@@ -26,11 +26,10 @@ from followupd.errors import ConfigError, FollowupdError, LeaseHeldError, StoreE
 # What only a cycle needs is imported by the first cycle (issue 16): `followupd status` reads the database and
 # never loads the engine, the templates, imapclient or smtplib.
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from followupd.adapters.imap import Mailbox
     from followupd.adapters.smtp import SmtpSender
     from followupd.adapters.store import Store
+    from followupd.adapters.store.reports import Session
     from followupd.compose.library import TemplateLibrary, TemplateSource
     from followupd.engine.cycle import CycleReport, Engine
     from followupd.runtime.health import Health

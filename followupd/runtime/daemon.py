@@ -39,10 +39,9 @@ from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import select
 
-from followupd.adapters import store as st
 from followupd.adapters.lock import AccountLock
+from followupd.adapters.store import reports
 from followupd.compose.checks import check_library
 from followupd.compose.coverage import coverage_problems
 from followupd.errors import FollowupdError, LockError, StoreError
@@ -188,12 +187,7 @@ class AccountRunner:
         next_poll = now + self.app.config.cadence.poll_interval
         logic_now = self.app.clock.now()
         with self.app.store.read() as session:
-            # Only future due times: a past-due thread is waiting for the window or for its open draft, and
-            # the regular poll covers it; waking for it would spin.
-            next_due = session.scalar(
-                select(st.Thread.next_due)
-                .where(st.Thread.state == st.WAITING, st.Thread.next_due > logic_now)
-                .order_by(st.Thread.next_due).limit(1))
+            next_due = reports.next_future_due(session, logic_now)
         if next_due is not None:
             return min(next_poll, now + (next_due - logic_now) + timedelta(seconds=1))
         return next_poll

@@ -11,9 +11,8 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.orm import Session
-
 from followupd.adapters import store as st
+from followupd.adapters.store.reports import Session
 
 HEALTH_KEY = "health"
 OK = "ok"

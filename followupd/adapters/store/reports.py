@@ -1,0 +1,74 @@
+"""The questions the command line and the runtime ask the database, one function each.
+
+Why here: only the store (and the engine) may speak SQLAlchemy (issue 12 point 3), so a command that shows
+threads, follow-ups or requests asks one of these functions with plain arguments and gets ORM rows or plain
+values back; it never builds a query. ``tests/test_store_boundary.py`` holds that line by reading the source.
+Everything here only reads; the writes go through the engine's requests.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from followupd.adapters import store as st
+
+__all__ = ["Session", "find_request", "find_thread", "find_touch", "has_id_prefix", "ids_starting",
+           "next_future_due", "touches_starting", "waiting_drafts"]
+
+# ``Session`` (in __all__) is what every function here takes, the session of ``Store.read()`` or
+# ``Store.transaction()``; code outside the store names the type through this module, never through SQLAlchemy.
+
+
+def find_thread(session: Session, thread_id: str) -> st.Thread | None:
+    return session.get(st.Thread, thread_id)
+
+
+def find_touch(session: Session, touch_id: str) -> st.Touch | None:
+    return session.get(st.Touch, touch_id)
+
+
+def find_request(session: Session, request_id: int) -> st.Request | None:
+    return session.get(st.Request, request_id)
+
+
+def ids_starting(session: Session, model: type[st.Thread] | type[st.Touch], prefix: str, *,
+                 limit: int) -> list[str]:
+    """Up to ``limit`` ids of ``model`` rows that start with ``prefix`` (taken literally: no LIKE wildcards)."""
+    column = model.id
+    return [str(found) for found in
+            session.scalars(select(column).where(column.startswith(prefix, autoescape=True)).limit(limit))]
+
+
+def has_id_prefix(session: Session, prefix: str) -> bool:
+    """Whether a thread or a follow-up id starts with ``prefix``: which account a command's id belongs to."""
+    return any(ids_starting(session, model, prefix, limit=1) for model in (st.Thread, st.Touch))
+
+
+def touches_starting(session: Session, prefix: str, *, limit: int) -> list[st.Touch]:
+    """Follow-ups whose id starts with ``prefix``, in id order (a thread's touches share its id as prefix)."""
+    return list(session.scalars(select(st.Touch).where(st.Touch.id.startswith(prefix, autoescape=True))
+                                .order_by(st.Touch.id).limit(limit)))
+
+
+def waiting_drafts(session: Session, states: tuple[str, ...]) -> dict[str, list[tuple[str, datetime | None,
+                                                                                        datetime]]]:
+    """(state, drafted_at, created) of every follow-up in ``states``, by thread id: for "draft waiting since"."""
+    found: dict[str, list[tuple[str, datetime | None, datetime]]] = {}
+    rows = session.execute(select(st.Touch.thread_id, st.Touch.state, st.Touch.drafted_at, st.Touch.created)
+                           .where(st.Touch.state.in_(states)))
+    for thread_id, touch_state, drafted_at, created in rows:
+        found.setdefault(thread_id, []).append((touch_state, drafted_at, created))
+    return found
+
+
+def next_future_due(session: Session, after: datetime) -> datetime | None:
+    """The earliest due time of a waiting thread that is later than ``after``: when the daemon must wake.
+
+    Only future ones: a past-due thread waits for the sending window or for its open draft, and the regular poll
+    covers it; waking for it would spin."""
+    return session.scalar(select(st.Thread.next_due)
+                          .where(st.Thread.state == st.WAITING, st.Thread.next_due > after)
+                          .order_by(st.Thread.next_due).limit(1))

@@ -1,0 +1,89 @@
+"""The public JSON shapes of threads and follow-ups, and the small text helpers every listing shares.
+
+Why a module of its own: ``status``, ``explain`` and ``outbox`` print the same thread and follow-up shapes, and
+scripts read them (a contract: fields are added, never renamed), so they are written once, here, away from the
+commands. No I/O and no database: ORM rows in, plain values out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from followupd.adapters import store as st
+
+__all__ = ["clip", "iso", "local", "render_table", "thread_json", "touch_json"]
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def local(moment: datetime | None, tz: ZoneInfo, fmt: str = "%a %d %b %H:%M") -> str:
+    return moment.astimezone(tz).strftime(fmt) if moment else "-"
+
+
+def clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def render_table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    return "\n".join(lines)
+
+
+def thread_json(thread: st.Thread) -> dict[str, Any]:
+    """The public JSON shape of a thread (a contract: fields are added, never renamed)."""
+    return {
+        "id": thread.id,
+        "message_id": thread.message_id,
+        "subject": thread.subject,
+        "recipients": [p["email"] for p in thread.participants()],
+        "recipient_names": {p["email"]: p["name"] for p in thread.participants() if p.get("name")},
+        "state": thread.state,
+        "kind": thread.kind,
+        "state_reason": thread.state_reason,
+        "touches": thread.touches,
+        "next_due": iso(thread.next_due),
+        "problems": list(thread.problems),
+        "sent_at": iso(thread.sent_at),
+        "promised": thread.promised.isoformat() if thread.promised else None,
+        "tracking_suffix": thread.tracking_suffix,
+        "last_touch_at": iso(thread.last_touch_at),
+        "replied_at": iso(thread.replied_at),
+        "replied_by": thread.replied_by or None,
+        "reply_probable": thread.reply_probable,
+        "note": thread.note or None,
+        "expect_all": thread.expect_all,
+        "answered_by": list(thread.answered_by or ()),
+        "failed_recipients": list(thread.failed_recipients or ()),
+    }
+
+
+def touch_json(touch: st.Touch) -> dict[str, Any]:
+    """The public JSON shape of an outbox entry (a contract: fields are added, never renamed)."""
+    from followupd.adapters import store as st  # the state names; only a command that has a row gets here
+
+    public_state = st.TOUCH_QUEUED if touch.state == st.TOUCH_PLANNED else touch.state
+    return {
+        "id": touch.id,
+        "thread_id": touch.thread_id,
+        "message_id": touch.message_id,
+        "subject": touch.subject,
+        "to": [entry["email"] for entry in touch.to],
+        "touch": touch.number,
+        "template": touch.template,
+        "state": public_state,
+        "created": iso(touch.created),
+        "due": iso(touch.due_at),
+        "drafted_at": iso(touch.drafted_at),
+        "done_at": iso(touch.done_at),
+        "outcome": touch.outcome or None,
+        "approved": touch.approved_at is not None,
+        "sent_by_followupd": touch.sent_by_followupd,
+        "reason": touch.reason or None,
+    }
