@@ -306,3 +306,11 @@ def test_utf8_text_under_a_wrong_charset_label_is_read_as_utf8() -> None:
            + words.encode("utf-8") + b"\r\n")
     assert message_text(raw) == words
     assert decode_bytes("Grüße".encode("cp1252"), "cp1252") == "Grüße"  # a fitting label still wins
+
+
+def test_a_bug_in_the_html_parser_keeps_the_text_so_far_and_is_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from followupd.mail import html_text
+
+    monkeypatch.setattr(html_text._HtmlText, "close", _boom)
+    assert html_to_text("<p>Hello Bob</p>").strip() == "Hello Bob"
+    assert take_internal_errors() == {"bodytext": 1}

@@ -45,9 +45,9 @@ from contextlib import suppress
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import compat32
-from html.parser import HTMLParser
 
 from followupd.mail import internal_errors
+from followupd.mail.html_text import visible_text
 
 __all__ = ["decode_payload", "html_to_text", "message_text", "readable_text", "strip_quoted"]
 
@@ -155,14 +155,8 @@ def html_to_text(html: str) -> str:
     Scripts, styles, the head, ``display:none`` elements and Gmail's signature block are dropped. Dependency
     free (``html.parser``), lenient about unclosed tags.
     """
-    converter = _HtmlText()
-    try:
-        converter.feed(_HTML_TOKEN.sub(_safe_token, html[:_MAX_HTML]))
-        converter.close()
-    except Exception:
-        pass
     lines = []
-    for line in _clean(converter.text()).split("\n"):
+    for line in _clean(visible_text(html[:_MAX_HTML])).split("\n"):
         quote = _QUOTE_PREFIX.match(line)
         prefix = quote.group().replace(" ", "") + " " if quote and quote.group().strip() else ""
         lines.append((prefix + line[quote.end() if quote else 0 :].strip()).rstrip())
@@ -297,7 +291,6 @@ def _guess(data: bytes) -> str:
 
 _QUOTE_PREFIX = re.compile(r"[> ]*")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200c\u200d\u2028\u2029\ufeff]")
-_SPACES = re.compile(r"[ \t\u00a0\u2007\u202f\u3000]+")
 
 
 def _clean(text: str) -> str:
@@ -341,106 +334,6 @@ def _unflow(text: str, *, delsp: bool) -> str:
     if pending:
         out.append(pending)
     return "\n".join(out)
-
-
-# ------------------------------------------------------------------------------------------------ HTML
-
-_BLOCK_TAGS = frozenset({
-    "p", "div", "br", "tr", "li", "ul", "ol", "table", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "pre",
-    "section", "article", "header", "footer", "address", "dl", "dt", "dd", "center", "form", "fieldset",
-    "figure", "main", "nav", "aside", "body", "title",
-})
-_SKIP_TAGS = frozenset({"script", "style", "head", "template", "noscript", "object", "svg", "xml"})
-_VOID_TAGS = frozenset({"br", "hr", "img", "meta", "link", "input", "area", "base", "col", "embed", "source",
-                        "track", "wbr", "param"})
-
-
-#: One linear pass before ``html.parser``, whose Python 3.11 version is quadratic on unclosed constructs
-#: (``"<!" * 300_000`` takes seconds, ``"</" * 300_000`` minutes): comments, declarations and processing
-#: instructions are dropped (never visible), well-formed tags kept, and every other "<" escaped as text.
-_HTML_TOKEN = re.compile(r"<!--.*?(?:-->|\Z)|<[!?][^>]*>?|</?[a-zA-Z][^<>]*>|<", re.DOTALL)
-
-
-def _safe_token(match: re.Match[str]) -> str:
-    token = match.group()
-    if token == "<":
-        return "&lt;"
-    return "" if token[1] in "!?" else token
-
-
-class _HtmlText(HTMLParser):
-    """Collects visible text; ``<blockquote>`` nesting becomes a "> " prefix on each line."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self._out: list[str] = []
-        self._quote = 0
-        self._pre = 0
-        self._skip_tag = ""
-        self._skip_depth = 0
-
-    def text(self) -> str:
-        return "".join(self._out)
-
-    def _newline(self) -> None:
-        self._out.append("\n> " if self._quote else "\n")
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if self._skip_depth:
-            if tag == self._skip_tag:
-                self._skip_depth += 1
-            return
-        if tag in _SKIP_TAGS or (tag not in _VOID_TAGS and _hidden(attrs)):
-            self._skip_tag, self._skip_depth = tag, 1
-            return
-        if tag == "blockquote":
-            self._quote += 1
-            self._newline()
-        elif tag == "pre":
-            self._pre += 1
-            self._newline()
-        elif tag in _BLOCK_TAGS:
-            self._newline()
-        elif tag in ("td", "th"):
-            self._out.append(" ")
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if not self._skip_depth and tag in _BLOCK_TAGS:
-            self._newline()
-
-    def handle_endtag(self, tag: str) -> None:
-        if self._skip_depth:
-            if tag == self._skip_tag:
-                self._skip_depth -= 1
-            return
-        if tag == "blockquote":
-            self._quote = max(0, self._quote - 1)
-            self._newline()
-        elif tag == "pre":
-            self._pre = max(0, self._pre - 1)
-            self._newline()
-        elif tag in _BLOCK_TAGS:
-            self._newline()
-
-    def handle_data(self, data: str) -> None:
-        if self._skip_depth:
-            return
-        if self._pre:
-            self._out.append(data.replace("\n", "\n> " if self._quote else "\n"))
-        else:
-            self._out.append(_SPACES.sub(" ", data.replace("\r", " ").replace("\n", " ")))
-
-
-def _hidden(attrs: list[tuple[str, str | None]]) -> bool:
-    """``display:none`` (preheaders, tracking) and Gmail's signature block are not the author's words."""
-    for name, value in attrs:
-        if not value:
-            continue
-        if name == "style" and "display:none" in value.replace(" ", "").lower():
-            return True
-        if name in ("class", "data-smartmail") and "gmail_signature" in value:
-            return True
-    return False
 
 
 # ------------------------------------------------------------------------------------------- separators
