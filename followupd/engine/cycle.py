@@ -33,13 +33,11 @@ from followupd.engine.drafts import (
     Drafter,
     DraftReport,
     DraftsPort,
-    close_thread,
     is_reminder_id,
     keep_promise,
     open_touch,
     planned_due,
     replan_thread,
-    withdraw_open_touches,
 )
 from followupd.engine.requests import apply_requests
 from followupd.engine.sending import Sender, SendingMailbox, SendReport
@@ -48,7 +46,7 @@ from followupd.mail.dsn import DeliveryReport
 from followupd.mail.exchange import thread_index_guid
 from followupd.mail.headers import FETCH_HEADER_FIELDS, Address, MessageKind, MessageMeta, base_subject, parse_headers
 from followupd.mail.traces import RECEIVED_FIELDS, received_for_in
-from followupd.planning import interpret
+from followupd.planning import interpret, lifecycle
 from followupd.planning.bouncetie import tie_report
 from followupd.planning.matching import EventKind, MatchEvent, ThreadIndex, ThreadKey, is_own_address, match_message
 from followupd.planning.recipient_clock import decode as decode_clock
@@ -62,9 +60,8 @@ logger = logging.getLogger(__name__)
 
 #: Re-planning more threads than this at once (a cadence change, a first sync) writes them in one bulk UPDATE.
 BULK_REPLAN = 50
-#: States whose threads still take part in matching. A late reply to an "unanswered" thread is still worth
-#: recording: the user wants to know who answered, even after followupd gave up.
-MATCHABLE_STATES = (st.WAITING, st.UNANSWERED)
+#: States whose threads still take part in matching (see followupd.planning.lifecycle).
+MATCHABLE_STATES = lifecycle.MATCHABLE_STATES
 
 #: Shared mail providers: "same domain" says nothing about being a colleague there.
 FREEMAIL_DOMAINS = frozenset({
@@ -489,7 +486,7 @@ class Engine:
             from_email=meta.from_.email if meta.from_ else "", from_name=meta.from_.name if meta.from_ else "",
             to=recipients["to"], cc=recipients["cc"], bcc=recipients["bcc"],
             references=list(meta.references) or list(meta.in_reply_to),
-            sent_at=seen.when or now, first_seen_at=now, state=st.WAITING, state_changed_at=now,
+            sent_at=seen.when or now, first_seen_at=now,
             tracking_address=request.address, tracking_suffix=request.suffix, promised=request.promised,
             problems=problems, touches=0, source=[seen.where], conversation_keys=list(seen.conversation_keys),
             kind=st.COMMITMENT if request.own_commitment else st.NUDGE,
@@ -498,6 +495,7 @@ class Engine:
             # of the message's processing (a follow-up by hand, a reply) would otherwise make to find that out.
             touch_rows=[], reminder_rows=[],
         )
+        lifecycle.start(thread, now)
         session.add(thread)
         # Already counted in an open thread (a promise chained, see _maybe_track): that row stays, so a reply to
         # this message still reaches the older thread; this one finds it by its own Thread.message_id.
@@ -702,16 +700,10 @@ class Engine:
         only to those who have not. An answer from outside the To list (a colleague) counts for everyone."""
         sender = seen.meta.from_.email if seen.meta.from_ else ""
         expected = {entry["email"] for entry in thread.to} - set(thread.failed_recipients or ())
-        if sender not in expected:
-            return False
-        answered = sorted(set(thread.answered_by or ()) | {sender})
-        remaining = sorted(expected - set(answered))
+        remaining = lifecycle.partly_answered(thread, sender=sender, expected=expected, now=self.clock.now())
         if not remaining:
             return False
-        thread.answered_by = answered
         self._remember_id(session, thread, message_id, "reply")
-        withdraw_open_touches(thread, self.clock.now(), f"{sender} answered; the next follow-up goes to the others")
-        thread.state_reason = f"waiting on {', '.join(remaining)} ({', '.join(answered)} answered)"
         key = index.get(thread.id)
         if key is not None:
             index.add(dataclasses.replace(key, message_ids=key.message_ids | {message_id}))
@@ -750,34 +742,25 @@ class Engine:
         sender = seen.meta.from_.email if seen.meta.from_ else "someone"
         now = self.clock.now()
         if intent.kind == "declined":
-            close_thread(thread, st.DECLINED, f"{sender}: {intent.evidence}", now)
-            thread.replied_at = at
-            thread.replied_by = sender
+            lifecycle.declined(thread, by=sender, evidence=intent.evidence, at=at, now=now)
             index.remove(thread.id)
             report.changes.append(f"{thread.id} declined by {sender}")
             logger.info("%s: declined by %s (%s); no more follow-ups", thread.id, sender, intent.evidence)
             return False
         hold = interpret.holding_until(intent, received=at, replies=self.config.replies,
                                        cadence=self.config.cadence, tz=self.tz)
-        self._postpone(thread, hold.until, f"{sender} will answer later")
-        thread.state_reason = hold.evidence
+        lifecycle.holding_reply(thread, by=sender, until=hold.until, evidence=hold.evidence, now=now)
         report.touched.add(thread.id)
         report.changes.append(f"{thread.id}: {sender} will answer later")
         logger.info("%s: holding reply from %s: %s", thread.id, sender, hold.evidence)
         return False
-
-    def _postpone(self, thread: st.Thread, until: datetime, why: str) -> None:
-        """No touch before ``until``; a draft waiting now is withdrawn (it would arrive at the wrong time)."""
-        if thread.snoozed_until is None or until > thread.snoozed_until:
-            thread.snoozed_until = until
-        withdraw_open_touches(thread, self.clock.now(), why)
 
     def _postpone_for_ooo(self, session: Session, thread: st.Thread, seen: SeenMessage, at: datetime,
                           report: CycleReport) -> None:
         hold = interpret.out_of_office(self._body(seen), seen.meta.subject, received=at, replies=self.config.replies,
                                        cadence=self.config.cadence, tz=self.tz)
         sender = seen.meta.from_.email if seen.meta.from_ else "someone"
-        self._postpone(thread, hold.until, f"{sender} is out of office")
+        lifecycle.out_of_office(thread, by=sender, until=hold.until, now=self.clock.now())
         st.add_event(session, thread, at=at, kind="postponed", message_id=f"ooo:{seen.meta.message_id or seen.where}",
                      detail=hold.evidence)
         report.touched.add(thread.id)
@@ -796,16 +779,13 @@ class Engine:
         if not failed:
             report.changes.append(f"{thread.id} got a delivery report (no permanent failure)")
             return
-        thread.failed_recipients = sorted(set(thread.failed_recipients) | set(failed))
         words = "; ".join(f"{r.address}: {r.status} {r.diagnostic}".strip() for r in dsn.permanent_failures
                           if r.address.lower() in failed)
         problem = f"undeliverable{' (probable: the report names no message)' if probable else ''}: {words}"
-        if problem not in thread.problems:
-            thread.problems = [*thread.problems, problem]
+        thread_failed = lifecycle.bounced(thread, people=people, failed=failed, problem=problem, words=words,
+                                          now=self.clock.now())
         st.add_event(session, thread, at=at, kind="failed_recipient", message_id=f"dsn:{seen.where}", detail=words)
-        if people <= set(thread.failed_recipients):
-            now = self.clock.now()
-            close_thread(thread, st.FAILED, f"every recipient bounced ({words})", now)
+        if thread_failed:
             report.changes.append(f"{thread.id} failed: every recipient bounced")
             logger.info("%s: every recipient bounced; no more follow-ups (%s)", thread.id, words)
         else:
@@ -819,12 +799,8 @@ class Engine:
     def _close_replied(self, session: Session, thread: st.Thread, seen: SeenMessage, match: MatchEvent,
                        message_id: str, at: datetime) -> None:
         self._remember_id(session, thread, message_id, "reply")
-        if thread.state not in MATCHABLE_STATES:
-            return
-        close_thread(thread, st.REPLIED, match.evidence, self.clock.now())
-        thread.replied_at = at
-        thread.replied_by = seen.meta.from_.email if seen.meta.from_ else ""
-        thread.reply_probable = match.probable
+        lifecycle.replied(thread, evidence=match.evidence, by=seen.meta.from_.email if seen.meta.from_ else "",
+                          at=at, probable=match.probable, now=self.clock.now())
 
     def _count_own_touch(self, session: Session, thread: st.Thread, seen: SeenMessage, message_id: str,
                          at: datetime) -> None:
@@ -833,26 +809,12 @@ class Engine:
         Either way it is one touch; a draft of ours still sitting in Drafts is now stale and is removed, so the
         recipient can never get the same nudge twice."""
         self._remember_id(session, thread, message_id, "touch")
-        if thread.state != st.WAITING:
+        if not lifecycle.own_touch(thread, at=at):
             return
-        thread.touches += 1
-        thread.steps += 1
-        if thread.last_touch_at is None or at > thread.last_touch_at:
-            thread.last_touch_at = at
         pending = open_touch(thread)
         if pending is not None:
-            # A send of ours that was interrupted (kill -9 after SMTP) and that the server filed in Sent itself
-            # (Gmail, Office 365): the copy proves it went out, but unlike a mail client's send nothing removed
-            # the draft, which the user could then send a second time.
-            interrupted_send = pending.state == st.TOUCH_SENDING
-            pending.state = st.TOUCH_SENT
-            pending.done_at = at
-            is_our_draft = message_id == pending.message_id or seen.meta.followupd_id == pending.id
-            pending.outcome = "sent" if is_our_draft else "you wrote your own follow-up instead"
-            pending.cleanup_pending = not is_our_draft or interrupted_send
-            if interrupted_send and is_our_draft:
-                pending.sent_by_followupd = True
-                pending.outcome = "sent by followupd (its send was interrupted; found in Sent)"
+            ours = message_id == pending.message_id or seen.meta.followupd_id == pending.id
+            lifecycle.touch_found_in_sent(pending, at=at, ours=ours)
 
     def _apply_to_promise(self, session: Session, thread: st.Thread, seen: SeenMessage, match: MatchEvent,
                           message_id: str, at: datetime, index: ThreadIndex, report: CycleReport) -> bool:
@@ -879,12 +841,7 @@ class Engine:
         pending = open_touch(thread)
         ours = pending is not None and (message_id == pending.message_id or seen.meta.followupd_id == pending.id)
         if pending is not None and ours:
-            if pending.state == st.TOUCH_SENDING:  # our interrupted send, filed by the server: remove the draft
-                pending.sent_by_followupd = True
-                pending.cleanup_pending = True
-            pending.state = st.TOUCH_SENT
-            pending.done_at = at
-            pending.outcome = "sent"
+            lifecycle.touch_found_in_sent(pending, at=at, ours=True)
         how = f"your update {pending.id} was sent" if pending is not None and ours else \
             f"you wrote in the thread ({seen.where})"
         keep_promise(session, thread, self.clock.now(), at=at, by=sender, how=how, message_id=message_id)

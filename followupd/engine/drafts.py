@@ -52,7 +52,9 @@ from followupd.compose.render import (
 from followupd.config import Config
 from followupd.errors import TemplateError
 from followupd.mail.headers import Address, extract_message_ids
+from followupd.planning import lifecycle
 from followupd.planning.cadence import due_time, fit_to_window, respect_person_spacing
+from followupd.planning.lifecycle import OPEN_TOUCH_STATES as OPEN_TOUCH_STATES  # re-exported for cli/outbox
 from followupd.planning.recipient_clock import decode as decode_offsets
 from followupd.planning.recipient_clock import likely_offset, zone_for
 from followupd.planning.recipient_clock import meta_key as offsets_key
@@ -66,11 +68,6 @@ FOLLOWUPD_HEADER = "X-Followupd-Id"
 #: A queued draft that vanished from Drafts is "skipped" only after this long: a mail client sending it may
 #: delete the draft a moment before its copy lands in Sent, and we must not mistake a send for a skip.
 MISSING_GRACE = timedelta(minutes=10)
-#: A touch in one of these states blocks the next one: one follow-up at a time per thread, and a send in flight or
-#: a failed send waits for its outcome (or the user's decision) instead of being overtaken by a new draft.
-OPEN_TOUCH_STATES = (st.TOUCH_PLANNED, st.TOUCH_QUEUED, st.TOUCH_SENDING, st.TOUCH_FAILED)
-#: What a reply or a stop withdraws; a send in flight is left to the sending recovery, which knows more.
-WITHDRAWABLE_STATES = (st.TOUCH_PLANNED, st.TOUCH_QUEUED, st.TOUCH_FAILED)
 #: Where reminders about the user's own promises go. RFC 3501 §5.1: every account has an INBOX.
 REMINDER_FOLDER = "INBOX"
 #: The display name on a reminder; the address is the user's own, so no filter takes it for spam.
@@ -278,16 +275,8 @@ def replan_thread(session: Session, thread: st.Thread, config: Config, now: date
     """Set the waiting thread's next check-in; close it as unanswered when the sequence is over.
 
     Returns True when it closed the thread."""
-    due = planned_due(thread, config)
-    thread.next_due = due
-    if due is not None or open_touch(thread) is not None:
+    if not lifecycle.rescheduled(thread, planned_due(thread, config), now):
         return False
-    thread.state = st.UNANSWERED
-    if thread.kind == st.COMMITMENT:
-        thread.state_reason = f"no update from you after {thread.steps} reminder(s)"
-    else:
-        thread.state_reason = f"no reply after {thread.touches} follow-up(s)"
-    thread.state_changed_at = now
     st.add_event(session, thread, at=now, kind="unanswered", message_id=thread.message_id,
                  detail=thread.state_reason)
     logger.info("%s: closed as unanswered (%s)", thread.id, thread.state_reason)
@@ -301,50 +290,10 @@ def open_touch(thread: st.Thread) -> st.Touch | None:
     return None
 
 
-def close_thread(thread: st.Thread, state: str, reason: str, now: datetime) -> None:
-    """End a thread (replied, declined, failed, stopped, promise kept): no next check-in, and every draft of it
-    still waiting is withdrawn (removed from Drafts by ``act``), so nothing goes out after the end."""
-    withdraw_open_touches(thread, now, reason)
-    thread.state = state
-    thread.state_reason = reason
-    thread.state_changed_at = now
-    thread.next_due = None
-
-
-def withdraw_open_touches(thread: st.Thread, now: datetime, reason: str) -> list[st.Touch]:
-    """The thread closed: every planned or queued draft of it must go (the deletion happens in ``act``).
-
-    A reminder not yet in INBOX is dropped too; one already delivered is the user's mail and stays."""
-    for reminder in thread.reminder_rows:
-        if reminder.state == st.REMINDER_PLANNED:
-            reminder.state = st.REMINDER_WITHDRAWN
-            reminder.outcome = reason
-    withdrawn = []
-    for touch in thread.touch_rows:
-        if touch.state in WITHDRAWABLE_STATES:
-            # A send cut off after SMTP DATA began may have reached them: "withdrawn" alone would say it never did.
-            maybe_sent = touch.state == st.TOUCH_FAILED and touch.data_started_at is not None
-            touch.state = st.TOUCH_WITHDRAWN
-            touch.done_at = now
-            touch.outcome = f"{reason} (an interrupted send of it may have reached them)" if maybe_sent else reason
-            touch.cleanup_pending = True
-            withdrawn.append(touch)
-    return withdrawn
-
-
 def keep_promise(session: Session, thread: st.Thread, now: datetime, *, at: datetime, by: str, how: str,
                  message_id: str = "") -> None:
-    """The user wrote in a commitment thread (our update draft, or words of their own): the promise is kept.
-
-    The thread closes as replied, "you kept your promise", and whatever still waits for it goes: an update
-    draft in Drafts (removed by ``act``) and a reminder not yet delivered. The caller marks a touch that was
-    itself the message as sent first, so it is not withdrawn here."""
-    reason = f"you kept your promise: {how}"
-    close_thread(thread, st.REPLIED, reason, now)
-    thread.replied_at = at
-    thread.replied_by = by
-    thread.reply_probable = False
-    thread.touches += 1
+    """The user wrote in a commitment thread: the promise is kept (:func:`lifecycle.promise_kept`), and said so."""
+    reason = lifecycle.promise_kept(thread, how=how, by=by, at=at, now=now)
     st.add_event(session, thread, at=now, kind="promise_kept", message_id=message_id or thread.message_id,
                  detail=reason)
     logger.info("%s: %s", thread.id, reason)
@@ -470,8 +419,7 @@ class Drafter:
             pending = self._make_touch(session, thread, now, report, stage=UPDATE_STAGE)
         if self._make_reminder(session, thread, now, report, draft=pending) is None:
             return
-        thread.steps += 1
-        thread.last_touch_at = now
+        lifecycle.reminded(thread, now=now)
         replan_thread(session, thread, self.config, now)
 
     def _context(self, thread: st.Thread, now: datetime) -> RenderContext:
@@ -514,9 +462,10 @@ class Drafter:
             logger.error("%s: reminder skipped: %s", thread.id, exc)
             report.errors.append(f"{thread.id}: {exc}")
             return None
-        reminder = st.Reminder(id=rid, thread_id=thread.id, number=number, state=st.REMINDER_PLANNED,
-                               template=rendered.template, message_id=message_id, subject=rendered.subject,
+        reminder = st.Reminder(id=rid, thread_id=thread.id, number=number, template=rendered.template,
+                               message_id=message_id, subject=rendered.subject,
                                touch_id=draft.id if draft is not None else None, created=now, raw=raw)
+        lifecycle.plan_reminder(reminder)
         thread.reminder_rows.append(reminder)
         total = len(self.config.cadence.gaps)
         st.add_event(session, thread, at=now, kind="reminder_planned", message_id=message_id,
@@ -560,11 +509,12 @@ class Drafter:
             date=now, exclude=(*self.config.identity.addresses, thread.tracking_address),
         )
         touch = st.Touch(
-            id=tid, thread_id=thread.id, number=number, state=st.TOUCH_PLANNED, template=rendered.template,
+            id=tid, thread_id=thread.id, number=number, template=rendered.template,
             message_id=message_id, subject=rendered.subject,
             to=[{"email": a.email, "name": a.name} for a in ctx.recipients],
             due_at=thread.next_due, created=now, raw=raw, reason=self._reason(session, thread, stage, total),
         )
+        lifecycle.plan_touch(touch)
         thread.touch_rows.append(touch)
         what = "update for your promise" if stage in COMMITMENT_STAGES else f"touch {thread.steps + 1} of {total}"
         st.add_event(session, thread, at=now, kind="draft_planned", message_id=message_id,
@@ -611,10 +561,7 @@ class Drafter:
                 crash_point("after_reminder_append")
             with store.transaction() as session:
                 reminder = session.get(st.Reminder, rid)
-                if reminder is not None and reminder.state == st.REMINDER_PLANNED:
-                    reminder.state = st.REMINDER_DELIVERED
-                    reminder.delivered_at = now
-                    reminder.uid = uid
+                if reminder is not None and lifecycle.reminder_delivered(reminder, uid=uid, now=now):
                     st.add_event(session, reminder.thread, at=now, kind="reminder_delivered",
                                  message_id=reminder.message_id,
                                  detail=f"reminder in {REMINDER_FOLDER}" + (f" (uid {uid})" if uid else ""))
@@ -633,10 +580,7 @@ class Drafter:
                 crash_point("after_append")
             with store.transaction() as session:
                 touch = session.get(st.Touch, tid)
-                if touch is not None and touch.state == st.TOUCH_PLANNED:
-                    touch.state = st.TOUCH_QUEUED
-                    touch.drafted_at = now
-                    touch.drafts_uid = uid
+                if touch is not None and lifecycle.draft_queued(touch, uid=uid, now=now):
                     st.add_event(session, touch.thread, at=now, kind="draft_queued", message_id=touch.message_id,
                                  detail=f"draft in {folder}" + (f" (uid {uid})" if uid else ""))
 
@@ -699,13 +643,8 @@ class Drafter:
                     continue
                 if now - touch.missing_since < MISSING_GRACE:
                     continue
-                touch.state = st.TOUCH_SKIPPED
-                touch.done_at = now
-                touch.outcome = "draft deleted without sending"
                 thread = touch.thread
-                if thread.kind != st.COMMITMENT:  # a commitment's cadence counts reminders, not drafts
-                    thread.steps += 1
-                    thread.last_touch_at = now
+                lifecycle.draft_deleted(touch, thread, now=now)
                 replan_thread(session, thread, self.config, now)
                 st.add_event(session, thread, at=now, kind="draft_skipped", message_id=touch.message_id,
                              detail="the draft was deleted from Drafts without being sent")

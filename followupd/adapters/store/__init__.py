@@ -44,6 +44,7 @@ from sqlalchemy.types import TypeDecorator
 
 from followupd.adapters.store import migrations
 from followupd.errors import StoreError
+from followupd.planning.lifecycle import ReminderState, ThreadKind, ThreadState, TouchState
 
 logger = logging.getLogger(__name__)
 
@@ -53,37 +54,32 @@ MIGRATE_MODES: tuple[MigrateMode, ...] = ("auto", "refuse")
 SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 UPGRADE_COMMAND = "followupd db upgrade"
 
-# Thread states. "waiting" is the only open one; the rest are final (a late reply still moves
-# "unanswered" to "replied", because knowing who answered is worth more than the tidy state).
-WAITING = "waiting"
-REPLIED = "replied"
-UNANSWERED = "unanswered"
-STOPPED = "stopped"
-FAILED = "failed"
-DECLINED = "declined"
-THREAD_STATES = (WAITING, REPLIED, UNANSWERED, STOPPED, FAILED, DECLINED)
+# The states live in followupd.planning.lifecycle, their one owner; these names stay for the store's users. The
+# values (the strings in the database) are the enum members' own: "waiting", "replied", ...
+WAITING = ThreadState.WAITING
+REPLIED = ThreadState.REPLIED
+UNANSWERED = ThreadState.UNANSWERED
+STOPPED = ThreadState.STOPPED
+FAILED = ThreadState.FAILED
+DECLINED = ThreadState.DECLINED
+THREAD_STATES = tuple(ThreadState)
 
-# Touch (follow-up) states.
-TOUCH_PLANNED = "planned"      # intent recorded, draft not yet confirmed in Drafts
-TOUCH_QUEUED = "queued"        # draft is in Drafts, waiting for the user
-TOUCH_SENT = "sent"            # the user sent it (seen in Sent) or followupd sent it
-TOUCH_SKIPPED = "skipped"      # the user deleted the draft, or skipped it
-TOUCH_WITHDRAWN = "withdrawn"  # followupd removed it: a reply arrived first
-TOUCH_SENDING = "sending"      # followupd recorded a send and may be talking to the SMTP server right now
-TOUCH_FAILED = "failed"        # the SMTP server refused it for good (5xx), or a send was interrupted
-TOUCH_STATES = (TOUCH_PLANNED, TOUCH_QUEUED, TOUCH_SENT, TOUCH_SKIPPED, TOUCH_WITHDRAWN, TOUCH_SENDING, TOUCH_FAILED)
+TOUCH_PLANNED = TouchState.PLANNED
+TOUCH_QUEUED = TouchState.QUEUED
+TOUCH_SENT = TouchState.SENT
+TOUCH_SKIPPED = TouchState.SKIPPED
+TOUCH_WITHDRAWN = TouchState.WITHDRAWN
+TOUCH_SENDING = TouchState.SENDING
+TOUCH_FAILED = TouchState.FAILED
+TOUCH_STATES = tuple(TouchState)
 
-# Thread kinds. A "nudge" thread waits for the recipients to answer and drafts follow-ups to them; a
-# "commitment" thread (suffix ``me``) tracks a promise the user made: reminders go to the user, an update
-# draft to the recipients, and only the user's own message in the thread settles it.
-NUDGE = "nudge"
-COMMITMENT = "commitment"
-THREAD_KINDS = (NUDGE, COMMITMENT)
+NUDGE = ThreadKind.NUDGE
+COMMITMENT = ThreadKind.COMMITMENT
+THREAD_KINDS = tuple(ThreadKind)
 
-# Reminder states (commitment threads: a note to the user's INBOX).
-REMINDER_PLANNED = "planned"      # intent recorded, not yet confirmed in INBOX
-REMINDER_DELIVERED = "delivered"  # in INBOX (unread, until the user reads it)
-REMINDER_WITHDRAWN = "withdrawn"  # never delivered: the promise was kept (or the thread stopped) first
+REMINDER_PLANNED = ReminderState.PLANNED
+REMINDER_DELIVERED = ReminderState.DELIVERED
+REMINDER_WITHDRAWN = ReminderState.WITHDRAWN
 
 
 class UTCDateTime(TypeDecorator[datetime]):
