@@ -18,8 +18,6 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import select
-
 from followupd.adapters import store as st
 from followupd.adapters.faults import crash_point
 from followupd.config import Config
@@ -159,7 +157,7 @@ class DraftsSync:
         """Make Drafts match the database: APPEND planned drafts, delete withdrawn ones, notice deleted ones."""
         if drafts_folder is None:
             with store.read() as session:
-                if session.scalar(select(st.Touch.id).where(st.Touch.state == st.TOUCH_PLANNED).limit(1)):
+                if st.touches_in_state(session, st.TOUCH_PLANNED):
                     logger.error("no Drafts folder found; set [folders] drafts in the config")
             self._append_reminders(store, mailbox, now)
             return
@@ -182,8 +180,7 @@ class DraftsSync:
         No flags: unread, so the user notices it. Only this exact id is searched for (see :func:`reminder_id`),
         and nothing in INBOX is ever deleted by followupd."""
         with store.read() as session:
-            planned = [(r.id, r.raw, r.thread_id) for r in
-                       session.scalars(select(st.Reminder).where(st.Reminder.state == st.REMINDER_PLANNED))]
+            planned = [(r.id, r.raw, r.thread_id) for r in st.planned_reminders(session)]
         for rid, raw, thread_id in planned:
             crash_point("before_reminder_append")
             uid, appended = append_once(mailbox, REMINDER_FOLDER, rid, raw or b"", flags=(), now=now)
@@ -200,8 +197,8 @@ class DraftsSync:
     def _append_planned(self, store: st.Store, mailbox: DraftsPort, folder: str, now: datetime,
                         present: Callable[[], DraftsIndex]) -> None:
         with store.read() as session:
-            planned = [(t.id, t.raw, t.thread_id, t.message_id) for t in
-                       session.scalars(select(st.Touch).where(st.Touch.state == st.TOUCH_PLANNED))]
+            planned = [(t.id, t.raw, t.thread_id, t.message_id)
+                       for t in st.touches_in_state(session, st.TOUCH_PLANNED)]
         for tid, raw, thread_id, message_id in planned:
             crash_point("before_append")
             uid, appended = append_once(mailbox, folder, tid, raw or b"", flags=(b"\\Draft",), now=now,
@@ -221,8 +218,7 @@ class DraftsSync:
         appended by an older version, their X-Followupd-Id), all of them in one deletion (a cycle where ten
         replies arrived removes ten drafts with three commands)."""
         with store.read() as session:
-            pending = {t.id: t.message_id for t in session.scalars(select(st.Touch).where(
-                st.Touch.cleanup_pending.is_(True), st.Touch.sent_by_followupd.is_(False)))}
+            pending = {t.id: t.message_id for t in st.touches_to_clean_up(session, sent_by_followupd=False)}
         if not pending:
             return
         ours = {tid: uids for tid, mid in pending.items() if (uids := present().ours(tid, mid))}
@@ -247,15 +243,13 @@ class DraftsSync:
         added (UIDNEXT would have grown) nor removed (EXISTS would have shrunk), so they still are. Otherwise
         Drafts is read once (:class:`DraftsIndex`), however many drafts wait."""
         with store.transaction() as session:
-            ids = list(session.scalars(select(st.Touch.id).where(st.Touch.state == st.TOUCH_QUEUED)
-                                       .order_by(st.Touch.id)))
+            ids = st.queued_touch_ids(session)
             if not ids:
                 return
             seen = _drafts_state(folder, mailbox.examine(folder), ids)
             if seen is not None and st.get_meta(session, DRAFTS_SEEN_KEY) == seen:
                 return
-            queued = list(session.scalars(select(st.Touch).where(st.Touch.state == st.TOUCH_QUEUED)
-                                          .order_by(st.Touch.id)))
+            queued = st.queued_touches(session)
             present = DraftsIndex.read(mailbox, folder)
             all_found = True
             for touch in queued:

@@ -307,7 +307,7 @@ class Sender:
     def _recover(self, store: st.Store, mailbox: SendingMailbox, sent_folder: str | None, self_filing: bool,
                  now: datetime, report: SendReport) -> None:
         with store.transaction() as session:
-            stuck = list(session.scalars(select(st.Touch).where(st.Touch.state == st.TOUCH_SENDING)))
+            stuck = st.touches_in_state(session, st.TOUCH_SENDING)
             for touch in stuck:
                 in_sent = bool(sent_folder and mailbox.search_header(sent_folder, "Message-ID", touch.message_id))
                 if in_sent:
@@ -336,8 +336,7 @@ class Sender:
     def _finish_sent(self, store: st.Store, mailbox: SendingMailbox, sent_folder: str | None,
                      drafts_folder: str | None, now: datetime) -> None:
         with store.read() as session:
-            pending = [(t.id, t.message_id, t.sent_raw) for t in session.scalars(
-                select(st.Touch).where(st.Touch.sent_copy_pending.is_(True)))]
+            pending = [(t.id, t.message_id, t.sent_raw) for t in st.touches_awaiting_sent_copy(session)]
         for tid, message_id, raw in pending:
             if sent_folder and raw and not mailbox.search_header(sent_folder, "Message-ID", message_id):
                 mailbox.append(sent_folder, raw, flags=(b"\\Seen",), msg_time=now)
@@ -348,8 +347,7 @@ class Sender:
         if drafts_folder is None:
             return
         with store.read() as session:
-            sent_drafts = [(t.id, t.message_id) for t in session.scalars(select(st.Touch).where(
-                st.Touch.cleanup_pending.is_(True), st.Touch.sent_by_followupd.is_(True)))]
+            sent_drafts = [(t.id, t.message_id) for t in st.touches_to_clean_up(session, sent_by_followupd=True)]
         for tid, message_id in sent_drafts:
             # Our draft and the user's edit of it by the Message-ID we just sent under (by marker: older drafts).
             uids = set(mailbox.search_header(drafts_folder, FOLLOWUPD_HEADER, tid))

@@ -9,12 +9,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from followupd.adapters.store.models import (
+    REMINDER_PLANNED,
     TOUCH_QUEUED,
     TOUCH_SENT,
     TOUCH_SKIPPED,
     Event,
     FolderCursor,
     Meta,
+    Reminder,
     Thread,
     ThreadMessageId,
     Touch,
@@ -93,3 +95,34 @@ def events_for(session: Session, thread_id: str) -> list[Event]:
 
 def get_cursor(session: Session, folder: str) -> FolderCursor | None:
     return session.get(FolderCursor, folder)
+
+
+# ------------------------------------------------------------------ the acting steps' to-do lists (engine)
+def touches_in_state(session: Session, state: str) -> list[Touch]:
+    """Every touch in ``state`` (planned: to append; sending: interrupted sends to settle), in no set order."""
+    return list(session.scalars(select(Touch).where(Touch.state == state)))
+
+
+def queued_touch_ids(session: Session) -> list[str]:
+    """The ids alone: a quiet cycle compares them with what it saw last time and loads nothing more."""
+    return list(session.scalars(select(Touch.id).where(Touch.state == TOUCH_QUEUED).order_by(Touch.id)))
+
+
+def queued_touches(session: Session) -> list[Touch]:
+    """Drafts waiting in Drafts, by id: the order the reconcile step checks them in, and fingerprints them by."""
+    return list(session.scalars(select(Touch).where(Touch.state == TOUCH_QUEUED).order_by(Touch.id)))
+
+
+def planned_reminders(session: Session) -> list[Reminder]:
+    return list(session.scalars(select(Reminder).where(Reminder.state == REMINDER_PLANNED)))
+
+
+def touches_to_clean_up(session: Session, *, sent_by_followupd: bool) -> list[Touch]:
+    """Touches whose draft must leave Drafts: withdrawn ones (``sent_by_followupd`` False, removed by the drafts
+    step) or ones followupd sent itself (True, removed by the sending step, which knows the sent Message-ID)."""
+    return list(session.scalars(select(Touch).where(Touch.cleanup_pending.is_(True),
+                                                    Touch.sent_by_followupd.is_(sent_by_followupd))))
+
+
+def touches_awaiting_sent_copy(session: Session) -> list[Touch]:
+    return list(session.scalars(select(Touch).where(Touch.sent_copy_pending.is_(True))))
