@@ -11,7 +11,7 @@ from dovecot import DovecotServer, MailUser
 from harness import PASSWORD_ENV, Account
 from mailfactory import make_message
 
-from followupd.engine import cycle as engine_module
+from followupd.engine import events as engine_module
 from followupd.runtime.app import build_app
 
 BOB = "bob@example.org"

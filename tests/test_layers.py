@@ -122,3 +122,14 @@ def test_the_rules_see_function_level_and_relative_imports(tmp_path: Path) -> No
                        root=tmp_path)
     assert found == ["followupd/mail/probe.py:5: imports sqlalchemy",
                      "followupd/mail/probe.py:6: imports followupd.engine.cycle"]
+
+
+#: One job per module: past this a module has grown a second job worth its own name (issue 12).
+MAX_MODULE_LINES = 500
+
+
+def test_no_module_is_over_the_size_of_one_job() -> None:
+    long = [f"{path.relative_to(PACKAGE.parent)}: {count} lines"
+            for path in sorted(PACKAGE.rglob("*.py"))
+            if (count := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES]
+    assert not long, f"split these by job (at most {MAX_MODULE_LINES} lines each):\n" + "\n".join(long)

@@ -545,11 +545,13 @@ def test_each_cycle_hands_the_current_library_to_the_drafter(tmp_path: Path, mon
     config = minimal_config(tmp_path, f'[templates]\ndir = "{mine}"\ndisable = ["*"]\n')
     app = build_app(config, env={"HOME": str(tmp_path), "FOLLOWUPD_TEST_PASSWORD": "x"})
     seen: list[str] = []
-    drafter = app.engine.drafter
-    assert drafter is not None
+
+    def run_cycle(box: object, *, library: TemplateLibrary | None = None, **_: object) -> None:
+        assert library is not None
+        seen.append(library.variants("first")[0].body_source)
+
     monkeypatch.setattr(app, "mailbox", lambda: contextlib.nullcontext(None))
-    monkeypatch.setattr(app.engine, "run_cycle",
-                        lambda box, dry_run=False: seen.append(drafter.library.variants("first")[0].body_source))
+    monkeypatch.setattr(app.engine, "run_cycle", run_cycle)
     app.cycle()
     path.write_text("Subject: {{ reply_subject }}\n\nTwo, edited.\n", encoding="utf-8")
     app.cycle()

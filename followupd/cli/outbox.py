@@ -102,9 +102,9 @@ def submit(state: State, kind: str, target: str, *, argument: str = "", flag: bo
         request_id = rq.queue_request(session, kind=kind, target=target, now=app.clock.now(), argument=argument,
                                    flag=flag).id
     try:
-        with app.exclusive():
+        with app.exclusive() as fence:
             try:
-                app.cycle()
+                app.cycle(fence=fence)
             except FollowupdError as exc:
                 _apply_offline(app)
                 click.echo(f"warning: could not reach the mailbox ({exc}); the rest happens on the next cycle",

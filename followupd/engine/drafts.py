@@ -19,140 +19,59 @@ thread keeps the promise (:func:`keep_promise`).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import date, datetime, timedelta, tzinfo
-from email.parser import BytesHeaderParser
-from email.policy import compat32
-from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from followupd.adapters import store as st
-from followupd.adapters.faults import crash_point
 from followupd.compose.choice import choose_variant, stage_for_touch
 from followupd.compose.library import TemplateLibrary
 from followupd.compose.message import build_draft, build_reminder, draft_message_id, reminder_message_id
 from followupd.compose.render import RenderContext, render
 from followupd.compose.variant import COMMITMENT_STAGES, REMINDER_STAGE, UPDATE_STAGE
 from followupd.config import Config
+from followupd.engine.drafts_sync import (
+    FOLLOWUPD_HEADER,
+    REMINDER_FOLDER,
+    DraftReport,
+    DraftsIndex,
+    DraftsPort,
+    DraftsSync,
+    append_once,
+)
+from followupd.engine.schedule import (
+    keep_promise,
+    next_due_for,
+    open_touch,
+    planned_due,
+    recipient_offset,
+    replan_thread,
+    template_usage,
+    templates_seen_by_people,
+    thread_zone,
+)
 from followupd.errors import TemplateError
-from followupd.mail.headers import Address, extract_message_ids
-from followupd.planning.cadence import due_time, fit_to_window, respect_person_spacing
-from followupd.planning.recipient_clock import decode as decode_offsets
-from followupd.planning.recipient_clock import likely_offset, zone_for
-from followupd.planning.recipient_clock import meta_key as offsets_key
+from followupd.mail.headers import Address
+from followupd.planning import lifecycle
+from followupd.planning.cadence import fit_to_window, respect_person_spacing
+from followupd.planning.lifecycle import OPEN_TOUCH_STATES
 
-if TYPE_CHECKING:
-    from followupd.adapters.imap import FetchedHeader, FolderStatus
+# Names the rest of followupd (cycle, sending, preview, the CLI) has always imported from here.
+__all__ = ["FOLLOWUPD_HEADER", "OPEN_TOUCH_STATES", "REMINDER_FOLDER", "DraftReport", "Drafter", "DraftsIndex",
+           "DraftsPort", "DraftsSync", "append_once", "is_reminder_id", "keep_promise", "next_due_for",
+           "open_touch", "planned_due", "recipient_offset", "reminder_id", "replan_thread", "template_usage",
+           "templates_seen_by_people", "thread_zone", "touch_id"]
 
 logger = logging.getLogger(__name__)
 
-FOLLOWUPD_HEADER = "X-Followupd-Id"
-#: A queued draft that vanished from Drafts is "skipped" only after this long: a mail client sending it may
-#: delete the draft a moment before its copy lands in Sent, and we must not mistake a send for a skip.
-MISSING_GRACE = timedelta(minutes=10)
-#: A touch in one of these states blocks the next one: one follow-up at a time per thread, and a send in flight or
-#: a failed send waits for its outcome (or the user's decision) instead of being overtaken by a new draft.
-OPEN_TOUCH_STATES = (st.TOUCH_PLANNED, st.TOUCH_QUEUED, st.TOUCH_SENDING, st.TOUCH_FAILED)
-#: What a reply or a stop withdraws; a send in flight is left to the sending recovery, which knows more.
-WITHDRAWABLE_STATES = (st.TOUCH_PLANNED, st.TOUCH_QUEUED, st.TOUCH_FAILED)
-#: Where reminders about the user's own promises go. RFC 3501 §5.1: every account has an INBOX.
-REMINDER_FOLDER = "INBOX"
 #: The display name on a reminder; the address is the user's own, so no filter takes it for spam.
 REMINDER_SENDER = "followupd"
 _REMINDER_ID = re.compile(r"[A-Za-z0-9_-]+\.r\d{3,}")
-#: The headers a draft of ours is recognised by (see :class:`DraftsIndex`), read from Drafts in one pass.
-DRAFT_FIELDS = ("X-FOLLOWUPD-ID", "MESSAGE-ID", "IN-REPLY-TO")
-#: followupd_meta key: how Drafts looked when every queued draft was last found there (see ``_reconcile``).
-DRAFTS_SEEN_KEY = "drafts_seen"
-
-
-class DraftsPort(Protocol):
-    """What drafting needs from the IMAP adapter."""
-
-    def search_header(self, folder: str, name: str, value: str) -> list[int]: ...
-    def append(self, folder: str, message: bytes, *, flags: Sequence[bytes] = ...,
-               msg_time: datetime | None = None) -> int | None: ...
-    def delete_messages(self, folder: str, uids: Sequence[int]) -> None: ...
-    def examine(self, folder: str) -> FolderStatus: ...
-    def fetch_headers_since(self, folder: str, last_uid: int, fields: tuple[str, ...], *, batch: int = 500,
-                            expect_uidvalidity: int | None = None) -> Iterable[FetchedHeader]: ...
-
-
-@dataclass
-class DraftsIndex:
-    """Which messages in Drafts carry which value of the headers we recognise our drafts by, read in one pass.
-
-    One SEARCH and one FETCH per 500 messages, whatever the number of our drafts, where a SEARCH per draft and
-    header made a quiet cycle with 300 waiting drafts cost 600+ commands (measured with bench/). Values are
-    compared whole and case-insensitively; SEARCH HEADER compared substrings, but our ids are fixed-width
-    precisely so that one never contains another, so whatever was found before is found now."""
-
-    markers: dict[str, list[int]] = field(default_factory=dict)      # X-Followupd-Id (older drafts) -> UIDs
-    message_ids: dict[str, list[int]] = field(default_factory=dict)  # Message-ID -> UIDs
-    replies_to: dict[str, list[int]] = field(default_factory=dict)   # In-Reply-To id -> UIDs
-
-    @classmethod
-    def read(cls, mailbox: DraftsPort, folder: str) -> DraftsIndex:
-        index = cls()
-        parser = BytesHeaderParser(policy=compat32)
-        for fetched in mailbox.fetch_headers_since(folder, 0, DRAFT_FIELDS):
-            headers = parser.parsebytes(fetched.raw)
-            for value in headers.get_all(FOLLOWUPD_HEADER, []):
-                marker = " ".join(str(value).split()).lower()
-                if marker:
-                    index.markers.setdefault(marker, []).append(fetched.uid)
-            for name, table in (("Message-ID", index.message_ids), ("In-Reply-To", index.replies_to)):
-                for value in headers.get_all(name, []):
-                    for message_id in extract_message_ids(str(value)):
-                        table.setdefault(message_id.lower(), []).append(fetched.uid)
-        return index
-
-    def forget(self, uids: Iterable[int]) -> None:
-        """Drop messages we just deleted: an edited draft is removed and re-appended under the same marker."""
-        gone = set(uids)
-        for table in (self.markers, self.message_ids, self.replies_to):
-            for key in list(table):
-                table[key] = [uid for uid in table[key] if uid not in gone]
-                if not table[key]:
-                    del table[key]
-
-    def with_marker(self, marker: str) -> list[int]:
-        """UIDs carrying exactly our ``marker`` (an X-Followupd-Id, as drafts of older versions and reminders do)."""
-        return sorted(self.markers.get(marker.strip().lower(), ()))
-
-    def ours(self, touch_id: str, message_id: str) -> list[int]:
-        """UIDs of the draft of one touch: exactly its recorded Message-ID, or (a draft appended by an older
-        version) exactly its X-Followupd-Id. The only test before deleting anything: ours alone."""
-        found = set(self.markers.get(touch_id.strip().lower(), ()))
-        if message_id:
-            found |= set(self.message_ids.get(message_id.strip().lower(), ()))
-        return sorted(found)
-
-    def find(self, touch: st.Touch) -> int | None:
-        """Our draft, or the user's edit of it (its newest UID): some clients drop unknown headers when
-        re-saving a draft, so a draft with our Message-ID, or any draft replying to the thread, counts too."""
-        for table, value in ((self.markers, touch.id), (self.message_ids, touch.message_id),
-                             (self.replies_to, touch.thread.message_id)):
-            uids = table.get(value.strip().lower()) if value else None
-            if uids:
-                return max(uids)
-        return None
-
-
-@dataclass
-class DraftReport:
-    drafted: list[str] = field(default_factory=list)
-    reminded: list[str] = field(default_factory=list)  # reminders about the user's own promises
-    withdrawn: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
 
 
 def _reachable(thread: st.Thread) -> Callable[[list[dict[str, str]]], tuple[Address, ...]]:
@@ -163,44 +82,6 @@ def _reachable(thread: st.Thread) -> Callable[[list[dict[str, str]]], tuple[Addr
         excluded |= set(thread.answered_by or ())  # "-all": the next follow-up goes only to those still silent
     return lambda entries: tuple(a for a in _addresses(entries) if a.email not in excluded)
 
-
-def append_once(mailbox: DraftsPort, folder: str, marker: str, raw: bytes, *, flags: Sequence[bytes],
-                now: datetime, present: DraftsIndex | None = None, message_id: str = "") -> tuple[int | None, bool]:
-    """APPEND ``raw`` unless it is already there (appended just before a crash).
-
-    A draft is looked for by its recorded ``message_id`` (and by ``marker`` as an X-Followupd-Id, which drafts of
-    older versions carry); a reminder, which never leaves the user's INBOX, by its ``marker`` alone. Returns
-    (uid, appended). The search is what turns "record, then append, then confirm" into exactly once: a restart
-    after the APPEND finds the message and only confirms it. ``present`` is the folder read once
-    (:class:`DraftsIndex`) before a run of appends, instead of one SEARCH per message; it must have been read
-    after the last crash, which holds because it is read afresh in every cycle."""
-    if present is not None:
-        existing = present.ours(marker, message_id) if message_id else present.with_marker(marker)
-    else:
-        existing = mailbox.search_header(folder, "Message-ID", message_id) if message_id else []
-        existing = existing or mailbox.search_header(folder, FOLLOWUPD_HEADER, marker)
-    if existing:
-        return existing[0], False
-    return mailbox.append(folder, raw, flags=flags, msg_time=now), True
-
-
-def templates_seen_by_people(session: Session, thread: st.Thread) -> set[str]:
-    """Templates this thread's people got lately in other threads: avoided so nobody sees the same note twice.
-
-    The drafter chooses with it, and `preview` predicts with it, so the two always agree."""
-    emails = {p["email"] for p in thread.participants()}
-    rows = session.scalars(select(st.Touch).where(st.Touch.thread_id != thread.id,
-                                                  st.Touch.state != st.TOUCH_WITHDRAWN)
-                           .order_by(st.Touch.created.desc()).limit(200))
-    return {touch.template for touch in rows if emails & {p["email"] for p in touch.thread.participants()}}
-
-
-def template_usage(session: Session) -> dict[str, datetime]:
-    """When each variant was last used in any thread, so the library takes turns (least recently used)."""
-    rows = session.execute(
-        select(st.Touch.template, func.max(st.Touch.created))
-        .where(st.Touch.state != st.TOUCH_WITHDRAWN, st.Touch.template != "").group_by(st.Touch.template))
-    return {template: st.as_utc(last) for template, last in rows if last is not None}
 
 
 def touch_id(thread_id: str, number: int) -> str:
@@ -226,119 +107,6 @@ def is_reminder_id(value: str | None) -> bool:
 def _addresses(entries: list[dict[str, str]]) -> tuple[Address, ...]:
     return tuple(Address(e["email"], e.get("name", "")) for e in entries)
 
-
-def recipient_offset(thread: st.Thread, config: Config) -> tuple[str, int] | None:
-    """With ``[cadence] recipient_time``: (address, UTC offset in minutes) of the first recipient whose clock
-    was learned from their own mail (followupd.planning.recipient_clock); None otherwise, or when nobody's is known."""
-    if not config.cadence.recipient_time:
-        return None
-    session = object_session(thread)
-    if session is None:
-        return None
-    for entry in (*thread.to, *thread.cc, *thread.bcc):
-        offset = likely_offset(decode_offsets(st.get_meta(session, offsets_key(entry["email"]))))
-        if offset is not None:
-            return entry["email"], offset
-    return None
-
-
-def thread_zone(thread: st.Thread, config: Config) -> tzinfo:
-    """The zone a thread's send hours and days apply in: the recipient's learned clock with
-    ``[cadence] recipient_time``, else (and when it is not known yet) the user's own zone."""
-    learned = recipient_offset(thread, config)
-    return zone_for(learned[1]) if learned is not None else config.identity.timezone
-
-
-def next_due_for(thread: st.Thread, config: Config) -> datetime | None:
-    """The thread's next check-in under the current cadence; None when the sequence is finished."""
-    return due_time(
-        sent_at=thread.sent_at, last_touch_at=thread.last_touch_at, touches_done=thread.steps,
-        promised=thread.promised, settings=config.cadence, tz=thread_zone(thread, config), seed=thread.id,
-    )
-
-
-def planned_due(thread: st.Thread, config: Config) -> datetime | None:
-    """The next check-in :func:`replan_thread` sets: the cadence's, but never inside a snooze."""
-    due = next_due_for(thread, config)
-    if due is not None and thread.snoozed_until is not None and due < thread.snoozed_until:
-        due = fit_to_window(thread.snoozed_until, config.cadence, thread_zone(thread, config))
-    return due
-
-
-def replan_thread(session: Session, thread: st.Thread, config: Config, now: datetime) -> bool:
-    """Set the waiting thread's next check-in; close it as unanswered when the sequence is over.
-
-    Returns True when it closed the thread."""
-    due = planned_due(thread, config)
-    thread.next_due = due
-    if due is not None or open_touch(thread) is not None:
-        return False
-    thread.state = st.UNANSWERED
-    if thread.kind == st.COMMITMENT:
-        thread.state_reason = f"no update from you after {thread.steps} reminder(s)"
-    else:
-        thread.state_reason = f"no reply after {thread.touches} follow-up(s)"
-    thread.state_changed_at = now
-    st.add_event(session, thread, at=now, kind="unanswered", message_id=thread.message_id,
-                 detail=thread.state_reason)
-    logger.info("%s: closed as unanswered (%s)", thread.id, thread.state_reason)
-    return True
-
-
-def open_touch(thread: st.Thread) -> st.Touch | None:
-    for touch in thread.touch_rows:
-        if touch.state in OPEN_TOUCH_STATES:
-            return touch
-    return None
-
-
-def close_thread(thread: st.Thread, state: str, reason: str, now: datetime) -> None:
-    """End a thread (replied, declined, failed, stopped, promise kept): no next check-in, and every draft of it
-    still waiting is withdrawn (removed from Drafts by ``act``), so nothing goes out after the end."""
-    withdraw_open_touches(thread, now, reason)
-    thread.state = state
-    thread.state_reason = reason
-    thread.state_changed_at = now
-    thread.next_due = None
-
-
-def withdraw_open_touches(thread: st.Thread, now: datetime, reason: str) -> list[st.Touch]:
-    """The thread closed: every planned or queued draft of it must go (the deletion happens in ``act``).
-
-    A reminder not yet in INBOX is dropped too; one already delivered is the user's mail and stays."""
-    for reminder in thread.reminder_rows:
-        if reminder.state == st.REMINDER_PLANNED:
-            reminder.state = st.REMINDER_WITHDRAWN
-            reminder.outcome = reason
-    withdrawn = []
-    for touch in thread.touch_rows:
-        if touch.state in WITHDRAWABLE_STATES:
-            # A send cut off after SMTP DATA began may have reached them: "withdrawn" alone would say it never did.
-            maybe_sent = touch.state == st.TOUCH_FAILED and touch.data_started_at is not None
-            touch.state = st.TOUCH_WITHDRAWN
-            touch.done_at = now
-            touch.outcome = f"{reason} (an interrupted send of it may have reached them)" if maybe_sent else reason
-            touch.cleanup_pending = True
-            withdrawn.append(touch)
-    return withdrawn
-
-
-def keep_promise(session: Session, thread: st.Thread, now: datetime, *, at: datetime, by: str, how: str,
-                 message_id: str = "") -> None:
-    """The user wrote in a commitment thread (our update draft, or words of their own): the promise is kept.
-
-    The thread closes as replied, "you kept your promise", and whatever still waits for it goes: an update
-    draft in Drafts (removed by ``act``) and a reminder not yet delivered. The caller marks a touch that was
-    itself the message as sent first, so it is not withdrawn here."""
-    reason = f"you kept your promise: {how}"
-    close_thread(thread, st.REPLIED, reason, now)
-    thread.replied_at = at
-    thread.replied_by = by
-    thread.reply_probable = False
-    thread.touches += 1
-    st.add_event(session, thread, at=now, kind="promise_kept", message_id=message_id or thread.message_id,
-                 detail=reason)
-    logger.info("%s: %s", thread.id, reason)
 
 
 class Drafter:
@@ -461,8 +229,7 @@ class Drafter:
             pending = self._make_touch(session, thread, now, report, stage=UPDATE_STAGE)
         if self._make_reminder(session, thread, now, report, draft=pending) is None:
             return
-        thread.steps += 1
-        thread.last_touch_at = now
+        lifecycle.reminded(thread, now=now)
         replan_thread(session, thread, self.config, now)
 
     def _context(self, thread: st.Thread, now: datetime) -> RenderContext:
@@ -505,9 +272,10 @@ class Drafter:
             logger.error("%s: reminder skipped: %s", thread.id, exc)
             report.errors.append(f"{thread.id}: {exc}")
             return None
-        reminder = st.Reminder(id=rid, thread_id=thread.id, number=number, state=st.REMINDER_PLANNED,
-                               template=rendered.template, message_id=message_id, subject=rendered.subject,
+        reminder = st.Reminder(id=rid, thread_id=thread.id, number=number, template=rendered.template,
+                               message_id=message_id, subject=rendered.subject,
                                touch_id=draft.id if draft is not None else None, created=now, raw=raw)
+        lifecycle.plan_reminder(reminder)
         thread.reminder_rows.append(reminder)
         total = len(self.config.cadence.gaps)
         st.add_event(session, thread, at=now, kind="reminder_planned", message_id=message_id,
@@ -551,167 +319,15 @@ class Drafter:
             date=now, exclude=(*self.config.identity.addresses, thread.tracking_address),
         )
         touch = st.Touch(
-            id=tid, thread_id=thread.id, number=number, state=st.TOUCH_PLANNED, template=rendered.template,
+            id=tid, thread_id=thread.id, number=number, template=rendered.template,
             message_id=message_id, subject=rendered.subject,
             to=[{"email": a.email, "name": a.name} for a in ctx.recipients],
             due_at=thread.next_due, created=now, raw=raw, reason=self._reason(session, thread, stage, total),
         )
+        lifecycle.plan_touch(touch)
         thread.touch_rows.append(touch)
         what = "update for your promise" if stage in COMMITMENT_STAGES else f"touch {thread.steps + 1} of {total}"
         st.add_event(session, thread, at=now, kind="draft_planned", message_id=message_id,
                      detail=f"{what} from {rendered.template}")
         report.drafted.append(tid)
         return touch
-
-    # ---------------------------------------------------------------- acting (each step its own transaction)
-    def act(self, store: st.Store, mailbox: DraftsPort, drafts_folder: str | None, now: datetime,
-            report: DraftReport) -> None:
-        """Make Drafts match the database: APPEND planned drafts, delete withdrawn ones, notice deleted ones."""
-        if drafts_folder is None:
-            with store.read() as session:
-                if session.scalar(select(st.Touch.id).where(st.Touch.state == st.TOUCH_PLANNED).limit(1)):
-                    logger.error("no Drafts folder found; set [folders] drafts in the config")
-            self._append_reminders(store, mailbox, now)
-            return
-        index: list[DraftsIndex] = []
-
-        def present() -> DraftsIndex:
-            """Drafts read once, on first need, for cleanup and appends alike (a quiet cycle needs neither)."""
-            if not index:
-                index.append(DraftsIndex.read(mailbox, drafts_folder))
-            return index[0]
-
-        self._cleanup(store, mailbox, drafts_folder, present)
-        self._append_planned(store, mailbox, drafts_folder, now, present)
-        self._append_reminders(store, mailbox, now)  # after the draft, so the reminder never points at nothing
-        self._reconcile(store, mailbox, drafts_folder, now, report)
-
-    def _append_reminders(self, store: st.Store, mailbox: DraftsPort, now: datetime) -> None:
-        """Planned reminders to INBOX, exactly once: searched for by their own full id before any APPEND.
-
-        No flags: unread, so the user notices it. Only this exact id is searched for (see :func:`reminder_id`),
-        and nothing in INBOX is ever deleted by followupd."""
-        with store.read() as session:
-            planned = [(r.id, r.raw, r.thread_id) for r in
-                       session.scalars(select(st.Reminder).where(st.Reminder.state == st.REMINDER_PLANNED))]
-        for rid, raw, thread_id in planned:
-            crash_point("before_reminder_append")
-            uid, appended = append_once(mailbox, REMINDER_FOLDER, rid, raw or b"", flags=(), now=now)
-            if appended:
-                logger.info("%s: reminder about your promise delivered to %s", thread_id, REMINDER_FOLDER)
-                crash_point("after_reminder_append")
-            with store.transaction() as session:
-                reminder = session.get(st.Reminder, rid)
-                if reminder is not None and reminder.state == st.REMINDER_PLANNED:
-                    reminder.state = st.REMINDER_DELIVERED
-                    reminder.delivered_at = now
-                    reminder.uid = uid
-                    st.add_event(session, reminder.thread, at=now, kind="reminder_delivered",
-                                 message_id=reminder.message_id,
-                                 detail=f"reminder in {REMINDER_FOLDER}" + (f" (uid {uid})" if uid else ""))
-
-    def _append_planned(self, store: st.Store, mailbox: DraftsPort, folder: str, now: datetime,
-                        present: Callable[[], DraftsIndex]) -> None:
-        with store.read() as session:
-            planned = [(t.id, t.raw, t.thread_id, t.message_id) for t in
-                       session.scalars(select(st.Touch).where(st.Touch.state == st.TOUCH_PLANNED))]
-        for tid, raw, thread_id, message_id in planned:
-            crash_point("before_append")
-            uid, appended = append_once(mailbox, folder, tid, raw or b"", flags=(b"\\Draft",), now=now,
-                                        present=present(), message_id=message_id)
-            if appended:
-                logger.info("%s: follow-up draft queued in %s", thread_id, folder)
-                crash_point("after_append")
-            with store.transaction() as session:
-                touch = session.get(st.Touch, tid)
-                if touch is not None and touch.state == st.TOUCH_PLANNED:
-                    touch.state = st.TOUCH_QUEUED
-                    touch.drafted_at = now
-                    touch.drafts_uid = uid
-                    st.add_event(session, touch.thread, at=now, kind="draft_queued", message_id=touch.message_id,
-                                 detail=f"draft in {folder}" + (f" (uid {uid})" if uid else ""))
-
-    def _cleanup(self, store: st.Store, mailbox: DraftsPort, folder: str,
-                 present: Callable[[], DraftsIndex]) -> None:
-        """Remove the drafts of withdrawn touches: only messages carrying exactly their recorded Message-ID (or,
-        appended by an older version, their X-Followupd-Id), all of them in one deletion (a cycle where ten
-        replies arrived removes ten drafts with three commands)."""
-        with store.read() as session:
-            pending = {t.id: t.message_id for t in session.scalars(select(st.Touch).where(
-                st.Touch.cleanup_pending.is_(True), st.Touch.sent_by_followupd.is_(False)))}
-        if not pending:
-            return
-        ours = {tid: uids for tid, mid in pending.items() if (uids := present().ours(tid, mid))}
-        if ours:
-            doomed = sorted({uid for uids in ours.values() for uid in uids})
-            mailbox.delete_messages(folder, doomed)
-            present().forget(doomed)
-            for tid in ours:
-                logger.info("removed followupd draft %s from %s", tid, folder)
-            crash_point("after_delete")
-        with store.transaction() as session:
-            for tid in pending:
-                touch = session.get(st.Touch, tid)
-                if touch is not None:
-                    touch.cleanup_pending = False
-
-    def _reconcile(self, store: st.Store, mailbox: DraftsPort, folder: str, now: datetime,
-                   report: DraftReport) -> None:
-        """A queued draft the user deleted without sending: skipped, and the next touch is planned.
-
-        Costs one EXAMINE when Drafts is as it was when every queued draft was last found there: nothing was
-        added (UIDNEXT would have grown) nor removed (EXISTS would have shrunk), so they still are. Otherwise
-        Drafts is read once (:class:`DraftsIndex`), however many drafts wait."""
-        with store.transaction() as session:
-            ids = list(session.scalars(select(st.Touch.id).where(st.Touch.state == st.TOUCH_QUEUED)
-                                       .order_by(st.Touch.id)))
-            if not ids:
-                return
-            seen = _drafts_state(folder, mailbox.examine(folder), ids)
-            if seen is not None and st.get_meta(session, DRAFTS_SEEN_KEY) == seen:
-                return
-            queued = list(session.scalars(select(st.Touch).where(st.Touch.state == st.TOUCH_QUEUED)
-                                          .order_by(st.Touch.id)))
-            present = DraftsIndex.read(mailbox, folder)
-            all_found = True
-            for touch in queued:
-                uid = present.find(touch)
-                if uid is not None:
-                    touch.missing_since = None
-                    if touch.drafts_uid is not None and uid != touch.drafts_uid:
-                        # A new UID means the user saved an edit: the review window starts again.
-                        touch.drafts_uid = uid
-                        touch.draft_changed_at = now
-                        logger.info("%s: you edited the draft; its review window starts again", touch.id)
-                    continue
-                all_found = False
-                if touch.missing_since is None:
-                    touch.missing_since = now
-                    continue
-                if now - touch.missing_since < MISSING_GRACE:
-                    continue
-                touch.state = st.TOUCH_SKIPPED
-                touch.done_at = now
-                touch.outcome = "draft deleted without sending"
-                thread = touch.thread
-                if thread.kind != st.COMMITMENT:  # a commitment's cadence counts reminders, not drafts
-                    thread.steps += 1
-                    thread.last_touch_at = now
-                replan_thread(session, thread, self.config, now)
-                st.add_event(session, thread, at=now, kind="draft_skipped", message_id=touch.message_id,
-                             detail="the draft was deleted from Drafts without being sent")
-                report.skipped.append(touch.id)
-                logger.info("%s: draft %s was deleted without sending; counted as skipped", thread.id, touch.id)
-            # Only a state in which every queued draft was found may be skipped next time; a missing one must be
-            # looked for again until its grace period ends.
-            st.set_meta(session, DRAFTS_SEEN_KEY, seen if seen is not None and all_found else "")
-
-
-def _drafts_state(folder: str, status: FolderStatus, queued: Sequence[str]) -> str | None:
-    """Drafts' UID space, UIDNEXT and message count, with the queued touches it was checked for; None when the
-    server did not say (then Drafts is read every cycle). The touch ids are in it because a touch can become
-    queued again without Drafts changing (a failed send the user retries), and must then be looked for."""
-    if status.uidnext is None or status.exists is None:
-        return None
-    touches = hashlib.sha256("\n".join(queued).encode()).hexdigest()[:16]
-    return f"{folder}|{status.uidvalidity}|{status.uidnext}|{status.exists}|{touches}"

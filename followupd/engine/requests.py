@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 
 from followupd.adapters import store as st
 from followupd.config import Config
-from followupd.engine.drafts import WITHDRAWABLE_STATES, close_thread, replan_thread, withdraw_open_touches
+from followupd.engine.drafts import replan_thread
 from followupd.errors import RequestRefused
+from followupd.planning import lifecycle
 from followupd.planning.cadence import parse_duration
 
 logger = logging.getLogger(__name__)
@@ -78,13 +79,8 @@ def _approve(session: Session, config: Config, request: st.Request, now: datetim
     touch = _touch(session, request.target)
     if touch.thread.state != st.WAITING:
         raise RequestRefused(f"not sent: the thread is {touch.thread.state} ({touch.thread.state_reason})")
-    if touch.state == st.TOUCH_FAILED:
-        touch.state = st.TOUCH_QUEUED  # the user checked and asks again
-        touch.retry_after = None
-    if touch.state not in (st.TOUCH_PLANNED, st.TOUCH_QUEUED):
+    if not lifecycle.approve(touch, now=now, send_now=request.flag):
         raise RequestRefused(f"follow-up {touch.id} is {touch.state}, not waiting to be sent")
-    touch.approved_at = now
-    touch.send_now = request.flag
     st.add_event(session, touch.thread, at=now, kind="approved", message_id=f"request-{request.id}",
                  detail=f"you approved {touch.id}" + (" to send now" if request.flag else ""))
     return "approved" + ("; sending now" if request.flag else "; it is sent inside your sending window")
@@ -92,16 +88,9 @@ def _approve(session: Session, config: Config, request: st.Request, now: datetim
 
 def _skip(session: Session, config: Config, request: st.Request, now: datetime) -> str:
     touch = _touch(session, request.target)
-    if touch.state not in WITHDRAWABLE_STATES:
-        raise RequestRefused(f"follow-up {touch.id} is {touch.state}; only a waiting one can be skipped")
-    touch.state = st.TOUCH_SKIPPED
-    touch.done_at = now
-    touch.outcome = "skipped by you"
-    touch.cleanup_pending = True
     thread = touch.thread
-    if thread.kind != st.COMMITMENT:  # a commitment's cadence counts reminders, not update drafts
-        thread.steps += 1
-        thread.last_touch_at = now
+    if not lifecycle.user_skip(touch, thread, now=now):
+        raise RequestRefused(f"follow-up {touch.id} is {touch.state}; only a waiting one can be skipped")
     st.add_event(session, thread, at=now, kind="draft_skipped", message_id=touch.message_id,
                  detail="you skipped it from the CLI")
     replan_thread(session, thread, config, now)
@@ -111,9 +100,8 @@ def _skip(session: Session, config: Config, request: st.Request, now: datetime) 
 
 def _stop(session: Session, config: Config, request: st.Request, now: datetime) -> str:
     thread = _thread(session, request.target)
-    if thread.state != st.WAITING:
+    if not lifecycle.user_stop(thread, now=now):
         raise RequestRefused(f"thread {thread.id} is already {thread.state}")
-    close_thread(thread, st.STOPPED, "stopped by you", now)
     st.add_event(session, thread, at=now, kind="stopped", message_id=f"request-{request.id}",
                  detail="you stopped following up on this thread")
     return "stopped; no more follow-ups for this thread"
@@ -123,9 +111,7 @@ def _snooze(session: Session, config: Config, request: st.Request, now: datetime
     thread = _thread(session, request.target)
     if thread.state != st.WAITING:
         raise RequestRefused(f"thread {thread.id} is {thread.state}; only a waiting thread can be snoozed")
-    until = now + parse_duration(request.argument)
-    withdraw_open_touches(thread, now, "snoozed by you")
-    thread.snoozed_until = until
+    lifecycle.user_snooze(thread, until=now + parse_duration(request.argument), now=now)
     replan_thread(session, thread, config, now)
     st.add_event(session, thread, at=now, kind="snoozed", message_id=f"request-{request.id}",
                  detail=f"snoozed for {request.argument}")
@@ -143,12 +129,8 @@ def _note(session: Session, config: Config, request: st.Request, now: datetime) 
 
 def _edit(session: Session, config: Config, request: st.Request, now: datetime) -> str:
     touch = _touch(session, request.target)
-    if touch.state not in (st.TOUCH_PLANNED, st.TOUCH_QUEUED):
+    if not lifecycle.draft_edited(touch, raw=request.argument.encode("utf-8", "surrogateescape"), now=now):
         raise RequestRefused(f"follow-up {touch.id} is {touch.state}; only a waiting draft can be edited")
-    touch.raw = request.argument.encode("utf-8", "surrogateescape")
-    touch.cleanup_pending = True      # the old draft goes ...
-    touch.state = st.TOUCH_PLANNED    # ... and the edited one is appended in its place, exactly once
-    touch.draft_changed_at = now
     st.add_event(session, touch.thread, at=now, kind="draft_edited", message_id=f"request-{request.id}",
                  detail="you edited the draft from the CLI")
     return "draft updated in your Drafts folder"

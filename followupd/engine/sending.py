@@ -35,8 +35,9 @@ from followupd.adapters.faults import crash_point
 from followupd.adapters.smtp import SmtpSender
 from followupd.compose.message import draft_message_id
 from followupd.config import Config
-from followupd.engine.drafts import FOLLOWUPD_HEADER, keep_promise, replan_thread, thread_zone, withdraw_open_touches
+from followupd.engine.drafts import FOLLOWUPD_HEADER, keep_promise, replan_thread, thread_zone
 from followupd.errors import SmtpRejected, SmtpTemporary, SmtpUncertain
+from followupd.planning import lifecycle
 from followupd.planning.cadence import fit_to_window
 from followupd.planning.tracking import is_tracking_address
 
@@ -242,13 +243,7 @@ class Sender:
                 self._fail(session, touch, now, "the draft has no recipients left; nothing was sent")
                 report.failed.append(touch.id)
                 return
-            touch.state = st.TOUCH_SENDING
-            touch.sending_started_at = now
-            touch.data_started_at = None
-            touch.sent_raw = data
-            touch.message_id = message_id
-            touch.drafts_uid = uid
-            touch.send_attempts += 1
+            lifecycle.send_started(touch, data=data, message_id=message_id, drafts_uid=uid, now=now)
             st.add_event(session, touch.thread, at=now, kind="send_started", message_id=message_id,
                          detail=f"sending {touch.id} to {', '.join(recipients)}")
         def mark_data_started() -> None:
@@ -256,7 +251,7 @@ class Sender:
             with store.transaction() as session:
                 started = session.get(st.Touch, touch_id)
                 if started is not None:
-                    started.data_started_at = now
+                    lifecycle.send_data_started(started, now=now)
 
         crash_point("before_smtp")
         try:
@@ -268,9 +263,8 @@ class Sender:
             with store.transaction() as session:
                 touch = session.get(st.Touch, touch_id)
                 if touch is not None:
-                    touch.state = st.TOUCH_QUEUED
-                    touch.retry_after = now + retry_delay(touch.send_attempts)
-                    touch.outcome = f"temporary SMTP problem, retrying: {exc}"
+                    lifecycle.send_deferred(touch, retry_after=now + retry_delay(touch.send_attempts),
+                                            words=f"temporary SMTP problem, retrying: {exc}")
             logger.warning("%s: not sent (%s); retrying in %s", touch_id, exc, retry_delay(1))
             report.waiting.append(touch_id)
             return
@@ -291,24 +285,14 @@ class Sender:
         report.sent.append(touch_id)
 
     def _fail(self, session: Session, touch: st.Touch, now: datetime, words: str) -> None:
-        touch.state = st.TOUCH_FAILED
-        touch.done_at = now
-        touch.outcome = words
         thread = touch.thread
-        problem = f"follow-up {touch.id} not sent: {words}"
-        if problem not in thread.problems:
-            thread.problems = [*thread.problems, problem]
+        lifecycle.send_refused(touch, thread, words=words, now=now)
         st.add_event(session, thread, at=now, kind="send_failed", message_id=touch.message_id, detail=words)
 
     def _confirm(self, session: Session, touch: st.Touch, now: datetime, *, file_copy: bool) -> None:
         """The send happened: one touch counted, the Sent copy and the draft's removal queued."""
-        touch.state = st.TOUCH_SENT
-        touch.done_at = now
-        touch.sent_by_followupd = True
-        touch.outcome = "sent by followupd"
-        touch.sent_copy_pending = file_copy
-        touch.cleanup_pending = True
         thread = touch.thread
+        lifecycle.send_confirmed(touch, thread, file_copy=file_copy, now=now)
         if session.get(st.ThreadMessageId, touch.message_id) is None:
             session.add(st.ThreadMessageId(message_id=touch.message_id, thread_id=thread.id, role="touch"))
         # Recorded under the kind the Sent copy will match as, so seeing that copy later counts nothing twice.
@@ -318,16 +302,13 @@ class Sender:
             keep_promise(session, thread, now, at=now, by=thread.from_email,
                          how=f"followupd sent your update {touch.id}", message_id=touch.message_id)
             return
-        thread.touches += 1
-        thread.steps += 1
-        thread.last_touch_at = now
         replan_thread(session, thread, self.config, now)
 
     # ---------------------------------------------------------------- after a crash, and tidying up
     def _recover(self, store: st.Store, mailbox: SendingMailbox, sent_folder: str | None, self_filing: bool,
                  now: datetime, report: SendReport) -> None:
         with store.transaction() as session:
-            stuck = list(session.scalars(select(st.Touch).where(st.Touch.state == st.TOUCH_SENDING)))
+            stuck = st.touches_in_state(session, st.TOUCH_SENDING)
             for touch in stuck:
                 in_sent = bool(sent_folder and mailbox.search_header(sent_folder, "Message-ID", touch.message_id))
                 if in_sent:
@@ -335,15 +316,11 @@ class Sender:
                     self._confirm(session, touch, now, file_copy=False)
                     report.sent.append(touch.id)
                 elif (touch.data_started_at is None or self_filing) and touch.thread.state != st.WAITING:
-                    touch.state = st.TOUCH_WITHDRAWN  # never delivered, and the thread has closed meanwhile
-                    touch.done_at = now
-                    touch.outcome = f"not sent: the thread is {touch.thread.state}"
-                    touch.cleanup_pending = True
+                    lifecycle.send_abandoned(touch, touch.thread, now=now)  # never delivered; the thread closed
                 elif touch.data_started_at is None or self_filing:
                     # Either the message was never handed over (the crash came before DATA), or the server files
                     # every accepted message in Sent itself and it is not there: it was not delivered.
-                    touch.state = st.TOUCH_QUEUED
-                    touch.outcome = "an interrupted send had not been delivered; sending again"
+                    lifecycle.send_requeued(touch)
                     logger.info("%s: interrupted send was not delivered; will send again", touch.id)
                 else:
                     self._fail(session, touch, now,
@@ -354,13 +331,13 @@ class Sender:
                     if touch.thread.state != st.WAITING:
                         # A reply closed the thread meanwhile: nothing to send again, and its draft must go now
                         # (the reply's own withdrawal skipped it while it was "sending").
-                        withdraw_open_touches(touch.thread, now, f"not sent again: the thread is {touch.thread.state}")
+                        lifecycle.withdraw_open_touches(touch.thread, now,
+                                                        f"not sent again: the thread is {touch.thread.state}")
 
     def _finish_sent(self, store: st.Store, mailbox: SendingMailbox, sent_folder: str | None,
                      drafts_folder: str | None, now: datetime) -> None:
         with store.read() as session:
-            pending = [(t.id, t.message_id, t.sent_raw) for t in session.scalars(
-                select(st.Touch).where(st.Touch.sent_copy_pending.is_(True)))]
+            pending = [(t.id, t.message_id, t.sent_raw) for t in st.touches_awaiting_sent_copy(session)]
         for tid, message_id, raw in pending:
             if sent_folder and raw and not mailbox.search_header(sent_folder, "Message-ID", message_id):
                 mailbox.append(sent_folder, raw, flags=(b"\\Seen",), msg_time=now)
@@ -371,8 +348,7 @@ class Sender:
         if drafts_folder is None:
             return
         with store.read() as session:
-            sent_drafts = [(t.id, t.message_id) for t in session.scalars(select(st.Touch).where(
-                st.Touch.cleanup_pending.is_(True), st.Touch.sent_by_followupd.is_(True)))]
+            sent_drafts = [(t.id, t.message_id) for t in st.touches_to_clean_up(session, sent_by_followupd=True)]
         for tid, message_id in sent_drafts:
             # Our draft and the user's edit of it by the Message-ID we just sent under (by marker: older drafts).
             uids = set(mailbox.search_header(drafts_folder, FOLLOWUPD_HEADER, tid))

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from followupd.adapters.store import Store
     from followupd.adapters.store.reports import Session
     from followupd.compose.library import TemplateLibrary, TemplateSource
-    from followupd.engine.cycle import CycleReport, Engine
+    from followupd.engine.cycle import CycleReport, Engine, Fence
     from followupd.runtime.health import Health
 
 logger = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ class App:
         from followupd.engine.sending import Sender
 
         sender = Sender(self.config, self.smtp) if self.config.smtp is not None else None
-        return Engine(self.config, self.store, clock=self.clock, library=self.library, sender=sender)
+        return Engine(self.config, self.store, clock=self.clock, sender=sender)
 
     def smtp(self) -> SmtpSender:
         """A sender for one send; the secret is resolved each time, like the IMAP one."""
@@ -102,12 +102,14 @@ class App:
         return AccountLock(lock_path_for(default_data_dir(self.env), self.account_key), self.account_key)
 
     @contextmanager
-    def exclusive(self) -> Iterator[None]:
+    def exclusive(self) -> Iterator[Fence | None]:
         """This process alone acts for the account: the local lock file, and with PostgreSQL the account's lease
-        too, so a manual `poll` never runs beside a daemon on another host (LeaseHeldError names it)."""
+        too, so a manual `poll` never runs beside a daemon on another host (LeaseHeldError names it).
+
+        Yields the fence to hand to :meth:`cycle` (None without leases): it says whether the lease still holds."""
         with self.lock():
             if not self.config.database.is_postgres:
-                yield
+                yield None
                 return
             from followupd.adapters.store.leases import LeaseBoard
 
@@ -124,11 +126,7 @@ class App:
                         + (f" ({holder.owner}, lease until {holder.expires_at:%Y-%m-%d %H:%M:%S %Z})" if holder
                            else "") + "; it does the work, or stop it first")
                 margin = fence_margin(self.config.database.lease_period)
-                self.engine.fence = lambda: board.holds(key, margin=margin)
-                try:
-                    yield
-                finally:
-                    self.engine.fence = None
+                yield lambda: board.holds(key, margin=margin)
             finally:
                 board.close()
 
@@ -148,18 +146,18 @@ class App:
         box.progress = self.progress
         return box
 
-    def cycle(self, *, dry_run: bool = False) -> CycleReport:
-        """One full cycle; the caller holds the account lock (the daemon holds it for its whole life).
+    def cycle(self, *, dry_run: bool = False, fence: Fence | None = None) -> CycleReport:
+        """One full cycle; the caller holds the account lock (the daemon holds it for its whole life) and passes
+        the lease's ``fence`` when there is one (see :meth:`exclusive`).
 
-        The outcome is recorded as the account's health (``status`` shows "degraded" while cycles fail)."""
+        The templates are looked at afresh for each cycle, so an edited template counts from this cycle on. The
+        outcome is recorded as the account's health (``status`` shows "degraded" while cycles fail)."""
         from followupd.runtime.health import record_failure, record_success
 
         try:
             engine = self.engine  # its imports and set-up before LOGIN, not while the server waits
             with self.mailbox() as box:
-                if engine.drafter is not None:
-                    engine.drafter.library = self.library  # an edited template counts from this cycle on
-                report = engine.run_cycle(box, dry_run=dry_run)
+                report = engine.run_cycle(box, library=self.library, fence=fence, dry_run=dry_run)
         except FollowupdError as exc:
             if not dry_run:  # a failing password command or template is as much a failure as a dead server
                 error = str(exc)
@@ -187,8 +185,8 @@ class App:
         """One cycle under the account lock (dry runs write nothing, so they need no lock)."""
         if dry_run:
             return self.cycle(dry_run=True)
-        with self.exclusive():
-            return self.cycle()
+        with self.exclusive() as fence:
+            return self.cycle(fence=fence)
 
 
 def build_apps(config_path: Path, env: Mapping[str, str] | None = None) -> list[App]:

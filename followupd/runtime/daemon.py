@@ -34,8 +34,9 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -46,6 +47,9 @@ from followupd.compose.checks import check_library
 from followupd.compose.coverage import coverage_problems
 from followupd.errors import FollowupdError, LockError, StoreError
 from followupd.runtime.app import App, fence_margin
+
+if TYPE_CHECKING:
+    from followupd.engine.cycle import Fence
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +99,7 @@ class AccountRunner:
         self.succeeded = False     # at least one cycle went well
         self.active = False
         self._lock: AccountLock | None = None
+        self._fence: Fence | None = None
         self._cycle_lock = threading.Lock()  # held by a cycle from start until it has rescheduled itself
         self._switch_lock = threading.Lock()  # activate/deactivate one at a time
         self._wake_requested = threading.Event()
@@ -105,12 +110,15 @@ class AccountRunner:
     def name(self) -> str:
         return self.app.name
 
-    def activate(self) -> None:
-        """Take the account's lock and schedule its first cycle now; LockError if another process runs it."""
+    def activate(self, fence: Fence | None = None) -> None:
+        """Take the account's lock and schedule its first cycle now; LockError if another process runs it.
+
+        ``fence`` (with leases): asked by each cycle before it writes to the mailbox."""
         with self._switch_lock:
             lock = self.app.lock()
             lock.__enter__()
             self._lock = lock
+            self._fence = fence
             self.active = True
             self.schedule(self.daemon.wall_clock())
 
@@ -155,7 +163,7 @@ class AccountRunner:
 
     def _tick(self) -> None:
         try:
-            report = self.app.cycle()  # activate() holds the account lock as long as we run the account
+            report = self.app.cycle(fence=self._fence)  # activate() holds the lock as long as we run the account
         except FollowupdError as exc:
             self._retry_later(f"cycle failed ({exc})")
             return
@@ -352,10 +360,8 @@ class Daemon:
             mine = runner.app.account_key in held
             if mine and not runner.active:
                 try:
-                    runner.activate()
-                    key = runner.app.account_key
                     margin = fence_margin(runner.app.config.database.lease_period)
-                    runner.app.engine.fence = lambda key=key, margin=margin: self.leases.holds(key, margin=margin)
+                    runner.activate(fence=partial(self.leases.holds, runner.app.account_key, margin=margin))
                     logger.info("%s: lease taken; running it here", runner.name)
                 except LockError as exc:  # e.g. a manual `followupd poll` of this account on this host
                     logger.info("%s: lease taken but the account is busy here (%s); next time", runner.name, exc)

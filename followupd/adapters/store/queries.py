@@ -1,0 +1,128 @@
+"""The session query helpers the engine and the CLI share: meta values, threads by state, the matching index's
+ids, events and folder cursors. Reads and small writes inside a caller's transaction; no commits here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from followupd.adapters.store.models import (
+    REMINDER_PLANNED,
+    TOUCH_QUEUED,
+    TOUCH_SENT,
+    TOUCH_SKIPPED,
+    Event,
+    FolderCursor,
+    Meta,
+    Reminder,
+    Thread,
+    ThreadMessageId,
+    Touch,
+)
+
+
+def get_meta(session: Session, key: str) -> str | None:
+    row = session.get(Meta, key)
+    return row.value if row is not None else None
+
+
+def set_meta(session: Session, key: str, value: str) -> None:
+    row = session.get(Meta, key)
+    if row is None:
+        session.add(Meta(key=key, value=value))
+    else:
+        row.value = value
+
+
+def all_threads(session: Session) -> list[Thread]:
+    return list(session.scalars(select(Thread).order_by(Thread.sent_at)))
+
+
+def all_touches(session: Session) -> list[Touch]:
+    return list(session.scalars(select(Touch).order_by(Touch.created, Touch.id)))
+
+
+def threads_in_states(session: Session, states: tuple[str, ...]) -> list[Thread]:
+    return list(session.scalars(select(Thread).where(Thread.state.in_(states))))
+
+
+def message_ids_by_thread(session: Session, states: tuple[str, ...]) -> dict[str, list[str]]:
+    rows = session.execute(
+        select(ThreadMessageId.thread_id, ThreadMessageId.message_id)
+        .join(Thread, Thread.id == ThreadMessageId.thread_id).where(Thread.state.in_(states)))
+    result: dict[str, list[str]] = {}
+    for thread_id, message_id in rows:
+        result.setdefault(thread_id, []).append(message_id)
+    return result
+
+
+def draft_ids_by_thread(session: Session, states: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(thread id, draft Message-ID) of every follow-up that reached Drafts, for matching replies to them."""
+    rows = session.execute(
+        select(Touch.thread_id, Touch.message_id).join(Thread, Thread.id == Touch.thread_id)
+        .where(Thread.state.in_(states), Touch.state.in_((TOUCH_QUEUED, TOUCH_SENT, TOUCH_SKIPPED)),
+               Touch.message_id != ""))
+    return [(thread_id, message_id) for thread_id, message_id in rows]
+
+
+def touch_by_message_id(session: Session, message_id: str) -> Touch | None:
+    return session.scalar(select(Touch).where(Touch.message_id == message_id).limit(1))
+
+
+def thread_for_message_id(session: Session, message_id: str) -> Thread | None:
+    row = session.get(ThreadMessageId, message_id)
+    return row.thread if row is not None else None
+
+
+def add_event(session: Session, thread: Thread, *, at: datetime, kind: str, message_id: str = "",
+              detail: str = "") -> bool:
+    """Record an event once; returns False when the same (thread, kind, message) was already recorded."""
+    if message_id:
+        existing = session.scalar(
+            select(Event).where(Event.thread_id == thread.id, Event.kind == kind, Event.message_id == message_id)
+        )
+        if existing is not None:
+            return False
+    session.add(Event(thread_id=thread.id, at=at, kind=kind, message_id=message_id, detail=detail))
+    return True
+
+
+def events_for(session: Session, thread_id: str) -> list[Event]:
+    return list(session.scalars(select(Event).where(Event.thread_id == thread_id).order_by(Event.id)))
+
+
+def get_cursor(session: Session, folder: str) -> FolderCursor | None:
+    return session.get(FolderCursor, folder)
+
+
+# ------------------------------------------------------------------ the acting steps' to-do lists (engine)
+def touches_in_state(session: Session, state: str) -> list[Touch]:
+    """Every touch in ``state`` (planned: to append; sending: interrupted sends to settle), in no set order."""
+    return list(session.scalars(select(Touch).where(Touch.state == state)))
+
+
+def queued_touch_ids(session: Session) -> list[str]:
+    """The ids alone: a quiet cycle compares them with what it saw last time and loads nothing more."""
+    return list(session.scalars(select(Touch.id).where(Touch.state == TOUCH_QUEUED).order_by(Touch.id)))
+
+
+def queued_touches(session: Session) -> list[Touch]:
+    """Drafts waiting in Drafts, by id: the order the reconcile step checks them in, and fingerprints them by."""
+    return list(session.scalars(select(Touch).where(Touch.state == TOUCH_QUEUED).order_by(Touch.id)))
+
+
+def planned_reminders(session: Session) -> list[Reminder]:
+    return list(session.scalars(select(Reminder).where(Reminder.state == REMINDER_PLANNED)))
+
+
+def touches_to_clean_up(session: Session, *, sent_by_followupd: bool) -> list[Touch]:
+    """Touches whose draft must leave Drafts: withdrawn ones (``sent_by_followupd`` False, removed by the drafts
+    step) or ones followupd sent itself (True, removed by the sending step, which knows the sent Message-ID)."""
+    return list(session.scalars(select(Touch).where(Touch.cleanup_pending.is_(True),
+                                                    Touch.sent_by_followupd.is_(sent_by_followupd))))
+
+
+def touches_awaiting_sent_copy(session: Session) -> list[Touch]:
+    return list(session.scalars(select(Touch).where(Touch.sent_copy_pending.is_(True))))

@@ -1,0 +1,177 @@
+"""Sync: read each folder's new headers, parse them, and hand every message to tracking, then to matching.
+
+Only UIDs above the stored cursor are fetched, headers only (``BODY.PEEK``); a changed UIDVALIDITY rescans the
+folder, which is harmless because every write is keyed by Message-ID. One bad message is skipped, never the cycle.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Sequence
+from functools import partial
+
+from sqlalchemy.orm import Session
+
+from followupd.adapters import store as st
+from followupd.adapters.imap import FetchedHeader
+from followupd.engine.context import (
+    CycleContext,
+    CycleReport,
+    CycleStep,
+    LazyIndex,
+    MailboxPort,
+    SeenMessage,
+    conversation_keys,
+)
+from followupd.engine.events import EventApplier
+from followupd.engine.tracking import Tracker
+from followupd.mail.headers import FETCH_HEADER_FIELDS, MessageKind, parse_headers
+from followupd.mail.traces import RECEIVED_FIELDS, received_for_in
+from followupd.planning.matching import is_own_address
+from followupd.planning.recipient_clock import decode as decode_clock
+from followupd.planning.recipient_clock import encode as encode_clock
+from followupd.planning.recipient_clock import likely_offset, utc_offset_minutes
+from followupd.planning.recipient_clock import meta_key as clock_key
+from followupd.planning.recipient_clock import remember as remember_offsets
+
+logger = logging.getLogger("followupd.engine.cycle")  # logs as "followupd.engine", as it always did
+
+
+class FolderSync(CycleStep):
+    """One cycle's reading of the folders; made per cycle, so what it learns (the clocks) is this cycle's."""
+
+    def __init__(self, context: CycleContext, tracker: Tracker, events: EventApplier) -> None:
+        super().__init__(context)
+        self.tracker = tracker
+        self.events = events
+        self._clocks: dict[str, list[int]] = {}  # [cadence] recipient_time: offsets seen this cycle, per person
+
+    def sync_folder(self, session: Session, mailbox: MailboxPort, folder: str, is_sent: bool,
+                     index: LazyIndex, report: CycleReport) -> None:
+        status = mailbox.examine(folder)
+        cursor = st.get_cursor(session, folder)
+        if cursor is None:
+            cursor = st.FolderCursor(folder=folder, uidvalidity=status.uidvalidity, last_uid=0)
+            session.add(cursor)
+        elif cursor.uidvalidity != status.uidvalidity:
+            # RFC 3501 §2.3.1.1: UIDs from the old validity mean nothing now. Re-reading is safe because
+            # every write below is keyed by Message-ID.
+            logger.warning("%s: UIDVALIDITY changed (%s -> %s); rescanning the folder",
+                           folder, cursor.uidvalidity, status.uidvalidity)
+            report.rescanned.append(folder)
+            cursor.uidvalidity = status.uidvalidity
+            cursor.last_uid = 0
+        if status.uidnext is not None and cursor.last_uid >= status.uidnext - 1:
+            report.folders[folder] = 0
+            return  # nothing new: no FETCH at all
+        batch: list[SeenMessage] = []
+        count = 0
+        fetched_headers = mailbox.fetch_headers_since(folder, cursor.last_uid, FETCH_HEADER_FIELDS,
+                                                      expect_uidvalidity=status.uidvalidity)
+        for fetched in fetched_headers:
+            count += 1
+            cursor.last_uid = max(cursor.last_uid, fetched.uid)
+            seen = self._parse(folder, fetched, is_sent, report)
+            if seen is not None:
+                batch.append(seen)
+            if len(batch) >= 500:
+                self._add_received(mailbox, folder, status.uidvalidity, batch)
+                self._process(session, batch, index, report)
+                batch = []
+        self._add_received(mailbox, folder, status.uidvalidity, batch)
+        self._process(session, batch, index, report)
+        report.folders[folder] = count
+
+    def _add_received(self, mailbox: MailboxPort, folder: str, uidvalidity: int, batch: list[SeenMessage]) -> None:
+        """Received "for" clauses, read only for the user's own delivered mail that shows no other trace.
+
+        Such a copy (Bcc'd to the tracking address, Sent copy without Bcc) may name the address only in a
+        Received "for" clause (Exim without envelope_to_add, an earlier forwarding hop). Received chains are the
+        bulkiest header fields, so they are not in the bulk FETCH: one narrow FETCH per batch, for these few."""
+        wanted = [i for i, seen in enumerate(batch) if not seen.is_sent_folder and seen.meta.from_ is not None
+                  and seen.meta.followupd_id is None  # our own reminders need no trace
+                  and is_own_address(seen.meta.from_.email, self.own_addresses)
+                  and self.tracker.tracking_request(seen) is None]
+        if not wanted:
+            return
+        blocks = mailbox.fetch_header_fields(folder, [batch[i].uid for i in wanted], RECEIVED_FIELDS,
+                                             expect_uidvalidity=uidvalidity)
+        for i in wanted:
+            found = received_for_in(blocks.get(batch[i].uid, b""))
+            if found:
+                batch[i] = dataclasses.replace(batch[i], meta=dataclasses.replace(batch[i].meta, received_for=found))
+
+    def _parse(self, folder: str, fetched: FetchedHeader, is_sent: bool, report: CycleReport) -> SeenMessage | None:
+        try:
+            meta = parse_headers(fetched.raw)
+        except Exception:  # parse_headers promises not to raise; one bad message must still never stop a cycle
+            logger.exception("%s:%s: could not parse the message headers; skipped", folder, fetched.uid)
+            report.skipped += 1
+            return None
+        for problem in meta.problems:
+            logger.debug("%s:%s: %s", folder, fetched.uid, problem)
+        if not is_sent and b"\\Draft" in fetched.flags:
+            return None  # an unsent draft (Gmail's All Mail holds them): neither a touch nor a tracked message
+        if fetched.gm_msgid is not None:
+            if fetched.gm_msgid in report.gmail_ids:
+                return None  # the same Gmail message under another label, already read this cycle
+            report.gmail_ids.add(fetched.gm_msgid)
+        return SeenMessage(folder, fetched.uid, meta, fetched.internaldate, is_sent,
+                           conversation_keys(meta, fetched.gm_thrid))
+
+    def _process(self, session: Session, batch: list[SeenMessage], lazy_index: LazyIndex,
+                 report: CycleReport) -> None:
+        """Tracking first, then matching, so a delivered copy and its reply in one batch are both understood."""
+        if not batch:
+            return
+        index = lazy_index()
+        if self.config.cadence.recipient_time:
+            self._learn_clocks(batch)
+        leftovers: list[SeenMessage] = []
+        for seen in batch:
+            if not self._isolated(seen, report, partial(self.tracker.maybe_track, session, seen, index, report)):
+                leftovers.append(seen)
+        for seen in leftovers:
+            self._isolated(seen, report, partial(self.events.match, session, seen, index, report))
+
+    # ------------------------------------------------------------------ the recipient's clock
+    def _learn_clocks(self, batch: Sequence[SeenMessage]) -> None:
+        """[cadence] recipient_time: the UTC offset of each person's own mail (followupd.planning.recipient_clock);
+        gathered per cycle and stored once per person in :meth:`save_clocks`."""
+        for seen in batch:
+            meta = seen.meta
+            if meta.kind is not MessageKind.PERSONAL or meta.from_ is None or seen.is_sent_folder:
+                continue
+            offset = utc_offset_minutes(meta.date)
+            if offset is None or is_own_address(meta.from_.email, self.own_addresses):
+                continue
+            self._clocks.setdefault(meta.from_.email.strip().lower(), []).append(offset)
+
+    def save_clocks(self, session: Session, report: CycleReport) -> None:
+        """Store what this cycle learned; a person whose clock moved gets their waiting threads re-planned."""
+        moved: set[str] = set()
+        for email, offsets in self._clocks.items():
+            key = clock_key(email)
+            before = decode_clock(st.get_meta(session, key))
+            after = remember_offsets(before, offsets)
+            st.set_meta(session, key, encode_clock(after))
+            if likely_offset(after) != likely_offset(before):
+                moved.add(email)
+        if moved:
+            for thread in st.threads_in_states(session, (st.WAITING,)):
+                if moved & {p["email"].strip().lower() for p in thread.participants()}:
+                    report.touched.add(thread.id)
+
+    def _isolated(self, seen: SeenMessage, report: CycleReport, step: Callable[[], bool]) -> bool:
+        """Run one message's step so that a failure skips that message only, never the cycle.
+
+        Writes go through a SAVEPOINT, opened only once the pure decision says there is something to write, so a
+        mailbox of 100k unrelated messages costs no savepoints. Returns the step's answer, or True when the
+        message was skipped (it is then not looked at again in this cycle)."""
+        try:
+            return step()
+        except Exception:
+            logger.exception("%s: could not process message %s; skipped", seen.where, seen.meta.message_id or "")
+            report.skipped += 1
+            return True

@@ -1,0 +1,193 @@
+"""Tracking: a message the user sent to the tracking address starts a thread (or enriches the one its other copy
+started: the Sent copy and the delivered copy are one thread, recipients united)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+
+from sqlalchemy.orm import Session
+
+from followupd.adapters import store as st
+from followupd.engine.context import CycleContext, CycleReport, CycleStep, SeenMessage, addr_dicts, thread_id_for
+from followupd.engine.drafts import is_reminder_id
+from followupd.engine.events import EventApplier
+from followupd.mail.headers import Address, MessageMeta, base_subject
+from followupd.planning import lifecycle
+from followupd.planning.lifecycle import MATCHABLE_STATES
+from followupd.planning.matching import ThreadIndex, ThreadKey, is_own_address
+from followupd.planning.tracking import TrackRequest, find_tracking, is_tracking_address
+
+logger = logging.getLogger("followupd.engine.cycle")  # logs as "followupd.engine", as it always did
+
+
+class Tracker(CycleStep):
+    """Starts threads; a message that follows up an open thread by hand is left to matching (``events``)."""
+
+    def __init__(self, context: CycleContext, events: EventApplier) -> None:
+        super().__init__(context)
+        self.events = events
+
+    def tracking_request(self, seen: SeenMessage) -> TrackRequest | None:
+        meta = seen.meta
+        if meta.from_ is None or not is_own_address(meta.from_.email, self.own_addresses):
+            return None  # only mail the user sent starts tracking; others writing to the address do not
+        if is_reminder_id(meta.followupd_id):
+            return None  # our reminder about a promise, in INBOX: from the user to the user, but never mail
+        if seen.is_sent_folder:
+            candidates = [a.email for a in (*meta.bcc, *meta.to, *meta.cc)]
+        else:
+            # Received "for" clauses may name other hops' recipients: harmless here, only the tracking address counts.
+            candidates = [*(a.email for a in (*meta.to, *meta.cc)), *meta.delivered_to, *meta.received_for]
+        sent_on = (seen.when or self.clock.now()).astimezone(self.tz).date()
+        return find_tracking(candidates, self.tracking_address, sent_on=sent_on,
+                             holidays=self.config.cadence.holidays)
+
+    def maybe_track(self, session: Session, seen: SeenMessage, index: ThreadIndex, report: CycleReport) -> bool:
+        """Start (or enrich) a thread when the message carries the tracking address; True if it did."""
+        request = self.tracking_request(seen)
+        if request is None:
+            return False
+        meta = seen.meta
+        if not any(self._recipients(meta).values()):
+            # Only the user's own addresses besides the tracking address: a self-test (doctor's advice), never a
+            # thread "to nobody" that would wait until stopped by hand.
+            logger.info("%s: self-test %r (to your own addresses and %s): not tracked", seen.where, meta.subject,
+                        request.address)
+            return True
+        is_known_copy = meta.message_id is not None and index.thread_for_message_id(meta.message_id) is not None
+        if not is_known_copy and self._follows_up_open_thread(meta, index):
+            if not self._chains_a_promise(session, meta, index, request):
+                return False  # the user nudged a tracked thread by hand (Bcc'ing again): a touch, matched below
+            # A promise kept while asking something back, or a new promise made in the update ("I'll know more
+            # on Friday"): the message counts in the open thread first, then starts a thread of its own.
+            self.events.match(session, seen, index, report)
+        with session.begin_nested():
+            self._track(session, seen, request, index, report)
+        return True
+
+    def _track(self, session: Session, seen: SeenMessage, request: TrackRequest, index: ThreadIndex,
+               report: CycleReport) -> None:
+        meta = seen.meta
+        message_id = meta.message_id or self._synthetic_message_id(seen)
+        thread = session.get(st.Thread, thread_id_for(message_id))
+        recipients = self._recipients(meta)
+        known_ids: tuple[str, ...] | None = None
+        if thread is None:
+            thread = self._new_thread(session, seen, message_id, request, recipients)
+            known_ids = ()  # a thread made just now owns only its own id: no query to find that out
+            report.new_threads.append(thread.id)
+            report.touched.add(thread.id)
+            logger.info("tracking %s: %r to %s (%s)", thread.id, thread.subject,
+                        ", ".join(r["email"] for r in thread.participants()) or "nobody", seen.where)
+        else:
+            self._merge_copy(thread, seen, recipients)
+        session.flush()  # inside the savepoint: a write that fails, fails for this message only
+        if thread.state in MATCHABLE_STATES:
+            index.add(self._thread_key(thread, known_ids))
+
+    def _follows_up_open_thread(self, meta: MessageMeta, index: ThreadIndex) -> bool:
+        """Writes in an open thread to someone it already waits on; a forward to someone new is a new thread."""
+        recipients = {a.email for a in meta.all_recipients()}
+        for mid in meta.referenced_ids:
+            thread_id = index.thread_for_message_id(mid)
+            key = index.get(thread_id) if thread_id else None
+            if key is not None and key.participants & recipients:
+                return True
+        return False
+
+    def _chains_a_promise(self, session: Session, meta: MessageMeta, index: ThreadIndex,
+                          request: TrackRequest) -> bool:
+        """A tracked message in an open thread where a promise is involved: it makes one, or it answers a
+        thread that tracks one. Then it is both a message in that thread and the start of its own."""
+        if request.own_commitment:
+            return True
+        for mid in meta.referenced_ids:
+            thread_id = index.thread_for_message_id(mid)
+            thread = session.get(st.Thread, thread_id) if thread_id else None
+            if thread is not None and thread.kind == st.COMMITMENT:
+                return True
+        return False
+
+    def _synthetic_message_id(self, seen: SeenMessage) -> str:
+        """A stand-in id for a sent message without Message-ID, stable across both copies where possible."""
+        meta = seen.meta
+        basis = "|".join([meta.subject, meta.date.isoformat() if meta.date else "",
+                          ",".join(a.email for a in meta.all_recipients())])
+        return f"<followupd-noid-{hashlib.sha256(basis.encode()).hexdigest()[:20]}@localhost>"
+
+    def _recipients(self, meta: MessageMeta) -> dict[str, list[dict[str, str]]]:
+        def keep(addresses: tuple[Address, ...]) -> list[dict[str, str]]:
+            kept = [a for a in addresses if not is_tracking_address(a.email, self.tracking_address)
+                    and not is_own_address(a.email, self.own_addresses)]
+            return addr_dicts(kept)
+        return {"to": keep(meta.to), "cc": keep(meta.cc), "bcc": keep(meta.bcc)}
+
+    def _new_thread(self, session: Session, seen: SeenMessage, message_id: str, request: TrackRequest,
+                    recipients: dict[str, list[dict[str, str]]]) -> st.Thread:
+        meta = seen.meta
+        now = self.clock.now()
+        problems: list[str] = []
+        if request.problem:
+            problems.append(request.problem)
+        if meta.message_id is None:
+            problems.append("the sent message has no Message-ID; replies can only be matched by subject")
+        if not any(recipients.values()):
+            problems.append("no recipients besides you and the tracking address: nobody to follow up with")
+        thread = st.Thread(
+            id=thread_id_for(message_id), message_id=message_id, subject=meta.subject,
+            from_email=meta.from_.email if meta.from_ else "", from_name=meta.from_.name if meta.from_ else "",
+            to=recipients["to"], cc=recipients["cc"], bcc=recipients["bcc"],
+            references=list(meta.references) or list(meta.in_reply_to),
+            sent_at=seen.when or now, first_seen_at=now,
+            tracking_address=request.address, tracking_suffix=request.suffix, promised=request.promised,
+            problems=problems, touches=0, source=[seen.where], conversation_keys=list(seen.conversation_keys),
+            kind=st.COMMITMENT if request.own_commitment else st.NUDGE,
+            expect_all=request.expect_all or self.config.tracking.expect_all,
+            # A new thread has no follow-ups or reminders yet: saying so spares the query for each that the rest
+            # of the message's processing (a follow-up by hand, a reply) would otherwise make to find that out.
+            touch_rows=[], reminder_rows=[],
+        )
+        lifecycle.start(thread, now)
+        session.add(thread)
+        # Already counted in an open thread (a promise chained, see _maybe_track): that row stays, so a reply to
+        # this message still reaches the older thread; this one finds it by its own Thread.message_id.
+        if session.get(st.ThreadMessageId, message_id) is None:
+            session.add(st.ThreadMessageId(message_id=message_id, thread_id=thread.id, role="tracked"))
+        detail = f"tracking started from {seen.where}"
+        if request.own_commitment:
+            detail += (f" (your promise, suffix {request.suffix!r}: reminder "
+                       + (f"on {request.promised})" if request.promised else "after the first gap)"))
+        elif request.suffix:
+            detail += f" (suffix {request.suffix!r}" + (f", first check-in {request.promised})" if request.promised
+                                                       else ", not understood)")
+        # A thread made just now has no events to repeat: add it without add_event's look-up for a duplicate.
+        session.add(st.Event(thread_id=thread.id, at=now, kind="tracked", message_id=message_id, detail=detail))
+        session.flush()
+        return thread
+
+    def _merge_copy(self, thread: st.Thread, seen: SeenMessage, recipients: dict[str, list[dict[str, str]]]) -> None:
+        """The other copy of a tracked message (Sent vs delivered): one thread, recipients united."""
+        if seen.where not in thread.source:
+            thread.source = [*thread.source, seen.where]
+        if set(seen.conversation_keys) - set(thread.conversation_keys or ()):
+            thread.conversation_keys = sorted(set(thread.conversation_keys or ()) | set(seen.conversation_keys))
+        for role in ("to", "cc", "bcc"):
+            current: list[dict[str, str]] = list(getattr(thread, role))
+            known = {entry["email"] for entry in current}
+            added = [entry for entry in recipients[role] if entry["email"] not in known]
+            if added:
+                setattr(thread, role, current + added)
+
+    def _thread_key(self, thread: st.Thread, ids: Iterable[str] | None = None) -> ThreadKey:
+        """``ids``: the thread's known message ids when the caller has them (else they are loaded)."""
+        known = (row.message_id for row in thread.ids) if ids is None else ids
+        return ThreadKey(
+            thread_id=thread.id,
+            message_ids=frozenset(known) | {thread.message_id}
+            | frozenset(thread.conversation_keys or ()),
+            participants=frozenset(p["email"] for p in thread.participants()),
+            base_subject=base_subject(thread.subject),
+            sent_at=thread.sent_at,
+        )
