@@ -160,6 +160,10 @@ def _heading(line: str) -> str | None:
         rest = words[len(phrase):]
         if words.startswith(phrase) and _HEADING_REST.fullmatch(rest):
             return phrase
+    if line.rstrip().endswith(":"):   # "Great call. Next steps:", "Here are the action items:"
+        for phrase in _HEADING_LANG:
+            if words.endswith(" " + phrase) and len(phrase) > 5:
+                return phrase
     return None
 
 
@@ -264,7 +268,9 @@ def _table(lines: list[str], start: int) -> tuple[list[ActionLine], int]:
 
 # ---------------------------------------------------------------------------------------------------- HTML
 
-_LI = re.compile(r"(<li\b[^>]*>)", re.IGNORECASE)
+_LI = re.compile(r"(<li\b[^>]*>(?:\s*<(?:p|div|span|b|strong|font)\b[^>]*>)*)", re.IGNORECASE)
+#: A cell holding lists, headings or a nested table is layout (a whole email in one cell), not a table cell.
+_LAYOUT_CELL = re.compile(r"<(?:ul|ol|li|table|h\d)\b", re.IGNORECASE)
 _TD = re.compile(r"<(t[dh])\b[^>]*>(.*?)(?=<t[dh]\b|</tr|<tr\b|</table|\Z)", re.IGNORECASE | re.DOTALL)
 _BLOCK_IN_CELL = re.compile(r"</?(?:p|div|br|h\d|ul|ol|li|span)\b[^>]*>", re.IGNORECASE)
 _CLOSE_CELL = re.compile(r"</t[dh]\s*>", re.IGNORECASE)
@@ -273,7 +279,14 @@ _CLOSE_CELL = re.compile(r"</t[dh]\s*>", re.IGNORECASE)
 def _marked_html(html: str) -> str:
     """List items get a "• " and table cells a "¦ " before their text; blocks inside a cell are flattened."""
     html = _LI.sub(r"\1• ", html)
-    return _TD.sub(lambda m: " ¦ " + _BLOCK_IN_CELL.sub(" ", _CLOSE_CELL.sub(" ", m.group(2))), html)
+    return _TD.sub(_marked_cell, html)
+
+
+def _marked_cell(match: re.Match[str]) -> str:
+    content = match.group(2)
+    if len(content) > 2000 or _LAYOUT_CELL.search(content):
+        return match.group()
+    return " ¦ " + _BLOCK_IN_CELL.sub(" ", _CLOSE_CELL.sub(" ", content))
 
 
 def _blank_runs(text: str) -> str:

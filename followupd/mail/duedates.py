@@ -122,6 +122,10 @@ def split_due(task: str, *, lang: str, today: date) -> DueSplit:
             return DueSplit(_cut(task, cue.start(), found[1]), found[0], None)
         if cue.group(1) and unread is None:
             unread = _words_after(task, cue.end())
+            # "(due after the board meeting)" or a trailing "due sometime soon": the words leave the task
+            tail = re.match(r"[^()]{1,60}?(?=\)\s*\.?\s*$)|[^()]{1,60}$", task[cue.end():])
+            if tail is not None and len(tail.group().split()) <= 6:
+                task = _cut(task, cue.start(), cue.end() + tail.end())
     # No cue: a self-evident phrase ("in two weeks", "EOW", "next week") or a trailing parenthesis/dash part.
     for pattern, resolve in _PHRASES:
         if (match := pattern.search(task)) and _at_word_start(task, match.start()):

@@ -58,7 +58,13 @@ def split_owner(text: str) -> tuple[tuple[str, ...], str]:
             continue
         owners = split_owners(match.group(1))
         if owners:
-            return owners, text[match.end():].strip()
+            rest = text[match.end():].strip()
+            if pattern is _BRACKET:   # Meet's "[Bob Smith] Pricing: Bob Smith will send ...": the sentence is the task
+                label = re.match(r"[^:]{1,60}:\s+", rest)
+                verb = _VERB.match(rest, label.end()) if label else None
+                if verb is not None and split_owners(verb.group(1)) == owners:
+                    rest = rest[verb.end():].strip()
+            return owners, rest
     match = _TRAILING.search(text)
     if match is not None:
         owners = split_owners(next(group for group in match.groups() if group))
@@ -90,8 +96,10 @@ def match_owner(words: str, recipients: tuple[Address, ...]) -> OwnerMatch:
     people = {r.email.lower(): r for r in recipients if r.email}
     if not key:
         return OwnerMatch(words, None, "no owner named")
-    for rule in (_by_email, _by_local, _by_full_name, _by_first_name, _by_last_name):
-        found = {email: people[email] for email in people if rule(key, people[email])}
+    # An exact email or full name settles it; the shorter forms are weighed together, so that "Bob" is not
+    # bob@ by its local part when another recipient's first name is Bob as well.
+    for rules in ((_by_email, _by_full_name), (_by_local, _by_first_name, _by_last_name)):
+        found = {email: people[email] for email in people if any(rule(key, people[email]) for rule in rules)}
         if len(found) == 1:
             return OwnerMatch(words, next(iter(found.values())), None)
         if len(found) > 1:
