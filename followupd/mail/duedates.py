@@ -65,6 +65,7 @@ _NEXT_WEEK = re.compile(r"(?:next\s+week|(?:nächste|kommende)[nr]?\s+woche|(?:l
                         r"|(?:la\s+)?(?:semana\s+que\s+viene|próxima\s+semana|proxima\s+semana))(?!\w)",
                         re.IGNORECASE)
 _TOMORROW = re.compile(r"(?:tomorrow|morgen|demain|mañana|manana)(?!\w)", re.IGNORECASE)
+_WEEKDAY_GAP = re.compile(r"\.?,?\s*")
 _SLASHED = re.compile(r"(\d{1,2})/(\d{1,2})(?:/((?:19|20)?\d\d))?(?![\d/])")
 
 #: Words that say "no date on purpose": not a reading failure.
@@ -92,6 +93,12 @@ def read_due(text: str, pos: int, *, lang: str, today: date) -> tuple[date, int]
     for pattern, resolve in _PHRASES:
         if match := pattern.match(text, pos):
             return resolve(match, today), match.end()
+    for language in (lang, *LANGS):   # "Wed 12/9": the weekday only confirms the slashed date after it
+        weekday = datewords.TABLES[language].weekday.match(text, pos)
+        after = _WEEKDAY_GAP.match(text, weekday.end()) if weekday is not None else None
+        if after is not None and _SLASHED.match(text, after.end()):
+            pos = after.end()
+            break
     if match := _SLASHED.match(text, pos):
         slashed = _slashed(match, lang, today)
         return (slashed, match.end()) if slashed else None
