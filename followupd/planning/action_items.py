@@ -23,6 +23,10 @@ __all__ = ["NO_ITEMS", "ActionItem", "ActionReading", "read_action_items"]
 
 logger = logging.getLogger(__name__)
 
+#: An item's words are read up to here: a longer "line" is a pasted paragraph, and the date reader is
+#: linear per cue word, so a hostile line of cue words would cost quadratic time.
+_MAX_LINE = 1000
+
 #: The reading's problem when a recap has no list that reads.
 NO_ITEMS = "no action items found"
 
@@ -71,9 +75,10 @@ def read_action_items(raw: bytes, *, recipients: tuple[Address, ...], sent_at: d
 def _items_of(line: ActionLine, recipients: tuple[Address, ...], lang: str, today: date) -> list[ActionItem]:
     """One item per owner of a line (``Bob & Carol:`` gives two), each with its own problems."""
     problems: list[str] = []
+    text = line.text[:_MAX_LINE]
     if line.from_table:
         owners = split_owners(line.owner or "")
-        task = line.text
+        task = text
         due, unread = read_due_cell(line.due or "", lang=lang, today=today)
         if due is None and unread is None:
             split = split_due(task, lang=lang, today=today)
@@ -81,12 +86,12 @@ def _items_of(line: ActionLine, recipients: tuple[Address, ...], lang: str, toda
         if not owners and line.owner:
             owners = (line.owner,)
     else:
-        split = split_due(line.text, lang=lang, today=today)
+        split = split_due(text, lang=lang, today=today)
         due, unread = split.due, split.unread
         owners, task = split_owner(split.task)
     if unread:
         problems.append(f"could not read the date {unread!r}")
-    task = task.strip(" .;,-\u2013\u2014:") or line.text
+    task = task.strip(" .;,-\u2013\u2014:") or text
     if not owners:
         return [ActionItem(None, "", task, due, line.evidence, (*problems, "no owner named"))]
     out = []
