@@ -78,7 +78,7 @@ def test_each_recap_reads_as_a_person_reads_it(path: Path) -> None:
     reading, expected = read_recap(path)
     assert [as_row(item) for item in reading.items] == expected_rows(expected)
     assert list(reading.problems) == expected.get("problems", [])
-    for item, wanted in zip(reading.items, expected["items"], strict=True):  # type: ignore[call-overload]
+    for item, wanted in zip(reading.items, expected["items"], strict=True):
         for problem in wanted.get("problems", []):
             assert any(problem in found for found in item.problems), (item, problem)
         if not wanted.get("problems"):

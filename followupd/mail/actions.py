@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from email.message import Message
 from email.parser import BytesParser
 from email.policy import compat32
 
@@ -65,7 +64,6 @@ _CLOSING = re.compile(r"(?:thanks|thank you|best|regards|cheers|kind regards|dan
                       r"|mit freundlichen|gruß|lg|merci|cordialement|bien à vous|bonne journée|gracias"
                       r"|saludos|un saludo|atentamente)(?!\w)", re.IGNORECASE)
 _MARKER = re.compile(r"\s*(?:[-*•·◦▪‣\u2013§o]\s+|\d{1,2}[.)]\s+|[a-z][.)]\s+(?=\S)|\[[ xX]?\]\s*|[☐☑✓✔]\s*)")
-_CHECKBOX = re.compile(r"\s*(?:\[[ xX]?\]|[☐☑✓✔])\s*")
 _CELL = re.compile(r"\s*[|¦]\s*|\t+\s*|\s{3,}")
 _SEPARATOR_ROW = re.compile(r"[\s|¦:+=-]*")
 #: What may follow a heading phrase: "Action items (owners)", "Next steps - Q1", "Action items from today".
@@ -106,9 +104,9 @@ def recap_text(raw: bytes) -> str:
             continue
         subtype = part.get_content_type()
         if subtype == "text/html" and html is None:
-            html = _part_text(part)
+            html = decode_payload(part)
         elif subtype == "text/plain" and plain is None:
-            plain = _part_text(part)
+            plain = decode_payload(part)
     if html and html.strip():
         return strip_quoted(_blank_runs(html_to_text(_marked_html(html[:400_000]))), max_chars=60_000)
     return strip_quoted(plain or "", max_chars=60_000)
@@ -132,7 +130,8 @@ def find_lines(text: str, *, explicit: bool = False) -> RecapText:
     while i < len(lines) and len(found) < _MAX_ITEMS:
         title = _heading(lines[i])
         if title is not None:
-            lang, heading = (_HEADING_LANG[title], lines[i].strip()) if heading is None else (lang, heading)
+            if heading is None:   # the first heading's language is the recap's
+                lang, heading = _HEADING_LANG[title], lines[i].strip()
             section, i = _section(lines, i + 1)
             found.extend(section)
             continue
@@ -303,6 +302,3 @@ def _blank_runs(text: str) -> str:
         out.append(line)
     return "\n".join(out)
 
-
-def _part_text(part: Message) -> str:
-    return decode_payload(part)
