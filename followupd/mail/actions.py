@@ -64,6 +64,8 @@ _CLOSING = re.compile(r"(?:thanks|thank you|best|regards|cheers|kind regards|dan
                       r"|mit freundlichen|gruß|lg|merci|cordialement|bien à vous|bonne journée|gracias"
                       r"|saludos|un saludo|atentamente)(?!\w)", re.IGNORECASE)
 _MARKER = re.compile(r"\s*(?:[-*•·◦▪‣\u2013§o]\s+|\d{1,2}[.)]\s+|[a-z][.)]\s+(?=\S)|\[[ xX]?\]\s*|[☐☑✓✔]\s*)")
+#: Markdown emphasis around a name or a word ("**Bob**: ..."): how it looks, not what it says.
+_EMPHASIS = re.compile(r"\*\*|__")
 _CELL = re.compile(r"\s*[|¦]\s*|\t+\s*|\s{3,}")
 _SEPARATOR_ROW = re.compile(r"[\s|¦:+=-]*")
 #: What may follow a heading phrase: "Action items (owners)", "Next steps - Q1", "Action items from today".
@@ -214,7 +216,7 @@ def _unmark(line: str) -> str:
         if match is None or match.end() == 0:
             break
         text = text[match.end():]
-    return text.strip()
+    return _EMPHASIS.sub("", text).strip()
 
 
 # -------------------------------------------------------------------------------------------------- tables

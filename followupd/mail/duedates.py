@@ -106,6 +106,15 @@ def read_due(text: str, pos: int, *, lang: str, today: date) -> tuple[date, int]
         found = datewords.date_expression_at(text, pos, lang=language, today=today, strict=True)
         if found is not None:
             return found
+    # "due Mon", "- Fri": an abbreviated weekday alone is a date here, where a cue or a due column says one
+    # follows (datewords takes it only before a date: in free text "Fr" or "so" are ordinary words).
+    tables = datewords.TABLES.get(lang)
+    abbreviation = tables.weekday.match(text, pos) if tables is not None else None
+    if tables is not None and abbreviation is not None:
+        day_number = tables.abbreviations.get(abbreviation.group(1).lower())
+        if day_number is not None:
+            end = abbreviation.end() + (text[abbreviation.end():abbreviation.end() + 1] == ".")
+            return today + timedelta(days=(day_number - today.weekday()) % 7 or 7), end
     return None
 
 
