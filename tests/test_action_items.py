@@ -246,6 +246,23 @@ def test_random_bytes_never_raise(raw: bytes, explicit: bool) -> None:
     assert_no_internal_error()
 
 
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.text(max_size=600), st.booleans())
+def test_any_text_never_raises(body: str, explicit: bool) -> None:
+    items_of("Action items:\n" + body, explicit=explicit)
+    assert_no_internal_error()
+
+
+def test_mail_that_is_no_recap_has_no_items() -> None:
+    """Replies, bounces, auto-replies and hostile mail of the other readers' corpora: no heading, no items."""
+    others = [path for path in sorted((RECAPS.parent).rglob("*.eml")) if RECAPS not in path.parents]
+    assert len(others) > 50
+    found = {path.name: reading.items for path in others
+             if (reading := read_action_items(path.read_bytes(), recipients=PEOPLE, sent_at=THURSDAY,
+                                              tz=BERLIN)).items}
+    assert found == {}
+
+
 if __name__ == "__main__":   # a quick look at the corpus figure: python tests/test_action_items.py
     for case in recap_cases():
         got, want = read_recap(case)
