@@ -10,6 +10,7 @@ The recipients are the message's own To and Cc, the recap's day is its own Date,
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -251,6 +252,26 @@ def test_random_bytes_never_raise(raw: bytes, explicit: bool) -> None:
 def test_any_text_never_raises(body: str, explicit: bool) -> None:
     items_of("Action items:\n" + body, explicit=explicit)
     assert_no_internal_error()
+
+
+#: Far above a normal run on a loaded CI machine; a quadratic pattern on these inputs takes minutes.
+PATHOLOGICAL_SECONDS = 5.0
+
+
+@pytest.mark.parametrize(("content_type", "body"), [
+    ("plain", "Action items:\n" + ("- " + "Ab Cd Ef Gh & " * 400 + "xx\n") * 50),   # owner-like words
+    ("plain", "Action items:\n" + ("- Bob: " + "by due " * 3000 + "\n") * 10),       # cue words
+    ("plain", "| Owner | Task | Due |\n" + "| Bob | x | y |\n" * 5000),
+    ("plain", "Action items:\n" + "- Bob: x\n" * 100_000),
+    ("html", "<td>" * 100_000),
+    ("html", "<li><p><span>" * 30_000),
+])
+def test_hostile_recaps_stay_fast(content_type: str, body: str) -> None:
+    raw = f"From: a@b.example\nContent-Type: text/{content_type}; charset=utf-8\n\n{body}".encode()
+    started = time.perf_counter()
+    reading = read_action_items(raw, recipients=PEOPLE, sent_at=THURSDAY, tz=BERLIN, explicit=True)
+    assert time.perf_counter() - started < PATHOLOGICAL_SECONDS
+    assert len(reading.items) <= 200 * 6   # at most 200 lines of one list, at most six owners a line
 
 
 def test_mail_that_is_no_recap_has_no_items() -> None:
