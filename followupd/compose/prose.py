@@ -138,7 +138,7 @@ def _is_greeting_line(line: str) -> bool:
 def _without(body: str, inserted: Iterable[str]) -> str:
     """The body with each inserted value cut out (longest first, so a name inside the note goes with it)."""
     for value in sorted({v for v in inserted if v and v.strip()}, key=len, reverse=True):
-        body = body.replace(value, "\n")
+        body = body.replace(value, " ")  # a space, not a newline: a list line stays one line
     return body
 
 
