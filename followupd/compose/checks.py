@@ -131,6 +131,7 @@ def _render_problems(variant: TemplateVariant, contexts: Sequence[tuple[str, Ren
     problems: list[Problem] = []
     seen: set[tuple[int | None, str]] = set()
     longest: tuple[int, str] = (0, "")
+    read: set[str] = set()  # bodies already read for prose: most touches of a sample render the same note
     for label, ctx in contexts:
         try:
             rendered = render(variant, ctx)
@@ -141,7 +142,8 @@ def _render_problems(variant: TemplateVariant, contexts: Sequence[tuple[str, Ren
                 problems.append(Problem(variant.path, exc.line, "error", f"{bare} (with {label})"))
             continue
         longest = max(longest, (word_count(rendered.body), label), key=lambda item: item[0])
-        if prose:
+        if prose and rendered.body not in read:
+            read.add(rendered.body)
             for found in prose_problems(rendered.body, variant.lang, inserted=inserted_values(ctx, variant.lang)):
                 if (None, found) not in seen:  # most samples read the same way: say each finding once
                     seen.add((None, found))
