@@ -63,3 +63,15 @@ def test_inserted_values_dates_and_function_words_are_not_repetitions() -> None:
     body = f"I sent it on 3 March and planned to return on 10 March.\n\n{note}\n\nWould that work? Would Friday?\n"
     assert prose_problems(body, inserted=[note]) == []
     assert prose_problems(body) != []  # the note's own repetition shows when it is not marked as inserted
+
+
+def test_a_list_repeats_its_own_structure_without_being_clumsy() -> None:
+    """A roll-up lists items line by line ("- Bob: the pricing (done)"): parallel lines are a list, not
+    repetition; a word that also comes back in the prose around the list still counts."""
+    listed = ("Here is where the plan stands:\n- Bob: pricing (overdue since Monday)\n"
+              "- Ana: forecast (overdue since Friday)\n1. Cy: venue (overdue)\n\nThanks for all of it.\n")
+    assert prose_problems(listed) == []
+    again = listed.replace("Thanks for all of it.", "Sorry the overdue ones took so long.")
+    assert prose_problems(again) == ['"overdue" is used 2 times; vary the wording']
+    inline = "The pricing is overdue, the forecast is overdue.\n"
+    assert prose_problems(inline) == ['"overdue" is used 2 times; vary the wording']

@@ -8,6 +8,7 @@ preview of a real thread runs against Dovecot.
 from __future__ import annotations
 
 import email
+import json
 import os
 import re
 import subprocess
@@ -94,7 +95,7 @@ def test_every_shipped_template_passes_check_strict(tmp_path: Path) -> None:
     for args in (("templates", "check", "--strict", str(builtin_templates_dir())), ("templates", "check", "--strict")):
         result = cli(tmp_path, *args)
         assert result.returncode == 0, result.stdout + result.stderr
-        assert result.stdout.strip().splitlines() == ["90 template(s) checked: 0 error(s), 0 warning(s)"]
+        assert result.stdout.strip().splitlines() == ["138 template(s) checked: 0 error(s), 0 warning(s)"]
 
 
 def test_the_shipped_library_has_a_german_set_with_every_stage() -> None:
@@ -210,11 +211,15 @@ def test_check_cli_output_and_exit_codes(tmp_path: Path) -> None:
     warned = write(templates, "first/loud.txt", "Subject: {{ reply_subject }}\n\nHi,\nPlease reply ASAP!!\n")
     result = cli(tmp_path, "templates", "check", str(templates))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [
+    assert result.stdout.splitlines() == [  # what the whole file reads like first, then line by line
+        f'{warned}: warning: prose: empty greeting "Hi,": greet by name, or with a greeting that needs none (with '
+        "one recipient with a name, touch 1 of 1)",
+        f'{warned}: warning: prose: the greeting "Hi," runs into the first paragraph; leave a blank line (with one '
+        "recipient with a name, touch 1 of 1)",
         f'{warned}:4: warning: tone: "ASAP" sounds pushy or guilt-tripping; say what you need plainly, or allow it '
         "with [tone] allowed_phrases",
         f'{warned}:4: warning: tone: "!!" reads as shouting; one "!" is enough',
-        "1 template(s) checked: 0 error(s), 2 warning(s)",
+        "1 template(s) checked: 0 error(s), 4 warning(s)",
     ]
     assert cli(tmp_path, "templates", "check", "--strict", str(templates)).returncode == 2
     assert cli(tmp_path, "templates", "check", "--strict", str(warned)).returncode == 2  # a single file
@@ -224,8 +229,37 @@ def test_check_cli_output_and_exit_codes(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert re.search(rf"^{re.escape(str(broken))}:3: error: list object has no element 2 \(with one recipient",
                      result.stdout, re.MULTILINE), result.stdout
-    assert result.stdout.splitlines()[-1] == "2 template(s) checked: 1 error(s), 2 warning(s)"
+    assert result.stdout.splitlines()[-1] == "2 template(s) checked: 1 error(s), 4 warning(s)"
     assert "Traceback" not in result.stderr
+
+
+def test_check_reads_your_templates_for_repeated_phrases_and_empty_greetings(tmp_path: Path) -> None:
+    """The prose checks that hold the built-in library run on the user's own templates too, as warnings."""
+    mine = tmp_path / "mine"
+    twice = write(mine, "first/twice.txt", "Subject: {{ reply_subject }}\n\nHi {{ first_names or \"there\" }},\n\n"
+                  "I wanted to ask about the budget. I wanted to ask because it matters.\n\n{{ signature }}\n")
+    hello = write(mine, "middle/hello.txt", "Subject: {{ reply_subject }}\n\nHello {{ first_name }},\n\n"
+                  "A calm note about where things stand.\n\n{{ signature }}\n")
+    config = minimal_config(tmp_path, f'[templates]\ndir = "{mine}"\n')
+    result = cli(tmp_path, "templates", "check", config=config)
+    assert result.returncode == 0, result.stdout + result.stderr  # warnings, not errors
+    lines = result.stdout.splitlines()
+    assert (f'{twice}: warning: prose: "i wanted to" is used 2 times; vary the wording (with one recipient with a '
+            "name, touch 1 of 1)") in lines, result.stdout
+    assert (f'{hello}: warning: prose: empty greeting "Hello ,": greet by name, or with a greeting that needs none '
+            "(with one recipient without a name, no subject, a promised date and a note, touch 1 of 1)") in lines
+    assert any(line.startswith(f"{hello}: warning: prose: a space before punctuation") for line in lines), lines
+    flagged = {line.split(":")[0] for line in lines if ": warning: prose: " in line}
+    assert flagged == {str(twice), str(hello)}  # the built-in library reads well; only yours is flagged
+    assert lines[-1].startswith(f"{2 + 138} template(s) checked: 0 error(s), ")
+    assert cli(tmp_path, "templates", "check", "--strict", config=config).returncode == 2
+
+    document = json.loads(cli(tmp_path, "templates", "check", "--json", str(mine)).stdout)
+    prose = [p for p in document["problems"] if p["message"].startswith("prose: ")]
+    assert {p["path"] for p in prose} == {str(twice), str(hello)}
+    assert all(p["severity"] == "warning" and p["line"] is None for p in prose)
+    assert document["ok"] is True and document["errors"] == 0 and document["warnings"] == len(document["problems"])
+    assert json.loads(cli(tmp_path, "templates", "check", "--json", "--strict", str(twice)).stdout)["ok"] is False
 
 
 def test_check_uses_the_configured_tone(tmp_path: Path) -> None:
@@ -304,7 +338,8 @@ def test_templates_list_shows_which_file_wins(tmp_path: Path) -> None:
     assert rows["de/first/keine-eile.txt"] == "built-in"
     assert "middle/talk-instead.txt" not in rows
     assert "disabled ([templates] disable): middle/talk-instead.txt" in out
-    assert len(rows) == 40  # 35 built-in follow-ups and 5 commitment templates, one disabled, one added
+    # 35 built-in follow-ups, 5 commitment templates and 24 action templates, one disabled, one added
+    assert len(rows) == 64
     header = next(line for line in out.splitlines() if line.startswith("LANG"))
     assert header.split() == ["LANG", "STAGE", "TEMPLATE", "FILE"]
 

@@ -31,7 +31,7 @@ from followupd.compose.language import DEFAULT_LANGUAGE, is_language_code
 from followupd.compose.library import TemplateLibrary, builtin_templates_dir
 from followupd.compose.scan import read_template, scan_templates
 from followupd.compose.tone import BUILTIN_BANNED, ToneSettings
-from followupd.compose.variant import COMMITMENT_FOLDER, COMMITMENT_STAGES, STAGES
+from followupd.compose.variant import SET_FOLDERS, SET_STAGES, STAGES
 from followupd.config import Config, load_config
 from followupd.errors import TemplateError, exit_code_for
 
@@ -57,7 +57,7 @@ def templates_group() -> None:
 @click.pass_obj
 @handle_errors
 def templates_check(state: State, path: Path | None, strict: bool, as_json: bool) -> None:
-    """Render every template against sample threads and check its tone.
+    """Render every template against sample threads and check its tone and how it reads.
 
     PATH is a template file or a template folder; without it, the active templates (built-in plus your
     [templates] dir). Prints one line per problem, `path:line: error|warning: message`. Exit 2 on any error,
@@ -85,7 +85,7 @@ def templates_check(state: State, path: Path | None, strict: bool, as_json: bool
         scan = scan_templates(base, overlay=overlay, disable=disable)
         problems = find_problems(scan, tone, config_path=config.path if config else None,
                                  total_touches=samples.total_touches, user_name=samples.user_name,
-                                 signature=samples.signature)
+                                 signature=samples.signature, prose=True)
         count = len(scan.files)
         problems += coverage_problems(scan.variants, samples.total_touches, overlay or base)
         if path is None and not scan.errors:
@@ -119,10 +119,11 @@ class _Samples:
 
 
 def _is_set_folder(path: Path) -> bool:
-    """A folder inside a template library rather than a library: a stage folder, or ``commitment/`` or one of
-    its sets. Its files are checked one by one (a library scan would call them misplaced)."""
-    return (path.name in STAGES or path.name == COMMITMENT_FOLDER
-            or f"{path.parent.name}/{path.name}" in COMMITMENT_STAGES)
+    """A folder inside a template library rather than a library: a stage folder, or ``commitment/`` or
+    ``actions/`` or one of their stages. Its files are checked one by one (a library scan would call them
+    misplaced)."""
+    return (path.name in STAGES or path.name in SET_FOLDERS
+            or f"{path.parent.name}/{path.name}" in SET_STAGES)
 
 
 def _check_file(path: Path, tone: ToneSettings, samples: _Samples) -> tuple[list[Problem], int]:
@@ -130,12 +131,12 @@ def _check_file(path: Path, tone: ToneSettings, samples: _Samples) -> tuple[list
     stage = path.parent.name
     stage_folder = path.parent
     problems: list[Problem] = []
-    if f"{path.parent.parent.name}/{stage}" in COMMITMENT_STAGES:
-        stage = f"{path.parent.parent.name}/{stage}"  # commitment/reminder/x.txt
+    if f"{path.parent.parent.name}/{stage}" in SET_STAGES:
+        stage = f"{path.parent.parent.name}/{stage}"  # commitment/reminder/x.txt, actions/later/x.txt
         stage_folder = path.parent.parent
     elif stage not in STAGES:
         problems.append(Problem(path, None, "warning", f"not in a stage folder ({', '.join(STAGES)}, "
-                                                       f"{', '.join(COMMITMENT_STAGES)}); followupd only loads "
+                                                       f"{', '.join(SET_STAGES)}); followupd only loads "
                                                        "<stage>/<name>.txt"))
         stage = STAGES[0]
     language = stage_folder.parent.name
@@ -147,7 +148,7 @@ def _check_file(path: Path, tone: ToneSettings, samples: _Samples) -> tuple[list
         found = [*problems, Problem(path, exc.line, "error", bare_message(exc))]
         return _sorted_problems([*found, *file_tone_problems(path, tone.rules(lang))]), 1
     problems += check_variants([variant], tone, total_touches=samples.total_touches, user_name=samples.user_name,
-                               signature=samples.signature)
+                               signature=samples.signature, prose=True)
     return problems, 1
 
 

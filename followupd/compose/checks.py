@@ -1,49 +1,58 @@
 """Template checks: render every template against sample threads and hold it to the tone rules.
 
 ``followupd templates check`` prints what :func:`find_problems` finds; the daemon calls :func:`check_library`
-at start-up and refuses to run on an error. Pure: the samples carry a fixed "now", nothing reads the clock.
+at start-up and refuses to run on an error. Pure: the samples (:mod:`followupd.compose.samples`) carry a fixed
+"now", nothing reads the clock.
 
 Errors are what would break a draft: a file that does not parse, a variable that is undefined for some thread
 (a template may only work for named recipients, or with a promised date), an empty subject or body. Warnings
 are matters of taste the user may overrule in ``[tone]``: a body over the word limit, a pushy phrase, words in
-capitals, "!!" and "??". Tone rules look at the literal text of the template (its Jinja ``data`` and string
-literals), so the line of each problem is exact and a recipient's name in capitals is never blamed on it.
+capitals, "!!" and "??", and (for ``templates check``, :mod:`followupd.compose.prose`) a rendered note that reads
+as machine-made: a repeated word, an empty greeting, dangling punctuation. Tone rules look at the literal text
+of the template (its Jinja ``data`` and string literals), so the line of each problem is exact and a
+recipient's name in capitals is never blamed on it.
 
 The templates for the user's own promises (``commitment/reminder/``, ``commitment/update/``) are checked the
 same way, against the same samples: they get the same variables, and a reminder to oneself deserves the
-same calm tone as a note to someone else.
+same calm tone as a note to someone else. The action-item templates (``actions/``) are rendered for sample
+meeting recaps with their items instead.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from followupd.compose.library import TemplateLibrary
+from followupd.compose.prose import inserted_values, prose_problems
 from followupd.compose.render import RenderContext, literal_text, render
+from followupd.compose.samples import (
+    DEFAULT_TOTAL_TOUCHES,
+    SAMPLE_NOW,
+    SAMPLE_SIGNATURE,
+    SAMPLE_THREADS,
+    SAMPLE_USER,
+    SampleThread,
+    contexts_for_stage,
+    sample_contexts,
+)
 from followupd.compose.scan import TemplateScan
 from followupd.compose.tone import ToneRules, ToneSettings, tone_problems, word_count
 from followupd.compose.variant import TemplateVariant
 from followupd.errors import TemplateError
-from followupd.mail.headers import Address
+
+#: The samples live in :mod:`followupd.compose.samples`; these names stay importable from here.
+__all__ = ["DEFAULT_TOTAL_TOUCHES", "SAMPLE_NOW", "SAMPLE_SIGNATURE", "SAMPLE_THREADS", "SAMPLE_USER", "Problem",
+           "SampleThread", "check_library", "check_variants", "file_tone_problems", "find_problems",
+           "sample_contexts"]
 
 Severity = Literal["error", "warning"]
 
-#: How many follow-ups the samples assume when the caller does not say (the default cadence has four).
-DEFAULT_TOTAL_TOUCHES = 4
-SAMPLE_USER = "Alex Example"
-SAMPLE_SIGNATURE = "Alex Example"
-#: A fixed Wednesday morning: the checks are reproducible and never read the clock.
-SAMPLE_NOW = datetime(2026, 3, 11, 10, 0, tzinfo=UTC)
-_SAMPLE_TZ = ZoneInfo("UTC")
 _JINJA_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}|\{\{.*|\{%.*|\{#.*")
-_NOTE = "The signed contract is attached again, in case the first copy went astray."
 
 
 @dataclass(frozen=True)
@@ -60,82 +69,40 @@ class Problem:
         return f"{where}: {self.severity}: {self.message}"
 
 
-@dataclass(frozen=True)
-class SampleThread:
-    """A made-up thread a template must render for; ``label`` names it in messages."""
-
-    label: str
-    recipients: tuple[Address, ...]
-    cc: tuple[Address, ...]
-    subject: str
-    sent_days_ago: int
-    promised_days_after_sending: int | None
-    note: str | None
-
-
-_ANA = Address("ana@example.com", "Ana Lima")
-_BOB = Address("bob@example.org", "Bob Stone")
-_CY = Address("cy@example.net", "Lima, Cyrus")
-_DEE = Address("dee@example.com", "")
-
-#: Between them: one and several recipients, with and without names, with and without a subject, a promised
-#: date and a note, sent yesterday, weeks ago and last year.
-SAMPLE_THREADS: tuple[SampleThread, ...] = (
-    SampleThread("one recipient with a name", (_ANA,), (), "Q3 budget", 6, None, None),
-    SampleThread("one recipient without a name, no subject, a promised date and a note", (_DEE,), (), "", 1,
-                 1, _NOTE),
-    SampleThread("two recipients with names, a Cc, a promised date and a note", (_ANA, _BOB), (_CY,),
-                 "Re: AW: Offer for the Q4 workshop", 20, 7, _NOTE),
-    SampleThread("a named and an unnamed recipient, sent last year", (_BOB, _DEE), (), "Garden shed", 400, None,
-                 None),
-    SampleThread("five recipients with names and a promised date", (_ANA, _BOB, _CY,
-                 Address("eve@example.com", "Eve Park"), Address("fay@example.com", "Fay Wu")), (),
-                 "Team offsite", 9, 3, None),
-)
-
-
-def sample_contexts(*, total_touches: int = DEFAULT_TOTAL_TOUCHES, user_name: str = SAMPLE_USER,
-                    signature: str = SAMPLE_SIGNATURE) -> Iterator[tuple[str, RenderContext]]:
-    """Every sample thread at every touch of every cadence length up to ``total_touches``, with a label."""
-    for sample in SAMPLE_THREADS:
-        sent_at = SAMPLE_NOW - timedelta(days=sample.sent_days_ago, hours=1)
-        promised: date | None = None
-        if sample.promised_days_after_sending is not None:
-            promised = sent_at.date() + timedelta(days=sample.promised_days_after_sending)
-        for total in range(1, max(total_touches, 1) + 1):
-            for touch in range(1, total + 1):
-                yield (f"{sample.label}, touch {touch} of {total}", RenderContext(
-                    recipients=sample.recipients, cc=sample.cc, original_subject=sample.subject, sent_at=sent_at,
-                    now=SAMPLE_NOW, tz=_SAMPLE_TZ, touch_number=touch, total_touches=total, promised=promised,
-                    user_name=user_name, signature=signature, note=sample.note,
-                ))
-
-
 def check_variants(variants: Sequence[TemplateVariant], tone: ToneSettings, *,
                    total_touches: int = DEFAULT_TOTAL_TOUCHES, user_name: str = SAMPLE_USER,
-                   signature: str = SAMPLE_SIGNATURE) -> list[Problem]:
-    """Render each variant for every sample and touch; tone and length by each variant's language."""
-    contexts = list(sample_contexts(total_touches=total_touches, user_name=user_name, signature=signature))
+                   signature: str = SAMPLE_SIGNATURE, prose: bool = False) -> list[Problem]:
+    """Render each variant for every sample and touch; tone and length by each variant's language.
+
+    Follow-ups and commitment templates are rendered for the sample threads, check-ins and roll-ups for
+    sample meeting recaps with their items (:func:`~followupd.compose.samples.contexts_for_stage`). With
+    ``prose``, each rendered body is also read for repeated words, empty greetings and dangling punctuation
+    (:mod:`followupd.compose.prose`), as ``templates check`` does; the start-up check leaves that out."""
+    contexts: dict[str, list[tuple[str, RenderContext]]] = {}
     problems: list[Problem] = []
     for variant in variants:
+        if variant.stage not in contexts:
+            contexts[variant.stage] = contexts_for_stage(variant.stage, total_touches=total_touches,
+                                                         user_name=user_name, signature=signature)
         rules = tone.rules(variant.lang)
-        problems += _render_problems(variant, contexts, rules)
+        problems += _render_problems(variant, contexts[variant.stage], rules, prose=prose)
         problems += _tone_problems(variant, rules)
     return _sorted(problems)
 
 
 def find_problems(scan: TemplateScan, tone: ToneSettings, *, total_touches: int = DEFAULT_TOTAL_TOUCHES,
                   user_name: str = SAMPLE_USER, signature: str = SAMPLE_SIGNATURE,
-                  config_path: Path | None = None) -> list[Problem]:
-    """Everything wrong with a scan of template folders: files that do not load, then :func:`check_variants`,
-    then ``[templates] disable`` entries that match nothing (reported against ``config_path``)."""
+                  config_path: Path | None = None, prose: bool = False) -> list[Problem]:
+    """Everything wrong with a scan of template folders: files that do not load, then :func:`check_variants`
+    (with ``prose``, the prose checks too), then ``[templates] disable`` entries that match nothing (reported
+    against ``config_path``)."""
     problems = [_from_error(exc) for exc in scan.errors]
     loaded = {variant.key for variant in scan.variants}
     for found in scan.files.values():  # a file with an error still gets its tone warnings: one run, every problem
         if found.key not in loaded:
             problems += file_tone_problems(found.path, tone.rules(found.lang))
     problems += check_variants(scan.variants, tone, total_touches=total_touches, user_name=user_name,
-                               signature=signature)
+                               signature=signature, prose=prose)
     problems += _disable_problems(scan, config_path)
     return _sorted(problems)
 
@@ -160,10 +127,11 @@ def check_library(library: TemplateLibrary, tone: ToneSettings, *, total_touches
 
 
 def _render_problems(variant: TemplateVariant, contexts: Sequence[tuple[str, RenderContext]],
-                     rules: ToneRules) -> list[Problem]:
+                     rules: ToneRules, *, prose: bool = False) -> list[Problem]:
     problems: list[Problem] = []
     seen: set[tuple[int | None, str]] = set()
     longest: tuple[int, str] = (0, "")
+    read: set[str] = set()  # bodies already read for prose: most touches of a sample render the same note
     for label, ctx in contexts:
         try:
             rendered = render(variant, ctx)
@@ -174,6 +142,12 @@ def _render_problems(variant: TemplateVariant, contexts: Sequence[tuple[str, Ren
                 problems.append(Problem(variant.path, exc.line, "error", f"{bare} (with {label})"))
             continue
         longest = max(longest, (word_count(rendered.body), label), key=lambda item: item[0])
+        if prose and rendered.body not in read:
+            read.add(rendered.body)
+            for found in prose_problems(rendered.body, variant.lang, inserted=inserted_values(ctx, variant.lang)):
+                if (None, found) not in seen:  # most samples read the same way: say each finding once
+                    seen.add((None, found))
+                    problems.append(Problem(variant.path, None, "warning", f"prose: {found} (with {label})"))
     if longest[0] > rules.max_words:
         problems.append(Problem(
             variant.path, variant.body_first_line, "warning",

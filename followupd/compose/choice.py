@@ -17,7 +17,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 
 from followupd.compose.library import TemplateLibrary
-from followupd.compose.variant import COMMITMENT_STAGES, STAGES, TemplateVariant
+from followupd.compose.variant import SET_STAGES, STAGES, TemplateVariant
 
 
 def stage_for_touch(touch_number: int, total_touches: int, available: Sequence[str]) -> str:
@@ -75,8 +75,8 @@ def choose_variant(
     re-running after a crash picks the same variant, and adding a template file does not reshuffle the choice
     for other threads. Falls back through the other stages in :func:`stage_for_touch` order, except that
     ``later`` and ``final`` never borrow ``first`` wording (it reads stale after touch 2); None when no
-    variant is left. An unknown ``stage`` is a ValueError. A commitment stage
-    (:data:`COMMITMENT_STAGES`) never falls back to another stage, and no follow-up stage ever falls back to it.
+    variant is left. An unknown ``stage`` is a ValueError. A commitment or action-item stage
+    (:data:`SET_STAGES`) never falls back to another stage, and no follow-up stage ever falls back to one.
     """
     last_used = usage or {}
 
@@ -85,7 +85,7 @@ def choose_variant(
         return (when is not None, when.timestamp() if when is not None else 0.0,
                 -int.from_bytes(_weight(seed, variant.key), "big"))
 
-    stages = [stage] if stage in COMMITMENT_STAGES else _stage_preference(stage, library.stages())
+    stages = [stage] if stage in SET_STAGES else _stage_preference(stage, library.stages())
     if stage in _NO_FIRST_WORDING:
         stages = [found for found in stages if found != "first"]
     for candidate_stage in stages:

@@ -1,8 +1,8 @@
 """The loaded template library: the variants of each language by stage, and its reload when a file changes.
 
 A library needs at least one variant in some follow-up stage; which stage a touch uses, and the fallback when
-one is missing, is :mod:`followupd.compose.choice`'s business. The commitment templates are kept apart from the
-follow-up stages so a follow-up can never be written from one.
+one is missing, is :mod:`followupd.compose.choice`'s business. The commitment and action-item templates are kept
+apart from the follow-up stages so a follow-up can never be written from one.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from followupd.compose.language import AUTO_LANGUAGE, DEFAULT_LANGUAGE, detect_language
 from followupd.compose.scan import TemplateScan, scan_templates
-from followupd.compose.variant import ALL_STAGES, COMMITMENT_STAGES, STAGES, TemplateVariant
+from followupd.compose.variant import ACTIONS_STAGES, ALL_STAGES, COMMITMENT_STAGES, SET_STAGES, STAGES, TemplateVariant
 from followupd.errors import TemplateError
 
 logger = logging.getLogger(__name__)
@@ -37,8 +37,9 @@ class TemplateLibrary:
 
     A library loaded from folders also holds the other languages' sets: :meth:`for_language` and
     :meth:`for_message` return the view a thread should use. The commitment templates (reminder and update,
-    :data:`COMMITMENT_STAGES`) are kept apart from the follow-up stages: :meth:`stages` and
-    :meth:`all_variants` never include them, so a follow-up can never be written from one.
+    :data:`COMMITMENT_STAGES`) and the action-item templates (check-ins and roll-up, :data:`ACTIONS_STAGES`)
+    are kept apart from the follow-up stages: :meth:`stages` and :meth:`all_variants` never include them, so a
+    follow-up can never be written from one.
     """
 
     def __init__(self, directory: Path, variants: Mapping[str, Sequence[TemplateVariant]], *,
@@ -46,14 +47,14 @@ class TemplateLibrary:
         self.directory = directory
         self.lang = lang
         self._by_stage = {stage: tuple(variants[stage]) for stage in STAGES if variants.get(stage)}
-        self._commitment = {stage: tuple(variants[stage]) for stage in COMMITMENT_STAGES if variants.get(stage)}
+        self._sets = {stage: tuple(variants[stage]) for stage in SET_STAGES if variants.get(stage)}
         if not self._by_stage:
             raise TemplateError(
                 f"{directory}: no templates found; expected <stage>/<name>.txt with stage one of "
                 f"{', '.join(STAGES)}",
                 path=str(directory),
             )
-        self._catalog = catalog or _Catalog(sets={lang: {**self._by_stage, **self._commitment}}, setting=lang,
+        self._catalog = catalog or _Catalog(sets={lang: {**self._by_stage, **self._sets}}, setting=lang,
                                             overlay=None, scan=None)
 
     @classmethod
@@ -112,10 +113,10 @@ class TemplateLibrary:
     def variants(self, stage: str) -> tuple[TemplateVariant, ...]:
         """Variants of one stage, sorted by file name; empty for a stage the library lacks.
 
-        A commitment stage of a language without its own commitment templates falls back to the default
-        language's: a reminder in English beats no reminder."""
-        if stage in COMMITMENT_STAGES:
-            own = self._commitment.get(stage, ())
+        A commitment or action-item stage of a language without its own templates for it falls back to the
+        default language's: a reminder (or a check-in) in English beats none."""
+        if stage in SET_STAGES:
+            own = self._sets.get(stage, ())
             return own or tuple(self._catalog.sets.get(DEFAULT_LANGUAGE, {}).get(stage, ()))
         return self._by_stage.get(stage, ())
 
@@ -125,10 +126,14 @@ class TemplateLibrary:
 
     def commitment_variants(self) -> tuple[TemplateVariant, ...]:
         """This language's own reminder and update templates (without the fallback of :meth:`variants`)."""
-        return tuple(variant for stage in self._commitment for variant in self._commitment[stage])
+        return tuple(variant for stage in COMMITMENT_STAGES for variant in self._sets.get(stage, ()))
+
+    def actions_variants(self) -> tuple[TemplateVariant, ...]:
+        """This language's own check-in and roll-up templates (without the fallback of :meth:`variants`)."""
+        return tuple(variant for stage in ACTIONS_STAGES for variant in self._sets.get(stage, ()))
 
     def every_variant(self) -> tuple[TemplateVariant, ...]:
-        """Every variant of every language loaded with this library, commitment templates included."""
+        """Every variant of every language loaded with this library, commitment and action templates included."""
         sets = self._catalog.sets
         return tuple(variant for code in self.languages() for stage in ALL_STAGES
                      for variant in sets[code].get(stage, ()))

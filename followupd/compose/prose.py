@@ -10,6 +10,10 @@ three words used twice. Text the template inserts (the note, the signature, the 
 because the template cannot choose it. The short lists of function words below are the few longer words a
 sentence needs again and again ("about", "would", "diese"); a general stop-word list would hide exactly the
 repetitions this looks for ("today", "again", "message"), so no stop-word package is used.
+
+A list (lines starting with "-", "*", "•" or "1.") repeats its own structure by design: "- Bob: the pricing
+(done)" and "- Ana: the forecast (done)" are parallel, not clumsy. So the lines of a list count as one: a word
+or phrase counts as often as the one list line that uses it most, plus its uses in the prose around the list.
 """
 
 from __future__ import annotations
@@ -20,9 +24,9 @@ from collections.abc import Collection, Iterable, Mapping
 from functools import lru_cache
 from typing import cast
 
-from followupd.compose.checks import sample_contexts
 from followupd.compose.dates import locale_for
-from followupd.compose.render import render, template_variables
+from followupd.compose.render import RenderContext, render, template_variables
+from followupd.compose.samples import contexts_for_stage
 from followupd.compose.variant import TemplateVariant
 from followupd.errors import TemplateError
 
@@ -49,6 +53,8 @@ _EMPTY_GREETING = re.compile(
     r"estimado|estimada|estimados|querido|querida)\s*[,:;!.]?",
     re.IGNORECASE,
 )
+#: A line of a list: "- ", "* ", "• ", "1. " or "1) " first.
+_LIST_LINE = re.compile(r"\s*(?:[-*\u2022\u2013]|\d{1,2}[.)])\s")
 _WORDS = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*")
 #: Punctuation that lost its neighbour when an optional part rendered empty.
 _DANGLING: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -82,20 +88,35 @@ def prose_problems(body: str, lang: str = "en", *, inserted: Iterable[str] = ())
     for match in _SPACE_BEFORE.get(lang, _SPACE_BEFORE_DEFAULT).finditer(body):
         problems.append(f'a space before punctuation: "{_excerpt(body, match.start(), match.end())}"')
     own = _without(body, inserted)
-    words = [word.casefold().replace("\u2019", "'") for word in _WORDS.findall(own)]
-    skip = _FUNCTION_WORDS.get(lang, frozenset()) | _calendar_words(lang)
-    counts = Counter(word for word in words if len(word) >= _MIN_WORD and word not in skip)
+    lines = own.split("\n")
+    counts, phrases = _repetitions("\n".join(line for line in lines if not _LIST_LINE.match(line)), lang)
+    busiest_words: Counter[str] = Counter()
+    busiest_phrases: Counter[tuple[str, ...]] = Counter()
+    for line in filter(_LIST_LINE.match, lines):  # a list counts as its busiest line (see the module docstring)
+        line_counts, line_phrases = _repetitions(line, lang)
+        busiest_words |= line_counts
+        busiest_phrases |= line_phrases
+    counts += busiest_words
+    phrases += busiest_phrases
     for word, count in counts.items():
         if count > 1:
             problems.append(f'"{word}" is used {count} times; vary the wording')
-    calendar = _calendar_words(lang)
-    phrases = Counter(phrase for phrase in (tuple(words[i:i + _PHRASE_WORDS])
-                                            for i in range(len(words) - _PHRASE_WORDS + 1))
-                      if not calendar.intersection(phrase))  # "el 3 de marzo ... el 10 de marzo" is two dates
     for phrase, count in phrases.items():
         if count > 1:
             problems.append(f'"{" ".join(phrase)}" is used {count} times; vary the wording')
     return problems
+
+
+def _repetitions(text: str, lang: str) -> tuple[Counter[str], Counter[tuple[str, ...]]]:
+    """Longer words and three-word phrases of ``text``, counted (function words and dates left out)."""
+    words = [word.casefold().replace("\u2019", "'") for word in _WORDS.findall(text)]
+    skip = _FUNCTION_WORDS.get(lang, frozenset()) | _calendar_words(lang)
+    counts = Counter(word for word in words if len(word) >= _MIN_WORD and word not in skip)
+    calendar = _calendar_words(lang)
+    phrases = Counter(phrase for phrase in (tuple(words[i:i + _PHRASE_WORDS])
+                                            for i in range(len(words) - _PHRASE_WORDS + 1))
+                      if not calendar.intersection(phrase))  # "el 3 de marzo ... el 10 de marzo" is two dates
+    return counts, phrases
 
 
 @lru_cache(maxsize=16)
@@ -117,7 +138,7 @@ def _is_greeting_line(line: str) -> bool:
 def _without(body: str, inserted: Iterable[str]) -> str:
     """The body with each inserted value cut out (longest first, so a name inside the note goes with it)."""
     for value in sorted({v for v in inserted if v and v.strip()}, key=len, reverse=True):
-        body = body.replace(value, "\n")
+        body = body.replace(value, " ")  # a space, not a newline: a list line stays one line
     return body
 
 
@@ -125,32 +146,40 @@ def _excerpt(text: str, start: int, end: int) -> str:
     return " ".join(text[max(0, start - 12):end + 12].split())
 
 
+def inserted_values(ctx: RenderContext, lang: str) -> list[str]:
+    """The text a render of ``ctx`` fills in that the template's author did not choose: the note, signature,
+    subject, every name and address, and each action item's task, owner and date phrases."""
+    values = template_variables(ctx, lang=lang)
+    people = cast(list[dict[str, str]], values["recipients"]) + cast(list[dict[str, str]], values["cc"])
+    inserted = [str(values[name] or "") for name in _INSERTED]
+    inserted += [person[key] for person in people for key in ("name", "first_name", "email")]
+    for item in cast(list[dict[str, object]], values["items"]):
+        inserted += [str(item[key] or "") for key in ("task", "owner_name", "owner_email", "due_when", "due_date")]
+    return inserted
+
+
 def sample_prose_problems(variants: Iterable[TemplateVariant], *, total_touches: int,
                           cadences: Collection[int] | None = None) -> list[tuple[str, str, str]]:
-    """Render every variant for every sample thread (:func:`followupd.compose.checks.sample_contexts`) and touch, and
-    return ``(variant key, sample label, problem)`` for each rendered note that does not read well.
-    ``cadences`` limits the cadence lengths tried (every length up to ``total_touches`` by default).
+    """Render every variant for every sample of its stage (:func:`followupd.compose.samples.contexts_for_stage`)
+    and touch, and return ``(variant key, sample label, problem)`` for each rendered note that does not read
+    well. ``cadences`` limits the cadence lengths tried (every length up to ``total_touches`` by default).
 
-    Values the template inserts (note, signature, subject, names) are passed as ``inserted``; a variant that
-    does not render is the business of ``templates check``, not of this one.
+    Values the template inserts (:func:`inserted_values`) are passed as ``inserted``; a variant that does not
+    render is the business of ``templates check``, not of this one.
     """
-    contexts = [(label, ctx) for label, ctx in sample_contexts(total_touches=total_touches)
-                if cadences is None or ctx.total_touches in cadences]
     found: list[tuple[str, str, str]] = []
     for variant in variants:
+        contexts = [(label, ctx) for label, ctx in contexts_for_stage(variant.stage, total_touches=total_touches)
+                    if cadences is None or ctx.total_touches in cadences]
         for label, ctx in contexts:
             try:
                 body = render(variant, ctx).body
             except TemplateError:
                 continue
-            values = template_variables(ctx, lang=variant.lang)
-            people = cast(list[dict[str, str]], values["recipients"]) + cast(list[dict[str, str]], values["cc"])
-            inserted = [str(values[name] or "") for name in _INSERTED]
-            inserted += [person[key] for person in people for key in ("name", "first_name", "email")]
             found += [(variant.key, label, problem)
-                      for problem in prose_problems(body, variant.lang, inserted=inserted)]
+                      for problem in prose_problems(body, variant.lang, inserted=inserted_values(ctx, variant.lang))]
     return found
 
 
 #: Template variables whose text the user or the recipients chose, not the template's author.
-_INSERTED = ("note", "signature", "topic", "original_subject", "names", "first_names", "user_name")
+_INSERTED = ("note", "signature", "topic", "original_subject", "names", "first_names", "user_name", "owner_name")

@@ -32,7 +32,13 @@ VARIABLES: tuple[str, ...] = (
     "reply_subject",
     "sent_at", "sent_when", "sent_date", "days_since", "touch_number", "total_touches", "is_final",
     "promised", "promised_when", "promised_date", "user_name", "signature", "note", "sent_month", "touches_sent",
+    "items", "owner_name",
 )
+
+#: The states an action item can be in (``followupd items``); ``overdue`` is computed, not a state.
+ITEM_STATES: tuple[str, ...] = ("open", "done", "holding", "declined", "dropped")
+#: States whose due date still matters: only these can be overdue.
+_PENDING_STATES = frozenset({"open", "holding"})
 
 #: More than this many named recipients and the greeting says "everyone" instead of a list of names.
 MAX_GREETING_NAMES = 3
@@ -61,6 +67,25 @@ class RenderContext:
     user_name: str
     signature: str
     note: str | None
+    #: A meeting recap's action items: for a check-in the owner's own open items, for a roll-up every item.
+    #: Empty for a follow-up or a promise, so their templates never see a stray item.
+    items: tuple[ActionItem, ...] = ()
+    #: The person a check-in is addressed to; None for everything else.
+    owner: Address | None = None
+
+
+@dataclass(frozen=True)
+class ActionItem:
+    """One agreed action item as a template sees it: what, by when, whose, and how it stands."""
+
+    task: str
+    due: date | None
+    owner: Address
+    state: str = "open"
+
+    def __post_init__(self) -> None:
+        if self.state not in ITEM_STATES:
+            raise ValueError(f"unknown item state {self.state!r}; expected one of {', '.join(ITEM_STATES)}")
 
 
 def template_variables(ctx: RenderContext, *, lang: str = DEFAULT_LANGUAGE) -> dict[str, object]:
@@ -103,6 +128,24 @@ def template_variables(ctx: RenderContext, *, lang: str = DEFAULT_LANGUAGE) -> d
         "user_name": sanitize_header_value(ctx.user_name),
         "signature": clean_text(ctx.signature).strip() or sanitize_header_value(ctx.user_name),
         "note": note or None,
+        "items": [_item(item, today, lang) for item in ctx.items],
+        "owner_name": _person(ctx.owner)["first_name"] if ctx.owner is not None else "",
+    }
+
+
+def _item(item: ActionItem, today: date, lang: str) -> dict[str, object]:
+    """An item for a template: its due date also as phrases in the template's language, and whether it is late
+    (only an open or holding item can be: a done or dropped one is finished whatever its date said)."""
+    owner = _person(item.owner)
+    return {
+        "task": clean_text(item.task).strip(),
+        "due": item.due,
+        "due_when": dates.human_day(item.due, today, lang) if item.due else "",
+        "due_date": dates.day_month(item.due, today, lang) if item.due else "",
+        "owner_name": owner["first_name"] or owner["name"],
+        "owner_email": owner["email"],
+        "state": item.state,
+        "overdue": item.due is not None and item.due < today and item.state in _PENDING_STATES,
     }
 
 

@@ -23,8 +23,7 @@ from followupd.compose.language import DEFAULT_LANGUAGE, is_language_code
 from followupd.compose.render import check_source
 from followupd.compose.variant import (
     ALL_STAGES,
-    COMMITMENT_FOLDER,
-    COMMITMENT_STAGES,
+    SET_FOLDERS,
     STAGES,
     TemplateVariant,
     template_error,
@@ -109,7 +108,8 @@ def _template_files(folder: Path) -> list[Path]:
 
 
 def _find_files(directory: Path, *, overlay: bool, errors: list[TemplateError]) -> dict[str, TemplateFile]:
-    """Every ``<stage>/<name>.txt``, ``commitment/<reminder|update>/<name>.txt`` and the same under ``<lang>/``;
+    """Every ``<stage>/<name>.txt``, ``commitment/<reminder|update>/<name>.txt``,
+    ``actions/<checkin|later|final|rollup>/<name>.txt`` and the same under ``<lang>/``;
     a template in the wrong place would be silently ignored, so each one is an error instead."""
     if not directory.is_dir():
         errors.append(TemplateError(f"{directory}: template directory not found", path=str(directory)))
@@ -124,8 +124,8 @@ def _find_files(directory: Path, *, overlay: bool, errors: list[TemplateError]) 
             continue
         elif path.name in STAGES:
             _add_stage(found, DEFAULT_LANGUAGE, path, overlay)
-        elif path.name == COMMITMENT_FOLDER:
-            _find_commitment(found, DEFAULT_LANGUAGE, path, overlay, errors)
+        elif path.name in SET_FOLDERS:
+            _find_set(found, DEFAULT_LANGUAGE, path, overlay, errors)
         elif files := _template_files(path):
             language = f" (or for a language set, {path.name}/first/{files[0].name})" if is_language_code(
                 path.name) else ""
@@ -148,7 +148,7 @@ def _find_files(directory: Path, *, overlay: bool, errors: list[TemplateError]) 
 
 
 def _has_stage_folders(path: Path) -> bool:
-    return any((path / stage).is_dir() for stage in (*STAGES, COMMITMENT_FOLDER))
+    return any((path / stage).is_dir() for stage in (*STAGES, *SET_FOLDERS))
 
 
 def _find_language(found: dict[str, TemplateFile], folder: Path, overlay: bool,
@@ -159,29 +159,31 @@ def _find_language(found: dict[str, TemplateFile], folder: Path, overlay: bool,
                 f"{path}: templates go in a stage folder, e.g. {folder.name}/first/{path.name}", path=str(path)))
         elif path.is_dir() and path.name in STAGES:
             _add_stage(found, folder.name, path, overlay)
-        elif path.is_dir() and path.name == COMMITMENT_FOLDER:
-            _find_commitment(found, folder.name, path, overlay, errors)
+        elif path.is_dir() and path.name in SET_FOLDERS:
+            _find_set(found, folder.name, path, overlay, errors)
         elif path.is_dir() and _template_files(path):
             errors.append(TemplateError(
                 f"{path}: unknown stage folder {path.name!r}; expected one of {', '.join(STAGES)}",
                 path=str(path)))
 
 
-def _find_commitment(found: dict[str, TemplateFile], lang: str, folder: Path, overlay: bool,
-                     errors: list[TemplateError]) -> None:
-    """``commitment/reminder/`` and ``commitment/update/``; anything else with templates in it is misplaced."""
-    names = [stage.rpartition("/")[2] for stage in COMMITMENT_STAGES]
+def _find_set(found: dict[str, TemplateFile], lang: str, folder: Path, overlay: bool,
+              errors: list[TemplateError]) -> None:
+    """The stages of a set folder (``commitment/reminder/`` and ``commitment/update/``; ``actions/checkin/``,
+    ``actions/later/``, ``actions/final/``, ``actions/rollup/``); anything else with templates in it is
+    misplaced."""
+    names = [stage.rpartition("/")[2] for stage in SET_FOLDERS[folder.name]]
     expected = " or ".join(f"{folder.name}/{name}/" for name in names)
     for path in sorted(folder.iterdir()):
         if path.is_file() and path.suffix == ".txt":
             errors.append(TemplateError(
-                f"{path}: commitment templates go in {expected}, e.g. {folder.name}/{names[0]}/{path.name}",
+                f"{path}: {folder.name} templates go in {expected}, e.g. {folder.name}/{names[0]}/{path.name}",
                 path=str(path)))
         elif path.is_dir() and path.name in names:
-            _add_stage(found, lang, path, overlay, stage=f"{COMMITMENT_FOLDER}/{path.name}")
+            _add_stage(found, lang, path, overlay, stage=f"{folder.name}/{path.name}")
         elif path.is_dir() and not path.name.startswith(".") and _template_files(path):
             errors.append(TemplateError(
-                f"{path}: unknown commitment folder {path.name!r}; expected {expected}", path=str(path)))
+                f"{path}: unknown {folder.name} folder {path.name!r}; expected {expected}", path=str(path)))
 
 
 def _add_stage(found: dict[str, TemplateFile], lang: str, folder: Path, overlay: bool, *,

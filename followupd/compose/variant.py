@@ -4,7 +4,9 @@ Template files live in stage folders (``first/``, ``middle/``, ``later/``, ``fin
 ``<name>.txt``: a ``Subject:`` line, a blank line, then the body, Jinja in both. ``templates/README.md`` is
 the user-facing description of the format. Those folders are the English set; another language's set lives in
 ``<lang>/<stage>/``. Beside them, ``commitment/reminder/`` and ``commitment/update/`` hold the reminder to the
-user and the update draft for a promise the user made (``+followup-me``); no follow-up stage ever uses them.
+user and the update draft for a promise the user made (``+followup-me``); no follow-up stage ever uses them. Likewise
+``actions/<checkin|later|final|rollup>/`` hold the check-ins to one owner about their own action items from a
+meeting recap, and the roll-up of every item to all the recap's recipients.
 
 Every other compose module speaks in these names, so they live apart from the code that finds, chooses and
 renders the files.
@@ -27,7 +29,23 @@ COMMITMENT_FOLDER = "commitment"
 REMINDER_STAGE = f"{COMMITMENT_FOLDER}/reminder"
 UPDATE_STAGE = f"{COMMITMENT_FOLDER}/update"
 COMMITMENT_STAGES: tuple[str, ...] = (REMINDER_STAGE, UPDATE_STAGE)
-ALL_STAGES: tuple[str, ...] = STAGES + COMMITMENT_STAGES
+
+#: The folder holding the templates for a meeting recap's action items, beside the stage folders.
+ACTIONS_FOLDER = "actions"
+#: The first personal check-in to one owner about their own open items, the later ones, the last one (asking
+#: whether to drop or hand over the items), and the roll-up of every item to everyone on the recap. Like the
+#: commitment sets, each is a "stage" no follow-up ever uses: ``actions/checkin/<name>.txt``.
+CHECKIN_STAGE = f"{ACTIONS_FOLDER}/checkin"
+LATER_CHECKIN_STAGE = f"{ACTIONS_FOLDER}/later"
+FINAL_CHECKIN_STAGE = f"{ACTIONS_FOLDER}/final"
+ROLLUP_STAGE = f"{ACTIONS_FOLDER}/rollup"
+ACTIONS_STAGES: tuple[str, ...] = (CHECKIN_STAGE, LATER_CHECKIN_STAGE, FINAL_CHECKIN_STAGE, ROLLUP_STAGE)
+
+#: Every set folder beside the follow-up stages, with its stages: the scan, the library and the CLI treat them
+#: alike, and none of their stages lends to or borrows from another.
+SET_FOLDERS: dict[str, tuple[str, ...]] = {COMMITMENT_FOLDER: COMMITMENT_STAGES, ACTIONS_FOLDER: ACTIONS_STAGES}
+SET_STAGES: tuple[str, ...] = COMMITMENT_STAGES + ACTIONS_STAGES
+ALL_STAGES: tuple[str, ...] = STAGES + SET_STAGES
 
 
 @dataclass(frozen=True)
