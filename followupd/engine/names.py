@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from followupd.adapters import store as st
-from followupd.engine.context import SeenMessage
 from followupd.mail.headers import Address, MessageKind
 from followupd.planning.known_names import (
     GIVEN,
@@ -36,6 +36,9 @@ from followupd.planning.known_names import (
     meta_key,
 )
 from followupd.planning.matching import is_own_address
+
+if TYPE_CHECKING:  # the context imports the drafter, which imports this module: a type only, read lazily
+    from followupd.engine.context import SeenMessage
 
 # Every key starting with KEY_PREFIX lies in [KEY_PREFIX, _KEY_END): a range the primary key's index answers
 # (a LIKE prefix is not index-assisted in every database and collation).
