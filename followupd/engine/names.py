@@ -87,9 +87,13 @@ class NameLearner:
         for email, known in learned.items():
             text = encode(known)
             stored_key = meta_key(email)
-            if known.best() is not None and stored.get(stored_key) != text:
-                st.set_meta(session, stored_key, text)
-                changed += 1
+            if known.best() is None or stored.get(stored_key) == text:
+                continue
+            if stored_key in stored:
+                st.set_meta(session, stored_key, text)  # the row is in the session already: no query
+            else:
+                session.add(st.Meta(key=stored_key, value=text))  # known absent: no lookup per new person
+            changed += 1
         self._seen.clear()
         if changed:
             _prune(session)
