@@ -215,6 +215,9 @@ def explain(state: State, thread: str, as_json: bool) -> None:
     from followupd.adapters.store import reports
     from followupd.cli.ids import resolve_id
     from followupd.engine.drafts import recipient_offset
+    from followupd.engine.names import learned_for
+    from followupd.mail.headers import Address
+    from followupd.planning.known_names import describe_source
 
     app = state.app(thread)
     tz = app.config.identity.timezone
@@ -229,8 +232,11 @@ def explain(state: State, thread: str, as_json: bool) -> None:
         summary = thread_json(row)
         sent_at, next_due, event_times = row.sent_at, row.next_due, [e.at for e in events]
         learned = recipient_offset(row, app.config)
+        names = learned_for(session, [Address(p["email"], p.get("name", "")) for p in row.participants()])
     if as_json:
-        click.echo(json.dumps({"thread": summary, "timeline": timeline, "touches": touches}, indent=2))
+        greeting = [{"email": email, "name": name, "source": source} for email, name, source in names]
+        click.echo(json.dumps({"thread": summary, "timeline": timeline, "touches": touches,
+                               "greeting_names": greeting}, indent=2))
         return
     click.echo(f"{summary['id']}  {summary['subject'] or '(no subject)'}")
     click.echo(f"  sent {local(sent_at, tz, '%a %d %b %Y %H:%M')} to {', '.join(summary['recipients']) or '-'}")
@@ -241,6 +247,8 @@ def explain(state: State, thread: str, as_json: bool) -> None:
     their = _recipient_clock_line(app.config, learned, False)
     if their:
         click.echo("  " + their)
+    for email, name, source in names:
+        click.echo(f"  greets {email} as {name} ({describe_source(source)})")
     for problem in summary["problems"]:
         click.echo(f"  problem: {problem}")
     click.echo("")

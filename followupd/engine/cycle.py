@@ -105,6 +105,7 @@ class Engine:
                 sync.sync_folder(session, mailbox, folder, is_sent, index, report)
             if not dry_run:
                 sync.save_clocks(session, report)
+                sync.save_names(session)
             self._replan(session, report)
             if drafter is not None:
                 drafter.plan(session, self.clock.now(), report.drafts)

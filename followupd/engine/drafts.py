@@ -26,7 +26,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from followupd.adapters import store as st
 from followupd.compose.choice import choose_variant, stage_for_touch
@@ -44,6 +44,7 @@ from followupd.engine.drafts_sync import (
     DraftsSync,
     append_once,
 )
+from followupd.engine.names import named_recipients
 from followupd.engine.schedule import (
     keep_promise,
     next_due_for,
@@ -233,10 +234,14 @@ class Drafter:
         replan_thread(session, thread, self.config, now)
 
     def _context(self, thread: st.Thread, now: datetime) -> RenderContext:
+        """What the template sees. A recipient the user wrote to by bare address is greeted by the name learned
+        from the mail (followupd.engine.names); the draft's To/Cc stay as the user wrote them (:meth:`_make_touch`)."""
         reachable = _reachable(thread)
+        session = object_session(thread)
         return RenderContext(
-            recipients=reachable(thread.to) or reachable(thread.cc) or reachable(thread.bcc),
-            cc=reachable(thread.cc) if reachable(thread.to) else (),
+            recipients=named_recipients(session, reachable(thread.to) or reachable(thread.cc)
+                                        or reachable(thread.bcc)),
+            cc=named_recipients(session, reachable(thread.cc)) if reachable(thread.to) else (),
             original_subject=thread.subject, sent_at=thread.sent_at, now=now, tz=self.tz,
             touch_number=thread.steps + 1, total_touches=len(self.config.cadence.gaps), promised=thread.promised,
             user_name=self.config.identity.name, signature=self.config.identity.signature,
@@ -309,19 +314,22 @@ class Drafter:
             logger.error("%s: draft skipped: %s", thread.id, exc)
             report.errors.append(f"{thread.id}: {exc}")
             return None
+        reachable = _reachable(thread)  # the addresses as the user wrote them, without the learned names
+        to = reachable(thread.to) or reachable(thread.cc) or reachable(thread.bcc)
+        cc = reachable(thread.cc) if reachable(thread.to) else ()
         domain = (thread.from_email.rpartition("@")[2] or "followupd.invalid").lower()
         tid = touch_id(thread.id, number)
         message_id = draft_message_id(thread.id, number, domain)
         raw = build_draft(
             rendered=rendered, from_=Address(thread.from_email, thread.from_name or self.config.identity.name),
-            to=ctx.recipients, cc=ctx.cc, in_reply_to=thread.message_id,
+            to=to, cc=cc, in_reply_to=thread.message_id,
             references=[*thread.references, thread.message_id], message_id=message_id,
             date=now, exclude=(*self.config.identity.addresses, thread.tracking_address),
         )
         touch = st.Touch(
             id=tid, thread_id=thread.id, number=number, template=rendered.template,
             message_id=message_id, subject=rendered.subject,
-            to=[{"email": a.email, "name": a.name} for a in ctx.recipients],
+            to=[{"email": a.email, "name": a.name} for a in to],
             due_at=thread.next_due, created=now, raw=raw, reason=self._reason(session, thread, stage, total),
         )
         lifecycle.plan_touch(touch)

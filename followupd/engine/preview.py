@@ -19,6 +19,7 @@ from followupd.compose.library import TemplateLibrary
 from followupd.compose.preview import PendingDraft, PlannedTouch, PreviewThread, plan_touches
 from followupd.config import Config
 from followupd.engine.drafts import open_touch, recipient_offset, template_usage, templates_seen_by_people, touch_id
+from followupd.engine.names import named_recipients
 from followupd.mail.headers import Address
 
 
@@ -32,8 +33,10 @@ def from_store(session: Session, thread: st.Thread, config: Config | None = None
         subject, body = _draft_text(touch)
         pending = PendingDraft(number=thread.steps + 1, template=touch.template,
                                due=touch.due_at or touch.created, subject=subject, body=body, state=touch.state)
+    # Greeted as the drafter greets them: by the name learned from the mail where the user wrote a bare address.
     return PreviewThread(
-        id=thread.id, recipients=to or cc or bcc, cc=cc if to else (), subject=thread.subject,
+        id=thread.id, recipients=named_recipients(session, to or cc or bcc),
+        cc=named_recipients(session, cc) if to else (), subject=thread.subject,
         sent_at=thread.sent_at, promised=thread.promised, note=thread.note or None, steps_done=thread.steps,
         last_touch_at=thread.last_touch_at, next_due=thread.next_due,
         used_templates=tuple(t.template for t in thread.touch_rows if t.template),

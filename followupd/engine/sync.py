@@ -25,6 +25,7 @@ from followupd.engine.context import (
     conversation_keys,
 )
 from followupd.engine.events import EventApplier
+from followupd.engine.names import NameLearner
 from followupd.engine.tracking import Tracker
 from followupd.mail.headers import FETCH_HEADER_FIELDS, MessageKind, parse_headers
 from followupd.mail.traces import RECEIVED_FIELDS, received_for_in
@@ -46,6 +47,7 @@ class FolderSync(CycleStep):
         self.tracker = tracker
         self.events = events
         self._clocks: dict[str, list[int]] = {}  # [cadence] recipient_time: offsets seen this cycle, per person
+        self.names = NameLearner(self.own_addresses)  # greeting names seen this cycle (followupd.engine.names)
 
     def sync_folder(self, session: Session, mailbox: MailboxPort, folder: str, is_sent: bool,
                      index: LazyIndex, report: CycleReport) -> None:
@@ -128,6 +130,7 @@ class FolderSync(CycleStep):
         index = lazy_index()
         if self.config.cadence.recipient_time:
             self._learn_clocks(batch)
+        self.names.observe(batch)
         leftovers: list[SeenMessage] = []
         for seen in batch:
             if not self._isolated(seen, report, partial(self.tracker.maybe_track, session, seen, index, report)):
@@ -162,6 +165,12 @@ class FolderSync(CycleStep):
             for thread in st.threads_in_states(session, (st.WAITING,)):
                 if moved & {p["email"].strip().lower() for p in thread.participants()}:
                     report.touched.add(thread.id)
+
+    def save_names(self, session: Session) -> None:
+        """Store the display names this cycle read (followupd.engine.names), before drafting uses them."""
+        changed = self.names.save(session)
+        if changed:
+            logger.debug("learned or refreshed the names of %d people", changed)
 
     def _isolated(self, seen: SeenMessage, report: CycleReport, step: Callable[[], bool]) -> bool:
         """Run one message's step so that a failure skips that message only, never the cycle.
