@@ -86,6 +86,25 @@ def pytest_configure(config: pytest.Config) -> None:
         from progress import FileProgress
 
         config.pluginmanager.register(FileProgress(config), "file-progress")
+    _share_template_check_cache()
+
+
+def _share_template_check_cache() -> None:
+    """One template check cache for the whole run (followupd.compose.checked), in a folder of its own.
+
+    Every ``followupd`` process a test starts would otherwise check the whole template library again (about
+    1.6 s of a 2-core machine per process). The cache is keyed by the template text and the checking code, and
+    never holds a failure, so sharing it across tests changes no outcome. Set here, in the controller, before
+    xdist starts its workers: they inherit it. A run that sets ``FOLLOWUPD_CACHE_DIR`` itself keeps its own."""
+    if os.environ.get("FOLLOWUPD_CACHE_DIR"):
+        return
+    import atexit
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="followupd-test-cache-")
+    os.environ["FOLLOWUPD_CACHE_DIR"] = folder
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
 
 
 #: The fault suite's figures from every xdist worker (see tests/faults/conftest.py), added up in the controller.

@@ -21,6 +21,8 @@ from typing import Any
 from dovecot import DovecotServer, MailUser
 
 PASSWORD_ENV = "FOLLOWUPD_TEST_PASSWORD"
+#: Kept from the test run's environment: the run-wide template check cache (tests/conftest.py).
+SHARED_ENV = frozenset({"FOLLOWUPD_CACHE_DIR"})
 
 
 def followupd_command() -> list[str]:
@@ -100,7 +102,7 @@ class Account:
         self.config_path.chmod(0o600)
 
     def env(self, now: datetime | None = None, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FOLLOWUPD_")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FOLLOWUPD_") or k in SHARED_ENV}
         env[PASSWORD_ENV] = self.user.password
         env["XDG_DATA_HOME"] = str(self.workdir / "data")
         env["XDG_CONFIG_HOME"] = str(self.workdir / "xdg-config")

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from dovecot import DovecotServer
-from harness import PASSWORD_ENV, followupd_command
+from harness import PASSWORD_ENV, SHARED_ENV, followupd_command
 from mailfactory import make_message
 
 from followupd.config import parse_accounts
@@ -163,7 +163,7 @@ jitter = "0m"
         self.config_path.chmod(0o600)
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FOLLOWUPD_")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FOLLOWUPD_") or k in SHARED_ENV}
         env.update({f"PW_{name.upper()}": user.password for name, user in self.users.items()})
         env.pop(PASSWORD_ENV, None)
         env["XDG_DATA_HOME"] = str(self.dir / "data")

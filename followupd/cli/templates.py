@@ -16,6 +16,7 @@ import click
 
 from followupd.cli.groups import State, handle_errors, main
 from followupd.cli.shapes import render_table
+from followupd.compose.checked import use_cache_dir
 from followupd.compose.checks import (
     DEFAULT_TOTAL_TOUCHES,
     SAMPLE_SIGNATURE,
@@ -33,11 +34,13 @@ from followupd.compose.scan import read_template, scan_templates
 from followupd.compose.tone import BUILTIN_BANNED, ToneSettings
 from followupd.compose.variant import SET_FOLDERS, SET_STAGES, STAGES
 from followupd.config import Config, load_config
+from followupd.config.paths import default_cache_dir
 from followupd.errors import TemplateError, exit_code_for
 
 
 def _config_if_any(state: State) -> Config | None:
     """The config when its file exists (a broken one is still an error, exit 2); None on a fresh install."""
+    use_cache_dir(default_cache_dir(os.environ))  # every templates command calls this first
     path = state.config_path
     return load_config(path, os.environ) if path.exists() else None
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from followupd.compose.checked import remembered
 from followupd.compose.library import TemplateLibrary
 from followupd.compose.prose import inserted_values, prose_problems
 from followupd.compose.render import RenderContext, literal_text, render
@@ -78,6 +79,26 @@ def check_variants(variants: Sequence[TemplateVariant], tone: ToneSettings, *,
     sample meeting recaps with their items (:func:`~followupd.compose.samples.contexts_for_stage`). With
     ``prose``, each rendered body is also read for repeated words, empty greetings and dangling punctuation
     (:mod:`followupd.compose.prose`), as ``templates check`` does; the start-up check leaves that out."""
+    inputs = [repr(tone), str(total_touches), user_name, signature, str(prose)]
+    for variant in variants:
+        inputs += [variant.key, variant.stage, variant.lang, str(variant.path), variant.subject_source,
+                   variant.body_source, str(variant.body_first_line)]
+    # Every start-up and `templates check` renders the whole library for every sample: remembered by its inputs.
+    return remembered("render", inputs,
+                      lambda: _check_variants(variants, tone, total_touches=total_touches, user_name=user_name,
+                                              signature=signature, prose=prose),
+                      dump=lambda found: [[str(p.path), p.line, p.severity, p.message] for p in found],
+                      load=_problems_from_json)
+
+
+def _problems_from_json(data: object) -> list[Problem]:
+    if not isinstance(data, list):
+        raise ValueError("not a list of problems")
+    return [Problem(Path(path), line, severity, message) for path, line, severity, message in data]
+
+
+def _check_variants(variants: Sequence[TemplateVariant], tone: ToneSettings, *, total_touches: int,
+                    user_name: str, signature: str, prose: bool) -> list[Problem]:
     contexts: dict[str, list[tuple[str, RenderContext]]] = {}
     problems: list[Problem] = []
     for variant in variants:

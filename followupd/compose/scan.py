@@ -19,6 +19,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from followupd.compose.checked import remembered
 from followupd.compose.language import DEFAULT_LANGUAGE, is_language_code
 from followupd.compose.render import check_source
 from followupd.compose.variant import (
@@ -220,7 +221,10 @@ def _load_variant(found: TemplateFile) -> TemplateVariant:
         stage=found.stage, name=path.stem, key=found.key, path=path,
         subject_source=subject_source, body_source=body_source, body_first_line=3, lang=found.lang,
     )
-    check_source(variant)
+    # Checked once per text, not once per process (compose.checked); the compiling is then left to the first
+    # render of the file, so a command that drafts one note compiles one, not the whole library.
+    remembered("load", (subject_source, body_source), lambda: check_source(variant),
+               dump=lambda _: None, load=lambda _: None)
     return variant
 
 

@@ -52,6 +52,18 @@ def default_data_dir(env: Mapping[str, str] = os.environ) -> Path:
     return _xdg_dir(env, "XDG_DATA_HOME", ".local/share") / "followupd"
 
 
+CACHE_DIR_ENV_VAR = "FOLLOWUPD_CACHE_DIR"
+
+
+def default_cache_dir(env: Mapping[str, str] = os.environ) -> Path:
+    """``$FOLLOWUPD_CACHE_DIR``, else ``cache/`` in the data dir: the one place the systemd units let followupd
+    write (``ProtectHome=read-only``), so the template check results it keeps are kept under a service too."""
+    explicit = env.get(CACHE_DIR_ENV_VAR, "")
+    if explicit and Path(explicit).is_absolute():
+        return Path(explicit)
+    return default_data_dir(env) / "cache"
+
+
 def resolve_config_path(cli_path: Path | None, env: Mapping[str, str] = os.environ) -> Path:
     """``--config`` wins, then ``$FOLLOWUPD_CONFIG``, then the XDG default: the most explicit choice wins."""
     if cli_path is not None:

@@ -67,8 +67,11 @@ class App:
 
     @cached_property
     def templates(self) -> TemplateSource:
+        from followupd.compose.checked import use_cache_dir
         from followupd.compose.library import TemplateSource, builtin_templates_dir
+        from followupd.config.paths import default_cache_dir
 
+        use_cache_dir(default_cache_dir(os.environ))
         settings = self.config.templates
         return TemplateSource(builtin_templates_dir(), overlay=settings.dir, disable=settings.disable,
                               lang=settings.lang)
