@@ -148,7 +148,7 @@ def add_thread(store: st.Store, thread_id: str = "t1") -> None:
 
 def test_head_constant_is_the_newest_script_and_history_is_linear() -> None:
     assert migrations.head() == migrations.HEAD
-    assert [rev for rev, _text in migrations.pending(None)] == ["0001", "0002"]
+    assert [rev for rev, _text in migrations.pending(None)] == ["0001", "0002", "0003"]
     assert migrations.BASELINE == "0001"
 
 
@@ -188,8 +188,8 @@ def test_a_database_at_an_older_revision_is_refused_or_upgraded_as_configured(
     store.dispose()
     status = st.database_status(new_url)
     assert (status.state, status.current, [rev for rev, _ in status.pending]) == \
-        (migrations.OUTDATED, "0001", ["0002"])
-    with pytest.raises(StoreError, match=r"at revision 0001 but this followupd needs revision 0002; .*"
+        (migrations.OUTDATED, "0001", ["0002", "0003"])
+    with pytest.raises(StoreError, match=r"at revision 0001 but this followupd needs revision 0003; .*"
                                          r"`followupd db upgrade`"):
         st.Store(new_url, migrate="refuse")
     upgraded = opened(new_url, migrate="auto")
@@ -317,7 +317,7 @@ def test_db_upgrade_from_the_cli_after_a_refusal(legacy: tuple[str, Path], tmp_p
 
     before = json.loads(followupd(config, "db", "status", "--json").stdout)
     assert [(e["state"], e["revision"], e["up_to_date"]) for e in before] == [("release-0.1.0", "0001", False)]
-    assert [p["revision"] for p in before[0]["pending"]] == ["0002"]
+    assert [p["revision"] for p in before[0]["pending"]] == ["0002", "0003"]
     assert "password" not in json.dumps(before)
 
     upgraded = followupd(config, "db", "upgrade")

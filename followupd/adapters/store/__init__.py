@@ -22,9 +22,11 @@ from followupd.adapters.store.database import (
     refuse_message,
 )
 from followupd.adapters.store.models import (
+    ACTIONS,
     COMMITMENT,
     DECLINED,
     FAILED,
+    ITEM_STATES,
     NUDGE,
     REMINDER_DELIVERED,
     REMINDER_PLANNED,
@@ -43,6 +45,7 @@ from followupd.adapters.store.models import (
     TOUCH_WITHDRAWN,
     UNANSWERED,
     WAITING,
+    ActionItem,
     Base,
     Event,
     FolderCursor,
@@ -77,9 +80,11 @@ from followupd.adapters.store.queries import (
 )
 
 __all__ = [
+    "ACTIONS",
     "COMMITMENT",
     "DECLINED",
     "FAILED",
+    "ITEM_STATES",
     "MIGRATE_MODES",
     "NUDGE",
     "REMINDER_DELIVERED",
@@ -101,6 +106,7 @@ __all__ = [
     "UNANSWERED",
     "UPGRADE_COMMAND",
     "WAITING",
+    "ActionItem",
     "Base",
     "Event",
     "FolderCursor",
@@ -125,7 +131,8 @@ __all__ = [
     "get_meta",
     "message_ids_by_thread",
     "planned_reminders",
-    "queued_touch_ids", "queued_touches",
+    "queued_touch_ids",
+    "queued_touches",
     "refuse_message",
     "set_meta",
     "thread_for_message_id",

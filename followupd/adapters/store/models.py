@@ -14,6 +14,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from followupd.planning.lifecycle import ReminderState, ThreadKind, ThreadState, TouchState
+from followupd.planning.lifecycle.items import ItemState
 
 # The states live in followupd.planning.lifecycle, their one owner; these names stay for the store's users. The
 # values (the strings in the database) are the enum members' own: "waiting", "replied", ...
@@ -36,11 +37,14 @@ TOUCH_STATES = tuple(TouchState)
 
 NUDGE = ThreadKind.NUDGE
 COMMITMENT = ThreadKind.COMMITMENT
+ACTIONS = ThreadKind.ACTIONS
 THREAD_KINDS = tuple(ThreadKind)
 
 REMINDER_PLANNED = ReminderState.PLANNED
 REMINDER_DELIVERED = ReminderState.DELIVERED
 REMINDER_WITHDRAWN = ReminderState.WITHDRAWN
+
+ITEM_STATES = tuple(ItemState)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -117,6 +121,9 @@ class Thread(Base):
     )
     reminder_rows: Mapped[list[Reminder]] = relationship(
         back_populates="thread", cascade="all, delete-orphan", order_by="Reminder.number"
+    )
+    item_rows: Mapped[list[ActionItem]] = relationship(
+        back_populates="thread", cascade="all, delete-orphan", order_by="ActionItem.number"
     )
 
     def participants(self) -> list[dict[str, str]]:
@@ -206,6 +213,36 @@ class Reminder(Base):
     outcome: Mapped[str] = mapped_column(Text, default="")
     raw: Mapped[bytes | None] = mapped_column(nullable=True)
     thread: Mapped[Thread] = relationship(back_populates="reminder_rows")
+
+
+class ActionItem(Base):
+    """One owner's task from a meeting recap (an ``actions`` thread), followed up with that owner by its date.
+
+    ``id`` is ``<thread>.a<nnn>``; ``owner_email`` is None when the recap's words matched no recipient (the
+    problem says so, and nobody is checked in with); ``evidence`` is the line it was read from; ``wait_until``
+    holds check-ins while the owner is out of office; ``closed_by``/``outcome`` say who closed it and with what
+    words (``probable``: someone else said it was done)."""
+
+    __tablename__ = "action_items"
+    __table_args__ = (UniqueConstraint("thread_id", "number"),)
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    thread_id: Mapped[str] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    owner_email: Mapped[str | None] = mapped_column(String(320), nullable=True, index=True)
+    owner_name: Mapped[str] = mapped_column(Text, default="")
+    task: Mapped[str] = mapped_column(Text, default="")
+    due: Mapped[date | None] = mapped_column(Date, nullable=True)
+    state: Mapped[str] = mapped_column(String(16))
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    problems: Mapped[list[str]] = mapped_column(JSON, default=list)
+    wait_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    closed_by: Mapped[str] = mapped_column(String(320), default="")
+    outcome: Mapped[str] = mapped_column(Text, default="")
+    probable: Mapped[bool] = mapped_column(Boolean, default=False)
+    thread: Mapped[Thread] = relationship(back_populates="item_rows")
 
 
 class Event(Base):

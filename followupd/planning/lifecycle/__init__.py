@@ -1,10 +1,11 @@
-"""The one owner of every state a thread, its follow-ups (touches) and its reminders can be in.
+"""The one owner of every state a thread, its follow-ups (touches), its reminders and its action items can be in.
 
 Every change of state happens here, one function per event (a reply, a decline, an out-of-office, a bounce, the
 user's own message in the thread, a send's outcome, a request from the CLI, the end of the cadence), so a new
 state or event is added in one place and the rules that tie a thread to its touches (a reply withdraws the
 draft waiting for it; a closed thread never sends) cannot drift apart between the modules that notice events.
-``tests/test_state_owner.py`` holds the line: no other module assigns a state.
+``tests/test_state_owner.py`` holds the line: no module outside this package assigns a state. The action items
+of a meeting recap have their own module here, :mod:`followupd.planning.lifecycle.items`.
 
 Pure: no database, no clock, no logging of decisions. The functions take the records as plain attribute holders
 (:class:`ThreadRecord`, :class:`TouchRecord`, :class:`ReminderRecord`): the store's ORM rows satisfy them, and so
@@ -37,10 +38,13 @@ class ThreadState(StrEnum):
 
 
 class ThreadKind(StrEnum):
-    """A ``nudge`` waits for the recipients; a ``commitment`` (suffix ``me``) tracks the user's own promise."""
+    """A ``nudge`` waits for the recipients; a ``commitment`` (suffix ``me``) tracks the user's own promise; an
+    ``actions`` thread is a meeting recap whose action items are followed up with each owner
+    (:mod:`followupd.planning.lifecycle.items` owns the items' states)."""
 
     NUDGE = "nudge"
     COMMITMENT = "commitment"
+    ACTIONS = "actions"
 
 
 class TouchState(StrEnum):
@@ -151,7 +155,7 @@ def has_open_touch(thread: ThreadRecord) -> bool:
     return any(touch.state in OPEN_TOUCH_STATES for touch in thread.touch_rows)
 
 
-def _close(thread: ThreadRecord, state: ThreadState, reason: str, now: datetime) -> None:
+def close(thread: ThreadRecord, state: ThreadState, reason: str, now: datetime) -> None:
     """End a thread: no next check-in, and every draft of it still waiting is withdrawn (removed from Drafts by
     the acting step), so nothing goes out after the end."""
     withdraw_open_touches(thread, now, reason)
@@ -170,13 +174,20 @@ def withdraw_open_touches(thread: ThreadRecord, now: datetime, reason: str) -> N
             reminder.state = ReminderState.WITHDRAWN
             reminder.outcome = reason
     for touch in thread.touch_rows:
-        if touch.state in WITHDRAWABLE_STATES:
-            # A send cut off after SMTP DATA began may have reached them: "withdrawn" alone would say it never did.
-            maybe_sent = touch.state == TouchState.FAILED and touch.data_started_at is not None
-            touch.state = TouchState.WITHDRAWN
-            touch.done_at = now
-            touch.outcome = f"{reason} (an interrupted send of it may have reached them)" if maybe_sent else reason
-            touch.cleanup_pending = True
+        withdraw_touch(touch, now, reason)
+
+
+def withdraw_touch(touch: TouchRecord, now: datetime, reason: str) -> bool:
+    """One planned, queued or failed draft must go; returns whether it was one of those."""
+    if touch.state not in WITHDRAWABLE_STATES:
+        return False
+    # A send cut off after SMTP DATA began may have reached them: "withdrawn" alone would say it never did.
+    maybe_sent = touch.state == TouchState.FAILED and touch.data_started_at is not None
+    touch.state = TouchState.WITHDRAWN
+    touch.done_at = now
+    touch.outcome = f"{reason} (an interrupted send of it may have reached them)" if maybe_sent else reason
+    touch.cleanup_pending = True
+    return True
 
 
 def _postpone(thread: ThreadRecord, until: datetime, why: str, now: datetime) -> None:
@@ -192,7 +203,7 @@ def replied(thread: ThreadRecord, *, evidence: str, by: str, at: datetime, proba
     matching changes (a rescan re-reads old mail); returns whether it did."""
     if thread.state not in MATCHABLE_STATES:
         return False
-    _close(thread, ThreadState.REPLIED, evidence, now)
+    close(thread, ThreadState.REPLIED, evidence, now)
     thread.replied_at = at
     thread.replied_by = by
     thread.reply_probable = probable
@@ -219,7 +230,7 @@ def partly_answered(thread: ThreadRecord, *, sender: str, expected: set[str], no
 
 def declined(thread: ThreadRecord, *, by: str, evidence: str, at: datetime, now: datetime) -> None:
     """"No, thanks": closed as declined; nobody is chased after saying no."""
-    _close(thread, ThreadState.DECLINED, f"{by}: {evidence}", now)
+    close(thread, ThreadState.DECLINED, f"{by}: {evidence}", now)
     thread.replied_at = at
     thread.replied_by = by
 
@@ -243,7 +254,7 @@ def bounced(thread: ThreadRecord, *, people: set[str], failed: Sequence[str], pr
     if problem not in thread.problems:
         thread.problems = [*thread.problems, problem]
     if people <= set(thread.failed_recipients):
-        _close(thread, ThreadState.FAILED, f"every recipient bounced ({words})", now)
+        close(thread, ThreadState.FAILED, f"every recipient bounced ({words})", now)
         return True
     return False
 
@@ -284,7 +295,7 @@ def promise_kept(thread: ThreadRecord, *, how: str, by: str, at: datetime, now: 
     in Drafts and a reminder not yet delivered. The caller marks a touch that was itself the message as sent
     first, so it is not withdrawn here. Returns the reason, for the audit log."""
     reason = f"you kept your promise: {how}"
-    _close(thread, ThreadState.REPLIED, reason, now)
+    close(thread, ThreadState.REPLIED, reason, now)
     thread.replied_at = at
     thread.replied_by = by
     thread.reply_probable = False
@@ -376,7 +387,7 @@ def user_stop(thread: ThreadRecord, *, now: datetime) -> bool:
     """Stopped from the CLI: no more follow-ups. False when the thread was not waiting."""
     if thread.state != ThreadState.WAITING:
         return False
-    _close(thread, ThreadState.STOPPED, "stopped by you", now)
+    close(thread, ThreadState.STOPPED, "stopped by you", now)
     return True
 
 
