@@ -22,7 +22,7 @@ from followupd.planning.lifecycle import ReminderState, ThreadKind, ThreadState,
 PACKAGE = Path(__file__).resolve().parent.parent / "followupd"
 OWNER = PACKAGE / "planning" / "lifecycle"  # the package: threads, touches, reminders; items.py: action items
 STATE_ATTRIBUTES = frozenset({"state", "state_reason", "state_changed_at"})
-RECORDS = frozenset({"Thread", "Touch", "Reminder", "ActionItem"})
+RECORDS = frozenset({"Thread", "Touch", "Reminder"})  # not ActionItem: compose has a view of that name
 
 
 def _callee(node: ast.Call) -> str:
