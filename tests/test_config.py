@@ -33,6 +33,7 @@ from followupd.config import (
 )
 from followupd.errors import ConfigError, SecretError
 from followupd.planning.cadence import CadenceSettings, Gap
+from followupd.planning.checkins import ActionSettings
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "config.example.toml"
@@ -940,3 +941,25 @@ def test_writable_by_others_warns(tmp_path: Path) -> None:
 def test_warnings_ignore_missing_or_broken_files(tmp_path: Path) -> None:
     assert config_warnings(tmp_path / "nope.toml") == []
     assert config_warnings(write(tmp_path, "[[[", 0o644)) == []
+
+
+# ---------------------------------------------------------------------------------------------------------
+# [actions] (meeting recaps, issue 13)
+
+
+def test_actions_defaults_and_values(env: dict[str, str]) -> None:
+    assert parse(minimal(), env).actions == ActionSettings()
+    assert (ActionSettings().grace, ActionSettings().default_due, ActionSettings().rollup) == \
+        (Gap(1, "bd"), Gap(1, "w"), "auto")
+    custom = parse(with_("actions", grace="0d", default_due="2w", rollup="off"), env).actions
+    assert (custom.grace, custom.default_due, custom.rollup) == (Gap(0, "d"), Gap(2, "w"), "off")
+
+
+@pytest.mark.parametrize(("key", "value", "fix"), [
+    ("grace", "soon", "3bd"),
+    ("default_due", "2h", "at least a day"),
+    ("rollup", "weekly", '"auto"'),
+])
+def test_a_bad_actions_value_names_key_value_and_fix(env: dict[str, str], key: str, value: str, fix: str) -> None:
+    message = str(error(with_("actions", **{key: value}), env))
+    assert f"[actions] {key}" in message and value in message and fix in message

@@ -25,6 +25,7 @@ from followupd.config.model import Config, DatabaseConfig, redact_url, url_parts
 from followupd.config.paths import CONFIG_ENV_VAR
 from followupd.config.schema import SCHEMA, Problems, Table, check_structure, toml_repr
 from followupd.config.sections import (
+    build_actions,
     build_database,
     build_folders,
     build_identity,
@@ -69,6 +70,7 @@ def _parse_one(data: Mapping[str, Any], problems: Problems, env: Mapping[str, st
         path=path,
         tone=build_tone(table("tone")),
         replies=build_replies(table("replies")),
+        actions=build_actions(table("actions")),
         smtp=build_smtp(table("smtp"), account),
         sending=build_sending(table("sending"), present_smtp=isinstance(data.get("smtp"), dict)),
     )

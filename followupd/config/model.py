@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from followupd.adapters.credentials import OAuthMechanism
 from followupd.compose.tone import ToneSettings
 from followupd.planning.cadence import CadenceSettings
+from followupd.planning.checkins import ActionSettings
 from followupd.planning.interpret import ReplySettings
 
 TlsMode = Literal["implicit", "starttls", "none"]
@@ -148,6 +149,7 @@ class Config:
     sending: SendingConfig = field(default_factory=SendingConfig)
     tone: ToneSettings = field(default_factory=ToneSettings)
     replies: ReplySettings = field(default_factory=ReplySettings)
+    actions: ActionSettings = field(default_factory=ActionSettings)
     name: str = "default"  # the account's name: [[accounts]] name, else its username
 
     @property

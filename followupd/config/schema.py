@@ -142,6 +142,13 @@ SCHEMA: Mapping[str, Section] = {
         },
         subtable_name=(r"[a-z]{2,3}", "a language code, e.g. [replies.de]"),
     ),
+    "actions": Section(
+        keys={
+            "grace": Key("string", '"1bd"'),
+            "default_due": Key("string", '"1w"'),
+            "rollup": Key("string", '"auto"'),
+        },
+    ),
     "smtp": Section(keys=login_keys(host='"smtp.example.com"', port="465", password_env='"FOLLOWUPD_SMTP_PASSWORD"',
                                     username_required=False)),
     "sending": Section(

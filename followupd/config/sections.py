@@ -26,7 +26,8 @@ from followupd.config.model import (
 from followupd.config.paths import default_data_dir, expand_user, local_timezone, zone_or_none
 from followupd.config.schema import Table, did_you_mean, quoted_list, toml_repr
 from followupd.mail.intent import PhraseSet
-from followupd.planning.cadence import parse_duration, parse_gap
+from followupd.planning.cadence import Gap, gap_minimum, parse_duration, parse_gap
+from followupd.planning.checkins import ActionSettings
 from followupd.planning.interpret import ReplySettings
 
 _EMAIL_FORBIDDEN = re.compile(r"[\s<>(),;:\"\[\]\\]")
@@ -382,3 +383,39 @@ def build_replies(table: Table) -> ReplySettings:
         match_domain=match_domain if isinstance(match_domain, bool) else defaults.match_domain,
         phrases=phrases,
     )
+
+
+# ----------------------------------------------------------------------------------------------------
+# [actions]
+# ----------------------------------------------------------------------------------------------------
+
+
+def build_actions(table: Table) -> ActionSettings:
+    """Meeting recaps: how long after an item's date its owner is asked, the date of an item without one, and
+    whether everyone gets the roll-up."""
+    defaults = ActionSettings()
+
+    def gap(key: str, default: Gap, hint: str) -> Gap:
+        text = table.text(key)
+        if text is None:
+            return default
+        try:
+            value = parse_gap(text)
+        except ValueError as exc:
+            table.bad(key, str(exc))
+            return default
+        if gap_minimum(value) < timedelta(0) or (key == "default_due" and gap_minimum(value) < timedelta(days=1)):
+            table.bad(key, hint)
+            return default
+        return value
+
+    grace = gap("grace", defaults.grace, 'use a duration such as "1bd" or "0d"')
+    default_due = gap("default_due", defaults.default_due, 'use at least a day, e.g. "1w"')
+    rollup = defaults.rollup
+    text = table.text("rollup")
+    if text is not None:
+        if text.strip().lower() in ("auto", "off"):
+            rollup = "auto" if text.strip().lower() == "auto" else "off"
+        else:
+            table.bad("rollup", 'use "auto" (a roll-up to everyone once the last date has passed) or "off"')
+    return ActionSettings(grace=grace, default_due=default_due, rollup=rollup)

@@ -35,6 +35,7 @@ from followupd.compose.message import build_draft, build_reminder, draft_message
 from followupd.compose.render import RenderContext, render
 from followupd.compose.variant import COMMITMENT_STAGES, REMINDER_STAGE, UPDATE_STAGE
 from followupd.config import Config
+from followupd.engine.checkins import RecapDrafter
 from followupd.engine.drafts_sync import (
     FOLLOWUPD_HEADER,
     REMINDER_FOLDER,
@@ -55,6 +56,7 @@ from followupd.engine.schedule import (
     template_usage,
     templates_seen_by_people,
     thread_zone,
+    touch_id,
 )
 from followupd.errors import TemplateError
 from followupd.mail.headers import Address
@@ -83,12 +85,6 @@ def _reachable(thread: st.Thread) -> Callable[[list[dict[str, str]]], tuple[Addr
         excluded |= set(thread.answered_by or ())  # "-all": the next follow-up goes only to those still silent
     return lambda entries: tuple(a for a in _addresses(entries) if a.email not in excluded)
 
-
-
-def touch_id(thread_id: str, number: int) -> str:
-    """``<thread>-<nnn>``, fixed width: IMAP's SEARCH HEADER matches substrings (RFC 3501 §6.4.4), so "abc-1"
-    would also find "abc-12"; with a fixed width no id is a substring of another."""
-    return f"{thread_id}-{number:03d}"
 
 
 def reminder_id(thread_id: str, number: int) -> str:
@@ -134,7 +130,7 @@ class Drafter:
         due = list(session.scalars(
             select(st.Thread).where(st.Thread.state == st.WAITING, st.Thread.next_due.is_not(None),
                                     st.Thread.next_due <= now,
-                                    or_(st.Thread.kind == st.COMMITMENT, ~waiting_draft))
+                                    or_(st.Thread.kind.in_((st.COMMITMENT, st.ACTIONS)), ~waiting_draft))
             .order_by(st.Thread.next_due)))
         if not due:
             return
@@ -154,6 +150,10 @@ class Drafter:
                      nudges: dict[str, set[date]]) -> None:
         if thread.kind == st.COMMITMENT:
             self._remind(session, thread, now, report)
+            return
+        if thread.kind == st.ACTIONS:  # a meeting recap: one check-in per owner, and the roll-up
+            RecapDrafter(self.config, self.library).plan(session, thread, now, report, nudges)
+            replan_thread(session, thread, self.config, now)
             return
         if open_touch(thread) is not None:
             return  # one draft at a time per thread: an outage never produces a burst
@@ -185,7 +185,9 @@ class Drafter:
             if touch.thread.kind == st.COMMITMENT:
                 continue  # an update about the user's own promise is not a nudge
             when = (touch.done_at if touch.state == st.TOUCH_SENT and touch.done_at else touch.created)
-            for person in touch.thread.participants():
+            # A recap's check-in reaches its owner only; a follow-up (or roll-up) everyone on the thread.
+            people = touch.to if touch.thread.kind == st.ACTIONS else touch.thread.participants()
+            for person in people:
                 days.setdefault(person["email"], set()).add(when.astimezone(self.tz).date())
         return days
 

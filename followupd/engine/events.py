@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from followupd.adapters import store as st
+from followupd.engine import recaps
 from followupd.engine.context import FREEMAIL_DOMAINS, BodyReader, CycleContext, CycleReport, CycleStep, SeenMessage
 from followupd.engine.drafts import keep_promise, open_touch
 from followupd.mail.dsn import DeliveryReport
@@ -150,6 +151,9 @@ class EventApplier(CycleStep):
             # A postmaster's "Re: <subject>", a Java mail server's rejection: machines, whatever the headers say.
             match = dataclasses.replace(match, kind=EventKind.BOUNCE, evidence=f"{match.evidence}; {notice}")
         detail = f"{match.evidence} ({seen.where}, from {sender})"
+        if thread.kind == st.ACTIONS and self._apply_to_recap(session, thread, seen, match, message_id, at, detail,
+                                                              index, report):
+            return  # a meeting recap: the sender's own action items, not the whole thread
         if (match.kind is EventKind.REPLY and thread.kind != st.COMMITMENT and thread.state == st.WAITING
                 and not self._read_reply(session, thread, seen, match, message_id, at, detail, index, report)):
             return  # a holding reply or a decline: recorded and handled there
@@ -182,6 +186,59 @@ class EventApplier(CycleStep):
             # Read receipts (and automatic mail to closed threads) are recorded with their evidence, nothing more.
             report.changes.append(f"{thread.id} got {match.kind.value.replace('_', ' ')}")
             logger.info("%s: %s from %s, not a reply (%s)", thread.id, match.kind.value, sender, meta.kind_evidence)
+
+    def _apply_to_recap(self, session: Session, thread: st.Thread, seen: SeenMessage, match: MatchEvent,
+                        message_id: str, at: datetime, detail: str, index: ThreadIndex, report: CycleReport) -> bool:
+        """A message in a recap's thread (followupd.engine.recaps): a person's answer settles their own items, an
+        owner's out-of-office holds only their check-ins, the user's sent check-in counts for its owner.
+        Returns False for what is handled as in any thread (bounces, receipts, a closed recap)."""
+        if thread.state != st.WAITING:
+            return False
+        sender = seen.meta.from_.email.lower() if seen.meta.from_ else ""
+        now = self.clock.now()
+        if match.kind is EventKind.REPLY:
+            if not st.add_event(session, thread, at=at, kind=match.kind.value, message_id=message_id, detail=detail):
+                return True  # already applied in an earlier cycle (a rescan re-reads old mail)
+            self._remember_id(session, thread, message_id, "reply")
+            summary = recaps.apply_answer(session, thread, sender=sender, raw=self.body(seen), at=at, now=now,
+                                          config=self.config, message_id=message_id)
+            key = index.get(thread.id)
+            if thread.state != st.WAITING:
+                index.remove(thread.id)
+            elif key is not None:  # a reply to this very answer, later in the same cycle, must match it
+                index.add(dataclasses.replace(key, message_ids=key.message_ids | {message_id}))
+            report.touched.add(thread.id)
+            report.changes.append(f"{thread.id}: {summary}")
+            logger.info("%s: %s", thread.id, summary)
+            return True
+        if match.kind is EventKind.AUTO_REPLY:
+            hold = interpret.out_of_office(self.body(seen), seen.meta.subject, received=at,
+                                           replies=self.config.replies, cadence=self.config.cadence, tz=self.tz)
+            if recaps.owner_away(thread, sender=sender, until=hold.until, now=now):
+                st.add_event(session, thread, at=at, kind="postponed",
+                             message_id=f"ooo:{seen.meta.message_id or seen.where}",
+                             detail=f"{sender}'s check-ins wait: {hold.evidence}")
+                report.touched.add(thread.id)
+                report.changes.append(f"{thread.id}: {sender} out of office, their check-ins wait")
+            else:
+                st.add_event(session, thread, at=at, kind=match.kind.value, message_id=message_id, detail=detail)
+            return True
+        if match.kind is EventKind.OWN_TOUCH:
+            if not st.add_event(session, thread, at=at, kind=match.kind.value, message_id=message_id, detail=detail):
+                return True
+            self._remember_id(session, thread, message_id, "touch")
+            for touch in thread.touch_rows:  # several check-ins may wait at once: the one this message is
+                if touch.state in lifecycle.OPEN_TOUCH_STATES and (
+                        touch.message_id == message_id or seen.meta.followupd_id == touch.id):
+                    lifecycle.touch_found_in_sent(touch, at=at, ours=True)
+                    thread.touches += 1
+                    thread.last_touch_at = at
+            report.touched.add(thread.id)
+            key = index.get(thread.id)
+            if key is not None:
+                index.add(dataclasses.replace(key, message_ids=key.message_ids | {message_id}))
+            return True
+        return False
 
     def _partial_answer(self, session: Session, thread: st.Thread, seen: SeenMessage, message_id: str,
                         index: ThreadIndex, report: CycleReport) -> bool:

@@ -7,6 +7,7 @@ Shared by the cycle, drafting, sending, requests and the preview, so they all pl
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from sqlalchemy import func, select
@@ -16,12 +17,20 @@ from followupd.adapters import store as st
 from followupd.config import Config
 from followupd.planning import lifecycle
 from followupd.planning.cadence import due_time, fit_to_window
+from followupd.planning.checkins import ItemView, OwnerCheckin, next_rollup, owner_checkins
 from followupd.planning.lifecycle import OPEN_TOUCH_STATES
+from followupd.planning.lifecycle import items as item_states
 from followupd.planning.recipient_clock import decode as decode_offsets
 from followupd.planning.recipient_clock import likely_offset, zone_for
 from followupd.planning.recipient_clock import meta_key as offsets_key
 
 logger = logging.getLogger("followupd.engine.drafts")  # logs as "followupd.drafts", as it always did
+
+
+def touch_id(thread_id: str, number: int) -> str:
+    """``<thread>-<nnn>``, fixed width: IMAP's SEARCH HEADER matches substrings (RFC 3501 §6.4.4), so "abc-1"
+    would also find "abc-12"; with a fixed width no id is a substring of another."""
+    return f"{thread_id}-{number:03d}"
 
 
 def templates_seen_by_people(session: Session, thread: st.Thread) -> set[str]:
@@ -76,7 +85,7 @@ def next_due_for(thread: st.Thread, config: Config) -> datetime | None:
 
 def planned_due(thread: st.Thread, config: Config) -> datetime | None:
     """The next check-in :func:`replan_thread` sets: the cadence's, but never inside a snooze."""
-    due = next_due_for(thread, config)
+    due = recap_due(thread, config) if thread.kind == st.ACTIONS else next_due_for(thread, config)
     if due is not None and thread.snoozed_until is not None and due < thread.snoozed_until:
         due = fit_to_window(thread.snoozed_until, config.cadence, thread_zone(thread, config))
     return due
@@ -108,3 +117,64 @@ def keep_promise(session: Session, thread: st.Thread, now: datetime, *, at: date
     st.add_event(session, thread, at=now, kind="promise_kept", message_id=message_id or thread.message_id,
                  detail=reason)
     logger.info("%s: %s", thread.id, reason)
+
+
+# ------------------------------------------------------------------------------------------- meeting recaps
+
+
+@dataclass(frozen=True)
+class RecapPlan:
+    """A recap's next drafts: each owner's next check-in (owners with one still waiting are left out: one at a
+    time per owner) and the next roll-up (None while one waits, or when none is due any more)."""
+
+    checkins: tuple[OwnerCheckin, ...]
+    rollup_at: datetime | None
+
+
+def touch_set(template: str) -> str | None:
+    """``"checkin"`` for a check-in with one owner, ``"rollup"`` for the roll-up, None for any other touch;
+    read from the template key (``actions/rollup/x.txt``, ``de/actions/checkin/y.txt``)."""
+    parts = template.split("/")
+    if "actions" not in parts[:2]:
+        return None
+    return "rollup" if "rollup" in parts else "checkin"
+
+
+def recap_plan(thread: st.Thread, config: Config) -> RecapPlan:
+    """What :mod:`followupd.planning.checkins` plans for the recap, from the check-ins and roll-ups made so far
+    (a withdrawn one never reached anybody and does not count)."""
+    checkins: dict[str, list[datetime]] = {}
+    rollups: list[datetime] = []
+    waiting_owners: set[str] = set()
+    rollup_waiting = False
+    for touch in thread.touch_rows:
+        kind = touch_set(touch.template)
+        if kind is None or touch.state == st.TOUCH_WITHDRAWN:
+            continue
+        waiting = touch.state in OPEN_TOUCH_STATES
+        if kind == "rollup":
+            rollups.append(touch.created)
+            rollup_waiting |= waiting
+        elif touch.to:
+            owner = touch.to[0]["email"]
+            checkins.setdefault(owner, []).append(touch.created)
+            if waiting:
+                waiting_owners.add(owner)
+    failed = set(thread.failed_recipients or ())
+    views = [ItemView(owner=item.owner_email if item.owner_email not in failed else None, due=item.due,
+                      open=item_states.is_open(item), wait_until=item.wait_until) for item in thread.item_rows]
+    tz = config.identity.timezone
+    plans = owner_checkins(views, sent_at=thread.sent_at, done=dict(checkins), settings=config.actions,
+                           cadence=config.cadence, tz=tz)
+    rollup_at = None if rollup_waiting else next_rollup(views, sent_at=thread.sent_at, done_rollups=rollups,
+                                                         settings=config.actions, cadence=config.cadence, tz=tz)
+    return RecapPlan(tuple(plan for plan in plans if plan.owner not in waiting_owners), rollup_at)
+
+
+def recap_due(thread: st.Thread, config: Config) -> datetime | None:
+    """The soonest of the recap's next check-ins and roll-up; None when nothing more is planned."""
+    plan = recap_plan(thread, config)
+    times = [checkin.at for checkin in plan.checkins]
+    if plan.rollup_at is not None:
+        times.append(plan.rollup_at)
+    return min(times, default=None)

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from sqlalchemy.orm import Session
 
 from followupd.adapters import store as st
+from followupd.engine import recaps
 from followupd.engine.context import CycleContext, CycleReport, CycleStep, SeenMessage, addr_dicts, thread_id_for
 from followupd.engine.drafts import is_reminder_id
 from followupd.engine.events import EventApplier
@@ -147,10 +148,16 @@ class Tracker(CycleStep):
             expect_all=request.expect_all or self.config.tracking.expect_all,
             # A new thread has no follow-ups or reminders yet: saying so spares the query for each that the rest
             # of the message's processing (a follow-up by hand, a reply) would otherwise make to find that out.
-            touch_rows=[], reminder_rows=[],
+            touch_rows=[], reminder_rows=[], item_rows=[],
         )
         lifecycle.start(thread, now)
         session.add(thread)
+        if not request.own_commitment:
+            everyone = [Address(entry["email"], entry.get("name", "")) for entry in thread.participants()]
+            reading = recaps.read_recap(self.events.body(seen), request=request, recipients=everyone,
+                                        sent_at=thread.sent_at, config=self.config)
+            if reading is not None:
+                recaps.add_items(session, thread, reading, now)
         # Already counted in an open thread (a promise chained, see _maybe_track): that row stays, so a reply to
         # this message still reaches the older thread; this one finds it by its own Thread.message_id.
         if session.get(st.ThreadMessageId, message_id) is None:

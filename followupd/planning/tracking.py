@@ -8,6 +8,9 @@ made ("I'll come back to you on the quote"). Nobody is nudged; the user gets a r
 own message in the thread settles it (``TrackRequest.own_commitment``). The date part takes the same forms;
 bare ``me`` means the first gap of the cadence.
 
+The suffix ``actions`` (``+followup-actions``) marks a meeting recap: its action items are read from the body
+and each owner is checked in with about their own (followupd.engine.recaps).
+
 A suffix that does not parse never drops the message: it is tracked with the default cadence and the problem
 is kept as a sentence the user can read (``TrackRequest.problem``), because losing a tracked message silently
 is worse than following up on a different day than hoped.
@@ -64,6 +67,8 @@ _DAY_MONTH = re.compile(r"(\d{1,2})[-_.]?([a-z]+)")
 
 #: The suffix that marks the user's own promise: ``me`` alone, or ``me`` + a separator + a date form.
 _OWN_COMMITMENT = "me"
+#: The suffix that marks a meeting recap whose action items are followed up per owner (issue 13).
+_ACTIONS = "actions"
 
 _ALLOWED_FORMS = (
     "use a number of days, business days or weeks (5d, 3bd, 2w), a weekday (fri, friday), "
@@ -230,6 +235,8 @@ def _request(address: str, tracking_address: str, sent_on: date, holidays: froze
     suffix, expect_all = split_expect_all(suffix)
     if not suffix:
         return TrackRequest(address=bare, suffix=None, promised=None, expect_all=expect_all)
+    if suffix.lower() == _ACTIONS:  # a meeting recap: its action items are followed up with their owners
+        return TrackRequest(address=bare, suffix=_ACTIONS, promised=None, expect_all=expect_all)
     own, when = split_commitment(suffix)
     if when is None:
         return TrackRequest(address=bare, suffix=suffix, promised=None, own_commitment=own, expect_all=expect_all)

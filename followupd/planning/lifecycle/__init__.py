@@ -313,6 +313,8 @@ def rescheduled(thread: ThreadRecord, due: datetime | None, now: datetime) -> bo
     thread.state = ThreadState.UNANSWERED
     if thread.kind == ThreadKind.COMMITMENT:
         thread.state_reason = f"no update from you after {thread.steps} reminder(s)"
+    elif thread.kind == ThreadKind.ACTIONS:
+        thread.state_reason = f"action items still open after {thread.touches} check-in(s) and roll-up(s)"
     else:
         thread.state_reason = f"no reply after {thread.touches} follow-up(s)"
     thread.state_changed_at = now
