@@ -60,6 +60,10 @@ def items(account: Account, *flags: str) -> list[dict[str, Any]]:
     return result
 
 
+def thread_id(account: Account, message_id: str) -> str:
+    return str(next(t["id"] for t in account.status() if t["message_id"] == message_id))
+
+
 def by_owner(found: list[dict[str, Any]]) -> dict[str, list[tuple[str, str]]]:
     owners: dict[str, list[tuple[str, str]]] = {}
     for item in found:
@@ -121,7 +125,7 @@ def test_an_item_keeps_the_line_it_came_from_and_its_problems(account: Account) 
     found = items(account)
     bob = next(i for i in found if i["owner"]["email"] == BOB)
     assert set(bob) == {"id", "thread_id", "owner", "task", "due", "state", "evidence", "problems"}
-    assert bob["evidence"] == "Bob: send the revised pricing by Friday"
+    assert bob["evidence"] == "- Bob: send the revised pricing by Friday"  # the line as written
     assert (bob["task"], bob["due"], bob["state"], bob["problems"]) == \
         ("send the revised pricing", "2026-12-04", "open", [])
     assert bob["owner"]["name"] == "Bob Smith"
@@ -179,7 +183,7 @@ def test_a_holding_answer_moves_the_owners_date_and_a_decline_is_kept_for_the_ro
     recap_id = send_recap(account)
     account.poll(now=SENT_AT + timedelta(hours=1))
     reply(account, from_=f"Bob Smith <{BOB}>", to_id=recap_id, when=SENT_AT + timedelta(hours=2),
-          text="Thanks Alex. I'll get back to you on the pricing next Friday.\n")
+          text="Thanks Alex. I'll get back to you on the pricing by December 11.\n")
     reply(account, from_=f"Erin Lee <{ERIN}>", to_id=recap_id, when=SENT_AT + timedelta(hours=3),
           text="Sorry, I can't take this on after all. Not interested in doing the slides, please ask someone else.\n")
     account.poll(now=SENT_AT + timedelta(hours=4))
@@ -202,7 +206,7 @@ def test_someone_else_saying_it_is_done_closes_it_as_probable_with_the_evidence(
     assert found[BOB]["state"] == "done"
     # Carol's reply speaks about Bob's task, not hers: hers stay open.
     assert [i["state"] for i in items(account, "--all") if i["owner"]["email"] == CAROL] == ["open", "open"]
-    explained = account.run("explain", recap_id).stdout
+    explained = account.run("explain", thread_id(account, recap_id)).stdout
     assert "already sent the revised pricing" in explained
 
 
@@ -215,6 +219,8 @@ def test_an_owners_out_of_office_holds_only_their_check_in(account: Account) -> 
     assert set(drafts_to(account)) == {DAVE}  # Bob is away: his check-in waits; Dave's does not
     assert [i["state"] for i in items(account) if i["owner"]["email"] == BOB] == ["open"]
     account.poll(now=datetime(2026, 12, 15, 16, 0, tzinfo=UTC))
+    assert BOB not in drafts_to(account)  # away "until Monday 14 December": back Tuesday, asked a business day later
+    account.poll(now=datetime(2026, 12, 16, 16, 0, tzinfo=UTC))
     assert BOB in drafts_to(account)
 
 
@@ -224,7 +230,11 @@ def test_the_roll_up_goes_to_everyone_with_every_item_and_its_state(account: Acc
     reply(account, from_=f"Bob Smith <{BOB}>", to_id=recap_id, when=SENT_AT + timedelta(days=1),
           text="Done, the pricing went out today.\n")
     account.poll(now=SENT_AT + timedelta(days=1, hours=1))
-    # Carol's venue (the 15th) is the last date: the roll-up comes the next business day after it.
+    for day in (10, 11, 14):  # the check-ins with Dave, Erin and Carol
+        account.poll(now=datetime(2026, 12, day, 16, 0, tzinfo=UTC))
+    assert [d for d in account.drafts() if len(email.utils.getaddresses(d.get_all("To", []))) > 1] == []
+    # Carol's venue (the 15th) is the last date: the roll-up comes the next business day after it, two days
+    # after Carol's check-in (nobody hears from followupd on consecutive days).
     account.poll(now=datetime(2026, 12, 16, 16, 0, tzinfo=UTC))
     rollups = [d for d in account.drafts() if len(email.utils.getaddresses(d.get_all("To", []))) > 1]
     assert len(rollups) == 1

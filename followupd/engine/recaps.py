@@ -101,25 +101,28 @@ def apply_answer(session: Session, thread: st.Thread, *, sender: str, raw: bytes
     when one sentence names it done (:func:`_done_on_behalf`)."""
     mine = [item for item in owner_items(thread, sender) if item_states.is_open(item)]
     said: list[str] = []
+    on_behalf = _done_on_behalf(thread, raw, sender)
+    if mine and on_behalf and not _speaks_of(raw, mine):
+        mine = []  # an owner writing only that someone else's task is done says nothing of their own
     if mine:
         intent = interpret.human_reply(raw, received=at, replies=config.replies, tz=config.identity.timezone)
         if intent.kind == "declined":
             changed = item_states.declined(mine, by=sender, evidence=intent.evidence, at=at)
             said.append(f"{sender} declined {len(changed)} item(s): {intent.evidence}")
         elif intent.kind == "holding":
-            hold = interpret.holding_until(intent, received=at, replies=config.replies, cadence=config.cadence,
-                                           tz=config.identity.timezone)
-            changed = item_states.holding(mine, until=hold.until.astimezone(config.identity.timezone).date(),
-                                          evidence=hold.evidence)
-            said.append(f"{sender} will finish {len(changed)} item(s) later: {hold.evidence}")
+            # The day they named is the item's new date (its check-in follows after the grace); without one,
+            # the holding default from [replies].
+            until = intent.promised or (at + config.replies.holding_default).astimezone(config.identity.timezone).date()
+            changed = item_states.holding(mine, until=until, evidence=intent.evidence)
+            said.append(f"{sender} will finish {len(changed)} item(s) by {until.isoformat()}: {intent.evidence}")
         else:
             evidence = intent.evidence or "replied in the thread"
             changed = item_states.done(mine, by=sender, evidence=evidence, at=at)
             said.append(f"{sender} answered: {len(changed)} item(s) done")
         # Their check-in still waiting in Drafts is stale now: it would ask about what they just answered.
         item_states.withdraw_checkins(thread.touch_rows, sender, now, f"{sender} answered about their items")
-    else:
-        for item, sentence in _done_on_behalf(thread, raw, sender):
+    if on_behalf:
+        for item, sentence in on_behalf:
             if item_states.done([item], by=sender, evidence=sentence, at=at, probable=True):
                 said.append(f"{sender} says {item.owner_email}'s item is done: {sentence}")
                 if not any(item_states.is_open(other) for other in owner_items(thread, item.owner_email or "")):
@@ -140,6 +143,14 @@ def owner_away(thread: st.Thread, *, sender: str, until: datetime, now: datetime
     item_states.away(mine, until=until)
     item_states.withdraw_checkins(thread.touch_rows, sender, now, f"{sender} is out of office")
     return True
+
+
+def _speaks_of(raw: bytes | None, items: Sequence[st.ActionItem]) -> bool:
+    """Whether the reply's new text uses two words (of four letters or more) of one of these tasks."""
+    if raw is None:
+        return False
+    words = set(_WORD.findall(strip_quoted(message_text(raw)).lower()))
+    return any(len(set(_WORD.findall(item.task.lower())) & words) >= 2 for item in items)
 
 
 def _done_on_behalf(thread: st.Thread, raw: bytes | None, sender: str) -> list[tuple[st.ActionItem, str]]:

@@ -152,12 +152,6 @@ class Tracker(CycleStep):
         )
         lifecycle.start(thread, now)
         session.add(thread)
-        if not request.own_commitment:
-            everyone = [Address(entry["email"], entry.get("name", "")) for entry in thread.participants()]
-            reading = recaps.read_recap(self.events.body(seen), request=request, recipients=everyone,
-                                        sent_at=thread.sent_at, config=self.config)
-            if reading is not None:
-                recaps.add_items(session, thread, reading, now)
         # Already counted in an open thread (a promise chained, see _maybe_track): that row stays, so a reply to
         # this message still reaches the older thread; this one finds it by its own Thread.message_id.
         if session.get(st.ThreadMessageId, message_id) is None:
@@ -172,6 +166,13 @@ class Tracker(CycleStep):
         # A thread made just now has no events to repeat: add it without add_event's look-up for a duplicate.
         session.add(st.Event(thread_id=thread.id, at=now, kind="tracked", message_id=message_id, detail=detail))
         session.flush()
+        if not request.own_commitment:  # a meeting recap? (followupd.engine.recaps)
+            everyone = [Address(entry["email"], entry.get("name", "")) for entry in thread.participants()]
+            reading = recaps.read_recap(self.events.body(seen), request=request, recipients=everyone,
+                                        sent_at=thread.sent_at, config=self.config)
+            if reading is not None:
+                recaps.add_items(session, thread, reading, now)
+                session.flush()
         return thread
 
     def _merge_copy(self, thread: st.Thread, seen: SeenMessage, recipients: dict[str, list[dict[str, str]]]) -> None:
