@@ -279,3 +279,22 @@ def test_item_dates_are_the_recaps_own_days(account: Account) -> None:
     account.poll(now=SENT_AT + timedelta(days=9))
     dues = {i["owner"]["email"]: i["due"] for i in items(account)}
     assert dues[BOB] == date(2026, 12, 4).isoformat()
+
+
+def test_preview_shows_each_owners_planned_check_ins_and_the_roll_up(account: Account) -> None:
+    recap_id = send_recap(account)
+    account.poll(now=SENT_AT + timedelta(hours=1))
+    tid = thread_id(account, recap_id)
+    document = json.loads(account.run("preview", "--thread", tid, "--json", now=SENT_AT + timedelta(hours=2)).stdout)
+    assert document["kind"] == "actions" and document["planned"] is True
+    plans = {c["owner"]["email"]: c for c in document["checkins"]}
+    assert set(plans) == {BOB, CAROL, DAVE, ERIN}
+    assert [p["due"][:10] for p in plans[BOB]["planned"]] == ["2026-12-07", "2026-12-14", "2026-12-28", "2027-01-25"]
+    assert [p["stage"] for p in plans[BOB]["planned"]] == ["checkin", "later", "later", "final"]
+    assert "send the revised pricing" in plans[BOB]["body"] and "forecast" not in plans[BOB]["body"]
+    assert "update the forecast" in plans[CAROL]["body"] and "book the venue" in plans[CAROL]["body"]
+    assert document["rollup"][:10] == "2026-12-16"
+    text = account.run("preview", "--thread", tid, now=SENT_AT + timedelta(hours=2)).stdout
+    assert "Bob Smith <bob@acme.example>: 1 open item(s)" in text and "Roll-up to everyone" in text
+    # The preview writes nothing: no draft, and the next poll on Bob's day drafts exactly one check-in for him.
+    assert account.drafts() == []

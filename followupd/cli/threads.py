@@ -154,6 +154,11 @@ def preview(state: State, suffix: str | None, thread_id: str | None, as_json: bo
                                            f"reminder in your INBOX, with an update draft in Drafts: "
                                            f"{local(row.next_due, tz, '%a %d %b %Y %H:%M')}.")
                 return
+            if row.kind == st.ACTIONS:  # a meeting recap: check-ins per owner, and the roll-up
+                from followupd.cli.recap_view import show_recap_preview
+
+                show_recap_preview(session, row, app, now, document, as_json)
+                return
             thread = pv.from_store(session, row, config)
         who = ", ".join(a.email for a in thread.recipients) or "-"
         heading = (f'Thread {thread.id} "{thread.subject or "(no subject)"}" to {who}, sent '

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy.orm import Session
@@ -23,17 +24,17 @@ from followupd.compose.choice import choose_variant
 from followupd.compose.library import TemplateLibrary
 from followupd.compose.message import build_draft, draft_message_id
 from followupd.compose.render import ActionItem as ItemForTemplate
-from followupd.compose.render import RenderContext, render
+from followupd.compose.render import RenderContext, Rendered, render
 from followupd.compose.variant import ACTIONS_FOLDER, ROLLUP_STAGE
 from followupd.config import Config
 from followupd.engine.drafts_sync import DraftReport
 from followupd.engine.names import named_recipients
-from followupd.engine.schedule import recap_plan, template_usage, touch_id
+from followupd.engine.schedule import recap_plan, template_usage, touch_id, touch_set
 from followupd.errors import TemplateError
 from followupd.mail.headers import Address
 from followupd.planning import lifecycle
 from followupd.planning.cadence import respect_person_spacing
-from followupd.planning.checkins import OwnerCheckin
+from followupd.planning.checkins import ItemView, OwnerCheckin, next_checkin
 from followupd.planning.lifecycle import items as item_states
 
 logger = logging.getLogger("followupd.engine.drafts")
@@ -120,28 +121,9 @@ class RecapDrafter:
               seen_by: Sequence[str]) -> st.Touch | None:
         number = max((t.number for t in thread.touch_rows), default=0) + 1
         tid = touch_id(thread.id, number)
-        library = self.library.for_message(thread.subject)
-        used_in_thread = {t.template for t in thread.touch_rows if t.template}
-        # Never the same wording twice to one person; several owners of one recap may share a wording (four
-        # check-in notes, five owners), each still reads it once.
-        used_by_them = {t.template for t in thread.touch_rows if t.template
-                        and {e.get("email") for e in t.to} & set(seen_by)}
-        usage = template_usage(session)
-        variant = (choose_variant(library, stage, used_in_thread=used_in_thread, usage=usage, seed=tid)
-                   or choose_variant(library, stage, used_in_thread=used_by_them, usage=usage, seed=tid))
-        if variant is None:
-            message = f"{thread.id}: no unused template left for {stage!r}; add variants to the templates"
-            logger.error(message)
-            report.errors.append(message)
-            return None
-        ctx = RenderContext(
-            recipients=greeted, cc=cc, original_subject=thread.subject, sent_at=thread.sent_at, now=now, tz=self.tz,
-            touch_number=number_for_template, total_touches=len(self.config.cadence.gaps), promised=None,
-            user_name=self.config.identity.name, signature=self.config.identity.signature,
-            note=thread.note or None, items=items, owner=owner,
-        )
         try:
-            rendered = render(variant, ctx)
+            rendered = self.render(session, thread, now, tid, stage=stage, cc=cc, greeted=greeted, owner=owner,
+                                   items=items, number_for_template=number_for_template, seen_by=seen_by)
         except TemplateError as exc:
             logger.error("%s: draft skipped: %s", thread.id, exc)
             report.errors.append(f"{thread.id}: {exc}")
@@ -164,3 +146,88 @@ class RecapDrafter:
         report.drafted.append(tid)
         session.flush()
         return touch
+
+    def render(self, session: Session, thread: st.Thread, now: datetime, seed: str, *, stage: str,
+               cc: tuple[Address, ...], greeted: tuple[Address, ...], owner: Address | None,
+               items: tuple[ItemForTemplate, ...], number_for_template: int, seen_by: Sequence[str]) -> Rendered:
+        """The note as the drafter writes it (``seed``: the touch id it will have); TemplateError when no
+        template is left for the stage or one fails to render."""
+        library = self.library.for_message(thread.subject)
+        used_in_thread = {t.template for t in thread.touch_rows if t.template}
+        # Never the same wording twice to one person; several owners of one recap may share a wording (four
+        # check-in notes, five owners), each still reads it once.
+        used_by_them = {t.template for t in thread.touch_rows if t.template
+                        and {e.get("email") for e in t.to} & set(seen_by)}
+        usage = template_usage(session)
+        variant = (choose_variant(library, stage, used_in_thread=used_in_thread, usage=usage, seed=seed)
+                   or choose_variant(library, stage, used_in_thread=used_by_them, usage=usage, seed=seed))
+        if variant is None:
+            raise TemplateError(f"no unused template left for {stage!r}; add variants to the templates")
+        ctx = RenderContext(
+            recipients=greeted, cc=cc, original_subject=thread.subject, sent_at=thread.sent_at, now=now, tz=self.tz,
+            touch_number=number_for_template, total_touches=len(self.config.cadence.gaps), promised=None,
+            user_name=self.config.identity.name, signature=self.config.identity.signature,
+            note=thread.note or None, items=items, owner=owner,
+        )
+        return render(variant, ctx)
+
+    # ---------------------------------------------------------------------------------------------- preview
+    def preview(self, session: Session, thread: st.Thread, now: datetime) -> RecapPreview:
+        """What is planned for the recap if nobody answers: each owner's remaining check-in dates (the next one
+        written out) and the next roll-up; nothing is stored."""
+        plan = recap_plan(thread, self.config)
+        number = max((t.number for t in thread.touch_rows), default=0) + 1
+        owners: list[OwnerPreview] = []
+        for checkin in plan.checkins:
+            mine = [item for item in thread.item_rows if item.owner_email == checkin.owner
+                    and item_states.is_open(item)]
+            name = next((item.owner_name for item in mine if item.owner_name), "")
+            owner = named_recipients(session, (Address(checkin.owner, name),))[0]
+            later = self._later_checkins(thread, checkin)
+            try:
+                rendered: Rendered | None = self.render(
+                    session, thread, max(now, checkin.at), touch_id(thread.id, number),
+                    stage=f"{ACTIONS_FOLDER}/{checkin.stage}", cc=(), greeted=(owner,), owner=owner,
+                    items=self._items_for_template(mine), number_for_template=checkin.number,
+                    seen_by=[checkin.owner])
+                problem = None
+            except TemplateError as exc:
+                rendered, problem = None, str(exc)
+            owners.append(OwnerPreview(owner=owner, checkins=(checkin, *later), item_ids=tuple(i.id for i in mine),
+                                       rendered=rendered, problem=problem))
+            number += 1
+        return RecapPreview(owners=tuple(owners), rollup_at=plan.rollup_at)
+
+    def _later_checkins(self, thread: st.Thread, first: OwnerCheckin) -> list[OwnerCheckin]:
+        """The owner's check-ins after ``first`` if they never answer, by the same planner."""
+        views = [ItemView(item.owner_email, item.due, item_states.is_open(item), item.wait_until)
+                 for item in thread.item_rows]
+        done = [touch.created for touch in thread.touch_rows if touch_set(touch.template) == "checkin" and touch.to
+                and touch.to[0].get("email") == first.owner and touch.state != st.TOUCH_WITHDRAWN]
+        later: list[OwnerCheckin] = []
+        at = first
+        while True:
+            done = [*done, at.at]
+            following = next_checkin(first.owner, views, sent_at=thread.sent_at, done_checkins=done,
+                                     settings=self.config.actions, cadence=self.config.cadence, tz=self.tz)
+            if following is None:
+                return later
+            later.append(following)
+            at = following
+
+
+@dataclass(frozen=True)
+class OwnerPreview:
+    """One owner's planned check-ins (dates), their open items, and the next check-in as it would read."""
+
+    owner: Address
+    checkins: tuple[OwnerCheckin, ...]
+    item_ids: tuple[str, ...]
+    rendered: Rendered | None
+    problem: str | None
+
+
+@dataclass(frozen=True)
+class RecapPreview:
+    owners: tuple[OwnerPreview, ...]
+    rollup_at: datetime | None
