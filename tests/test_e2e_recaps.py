@@ -271,6 +271,9 @@ def test_a_recap_sent_with_the_actions_suffix_and_no_list_says_so(account: Accou
     account.poll(now=SENT_AT + timedelta(hours=1))
     [thread] = account.status()
     assert any("no action items found" in problem for problem in thread["problems"])
+    assert (thread["kind"], thread["state"]) == ("nudge", "waiting")  # still followed up, as an ordinary thread
+    account.poll(now=SENT_AT + timedelta(days=6))
+    assert len(account.drafts()) == 1
 
 
 def test_item_dates_are_the_recaps_own_days(account: Account) -> None:

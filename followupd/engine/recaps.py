@@ -71,11 +71,15 @@ def read_recap(raw: bytes | None, *, request: TrackRequest, recipients: Sequence
 
 
 def add_items(session: Session, thread: st.Thread, reading: ActionReading, now: datetime) -> None:
-    """Make the thread a recap with one row per item (in the order written), and say so in its log."""
-    thread.kind = st.ACTIONS
+    """Make the thread a recap with one row per item (in the order written), and say so in its log.
+
+    A reading without items (only with the ``actions`` suffix) leaves an ordinary thread, followed up as any
+    other, with the reading's problem ("no action items found") shown in ``status``: nothing is lost."""
     problems = [problem for problem in reading.problems if problem not in thread.problems]
     if problems:
         thread.problems = [*thread.problems, *problems]
+    if reading.items:
+        thread.kind = st.ACTIONS
     for number, found in enumerate(reading.items, start=1):
         row = st.ActionItem(id=item_id(thread.id, number), thread_id=thread.id, number=number,
                             owner_email=found.owner_email, owner_name=found.owner_name, task=found.task,
