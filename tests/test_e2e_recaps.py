@@ -301,3 +301,34 @@ def test_preview_shows_each_owners_planned_check_ins_and_the_roll_up(account: Ac
     assert "Bob Smith <bob@acme.example>: 1 open item(s)" in text and "Roll-up to everyone" in text
     # The preview writes nothing: no draft, and the next poll on Bob's day drafts exactly one check-in for him.
     assert account.drafts() == []
+
+
+def dsn_for(account: Account, *, recap_id: str, failed: str, when: datetime) -> bytes:
+    """A plain RFC 3464 report as Postfix writes it: the owner's address failed for good (5.1.1)."""
+    date = email.utils.format_datetime(when)
+    return (
+        f"From: MAILER-DAEMON@mx.acme.example (Mail Delivery System)\r\nTo: {account.user.address}\r\n"
+        f"Subject: Undelivered Mail Returned to Sender\r\nDate: {date}\r\n"
+        "Message-ID: <bounce-1@mx.acme.example>\r\nAuto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b1"\r\n\r\n'
+        "--b1\r\nContent-Type: text/plain\r\n\r\nI'm sorry to have to inform you that your message could not be "
+        "delivered.\r\n\r\n"
+        "--b1\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.acme.example\r\n\r\n"
+        f"Final-Recipient: rfc822; {failed}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        f"Diagnostic-Code: smtp; 550 5.1.1 <{failed}>: Recipient address rejected: User unknown\r\n\r\n"
+        f"--b1\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: {recap_id}\r\n"
+        "Subject: Re: Pricing workshop - recap\r\n\r\n--b1--\r\n"
+    ).encode()
+
+
+def test_an_owner_who_bounced_gets_no_check_in_and_their_item_says_why(account: Account) -> None:
+    recap_id = send_recap(account)
+    account.poll(now=SENT_AT + timedelta(hours=1))
+    account.server.deliver_lmtp(account.user, dsn_for(account, recap_id=recap_id, failed=DAVE,
+                                                      when=SENT_AT + timedelta(hours=2)))
+    account.poll(now=SENT_AT + timedelta(hours=3))
+    dave = next(i for i in items(account) if i["owner"]["email"] == DAVE)
+    assert any("undeliverable" in problem and "5.1.1" in problem for problem in dave["problems"])
+    account.poll(now=datetime(2026, 12, 10, 16, 0, tzinfo=UTC))
+    assert DAVE not in drafts_to(account) and BOB in drafts_to(account)
+    assert next(t for t in account.status() if t["message_id"] == recap_id)["state"] == "waiting"

@@ -317,6 +317,8 @@ class EventApplier(CycleStep):
         thread_failed = lifecycle.bounced(thread, people=people, failed=failed, problem=problem, words=words,
                                           now=self.clock.now())
         st.add_event(session, thread, at=at, kind="failed_recipient", message_id=f"dsn:{seen.where}", detail=words)
+        if thread.kind == st.ACTIONS:
+            recaps.note_undeliverable(thread, words)
         if thread_failed:
             report.changes.append(f"{thread.id} failed: every recipient bounced")
             logger.info("%s: every recipient bounced; no more follow-ups (%s)", thread.id, words)

@@ -149,6 +149,16 @@ def owner_away(thread: st.Thread, *, sender: str, until: datetime, now: datetime
     return True
 
 
+def note_undeliverable(thread: st.Thread, words: str) -> None:
+    """Items whose owner's address bounced for good get no check-in (the planner skips failed addresses); the
+    item says why, so ``status`` and ``items`` show it instead of an item that silently never moves."""
+    failed = set(thread.failed_recipients or ())
+    for item in thread.item_rows:
+        problem = f"{item.owner_email} is undeliverable ({words}); no check-in can reach them"
+        if item.owner_email in failed and item_states.is_open(item) and problem not in item.problems:
+            item.problems = [*item.problems, problem]
+
+
 def _speaks_of(raw: bytes | None, items: Sequence[st.ActionItem]) -> bool:
     """Whether the reply's new text uses two words (of four letters or more) of one of these tasks."""
     if raw is None:
