@@ -39,6 +39,7 @@ from typing import Literal, Protocol
 
 from followupd.adapters.redact import register_secret
 from followupd.errors import ConfigError, SecretError
+from followupd.mail.patterns import lazy_pattern
 
 __all__ = [
     "OAUTH_MECHANISMS",
@@ -67,7 +68,7 @@ KEYRING_INSTALL = "pip install 'followupd[keyring]'"
 
 # RFC 6750 §2.1 b64token: what a bearer token may contain. Anything else (JSON, "Bearer xyz", two words) means
 # the command printed something other than the bare token, and the server would only say "refused".
-_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+_B64TOKEN = lazy_pattern(r"[A-Za-z0-9\-._~+/]+=*")
 # OpenSSL's X509_V_ERR_* codes that call for a different fix than "trust the issuing CA".
 _CERT_EXPIRED = 10
 _HOSTNAME_MISMATCH = 62

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 
 from followupd.errors import FetchSyntaxError
+from followupd.mail.patterns import lazy_pattern
 
 __all__ = ["FetchItem", "FetchValue", "parse_fetch_data", "parse_internaldate",
            "parse_message"]
@@ -42,7 +43,7 @@ FetchItem = bytes | tuple[bytes, bytes] | None
 # One alternative per token kind, the commonest first; findall walks a whole line in C and whitespace between
 # tokens is skipped because nothing matches it. Anything that fits no kind lands in the last group and makes
 # the line invalid.
-_TOKENS = re.compile(
+_TOKENS = lazy_pattern(
     rb"""
       ([^\x00-\x20\x7f()"{}\[\]]+(?:\[[^\]\r\n]*\](?:<\d+>)?)?)  # 1: atom or number, maybe with a [section]<n>
     | (\()                                             # 2: list opens
@@ -53,7 +54,7 @@ _TOKENS = re.compile(
     """,
     re.VERBOSE,
 )
-_UNESCAPE = re.compile(rb"\\([\"\\])")
+_UNESCAPE = lazy_pattern(rb"\\([\"\\])")
 
 
 class _Mark:
@@ -190,7 +191,7 @@ def parse_fetch_data(data: Sequence[FetchItem]) -> Iterator[tuple[int, dict[byte
 _MONTHS = {name: number for number, name in enumerate(
     (b"JAN", b"FEB", b"MAR", b"APR", b"MAY", b"JUN", b"JUL", b"AUG", b"SEP", b"OCT", b"NOV", b"DEC"), start=1)}
 # RFC 3501 §9 date-time: "dd-Mon-yyyy hh:mm:ss +zzzz", the day space-padded or two digits.
-_INTERNALDATE = re.compile(rb" ?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})")
+_INTERNALDATE = lazy_pattern(rb" ?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})")
 
 
 def parse_internaldate(value: FetchValue) -> datetime | None:

@@ -35,6 +35,7 @@ from followupd.adapters.fetchparse import parse_fetch_data, parse_internaldate
 from followupd.adapters.imap_folders import ListedFolder, ResolvedFolders, resolve_listing
 from followupd.adapters.imap_session import ImapSession
 from followupd.errors import FetchSyntaxError, MailboxError
+from followupd.mail.patterns import lazy_pattern
 
 __all__ = ["FetchedHeader", "FolderStatus", "Mailbox", "ResolvedFolders"]
 
@@ -42,10 +43,10 @@ logger = logging.getLogger(__name__)
 
 # RFC 4315 §3: "A001 OK [APPENDUID 38505 3955] APPEND completed"; imapclient hands back only the text after
 # the tag and status, and does not parse the response code.
-_APPENDUID = re.compile(rb"\[APPENDUID\s+(\d+)\s+(\d+)\]", re.IGNORECASE)
+_APPENDUID = lazy_pattern(rb"\[APPENDUID\s+(\d+)\s+(\d+)\]", re.IGNORECASE)
 # Header field names go into the command line unquoted (RFC 3501 header-fld-name is an astring): accept the
 # characters real field names use and nothing that could end the atom or the list.
-_FIELD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_FIELD_NAME = lazy_pattern(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 # Untagged responses during IDLE that mean the watched folder changed (RFC 3501 §7.3-7.4, RFC 7162 §3.2.10).
 _IDLE_CHANGES = frozenset({"EXISTS", "EXPUNGE", "FETCH", "RECENT"})

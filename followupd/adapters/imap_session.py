@@ -33,6 +33,7 @@ from followupd.adapters.credentials import (
 )
 from followupd.config import AccountConfig
 from followupd.errors import AuthenticationError, MailboxError
+from followupd.mail.patterns import lazy_pattern
 
 __all__ = ["TLS_MODES", "ImapSession"]
 
@@ -42,7 +43,7 @@ logger = logging.getLogger("followupd.adapters.imap")
 TLS_MODES = ("implicit", "starttls", "none")
 
 # imapclient turns server text into str(bytes) in its exception messages: "b'[AUTHENTICATIONFAILED] ...'".
-_BYTES_REPR = re.compile(r"""^b(['"])(.*)\1$""", re.DOTALL)
+_BYTES_REPR = lazy_pattern(r"""^b(['"])(.*)\1$""", re.DOTALL)
 
 
 def _server_text(exc: BaseException) -> str:

@@ -21,7 +21,6 @@ meeting recaps with their items instead.
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +44,7 @@ from followupd.compose.scan import TemplateScan
 from followupd.compose.tone import ToneRules, ToneSettings, tone_problems, word_count
 from followupd.compose.variant import TemplateVariant
 from followupd.errors import TemplateError
+from followupd.mail.patterns import lazy_pattern
 
 #: The samples live in :mod:`followupd.compose.samples`; these names stay importable from here.
 __all__ = ["DEFAULT_TOTAL_TOUCHES", "SAMPLE_NOW", "SAMPLE_SIGNATURE", "SAMPLE_THREADS", "SAMPLE_USER", "Problem",
@@ -53,7 +53,7 @@ __all__ = ["DEFAULT_TOTAL_TOUCHES", "SAMPLE_NOW", "SAMPLE_SIGNATURE", "SAMPLE_TH
 
 Severity = Literal["error", "warning"]
 
-_JINJA_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}|\{\{.*|\{%.*|\{#.*")
+_JINJA_TAG = lazy_pattern(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}|\{\{.*|\{%.*|\{#.*")
 
 
 @dataclass(frozen=True)

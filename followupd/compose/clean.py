@@ -12,8 +12,10 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from followupd.mail.patterns import lazy_pattern
+
 #: Reply and forward prefixes, stacked or numbered ("RE[2]:"), that a reply subject drops.
-REPLY_PREFIX = re.compile(
+REPLY_PREFIX = lazy_pattern(
     r"^\s*(?:re|fw|fwd|aw|wg|sv|vs|antw|odp|res)\s*(?:\[\d+\]|\(\d+\))?\s*[:\uff1a]\s*", re.IGNORECASE
 )
 
@@ -49,9 +51,9 @@ def sanitize_header_value(value: str) -> str:
 #: Exactly the characters :func:`_is_control` accepts (Unicode categories Cc, Zl and Zp: a test holds the line),
 #: as one pattern: checking them a character at a time made cleaning most of the cost of a render, and the
 #: start-up check renders every template for every sample.
-_CONTROL_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_CHARS = lazy_pattern("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 #: The same without tab and newline, which a body keeps.
-_BODY_CONTROL_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_BODY_CONTROL_CHARS = lazy_pattern("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def _is_control(ch: str) -> bool:

@@ -6,16 +6,16 @@ headers only, never bodies. It is a small word vote, not a model, and says "don'
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 from followupd.compose.clean import REPLY_PREFIX
+from followupd.mail.patterns import lazy_pattern
 
 #: The language of the top-level stage folders; another language's set lives in ``<lang>/<stage>/``.
 DEFAULT_LANGUAGE = "en"
 #: ``[templates] lang = "auto"``: each thread gets the set of its original message's language, if there is one.
 AUTO_LANGUAGE = "auto"
-_LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")
+_LANGUAGE_CODE = lazy_pattern(r"[a-z]{2,3}")
 
 
 def is_language_code(text: str) -> bool:
@@ -54,8 +54,8 @@ _LANGUAGE_LETTERS: Mapping[str, str] = {"ß": "de", "ä": "de", "ö": "de", "ü"
                                         "è": "fr", "ê": "fr", "à": "fr", "â": "fr", "î": "fr", "ô": "fr",
                                         "û": "fr", "ï": "fr", "ñ": "es", "¿": "es", "¡": "es", "á": "es",
                                         "í": "es", "ó": "es", "ú": "es"}
-_SUBJECT_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
-_PREFIX_WORD = re.compile(r"^\s*([^\W\d_]+)\s*[:\uff1a]")
+_SUBJECT_WORD = lazy_pattern(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+_PREFIX_WORD = lazy_pattern(r"^\s*([^\W\d_]+)\s*[:\uff1a]")
 
 
 def detect_language(subject: str, *, content_language: str | None = None) -> str | None:

@@ -8,7 +8,6 @@ in a draft can be used to smuggle headers; mail clients thread it by In-Reply-To
 from __future__ import annotations
 
 import hashlib
-import re
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from followupd.compose.clean import clean_text, sanitize_header_value
 from followupd.mail.headers import Address
+from followupd.mail.patterns import lazy_pattern
 
 if TYPE_CHECKING:
     from followupd.compose.render import Rendered
@@ -28,12 +28,12 @@ if TYPE_CHECKING:
 #: References keeps the first id (the thread root) and the most recent ones, as RFC 5322 §3.6.4 allows.
 MAX_REFERENCES = 20
 
-_MSG_ID = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")
+_MSG_ID = lazy_pattern(r"<[^<>\s@]+@[^<>\s@]+>")
 # Ids of other people's messages are repeated as they came: real ones break RFC 5322 (two "@", no "@"), and a
 # reply must still name them. Only what could break the header (space, CR/LF, angle brackets) is refused.
-_FOREIGN_MSG_ID = re.compile(r"<[^<>\s]+>")
-_SAFE_ID_PART = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_DOMAIN_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_FOREIGN_MSG_ID = lazy_pattern(r"<[^<>\s]+>")
+_SAFE_ID_PART = lazy_pattern(r"[A-Za-z0-9_-]{1,64}")
+_DOMAIN_LABEL = lazy_pattern(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 #: Headers build_draft writes itself; extra_headers may not override them.
 _OWN_HEADERS = frozenset({
     "from", "to", "cc", "bcc", "subject", "date", "message-id", "in-reply-to", "references", "x-followupd-id",

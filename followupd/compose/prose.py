@@ -29,6 +29,7 @@ from followupd.compose.render import RenderContext, render, template_variables
 from followupd.compose.samples import contexts_for_stage
 from followupd.compose.variant import TemplateVariant
 from followupd.errors import TemplateError
+from followupd.mail.patterns import lazy_pattern
 
 #: Longer words that repeat in any well-written note and are no sign of clumsy wording.
 _FUNCTION_WORDS: Mapping[str, frozenset[str]] = {
@@ -48,25 +49,25 @@ _PHRASE_WORDS = 3
 
 #: A greeting word alone on its line ("Hello,", "Hallo,", "Hola:"): the name it was meant to carry is missing.
 #: "Bonjour," and "Guten Tag," are complete greetings and not on the list.
-_EMPTY_GREETING = re.compile(
+_EMPTY_GREETING = lazy_pattern(
     r"(?:hi|hello|hey|dear|hallo|liebe|lieber|sehr geehrte|sehr geehrter|cher|chère|chers|salut|hola|"
     r"estimado|estimada|estimados|querido|querida)\s*[,:;!.]?",
     re.IGNORECASE,
 )
 #: A line of a list: "- ", "* ", "• ", "1. " or "1) " first.
-_LIST_LINE = re.compile(r"\s*(?:[-*\u2022\u2013]|\d{1,2}[.)])\s")
-_WORDS = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*")
+_LIST_LINE = lazy_pattern(r"\s*(?:[-*\u2022\u2013]|\d{1,2}[.)])\s")
+_WORDS = lazy_pattern(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*")
 #: Punctuation that lost its neighbour when an optional part rendered empty.
 _DANGLING: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\(\s*\)|\"\s*\"|“\s*”|„\s*“|«\s*»|\u2018\s*\u2019"), "empty brackets or quotes"),
-    (re.compile(r"[,;:]\s*[,.;:]|(?<!\.)\.\s*[,;:]|(?<![.\w])\.\s+\.(?!\.)|(?<!\.)\.\.(?!\.)"),
+    (lazy_pattern(r"\(\s*\)|\"\s*\"|“\s*”|„\s*“|«\s*»|\u2018\s*\u2019"), "empty brackets or quotes"),
+    (lazy_pattern(r"[,;:]\s*[,.;:]|(?<!\.)\.\s*[,;:]|(?<![.\w])\.\s+\.(?!\.)|(?<!\.)\.\.(?!\.)"),
      "punctuation doubled"),
-    (re.compile(r"^[ \t]*[,.;:)!?]", re.MULTILINE), "a line that starts with punctuation"),
-    (re.compile(r"\S[ \t]{2,}\S"), "two spaces in a row"),
+    (lazy_pattern(r"^[ \t]*[,.;:)!?]", re.MULTILINE), "a line that starts with punctuation"),
+    (lazy_pattern(r"\S[ \t]{2,}\S"), "two spaces in a row"),
 )
 #: A space before these is a mistake in English, German and Spanish; French typography puts one before ; : ! ?
-_SPACE_BEFORE = {"fr": re.compile(r"\w[ \t]+[,.]")}
-_SPACE_BEFORE_DEFAULT = re.compile(r"\w[ \t]+[,.;:!?]")
+_SPACE_BEFORE = {"fr": lazy_pattern(r"\w[ \t]+[,.]")}
+_SPACE_BEFORE_DEFAULT = lazy_pattern(r"\w[ \t]+[,.;:!?]")
 
 
 def prose_problems(body: str, lang: str = "en", *, inserted: Iterable[str] = ()) -> list[str]:

@@ -31,8 +31,9 @@ from followupd.compose.variant import (
     variant_key,
 )
 from followupd.errors import TemplateError
+from followupd.mail.patterns import lazy_pattern
 
-_SUBJECT_LINE = re.compile(r"subject:(?P<value>.*)", re.IGNORECASE)
+_SUBJECT_LINE = lazy_pattern(r"subject:(?P<value>.*)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

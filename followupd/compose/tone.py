@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from followupd.mail.patterns import lazy_pattern
+
 #: Words counted in a rendered body (greeting and signature included) before it is "too long".
 DEFAULT_MAX_WORDS = 90
 
@@ -64,8 +66,8 @@ BUILTIN_ALLOWED_CAPS: frozenset[str] = frozenset({
     "PDF", "PIN", "ROI", "RSVP", "SEO", "SEPA", "SLA", "SMS", "TBD", "URL", "USA", "USD", "UTC", "VAT", "XML",
 })
 
-_WORD = re.compile(r"(?<!\w)[^\W\d_]{3,}(?!\w)")
-_REPEATED_MARKS = re.compile(r"[!\u00a1]{2,}|[?\u00bf]{2,}")  # "¡¡" and "¿¿" shout in Spanish as "!!" does
+_WORD = lazy_pattern(r"(?<!\w)[^\W\d_]{3,}(?!\w)")
+_REPEATED_MARKS = lazy_pattern(r"[!\u00a1]{2,}|[?\u00bf]{2,}")  # "¡¡" and "¿¿" shout in Spanish as "!!" does
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 
 

@@ -6,11 +6,11 @@ person, a sending window long enough for the jitter.
 
 from __future__ import annotations
 
-import re
 from datetime import date, time, timedelta
 
 from followupd.config.schema import Table, toml_repr
 from followupd.errors import RegionError
+from followupd.mail.patterns import lazy_pattern
 from followupd.planning.cadence import PRESETS, CadenceSettings, Gap, gap_minimum, parse_duration, parse_gap
 from followupd.planning.holiday_calendar import Holidays, normalise_region
 
@@ -19,9 +19,9 @@ MAX_GAPS = 12
 MIN_POLL_INTERVAL = timedelta(minutes=1)
 MIN_DAYS_BETWEEN_NUDGES = 2
 
-_REGION_SHAPE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,4})?")
+_REGION_SHAPE = lazy_pattern(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,4})?")
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+_HOURS = lazy_pattern(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
 
 def build_cadence(table: Table) -> CadenceSettings:

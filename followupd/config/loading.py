@@ -36,6 +36,7 @@ from followupd.config.sections import (
     build_tracking,
 )
 from followupd.errors import ConfigError
+from followupd.mail.patterns import lazy_pattern
 
 
 def parse_config(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str] = os.environ) -> Config:
@@ -86,7 +87,7 @@ def _parse_one(data: Mapping[str, Any], problems: Problems, env: Mapping[str, st
 ACCOUNT_SECTIONS = ("identity", "tracking", "folders", "cadence", "smtp", "sending")
 # Always reported with the entry's label: they describe that one account even when inherited.
 _PER_ACCOUNT = frozenset({"account", "tracking", "identity"})
-_ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
+_ACCOUNT_NAME = lazy_pattern(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
 
 
 def account_slug(name: str) -> str:

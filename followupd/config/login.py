@@ -20,8 +20,9 @@ from followupd.adapters.credentials import OAUTH_MECHANISMS, SECRET_SOURCES, OAu
 from followupd.config.model import TLS_MODES, AccountConfig, LoginConfig, SmtpConfig, TlsMode
 from followupd.config.paths import expand_user
 from followupd.config.schema import Table, quoted_list
+from followupd.mail.patterns import lazy_pattern
 
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ENV_NAME = lazy_pattern(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)

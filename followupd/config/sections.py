@@ -26,11 +26,12 @@ from followupd.config.model import (
 from followupd.config.paths import default_data_dir, expand_user, local_timezone, zone_or_none
 from followupd.config.schema import Table, did_you_mean, quoted_list, toml_repr
 from followupd.mail.intent import PhraseSet
+from followupd.mail.patterns import lazy_pattern
 from followupd.planning.cadence import Gap, gap_minimum, parse_duration, parse_gap
 from followupd.planning.checkins import ActionSettings
 from followupd.planning.interpret import ReplySettings
 
-_EMAIL_FORBIDDEN = re.compile(r"[\s<>(),;:\"\[\]\\]")
+_EMAIL_FORBIDDEN = lazy_pattern(r"[\s<>(),;:\"\[\]\\]")
 
 
 def email_problem(address: str) -> str | None:
@@ -155,7 +156,7 @@ def _folder_watch(table: Table) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(raw))
 
 
-_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+_URL_SCHEME = lazy_pattern(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 
 
 def build_database(table: Table, env: Mapping[str, str]) -> DatabaseConfig:

@@ -20,7 +20,6 @@ thread keeps the promise (:func:`keep_promise`).
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
@@ -60,6 +59,7 @@ from followupd.engine.schedule import (
 )
 from followupd.errors import TemplateError
 from followupd.mail.headers import Address
+from followupd.mail.patterns import lazy_pattern
 from followupd.planning import lifecycle
 from followupd.planning.cadence import fit_to_window, respect_person_spacing
 from followupd.planning.lifecycle import OPEN_TOUCH_STATES
@@ -74,7 +74,7 @@ logger = logging.getLogger(__name__)
 
 #: The display name on a reminder; the address is the user's own, so no filter takes it for spam.
 REMINDER_SENDER = "followupd"
-_REMINDER_ID = re.compile(r"[A-Za-z0-9_-]+\.r\d{3,}")
+_REMINDER_ID = lazy_pattern(r"[A-Za-z0-9_-]+\.r\d{3,}")
 
 
 def _reachable(thread: st.Thread) -> Callable[[list[dict[str, str]]], tuple[Address, ...]]:

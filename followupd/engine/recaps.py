@@ -26,6 +26,7 @@ from followupd.adapters import store as st
 from followupd.config import Config
 from followupd.mail.bodytext import message_text, strip_quoted
 from followupd.mail.headers import Address
+from followupd.mail.patterns import lazy_pattern
 from followupd.planning import interpret
 from followupd.planning.action_items import NO_ITEMS, ActionReading, read_action_items
 from followupd.planning.lifecycle import items as item_states
@@ -38,12 +39,12 @@ ACTIONS_SUFFIX = "actions"
 
 #: Words that say a task is finished, in the four languages the recap reader knows; used only for a reply from
 #: someone who is not the owner, together with the owner's name or the task's own words in the same sentence.
-_DONE_WORDS = re.compile(
+_DONE_WORDS = lazy_pattern(
     r"\b(done|finished|completed?|sent|shared|booked|delivered|taken care of|sorted|erledigt|fertig|"
     r"abgeschlossen|verschickt|gesendet|gebucht|fait|termin[ée]e?s?|envoy[ée]e?s?|r[ée]serv[ée]e?s?|hecho|"
     r"terminad[oa]s?|enviad[oa]s?|reservad[oa]s?|listo|lista)\b", re.IGNORECASE)
-_SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
-_WORD = re.compile(r"\w{4,}")
+_SENTENCE = lazy_pattern(r"[^.!?\n]+[.!?]?")
+_WORD = lazy_pattern(r"\w{4,}")
 
 
 def item_id(thread_id: str, number: int) -> str:

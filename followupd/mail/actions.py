@@ -22,6 +22,7 @@ from email.policy import compat32
 
 from followupd.mail import internal_errors
 from followupd.mail.bodytext import decode_payload, html_to_text, strip_quoted
+from followupd.mail.patterns import lazy_pattern
 
 __all__ = ["HEADINGS", "ActionLine", "RecapText", "action_lines", "recap_text"]
 
@@ -60,16 +61,16 @@ _DUE_COLUMNS = frozenset({
 })
 
 #: Words that end a recap's list when a line starts with them (sign-offs).
-_CLOSING = re.compile(r"(?:thanks|thank you|best|regards|cheers|kind regards|danke|viele grüße|beste grüße"
+_CLOSING = lazy_pattern(r"(?:thanks|thank you|best|regards|cheers|kind regards|danke|viele grüße|beste grüße"
                       r"|mit freundlichen|gruß|lg|merci|cordialement|bien à vous|bonne journée|gracias"
                       r"|saludos|un saludo|atentamente)(?!\w)", re.IGNORECASE)
-_MARKER = re.compile(r"\s*(?:[-*•·◦▪‣\u2013§o]\s+|\d{1,2}[.)]\s+|[a-z][.)]\s+(?=\S)|\[[ xX]?\]\s*|[☐☑✓✔]\s*)")
+_MARKER = lazy_pattern(r"\s*(?:[-*•·◦▪‣\u2013§o]\s+|\d{1,2}[.)]\s+|[a-z][.)]\s+(?=\S)|\[[ xX]?\]\s*|[☐☑✓✔]\s*)")
 #: Markdown emphasis around a name or a word ("**Bob**: ..."): how it looks, not what it says.
-_EMPHASIS = re.compile(r"\*\*|__")
-_CELL = re.compile(r"\s*[|¦]\s*|\t+\s*|\s{3,}")
-_SEPARATOR_ROW = re.compile(r"[\s|¦:+=-]*")
+_EMPHASIS = lazy_pattern(r"\*\*|__")
+_CELL = lazy_pattern(r"\s*[|¦]\s*|\t+\s*|\s{3,}")
+_SEPARATOR_ROW = lazy_pattern(r"[\s|¦:+=-]*")
 #: What may follow a heading phrase: "Action items (owners)", "Next steps - Q1", "Action items from today".
-_HEADING_REST = re.compile(r"\s*(?:\(.{0,40}\)|[-\u2013\u2014:]\s*.{0,40}|(?:from|for|aus|de|del)\s.{0,40})")
+_HEADING_REST = lazy_pattern(r"\s*(?:\(.{0,40}\)|[-\u2013\u2014:]\s*.{0,40}|(?:from|for|aus|de|del)\s.{0,40})")
 #: At most this many lines of one list (a recap is read, not a log file).
 _MAX_ITEMS = 200
 
@@ -269,12 +270,12 @@ def _table(lines: list[str], start: int) -> tuple[list[ActionLine], int]:
 
 # ---------------------------------------------------------------------------------------------------- HTML
 
-_LI = re.compile(r"(<li\b[^>]*>(?:\s*<(?:p|div|span|b|strong|font)\b[^>]*>)*)", re.IGNORECASE)
+_LI = lazy_pattern(r"(<li\b[^>]*>(?:\s*<(?:p|div|span|b|strong|font)\b[^>]*>)*)", re.IGNORECASE)
 #: A cell holding lists, headings or a nested table is layout (a whole email in one cell), not a table cell.
-_LAYOUT_CELL = re.compile(r"<(?:ul|ol|li|table|h\d)\b", re.IGNORECASE)
-_TD = re.compile(r"<(t[dh])\b[^>]*>(.*?)(?=<t[dh]\b|</tr|<tr\b|</table|\Z)", re.IGNORECASE | re.DOTALL)
-_BLOCK_IN_CELL = re.compile(r"</?(?:p|div|br|h\d|ul|ol|li|span)\b[^>]*>", re.IGNORECASE)
-_CLOSE_CELL = re.compile(r"</t[dh]\s*>", re.IGNORECASE)
+_LAYOUT_CELL = lazy_pattern(r"<(?:ul|ol|li|table|h\d)\b", re.IGNORECASE)
+_TD = lazy_pattern(r"<(t[dh])\b[^>]*>(.*?)(?=<t[dh]\b|</tr|<tr\b|</table|\Z)", re.IGNORECASE | re.DOTALL)
+_BLOCK_IN_CELL = lazy_pattern(r"</?(?:p|div|br|h\d|ul|ol|li|span)\b[^>]*>", re.IGNORECASE)
+_CLOSE_CELL = lazy_pattern(r"</t[dh]\s*>", re.IGNORECASE)
 
 
 def _marked_html(html: str) -> str:

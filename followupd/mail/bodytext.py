@@ -48,6 +48,7 @@ from email.policy import compat32
 
 from followupd.mail import internal_errors
 from followupd.mail.html_text import visible_text
+from followupd.mail.patterns import lazy_pattern
 
 __all__ = ["decode_payload", "html_to_text", "message_text", "readable_text", "strip_quoted"]
 
@@ -289,8 +290,8 @@ def _guess(data: bytes) -> str:
 
 # ----------------------------------------------------------------------------------------- text cleanup
 
-_QUOTE_PREFIX = re.compile(r"[> ]*")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200c\u200d\u2028\u2029\ufeff]")
+_QUOTE_PREFIX = lazy_pattern(r"[> ]*")
+_CONTROL = lazy_pattern(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200c\u200d\u2028\u2029\ufeff]")
 
 
 def _clean(text: str) -> str:
@@ -339,13 +340,13 @@ def _unflow(text: str, *, delsp: bool) -> str:
 # ------------------------------------------------------------------------------------------- separators
 
 #: RFC 3676 §4.3 "-- "; "--" as well because many clients strip trailing spaces.
-_SIGNATURE = re.compile(r"--[ \t]?$")
-_MOBILE_FOOTER = re.compile(
+_SIGNATURE = lazy_pattern(r"--[ \t]?$")
+_MOBILE_FOOTER = lazy_pattern(
     r"(?:sent from my |get outlook for |von meinem .{1,40} gesendet|envoyé de mon |enviado desde mi "
     r"|inviato da(?:l mio)? |verzonden (?:vanaf|met) mijn |enviado do meu |sent from (?:mail|yahoo mail) for )",
     re.IGNORECASE,
 )
-_HISTORY = re.compile(
+_HISTORY = lazy_pattern(
     r"(?:-{2,}\s*(?:original message|ursprüngliche nachricht|originalnachricht|original nachricht"
     r"|message d['\u2019]origine|mensaje original|messaggio originale|oorspronkelijk bericht"
     r"|mensagem original|forwarded message|weitergeleitete nachricht|message transféré|mensaje reenviado"
@@ -354,14 +355,14 @@ _HISTORY = re.compile(
     r"|début du message réexpédié\s?:|inicio del mensaje reenviado:)\s*$",
     re.IGNORECASE,
 )
-_HEADER_FROM = re.compile(r"\*?(?:from|von|de|da|van|od|från|fra)\s?\*?\s?:\*?\s*\S", re.IGNORECASE)
-_HEADER_SENT = re.compile(
+_HEADER_FROM = lazy_pattern(r"\*?(?:from|von|de|da|van|od|från|fra)\s?\*?\s?:\*?\s*\S", re.IGNORECASE)
+_HEADER_SENT = lazy_pattern(
     r"\*?(?:sent|date|gesendet|datum|envoyé|date d'envoi|enviado(?: el)?|enviada(?: em)?|fecha|inviato|data"
     r"|verzonden|verstuurd|skickat|sendt)\s?\*?\s?:",
     re.IGNORECASE,
 )
-_ATTRIBUTION_START = re.compile(r"(?:on|am|le|el|il|op|em)\s", re.IGNORECASE)
-_ATTRIBUTION = re.compile(
+_ATTRIBUTION_START = lazy_pattern(r"(?:on|am|le|el|il|op|em)\s", re.IGNORECASE)
+_ATTRIBUTION = lazy_pattern(
     r"(?:on\s.{1,300}?\swrote"
     r"|am\s.{1,300}?\sschrieb\b.{0,200}?"
     r"|le\s.{1,300}?\sa\s+écrit"

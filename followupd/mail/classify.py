@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from followupd.mail.patterns import lazy_pattern
 from followupd.mail.subjects import AUTO_REPLY_SUBJECT, PREFIX, RECEIPT_SUBJECT, skip_tags, squeeze
 
 __all__ = ["Fields", "MessageKind", "classify", "first"]
@@ -43,7 +44,7 @@ def first(fields: Fields, name: str) -> str:
 
 
 #: Non-delivery subjects of Postfix, Exim, sendmail, qmail, Exchange (several languages) and Gmail.
-_FAILURE_SUBJECT = re.compile(
+_FAILURE_SUBJECT = lazy_pattern(
     r"undeliver|delivery status notification \(failure\)|mail delivery failed|delivery failure"
     r"|returned mail|failure notice|non-?delivery|could not be delivered|delivery has failed"
     r"|returned to sender|unzustellbar|nicht zustellbar|non remis|no se puede entregar|non recapitabile"
@@ -52,7 +53,7 @@ _FAILURE_SUBJECT = re.compile(
 )
 #: Wider: what a notice from a machine sender (null Return-Path, no-reply, a list manager) may be titled. Only
 #: trusted together with such a sender; a person may well write "Delivery of the chairs".
-_NOTICE_SUBJECT = re.compile(
+_NOTICE_SUBJECT = lazy_pattern(
     r"deliver|fail|error|bounce|returned|notification|blocked|quarantin"
     r"|rejected|undeliver|unzustellbar|zustellung|non remis|échec|echec"
     r"|rechazado|no entregado|non consegnato|niet afgeleverd|loop alert|not a member|non-member"
@@ -60,25 +61,25 @@ _NOTICE_SUBJECT = re.compile(
     re.IGNORECASE,
 )
 #: Hotmail's and others' abuse complaints before ARF (RFC 5965) had a content type.
-_COMPLAINT_SUBJECT = re.compile(r"\s*(?:complaint about message from|abuse report|spam report)\b", re.IGNORECASE)
+_COMPLAINT_SUBJECT = lazy_pattern(r"\s*(?:complaint about message from|abuse report|spam report)\b", re.IGNORECASE)
 #: Local parts of mail systems and list managers; "Mail.Delivery.System@", "post_master@", "MAILER_DAEMON@".
-_MAIL_SYSTEM_LOCAL = re.compile(
+_MAIL_SYSTEM_LOCAL = lazy_pattern(
     r"(?:mailer[-_.]?daemon|mail[-_.]?daemon|postmaster|post[-_.]master|poostmaster|mail[-_.]?delivery[-_.\w]*"
     r"|mdaemon|mail[-_.]?administrator|mailadmin|ndr|bounces?|microsoftexchange[0-9a-f]{32})$"
     r"|.+-(?:admin|owner|bounces?|request)$",
     re.IGNORECASE,
 )
 #: Display names mail systems sign with, for ``From: MAILER-DAEMON <>`` where no address is left.
-_MAIL_SYSTEM_NAME = re.compile(r"mailer[-_ ]?daemon|mail delivery (?:sub)?system|mail delivery service"
+_MAIL_SYSTEM_NAME = lazy_pattern(r"mailer[-_ ]?daemon|mail delivery (?:sub)?system|mail delivery service"
                                r"|\bpostmaster\b|ndr administrator|mail administrator", re.IGNORECASE)
 #: Senders that only machines use; with a notice subject their mail is a notice, not a person's answer.
-_MACHINE_LOCAL = re.compile(r"no[-_.]?reply|do[-_.]?not[-_.]?reply|donotreply|sysadmin|system|daemon|admin",
+_MACHINE_LOCAL = lazy_pattern(r"no[-_.]?reply|do[-_.]?not[-_.]?reply|donotreply|sysadmin|system|daemon|admin",
                             re.IGNORECASE)
 
 #: Delivery reports that are delay warnings or success notices, not failures (the Action field is in the
 #: body, which is not fetched, so the subject is the only hint). Anchored: "Undeliverable: Re: Delayed..."
 #: stays a failure.
-_NOT_FAILURE_SUBJECT = re.compile(
+_NOT_FAILURE_SUBJECT = lazy_pattern(
     r"\s*(?:delayed mail|delivery delayed|delivery status notification \((?:delay|success|relay)\)"
     r"|warning: message \S+ delayed|warning: could not send message|successful mail delivery"
     r"|delivered:|relayed:|zustellung verzögert|übermittelt:"
@@ -121,7 +122,7 @@ class _Facts:
         return "".join(mime.split()).lower(), params
 
 
-_TOKEN_END = re.compile(r"[\s;(]+")
+_TOKEN_END = lazy_pattern(r"[\s;(]+")
 _Rule = Callable[[_Facts], "tuple[MessageKind, str] | None"]
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from followupd.mail import internal_errors
+from followupd.mail.patterns import lazy_pattern
 
 __all__ = ["LANGUAGES", "date_expression_at"]
 
@@ -142,34 +143,34 @@ _FILLER_WORDS = (
     "o", "a", "ao", "do", "da", "de", "em", "no", "na", "escritório", "escritorio", "próxima", "proxima",
 )
 _TIME = r"\d{1,2}(?:[:.h]\d{2})?\s*(?:a\.?m\.?|p\.?m\.?|uhr|h|hrs)(?!\w)|\d{1,2}:\d{2}(?!\d)"
-FILLER = re.compile(
+FILLER = lazy_pattern(
     r"(?:[\s,:;()\u2013\u2014-]+|(?<!\w)(?:" + "|".join(sorted(map(re.escape, _FILLER_WORDS), key=len, reverse=True))
     + r")(?!\w)\.?|" + _TIME + ")*",
     re.IGNORECASE,
 )
-NEXT_WORD = re.compile(r"(?<!\w)(?:next|nächste[nrs]?|kommende[nrs]?|prochain|próximo|proximo|prossimo|volgende"
+NEXT_WORD = lazy_pattern(r"(?<!\w)(?:next|nächste[nrs]?|kommende[nrs]?|prochain|próximo|proximo|prossimo|volgende"
                         r"|aanstaande|próxima|proxima)(?!\w)", re.IGNORECASE)
 
 #: Filler words that may also begin a date expression ("next week", "the 18th", "la semaine prochaine").
-STARTER = re.compile(r"(?<!\w)(?:next|the|la|a|nächste[nr]?|kommende[nr]?|volgende|próxima|proxima)(?!\w)",
+STARTER = lazy_pattern(r"(?<!\w)(?:next|the|la|a|nächste[nr]?|kommende[nr]?|volgende|próxima|proxima)(?!\w)",
                       re.IGNORECASE)
 _D = r"(?:3[01]|[12]\d|0?[1-9])"
 _ORDINAL = r"(?:st|nd|rd|th|er|e|º|°|ª)"
 _YEAR = r"(?:19|20)\d\d"
-_ISO = re.compile(rf"({_YEAR})-(0?[1-9]|1[0-2])-({_D})(?!\d)")
+_ISO = lazy_pattern(rf"({_YEAR})-(0?[1-9]|1[0-2])-({_D})(?!\d)")
 # "14.12.2024", "14.12.24", "14. 12. 2024", "14.12." (a year-less one needs its closing dot: "10.30" is a time).
-_DOTTED = re.compile(rf"({_D})\.\s?(0?[1-9]|1[0-2])\.(?:\s?({_YEAR}|\d\d)(?!\d|\.\d))?(?!\d)")
-_SLASHED = re.compile(rf"(\d{{1,2}})/(\d{{1,2}})(?:/({_YEAR}|\d\d))?(?![\d/])")
-_DASHED = re.compile(rf"(\d{{1,2}})-(\d{{1,2}})-({_YEAR})(?!\d)")
-_BARE_DAY = re.compile(rf"({_D})(?:{_ORDINAL}|\.)?(?![\d:/]|\.\d)")
-_EN_ORDINAL_DAY = re.compile(rf"(?:the\s+)?({_D})(?:st|nd|rd|th)(?!\w)", re.IGNORECASE)
-_RANGE_SEP = re.compile(
+_DOTTED = lazy_pattern(rf"({_D})\.\s?(0?[1-9]|1[0-2])\.(?:\s?({_YEAR}|\d\d)(?!\d|\.\d))?(?!\d)")
+_SLASHED = lazy_pattern(rf"(\d{{1,2}})/(\d{{1,2}})(?:/({_YEAR}|\d\d))?(?![\d/])")
+_DASHED = lazy_pattern(rf"(\d{{1,2}})-(\d{{1,2}})-({_YEAR})(?!\d)")
+_BARE_DAY = lazy_pattern(rf"({_D})(?:{_ORDINAL}|\.)?(?![\d:/]|\.\d)")
+_EN_ORDINAL_DAY = lazy_pattern(rf"(?:the\s+)?({_D})(?:st|nd|rd|th)(?!\w)", re.IGNORECASE)
+_RANGE_SEP = lazy_pattern(
     r"\s*(?:[-\u2013\u2014]|(?:to|till|until|thru|through|and|bis(?:\s+(?:zum|einschließlich|inkl\.))?|au"
     r"|al|a|fino\s+al|fino\s+a|tot\s+en\s+met|tot|t/m|até\s+ao|até\s+o|até|ao|à|y|e|en|hasta\s+el|hasta"
     r"|jusqu'au)(?!\w))\s*",
     re.IGNORECASE,
 )
-_WEEKDAY_JOIN = re.compile(r"\.?,?\s*(?:(?:the|den|der|le|el|il|o|de)\s+)?", re.IGNORECASE)
+_WEEKDAY_JOIN = lazy_pattern(r"\.?,?\s*(?:(?:the|den|der|le|el|il|o|de)\s+)?", re.IGNORECASE)
 
 
 def _alternation(names: Iterable[str]) -> str:
@@ -198,17 +199,17 @@ def _tables(lang: str) -> Tables:
         months=_MONTH_NAMES[lang],
         weekdays=_WEEKDAY_NAMES[lang],
         abbreviations=_WEEKDAY_ABBREVIATIONS[lang],
-        day_month=re.compile(
+        day_month=lazy_pattern(
             rf"({_D}){_ORDINAL}?\.?\s*(?:of\s+|de\s+|di\s+)?({months})\.?{letter_after}"
             rf"(?:,?\s*(?:de\s+|del\s+)?({_YEAR})(?!\d))?",
             re.IGNORECASE),
-        month_day=re.compile(
+        month_day=lazy_pattern(
             rf"({months})\.?{letter_after}\s*(?:the\s+)?({_D}){_ORDINAL}?(?![\d:]|\.\d)"
             rf"(?:,?\s+({_YEAR})(?!\d))?",
             re.IGNORECASE),
-        weekday=re.compile(rf"({weekdays}){letter_after}", re.IGNORECASE),
-        tomorrow=re.compile(rf"{_TOMORROW[lang]}(?!\w)", re.IGNORECASE) if lang in _TOMORROW else None,
-        next_week=re.compile(rf"{_NEXT_WEEK[lang]}(?!\w)", re.IGNORECASE),
+        weekday=lazy_pattern(rf"({weekdays}){letter_after}", re.IGNORECASE),
+        tomorrow=lazy_pattern(rf"{_TOMORROW[lang]}(?!\w)", re.IGNORECASE) if lang in _TOMORROW else None,
+        next_week=lazy_pattern(rf"{_NEXT_WEEK[lang]}(?!\w)", re.IGNORECASE),
     )
 
 

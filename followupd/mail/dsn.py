@@ -67,6 +67,7 @@ from followupd.mail.dsn_fields import (
 from followupd.mail.dsn_text import embedded_per_message, from_mail_system, from_text
 from followupd.mail.headers import MessageMeta, extract_message_ids, parse_headers
 from followupd.mail.internal_errors import INTERNAL_ERROR
+from followupd.mail.patterns import lazy_pattern
 
 __all__ = ["INTERNAL_ERROR", "Action", "DeliveryReport", "RecipientStatus", "classify_notice", "parse_dsn"]
 
@@ -225,7 +226,7 @@ def _first_id(*values: str) -> str | None:
 
 # ------------------------------------------------------------------------------ Dovecot / Sieve reject
 
-_REJECTED = re.compile(r"Your message to <?([^<>\s]+@[^<>\s]+?)>? was automatically rejected:?\s*\n?((?:.+\n?){0,5})",
+_REJECTED = lazy_pattern(r"Your message to <?([^<>\s]+@[^<>\s]+?)>? was automatically rejected:?\s*\n?((?:.+\n?){0,5})",
                        re.IGNORECASE)
 
 

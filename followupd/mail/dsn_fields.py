@@ -18,6 +18,7 @@ from typing import Literal
 
 from followupd.mail.bodytext import decode_bytes, decode_payload
 from followupd.mail.headers import MessageMeta, extract_message_ids, parse_headers
+from followupd.mail.patterns import lazy_pattern
 
 Action = Literal["failed", "delayed", "delivered", "relayed", "expanded"]
 _ACTIONS: tuple[Action, ...] = ("failed", "delayed", "delivered", "relayed", "expanded")
@@ -140,10 +141,10 @@ def make_status(address: str, action: Action, status: str, diagnostic: str) -> R
 
 
 _ACTION_BY_CLASS: dict[str, Action] = {"5": "failed", "4": "delayed", "2": "delivered"}
-ENHANCED = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?!\d|\.\d)")
-BASIC = re.compile(r"(?<![\d.#])([245])\d\d(?=[\s-]|$)")
+ENHANCED = lazy_pattern(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?!\d|\.\d)")
+BASIC = lazy_pattern(r"(?<![\d.#])([245])\d\d(?=[\s-]|$)")
 #: An address in text; the local part may be quoted (RFC 5321 §4.1.2: ``"a..b"@example.org``).
-ADDRESS = re.compile(r"(?:\"[^\"\r\n<>]{1,64}\"|[^\s<>()\[\]\"',;:]+)@[^\s<>()\[\]\"',;:]+[^\s<>()\[\]\"',;:.]")
+ADDRESS = lazy_pattern(r"(?:\"[^\"\r\n<>]{1,64}\"|[^\s<>()\[\]\"',;:]+)@[^\s<>()\[\]\"',;:]+[^\s<>()\[\]\"',;:.]")
 
 
 def status_code(text: str) -> str:
@@ -163,7 +164,8 @@ def basic_status(diagnostic: str, action: Action | None) -> str:
     return ""
 
 
-_EXPIRED = re.compile(r"retry timeout exceeded|retry time not reached|delivery time expired|been in the queue too long"
+_EXPIRED = lazy_pattern(r"retry timeout exceeded|retry time not reached|delivery time expired"
+                        r"|been in the queue too long"
                       r"|message expired|queue lifetime", re.IGNORECASE)
 
 
@@ -198,7 +200,7 @@ def original_headers(parts: list[Message]) -> MessageMeta | None:
     return None
 
 
-_FIELD_NAME = re.compile(r"[!-9;-~]{1,76}:")
+_FIELD_NAME = lazy_pattern(r"[!-9;-~]{1,76}:")
 
 
 def _repair_folding(text: str) -> str:
@@ -216,7 +218,7 @@ def _repair_folding(text: str) -> str:
     return "\r\n".join(out) + "\r\n\r\n"
 
 
-INLINE_ORIGINAL = re.compile(
+INLINE_ORIGINAL = lazy_pattern(
     r"^[ \t]*(?:-{3,} ?This is a copy of the message(?:'s headers)?.*"
     r"|-{2,} ?Below this line is a copy of the message.*"
     r"|-{3,} ?Original message ?-{3,}"
@@ -253,4 +255,4 @@ def inline_original(text: str, own_id: str | None = None) -> MessageMeta | None:
     return None
 
 
-_ID_LINE = re.compile(r"^[ \t>]*Message-ID[ \t]*:[ \t]*(.*(?:\n[ \t]+.*)?)$", re.IGNORECASE | re.MULTILINE)
+_ID_LINE = lazy_pattern(r"^[ \t>]*Message-ID[ \t]*:[ \t]*(.*(?:\n[ \t]+.*)?)$", re.IGNORECASE | re.MULTILINE)

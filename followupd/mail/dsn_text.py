@@ -32,6 +32,7 @@ from followupd.mail.dsn_fields import (
     status_code,
 )
 from followupd.mail.headers import MessageKind, MessageMeta
+from followupd.mail.patterns import lazy_pattern
 
 _MAIL_SYSTEM_LOCALS = frozenset({"mailer-daemon", "mailerdaemon", "mail-daemon", "postmaster", "mail.daemon"})
 
@@ -110,8 +111,8 @@ def _until_copy(text: str) -> str:
 
 
 # Exim: "The following address(es) failed:" then "  addr" lines with more-indented detail lines.
-_EXIM_FAILED = re.compile(r"following address(?:\(es\)|es)? failed:[ \t]*\n", re.IGNORECASE)
-_EXIM_DELAYED = re.compile(r"address(?:es)? to which the message has not yet been delivered (?:is|are):[ \t]*\n",
+_EXIM_FAILED = lazy_pattern(r"following address(?:\(es\)|es)? failed:[ \t]*\n", re.IGNORECASE)
+_EXIM_DELAYED = lazy_pattern(r"address(?:es)? to which the message has not yet been delivered (?:is|are):[ \t]*\n",
                            re.IGNORECASE)
 
 
@@ -145,12 +146,12 @@ def _exim(text: str) -> list[RecipientStatus]:
 
 
 # qmail (and Yahoo, which kept its format): "<addr>:" then the reason, blocks separated by blank lines.
-_QMAIL_START = re.compile(
+_QMAIL_START = lazy_pattern(
     r"wasn't able to deliver your message to the following addresses"
     r"|unable to deliver your message to the following address",
     re.IGNORECASE,
 )
-_QMAIL_ENTRY = re.compile(r"^<([^<>\s]+@[^<>\s]+)>:?[ \t]*\n((?:.+\n?)*)", re.MULTILINE)
+_QMAIL_ENTRY = lazy_pattern(r"^<([^<>\s]+@[^<>\s]+)>:?[ \t]*\n((?:.+\n?)*)", re.MULTILINE)
 
 
 def _qmail(text: str) -> list[RecipientStatus]:
@@ -167,14 +168,14 @@ def _qmail(text: str) -> list[RecipientStatus]:
 
 
 # Exchange / Office 365 text.
-_EXCHANGE_LIST = re.compile(r"Delivery (has failed|is delayed) to these recipients or groups:[ \t]*\n",
+_EXCHANGE_LIST = lazy_pattern(r"Delivery (has failed|is delayed) to these recipients or groups:[ \t]*\n",
                             re.IGNORECASE)
-_EXCHANGE_YOUR = re.compile(r"Your message to (\S+@\S+?) (couldn't|could not|can't|cannot) be delivered",
+_EXCHANGE_YOUR = lazy_pattern(r"Your message to (\S+@\S+?) (couldn't|could not|can't|cannot) be delivered",
                             re.IGNORECASE)
-_EXCHANGE_RECIPIENT_LINE = re.compile(
+_EXCHANGE_RECIPIENT_LINE = lazy_pattern(
     r"[ \t]*(?:[^@()\n]{0,80}\(|<)?([^\s<>()\[\]\"',;:]+@[^\s<>()\[\]\"',;:]+[^\s<>()\[\]\"',;:.])"
     r"(?:\)|>)?(?:<mailto:[^>\s]*>)?[ \t]*$")
-_EXCHANGE_REMOTE = re.compile(r"Remote Server returned '([^'\n]{1,600})'|#([45]\d\d [245]\.\d{1,3}\.\d{1,3}[^#\n]*)",
+_EXCHANGE_REMOTE = lazy_pattern(r"Remote Server returned '([^'\n]{1,600})'|#([45]\d\d [245]\.\d{1,3}\.\d{1,3}[^#\n]*)",
                               re.IGNORECASE)
 
 
@@ -211,13 +212,14 @@ def _exchange_status(text: str, address: str, action: Action) -> tuple[str, str]
 
 
 # Gmail, old text format and the current human part.
-_GMAIL_OLD = re.compile(r"Delivery to the following recipients? (failed permanently|has been delayed):[ \t]*\n",
+_GMAIL_OLD = lazy_pattern(r"Delivery to the following recipients? (failed permanently|has been delayed):[ \t]*\n",
                         re.IGNORECASE)
-_GMAIL_NEW_FAILED = re.compile(r"(?:Your message wasn't delivered to|couldn't be delivered to) (\S+@\S+?)[ .]",
+_GMAIL_NEW_FAILED = lazy_pattern(r"(?:Your message wasn't delivered to|couldn't be delivered to) (\S+@\S+?)[ .]",
                                re.IGNORECASE)
-_GMAIL_NEW_DELAYED = re.compile(r"There was a temporary problem delivering your message to (\S+@\S+?)[ .]",
+_GMAIL_NEW_DELAYED = lazy_pattern(r"There was a temporary problem delivering your message to (\S+@\S+?)[ .]",
                                 re.IGNORECASE)
-_GMAIL_DETAIL = re.compile(r"(?:Technical details of (?:permanent|temporary) failure:|The response (?:from the remote "
+_GMAIL_DETAIL = lazy_pattern(r"(?:Technical details of (?:permanent|temporary) failure:"
+                             r"|The response (?:from the remote "
                            r"server )?was:|The error that the other server returned was:)\s*\n((?:.+\n?){1,6})",
                            re.IGNORECASE)
 
@@ -246,7 +248,7 @@ def _gmail(text: str) -> list[RecipientStatus]:
 
 # ------------------------------------------------------------------------------ fields inside text parts
 
-_FIELD_LINE = re.compile(r"^[ \t]*(?:final-recipient|original-recipient)[ \t]*:", re.IGNORECASE | re.MULTILINE)
+_FIELD_LINE = lazy_pattern(r"^[ \t]*(?:final-recipient|original-recipient)[ \t]*:", re.IGNORECASE | re.MULTILINE)
 
 
 def _embedded_fields(text: str) -> list[RecipientStatus]:
@@ -311,17 +313,17 @@ def _ses_notification(text: str) -> list[RecipientStatus]:
 # ------------------------------------------------------------------------------- prose of any mail system
 
 #: The notice says the MTA is still trying: a delay, whatever else it says.
-_STILL_TRYING = re.compile(
+_STILL_TRYING = lazy_pattern(
     r"will (?:continue to |keep )?(?:try|retry|attempt)|will (?:keep|continue) (?:trying|attempting)"
     r"|will be retried|not yet been delivered|still trying|delivery attempts will continue"
     r"|delivery (?:is |has been |was )?delayed|delayed delivery|is being retried|temporarily deferred"
     r"|no need to (?:re)?send|do not need to resend|not been delivered yet|zustellung verz[öo]gert",
     re.IGNORECASE)
 #: ... unless it also says it gave up.
-_GAVE_UP = re.compile(r"given up|giving up|gave up|not going to try|will not be (?:retried|delivered|attempted)"
+_GAVE_UP = lazy_pattern(r"given up|giving up|gave up|not going to try|will not be (?:retried|delivered|attempted)"
                       r"|no further (?:attempts|retries)|permanent(?:ly)? (?:error|fail)", re.IGNORECASE)
 #: Words of a failure, in the languages mail systems write notices in.
-_FAILURE_WORDS = re.compile(
+_FAILURE_WORDS = lazy_pattern(
     r"could(?:n't| not) be delivered|undeliverable|unable to deliver|not delivered|delivery (?:has )?failed"
     r"|failed|error|rejected|refused|denied|does not exist|doesn't exist|unknown|no such|not found|invalid"
     r"|mailbox (?:is )?(?:full|unavailable)|quota|over ?quota|blocked|not (?:allowed|accepted|permitted)"
@@ -329,13 +331,13 @@ _FAILURE_WORDS = re.compile(
     r"|non remis|échec|no se pudo entregar|non è stato possibile|kon niet worden bezorgd"
     r"|不達|エラー|宛先不明|届きません|送信できません|失败|退信|無法|반송|실패|не доставлено|ошибк",
     re.IGNORECASE)
-_HEADER_LINE = re.compile(r"^[ \t>]*(?:message-id|in-reply-to|references|from|reply-to|return-path|sender|"
+_HEADER_LINE = lazy_pattern(r"^[ \t>]*(?:message-id|in-reply-to|references|from|reply-to|return-path|sender|"
                           r"received|dkim-signature|x-[\w-]+|content-[\w-]+|mime-version|list-[\w-]+)[ \t]*:",
                           re.IGNORECASE)
-_SYSTEM_LOCAL = re.compile(r"(?:mailer[-_.]?daemon|postmaster|post[-_.]master|mail[-_.]?daemon|abuse|hostmaster"
+_SYSTEM_LOCAL = lazy_pattern(r"(?:mailer[-_.]?daemon|postmaster|post[-_.]master|mail[-_.]?daemon|abuse|hostmaster"
                            r"|no[-_.]?reply|root)$|.+-(?:owner|admin|request|bounces)$", re.IGNORECASE)
 _MAX_GENERIC = 20
-_TOKEN = re.compile(r"\S+")
+_TOKEN = lazy_pattern(r"\S+")
 
 
 def _generic(text: str, outer: MessageMeta, original: MessageMeta | None) -> list[RecipientStatus]:
@@ -425,9 +427,9 @@ def _nearest_status(body: str, start: int, stop: int, action: Action) -> tuple[s
 
 
 #: An SMTP reply code in prose: "550 5.1.1", "550-5.7.26", "<<< 550 <x>"; not "Size (in bytes): 512".
-_SMTP_REPLY = re.compile(r"(?<![\d.#:])(?<!: )\b([45])[0-5]\d(?=[ -]\S)")
+_SMTP_REPLY = lazy_pattern(r"(?<![\d.#:])(?<!: )\b([45])[0-5]\d(?=[ -]\S)")
 #: Why a recipient failed, in words (tried before the generic failure words for the diagnostic).
-_REASON_WORDS = re.compile(
+_REASON_WORDS = lazy_pattern(
     r"user unknown|unknown user|no such (?:user|mailbox|address)|not (?:listed|recognized|found)"
     r"|does(?:n't| not) exist|permission to post|not allowed to post|not a member"
     r"|mailbox (?:is )?(?:full|unavailable|disabled)|quota|disabled|blocked|rejected|refused|denied|invalid"

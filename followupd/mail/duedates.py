@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from followupd.mail import datewords
+from followupd.mail.patterns import lazy_pattern
 
 __all__ = ["DueSplit", "read_due", "read_due_cell", "split_due"]
 
@@ -44,32 +45,33 @@ _UNITS = {
     "month": 30, "months": 30, "monat": 30, "monaten": 30, "mois": 30, "mes": 30, "meses": 30,
 }
 _UNIT = "(" + "|".join(sorted(map(re.escape, _UNITS), key=len, reverse=True)) + ")"
-_IN_N = re.compile(rf"(?:in|within|inside|innerhalb(?:\s+von)?|binnen|dans|sous|d'ici|en|dentro\s+de)\s+"
+_IN_N = lazy_pattern(rf"(?:in|within|inside|innerhalb(?:\s+von)?|binnen|dans|sous|d'ici|en|dentro\s+de)\s+"
                    rf"(?:the\s+next\s+|den\s+nächsten\s+|les\s+|las\s+|los\s+)?{_NUMBER}\s+{_UNIT}(?!\w)",
                    re.IGNORECASE)
 # Fortnights and "15 jours" are two weeks in any calendar.
-_FORTNIGHT = re.compile(r"(?:in\s+a\s+fortnight|in\s+14\s+tagen|dans\s+(?:quinze|15)\s+jours"
+_FORTNIGHT = lazy_pattern(r"(?:in\s+a\s+fortnight|in\s+14\s+tagen|dans\s+(?:quinze|15)\s+jours"
                         r"|en\s+(?:quince|15)\s+días)(?!\w)", re.IGNORECASE)
 
-_END_OF_DAY = re.compile(r"(?:eod|end\s+of\s+(?:the\s+)?(?:business\s+)?day|cob|close\s+of\s+business|today"
+_END_OF_DAY = lazy_pattern(r"(?:eod|end\s+of\s+(?:the\s+)?(?:business\s+)?day|cob|close\s+of\s+business|today"
                          r"|heute|aujourd'hui|ce\s+soir|hoy|tagesende|fin\s+de\s+(?:la\s+)?journée)(?!\w)",
                          re.IGNORECASE)
-_END_OF_WEEK = re.compile(r"(?:eow|end\s+of\s+(?:the\s+|this\s+)?week|this\s+week|ende\s+der\s+woche"
+_END_OF_WEEK = lazy_pattern(r"(?:eow|end\s+of\s+(?:the\s+|this\s+)?week|this\s+week|ende\s+der\s+woche"
                           r"|wochenende|diese\s+woche|fin\s+de\s+(?:la\s+)?semaine|cette\s+semaine"
                           r"|(?:el\s+)?(?:fin|final)\s+de\s+(?:la\s+|esta\s+)?semana|esta\s+semana)(?!\w)",
                           re.IGNORECASE)
-_END_OF_MONTH = re.compile(r"(?:eom|end\s+of\s+(?:the\s+|this\s+)?month|monatsende|ende\s+des\s+monats"
+_END_OF_MONTH = lazy_pattern(r"(?:eom|end\s+of\s+(?:the\s+|this\s+)?month|monatsende|ende\s+des\s+monats"
                            r"|fin\s+du\s+mois|(?:el\s+)?(?:fin|final)\s+de(?:l)?\s+(?:este\s+)?mes)(?!\w)",
                            re.IGNORECASE)
-_NEXT_WEEK = re.compile(r"(?:next\s+week|(?:nächste|kommende)[nr]?\s+woche|(?:la\s+)?semaine\s+prochaine"
+_NEXT_WEEK = lazy_pattern(r"(?:next\s+week|(?:nächste|kommende)[nr]?\s+woche|(?:la\s+)?semaine\s+prochaine"
                         r"|(?:la\s+)?(?:semana\s+que\s+viene|próxima\s+semana|proxima\s+semana))(?!\w)",
                         re.IGNORECASE)
-_TOMORROW = re.compile(r"(?:tomorrow|morgen|demain|mañana|manana)(?!\w)", re.IGNORECASE)
-_WEEKDAY_GAP = re.compile(r"\.?,?\s*")
-_SLASHED = re.compile(r"(\d{1,2})/(\d{1,2})(?:/((?:19|20)?\d\d))?(?![\d/])")
+_TOMORROW = lazy_pattern(r"(?:tomorrow|morgen|demain|mañana|manana)(?!\w)", re.IGNORECASE)
+_WEEKDAY_GAP = lazy_pattern(r"\.?,?\s*")
+_SLASHED = lazy_pattern(r"(\d{1,2})/(\d{1,2})(?:/((?:19|20)?\d\d))?(?![\d/])")
 
 #: Words that say "no date on purpose": not a reading failure.
-_NO_DATE = re.compile(r"(?:tbd|tbc|n/?a|-+|\u2013|\u2014|\?+|ongoing|laufend|offen|en\s+cours|à\s+définir|por\s+definir"
+_NO_DATE = lazy_pattern(r"(?:tbd|tbc|n/?a|-+|\u2013|\u2014|\?+|ongoing|laufend|offen|en\s+cours|à\s+définir"
+                        r"|por\s+definir"
                       r"|pendiente|none|\u2014)\.?", re.IGNORECASE)
 
 #: Cue words before a due date. Strong cues promise a date, so words after them that do not read are a problem.
@@ -78,7 +80,7 @@ _STRONG_CUE = (r"due(?:\s+(?:date|on|by))?|deadline|target(?:\s+date)?|eta|fäll
 _WEAK_CUE = (r"by|before|until|till|no\s+later\s+than|on|bis(?:\s+(?:zum|spätestens|ende))?|spätestens(?:\s+am)?"
              r"|vor|am|d'ici(?:\s+(?:le|à|la))?|avant(?:\s+le|\s+la)?|pour|jusqu'au|le|para(?:\s+el)?"
              r"|antes\s+del?|hasta(?:\s+el)?|el")
-_CUE = re.compile(rf"(?<!\w)(?:({_STRONG_CUE})|({_WEAK_CUE}))\s*:?\s*", re.IGNORECASE)
+_CUE = lazy_pattern(rf"(?<!\w)(?:({_STRONG_CUE})|({_WEAK_CUE}))\s*:?\s*", re.IGNORECASE)
 
 
 def read_due(text: str, pos: int, *, lang: str, today: date) -> tuple[date, int] | None:

@@ -26,11 +26,11 @@ import base64
 import binascii
 import email.header
 import logging
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from followupd.mail import internal_errors
+from followupd.mail.patterns import lazy_pattern
 from followupd.mail.subjects import base_subject
 
 __all__ = ["ThreadIndexInfo", "thread_index_guid", "thread_index_info", "thread_topic_key"]
@@ -42,7 +42,7 @@ _CHILD_BLOCK = 5
 _RESERVED = 0x01
 #: No real index has hundreds of reply levels; a longer value is junk (and bounds the work).
 _MAX_LENGTH = 2000
-_NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/=]")
+_NOT_BASE64 = lazy_pattern(r"[^A-Za-z0-9+/=]")
 _FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
 
 

@@ -16,14 +16,14 @@ hostile corpus, generated real-world headers and hypothesis-made blocks.
 
 from __future__ import annotations
 
-import re
+from followupd.mail.patterns import lazy_pattern
 
 __all__ = ["split_plain"]
 
 # RFC 5322 §2.2 field names: printable US-ASCII except colon (the class of email.feedparser's headerRE), then
 # the value: the rest of the line after any blanks, and every continuation line (one starting with a blank).
-_FIELD = re.compile(r"([\x21-\x39\x3b-\x7e]+):[ \t]*([^\n]*\n(?:[ \t][^\n]*\n)*)")
-_BLANK_LINE = re.compile(r"\n\r?\n")
+_FIELD = lazy_pattern(r"([\x21-\x39\x3b-\x7e]+):[ \t]*([^\n]*\n(?:[ \t][^\n]*\n)*)")
+_BLANK_LINE = lazy_pattern(r"\n\r?\n")
 
 
 def split_plain(raw: bytes) -> list[tuple[str, str]] | None:

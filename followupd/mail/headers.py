@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +23,7 @@ from followupd.mail.classify import Fields as _Fields
 from followupd.mail.classify import MessageKind, classify
 from followupd.mail.classify import first as _first
 from followupd.mail.headerblock import split_plain
+from followupd.mail.patterns import lazy_pattern
 from followupd.mail.subjects import CONTROL as _CONTROL
 from followupd.mail.subjects import base_subject
 from followupd.mail.subjects import squeeze as _squeeze
@@ -167,12 +167,12 @@ _SINGLE_FIELDS = ("message-id", "from", "subject", "date", "in-reply-to", "refer
 
 # RFC 2047 §2: =?charset?encoding?text?=. Text may not contain "?"; broken mailers fold inside a word, so
 # whitespace is tolerated here and squeezed out of the result.
-_ENCODED_WORD = re.compile(r"=\?([^?\s]{1,75})\?([bBqQ])\?([^?]*)\?=")
-_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
+_ENCODED_WORD = lazy_pattern(r"=\?([^?\s]{1,75})\?([bBqQ])\?([^?]*)\?=")
+_NOT_BASE64 = lazy_pattern(rb"[^A-Za-z0-9+/]")
 # Linear on hostile input (no nested quantifiers); the "@" test is done in Python, see _is_id_text.
-_ANGLE_TOKEN = re.compile(r"<([^<>\s]*)>")
-_BARE_ID = re.compile(r"[^<>\s@]+@[^<>\s]+")
-_PAREN = re.compile(r"[()]")
+_ANGLE_TOKEN = lazy_pattern(r"<([^<>\s]*)>")
+_BARE_ID = lazy_pattern(r"[^<>\s@]+@[^<>\s]+")
+_PAREN = lazy_pattern(r"[()]")
 
 
 def _parse(raw: bytes) -> MessageMeta:
@@ -386,11 +386,11 @@ _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _ADDR_SPEC = rf"{_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*"
 _WORD = r"(?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+|\"[ !#-\[\]-~]*\")"  # a phrase allows "." in its atoms
 _FWS = r"[ \t\r\n]*"
-_SIMPLE_ITEM = re.compile(
+_SIMPLE_ITEM = lazy_pattern(
     rf"{_FWS}(?:(?P<bare>{_ADDR_SPEC})|(?P<phrase>{_WORD}(?:[ \t\r\n]+{_WORD})*)?{_FWS}<(?P<angle>{_ADDR_SPEC})>)"
     rf"{_FWS}(?:,|\Z)"
 )
-_PHRASE_WORD = re.compile(r'"([^"]*)"|([^ \t\r\n"]+)')
+_PHRASE_WORD = lazy_pattern(r'"([^"]*)"|([^ \t\r\n"]+)')
 
 
 def _simple_addresses(text: str) -> list[tuple[str, str]] | None:

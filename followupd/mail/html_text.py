@@ -14,13 +14,14 @@ import re
 from html.parser import HTMLParser
 
 from followupd.mail import internal_errors
+from followupd.mail.patterns import lazy_pattern
 
 __all__ = ["SPACES", "visible_text"]
 
 logger = logging.getLogger(__name__)
 
 #: Runs of horizontal white space, also the non-breaking and ideographic spaces mail clients put in HTML.
-SPACES = re.compile(r"[ \t\u00a0\u2007\u202f\u3000]+")
+SPACES = lazy_pattern(r"[ \t\u00a0\u2007\u202f\u3000]+")
 
 
 def visible_text(html: str) -> str:
@@ -50,7 +51,7 @@ _VOID_TAGS = frozenset({"br", "hr", "img", "meta", "link", "input", "area", "bas
 #: One linear pass before ``html.parser``, whose Python 3.11 version is quadratic on unclosed constructs
 #: (``"<!" * 300_000`` takes seconds, ``"</" * 300_000`` minutes): comments, declarations and processing
 #: instructions are dropped (never visible), well-formed tags kept, and every other "<" escaped as text.
-_HTML_TOKEN = re.compile(r"<!--.*?(?:-->|\Z)|<[!?][^>]*>?|</?[a-zA-Z][^<>]*>|<", re.DOTALL)
+_HTML_TOKEN = lazy_pattern(r"<!--.*?(?:-->|\Z)|<[!?][^>]*>?|</?[a-zA-Z][^<>]*>|<", re.DOTALL)
 
 
 def _safe_token(match: re.Match[str]) -> str:

@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo
 from followupd.mail import internal_errors
 from followupd.mail.datewords import date_expression_at
 from followupd.mail.intent_phrases import DEFAULT_PHRASES, PhraseSet, merge_phrases, norm_phrase
+from followupd.mail.patterns import lazy_pattern
 
 __all__ = ["DEFAULT_PHRASES", "Intent", "IntentKind", "PhraseSet", "merge_phrases", "reply_intent"]
 
@@ -178,7 +179,7 @@ def _compile(phrase: str) -> re.Pattern[str] | None:
 
 # ------------------------------------------------------------------------------------------- sentences
 
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+|(?<=[.!?])(?=[A-ZÄÖÜÀ-Ý])")
+_SENTENCE_END = lazy_pattern(r"(?<=[.!?…])\s+|\n+|(?<=[.!?])(?=[A-ZÄÖÜÀ-Ý])")
 
 
 def _sentences(text: str) -> list[tuple[int, str]]:
@@ -207,13 +208,13 @@ def _sentence_start(text: str, pos: int) -> int:
 #: give or take a name ("Hi Alice", "Best, Bob"), so "Thanks, we'll take it" is never waved through.
 _NAME = r"(?:[,\s]+(?:[A-ZÀ-ÝĀ-Ž][\w.'-]*|(?i:all|everyone|team|there|folks|guys|zusammen|alle|tous|à tous|todos"
 _NAME += r"|a todos|tutti|allemaal)))"
-_GREETING = re.compile(
+_GREETING = lazy_pattern(
     r"(?i:hi|hello|hey|dear|good (?:morning|afternoon|evening)|hallo|liebe[rs]?|sehr geehrte[rs]?"
     r"|guten (?:tag|morgen)|moin|servus|bonjour|bonsoir|salut|cher|chère|madame|monsieur|hola|estimad[oa]s?"
     r"|buen(?:os|as) (?:días|tardes)|ciao|buongiorno|gentile|salve|hoi|beste|geachte|goedemorgen|olá|ola|bom dia"
     r"|boa tarde|caro|cara|prezad[oa])" + _NAME + r"{0,4}[,.!:]*"
 )
-_SIGN_OFF = re.compile(
+_SIGN_OFF = lazy_pattern(
     r"(?i:thanks?|thank you|many thanks|thanks (?:a lot|so much)|thx|ty|cheers|best|best regards|kind regards|regards"
     r"|warm regards|all the best|sincerely|yours|br|kr|talk soon|speak soon|have a (?:nice|good|great) (?:day|weekend)"
     r"|danke|danke schön|vielen dank|besten dank|herzlichen dank|viele grüße|beste grüße|liebe grüße"
@@ -223,7 +224,7 @@ _SIGN_OFF = re.compile(
     r"|bedankt|groeten|met vriendelijke groet|groet|obrigad[oa]|abraços?|atenciosamente|cumprimentos)"
     r"[.!]*" + _NAME + r"{0,3}[.!]*"
 )
-_THANKS_ONLY = re.compile(
+_THANKS_ONLY = lazy_pattern(
     r"(?i:(?:many )?(?:thanks|thank you)(?: (?:so|very) much| a lot)?(?: for [^,;]{1,50})?"
     r"|(?:merci|merci beaucoup)(?: pour [^,;]{1,50})?|(?:danke|vielen dank|danke schön)(?: für [^,;]{1,50})?"
     r"|(?:gracias|muchas gracias)(?: por [^,;]{1,50})?|(?:grazie|grazie mille)(?: per [^,;]{1,50})?"
@@ -233,7 +234,7 @@ _THANKS_ONLY = re.compile(
     r"|perdón por la demora|disculpa\w* (?:la|por la) demora)[.!]*"
 )
 #: Context a pure holding reply may give: busy, away, waiting on someone, not had time.
-_EXCUSE = re.compile(
+_EXCUSE = lazy_pattern(
     r"\b(?:busy|swamped|travell?ing|on the road|away|out of (?:the )?office|on (?:holiday|vacation|leave)|off sick"
     r"|sick|ill|in meetings|back[- ]to[- ]back|hectic|crazy|catching up|just got back|snowed under|flat out"
     r"|tied up|overloaded|slammed|waiting (?:for|on)|still (?:reviewing|looking|waiting|checking|discussing)"
@@ -246,7 +247,7 @@ _EXCUSE = re.compile(
     re.IGNORECASE,
 )
 #: Words that make a sentence an answer, not a promise: "yes", "sounds good", "approved"...
-_ANSWER = re.compile(
+_ANSWER = lazy_pattern(
     r"^(?:yes|yeah|yep|yup|sure|ok|okay|sounds good|sounds great|looks good|great|perfect|agreed|confirmed"
     r"|approved|deal|done|absolutely|of course|definitely|ja|jawohl|gerne|gern|einverstanden|passt|klingt gut"
     r"|super|perfekt|prima|oui|d'accord|parfait|entendu|ça marche|sí|si|vale|perfecto|de acuerdo|claro|genial"
@@ -255,20 +256,20 @@ _ANSWER = re.compile(
     r"|approved|we accept|signed|i agree|we agree|works for (?:me|us))\b",
     re.IGNORECASE,
 )
-_ATTACHMENT = re.compile(
+_ATTACHMENT = lazy_pattern(
     r"\b(?:attached|attachment|enclosed|please find|anbei|im anhang|angehängt|ci-joint|en pièce jointe|ci-jointe"
     r"|adjunto|te adjunto|le adjunto|in allegato|allego|in de bijlage|bijgevoegd|em anexo|segue anexo)\b",
     re.IGNORECASE,
 )
-_NEGATION = re.compile(
+_NEGATION = lazy_pattern(
     r"(?:\b(?:not|never|nicht|nie|niemals|jamais|pas|nunca|jamás|mai|niet|nooit|não)\b|n't\b)", re.IGNORECASE)
-_CONDITION = re.compile(
+_CONDITION = lazy_pattern(
     r"\b(?:if|unless|whether|in case|wenn|falls|ob|sofern|si|sauf si|à moins|se|caso|a menos|als|tenzij|indien)\b",
     re.IGNORECASE,
 )
-_NOT_A_NO = re.compile(r"\s*(?:needed|necessary|required|nötig|notwendig|nécessaire|necesario|necessario)\b",
+_NOT_A_NO = lazy_pattern(r"\s*(?:needed|necessary|required|nötig|notwendig|nécessaire|necesario|necessario)\b",
                        re.IGNORECASE)
-_CONTRAST = re.compile(r"\b(?:but|however|although|though|aber|jedoch|allerdings|mais|cependant|pero|sin embargo"
+_CONTRAST = lazy_pattern(r"\b(?:but|however|although|though|aber|jedoch|allerdings|mais|cependant|pero|sin embargo"
                        r"|però|tuttavia|ma|maar|echter|mas|porém|contudo)\b", re.IGNORECASE)
 
 
@@ -283,7 +284,7 @@ def _is_filler(clause: str) -> bool:
     return len(words) <= 3 and all(w[:1].isupper() and w.isalpha() for w in words)  # a name: "Jürgen Müller"
 
 
-_CLAUSE_SPLIT = re.compile(
+_CLAUSE_SPLIT = lazy_pattern(
     r"\s*[,;:]\s+|\s*[,;]|\s+[\u2013\u2014-]\s+|\s+(?:and|und|et|y|e|en|but|aber|mais|pero|ma|maar|mas|then|dann|puis"
     r"|luego|so|also|donc)\s+",
     re.IGNORECASE,
@@ -339,7 +340,7 @@ _NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "couple"
             "einer": 1, "einem": 1, "ein": 1, "zwei": 2, "drei": 3, "vier": 4, "paar": 2,
             "un": 1, "une": 1, "deux": 2, "trois": 3, "quatre": 4, "quelques": 3,
             "una": 1, "dos": 2, "tres": 3, "cuatro": 4, "unos": 3, "unas": 3}
-_IN_UNITS = re.compile(
+_IN_UNITS = lazy_pattern(
     r"\b(?:in|within|innerhalb|dans|en|d'ici)\s+(?:(?:a|the\s+next)\s+)?(a|an|one|two|three|four|couple(?:\s+of)?|few"
     r"|einer|einem|ein|zwei|drei|vier|paar|un|une|deux|trois|quatre|quelques|una|dos|tres|cuatro|unos|unas|\d{1,2})"
     r"\s+(days?|weeks?|tage?n?|wochen?|jours?|semaines?|días?|semanas?)\b",
@@ -347,7 +348,7 @@ _IN_UNITS = re.compile(
 )
 #: Relative promises: (regex, days after today or a function of today).
 _RELATIVE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern, re.IGNORECASE), kind) for pattern, kind in (
+    (lazy_pattern(pattern, re.IGNORECASE), kind) for pattern, kind in (
         (r"\bend of next week\b|\bende nächster woche\b|\bfin de la semaine prochaine\b", "end-next-week"),
         # The article is part of the match so that this reading wins over the generic date reader's, which
         # starts at the article and takes "next week" as its Monday (right for an out-of-office, not here).

@@ -55,6 +55,7 @@ from followupd.mail.datewords import (
     read_element,
     read_range,
 )
+from followupd.mail.patterns import lazy_pattern
 
 __all__ = ["LANGUAGES", "ReturnInfo", "date_expression_at", "find_return", "return_date"]
 
@@ -166,14 +167,14 @@ _CUES: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
-_INDEFINITE = re.compile(
+_INDEFINITE = lazy_pattern(
     r"until further notice|bis auf weiteres|jusqu'à nouvel ordre|jusqu'à nouvel avis|hasta nuevo aviso"
     r"|fino a nuovo avviso|tot nader bericht|até novo aviso|on (?:long[- ]term|extended|indefinite) leave"
     r"|no longer (?:with|at|work)|nicht mehr (?:im unternehmen|bei|für)|ne fait plus partie",
     re.IGNORECASE,
 )
 #: Words confirming that "from X" is the return, not the start of the absence.
-_CONFIRM = re.compile(
+_CONFIRM = lazy_pattern(
     r"(?<!\w)(?:wieder|zurück|again|back|return|de retour|de nouveau|à nouveau|de vuelta|de nuevo|nuevamente"
     r"|di nuovo|nuovamente|weer|terug|novamente|de volta|regresso)(?!\w)",
     re.IGNORECASE,
@@ -188,10 +189,10 @@ def _cue_body(words: Iterable[str]) -> str:
 
 #: (language, kind, pattern) for every cue list; a cue word may be in several ("from": a range or a return).
 _CUE_PATTERNS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
-    (lang, kind, re.compile(_cue_body(words), re.IGNORECASE))
+    (lang, kind, lazy_pattern(_cue_body(words), re.IGNORECASE))
     for lang, kinds in _CUES.items() for kind, words in kinds.items()
 )
-_CUE = re.compile(
+_CUE = lazy_pattern(
     r"(?<!\w)(?:" + "|".join(_cue_body(words) for kinds in _CUES.values() for words in kinds.values())
     + r")(?!\w)",
     re.IGNORECASE,

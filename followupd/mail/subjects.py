@@ -9,11 +9,13 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from followupd.mail.patterns import lazy_pattern
+
 __all__ = ["AUTO_REPLY_SUBJECT", "CONTROL", "PREFIX", "RECEIPT_SUBJECT", "TAG", "base_subject", "skip_tags",
            "squeeze", "squeeze_any"]
 
 #: C0 and C1 control characters but tab, LF and CR (those are whitespace to ``str.split``).
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+CONTROL = lazy_pattern(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def base_subject(subject: str) -> str:
@@ -77,13 +79,13 @@ _RECEIPT_WORDS = (
 )
 _COLON = r"\s*[:\uff1a]"
 _COUNTER = r"(?:\s*\[\d{1,5}\]|\s*\(\d{1,5}\)|\^\d{1,5})?"
-PREFIX = re.compile(
+PREFIX = lazy_pattern(
     rf"\s*(?:(?:{_alternation(_REPLY_WORDS)}){_COUNTER}|{_alternation(_AUTO_REPLY_WORDS)}){_COLON}\s*",
     re.IGNORECASE,
 )
-TAG = re.compile(r"\s*\[[^\[\]]{0,80}\]\s*")
-AUTO_REPLY_SUBJECT = re.compile(rf"\s*(?:{_alternation(_AUTO_REPLY_WORDS)}){_COLON}", re.IGNORECASE)
-RECEIPT_SUBJECT = re.compile(rf"\s*(?:{_alternation(_RECEIPT_WORDS)}){_COLON}", re.IGNORECASE)
+TAG = lazy_pattern(r"\s*\[[^\[\]]{0,80}\]\s*")
+AUTO_REPLY_SUBJECT = lazy_pattern(rf"\s*(?:{_alternation(_AUTO_REPLY_WORDS)}){_COLON}", re.IGNORECASE)
+RECEIPT_SUBJECT = lazy_pattern(rf"\s*(?:{_alternation(_RECEIPT_WORDS)}){_COLON}", re.IGNORECASE)
 
 
 def skip_tags(subject: str) -> int:

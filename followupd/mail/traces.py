@@ -37,6 +37,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 
+from followupd.mail.patterns import lazy_pattern
+
 #: Fields that carry envelope recipients besides Delivered-To and X-Original-To (which headers.py reads with the
 #: RFC 5322 address parser, as before). Lower-case, as headers.py keys them.
 EXTRA_RECIPIENT_FIELDS = ("x-delivered-to", "envelope-to", "x-envelope-to", "x-forwarded-to", "x-forwarded-for")
@@ -48,11 +50,11 @@ TRACE_FETCH_FIELDS = ("DELIVERED-TO", "X-ORIGINAL-TO", "X-DELIVERED-TO", "ENVELO
 RECEIVED_FIELDS = ("RECEIVED",)
 
 # An addr-spec token: no spaces, brackets, quotes or separators; one "@" with text on both sides.
-_ADDR = re.compile(r"[^\s<>,;:\"()\[\]@]+@[^\s<>,;:\"()\[\]@]+")
+_ADDR = lazy_pattern(r"[^\s<>,;:\"()\[\]@]+@[^\s<>,;:\"()\[\]@]+")
 # RFC 5321 §4.4: ``For = CFWS "FOR" FWS ( Path / Mailbox )``; Exim writes the mailbox without angle brackets.
-_FOR = re.compile(r"(?:^|[\s)])for\s+<?([^\s<>;]+)>?", re.IGNORECASE)
-_COMMENT = re.compile(r"\([^()]*\)")
-_WITH_LMTP = re.compile(r"\bwith\s+LMTPS?A?\b", re.IGNORECASE)
+_FOR = lazy_pattern(r"(?:^|[\s)])for\s+<?([^\s<>;]+)>?", re.IGNORECASE)
+_COMMENT = lazy_pattern(r"\([^()]*\)")
+_WITH_LMTP = lazy_pattern(r"\bwith\s+LMTPS?A?\b", re.IGNORECASE)
 _LONGEST_FIELD = 4096  # a trace field longer than this is junk: cut before the regexes run
 
 

@@ -16,14 +16,14 @@ Pure: no network, no clock; the package computes dates from rules it ships with.
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterable
 from datetime import date
 from functools import lru_cache
 
 from followupd.errors import RegionError
+from followupd.mail.patterns import lazy_pattern
 
-_REGION = re.compile(r"(?P<country>[A-Za-z]{2,3})(?:-(?P<subdiv>[A-Za-z0-9]{1,4}))?")
+_REGION = lazy_pattern(r"(?P<country>[A-Za-z]{2,3})(?:-(?P<subdiv>[A-Za-z0-9]{1,4}))?")
 
 
 def normalise_region(code: str) -> str:

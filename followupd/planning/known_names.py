@@ -33,6 +33,8 @@ import json
 import re
 from dataclasses import dataclass
 
+from followupd.mail.patterns import lazy_pattern
+
 #: The most people whose names are kept; beyond it the least recently seen are forgotten (the engine prunes).
 MAX_PEOPLE = 5000
 #: Pruning goes down to this many, so it runs once per many new people rather than in every cycle.
@@ -57,7 +59,7 @@ _ROLE_WORDS = frozenset({
 })
 #: Role phrases that only show when the words are joined ("no reply", "do-not-reply", "Mail Delivery").
 _ROLE_JOINED = ("noreply", "donotreply", "mailerdaemon", "maildelivery", "helpdesk")
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_WORD = lazy_pattern(r"[^\W_]+", re.UNICODE)
 
 
 def clean_name(display: str, email: str = "") -> str:

@@ -15,6 +15,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from followupd.mail.headers import Address
+from followupd.mail.patterns import lazy_pattern
 
 __all__ = ["OwnerMatch", "match_owner", "split_owner", "split_owners"]
 
@@ -26,18 +27,18 @@ _ONE = rf"(?:{_EMAIL}|{_HANDLE}|{_NAME})"
 _JOIN = r"\s*(?:&|\+|/|,\s*(?:and\s+|und\s+|et\s+|y\s+)?|\band\b|\bund\b|\bet\b|\by\b)\s*"
 _OWNERS = rf"{_ONE}(?:{_JOIN}{_ONE}){{0,5}}"
 
-_PREFIX = re.compile(r"(?:action(?:\s+item)?|ai|todo|to-do|aufgabe|tâche|tarea|acción)\s*[:#-]\s*", re.IGNORECASE)
-_BRACKET = re.compile(rf"\[({_OWNERS})\]\s*:?\s*")
-_HANDLES = re.compile(rf"({_HANDLE}(?:{_JOIN}{_HANDLE})*)\s*:?\s*")
-_COLON = re.compile(rf"({_OWNERS})\s*[:\uff1a]\s+")
-_DASHED = re.compile(rf"({_OWNERS})\s+[-\u2013\u2014]\s+")
-_VERB = re.compile(
+_PREFIX = lazy_pattern(r"(?:action(?:\s+item)?|ai|todo|to-do|aufgabe|tâche|tarea|acción)\s*[:#-]\s*", re.IGNORECASE)
+_BRACKET = lazy_pattern(rf"\[({_OWNERS})\]\s*:?\s*")
+_HANDLES = lazy_pattern(rf"({_HANDLE}(?:{_JOIN}{_HANDLE})*)\s*:?\s*")
+_COLON = lazy_pattern(rf"({_OWNERS})\s*[:\uff1a]\s+")
+_DASHED = lazy_pattern(rf"({_OWNERS})\s+[-\u2013\u2014]\s+")
+_VERB = lazy_pattern(
     rf"({_OWNERS})\s+(?i:to|will|shall|should|is\s+going\s+to|wird|soll|kümmert\s+sich\s+um|übernimmt|va|doit"
     r"|s'occupe\s+de|se\s+charge\s+de|va\s+a|se\s+encarga\s+de|debe|tiene\s+que)\s+")
-_TRAILING = re.compile(
+_TRAILING = lazy_pattern(
     rf"\s*(?:\((?i:owner:\s*)?({_OWNERS})\)|[-\u2013\u2014,]?\s*(?i:owner|verantwortlich|responsable|propietario)\s*:\s*"
     rf"({_OWNERS})|\[(?i:owner:\s*)?({_OWNERS})\])\s*\.?$")
-_SPLIT = re.compile(_JOIN)
+_SPLIT = lazy_pattern(_JOIN)
 
 #: Capitalised words that start a line without naming anyone.
 _NOT_NAMES = frozenset({

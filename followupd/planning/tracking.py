@@ -18,12 +18,12 @@ is worse than following up on a different day than hoped.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from email.utils import parseaddr
 
+from followupd.mail.patterns import lazy_pattern
 from followupd.planning.cadence import add_business_days
 
 
@@ -60,10 +60,10 @@ _MONTHS: dict[str, int] = {
     **{name[:3]: number for number, name in enumerate(_MONTH_NAMES, start=1)},
     "sept": 9,
 }
-_RELATIVE = re.compile(r"(\d+)(d|bd|w)")
-_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
-_MONTH_DAY = re.compile(r"([a-z]+)[-_.]?(\d{1,2})")
-_DAY_MONTH = re.compile(r"(\d{1,2})[-_.]?([a-z]+)")
+_RELATIVE = lazy_pattern(r"(\d+)(d|bd|w)")
+_ISO = lazy_pattern(r"(\d{4})-(\d{2})-(\d{2})")
+_MONTH_DAY = lazy_pattern(r"([a-z]+)[-_.]?(\d{1,2})")
+_DAY_MONTH = lazy_pattern(r"(\d{1,2})[-_.]?([a-z]+)")
 
 #: The suffix that marks the user's own promise: ``me`` alone, or ``me`` + a separator + a date form.
 _OWN_COMMITMENT = "me"

@@ -9,7 +9,6 @@ transaction, which is what makes a crash at any point harmless: either the whole
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,13 +22,14 @@ from sqlalchemy.pool import NullPool
 
 from followupd.adapters.store import migrations
 from followupd.errors import StoreError
+from followupd.mail.patterns import lazy_pattern
 
 logger = logging.getLogger("followupd.adapters.store")  # logs as "followupd.store", as it always did
 
 MigrateMode = Literal["auto", "refuse"]
 MIGRATE_MODES: tuple[MigrateMode, ...] = ("auto", "refuse")
 # Lower case only, so the name never needs quoting rules explained to anyone (PostgreSQL folds to lower case).
-SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+SCHEMA_NAME = lazy_pattern(r"[a-z_][a-z0-9_]{0,62}")
 UPGRADE_COMMAND = "followupd db upgrade"
 
 
