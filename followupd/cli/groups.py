@@ -128,6 +128,8 @@ main.lazy.update({
                "database and never sends mail."),
     "explain": ("followupd.cli.threads", "Show a thread's timeline: every message that touched it, how it was read, "
                 "and the evidence."),
+    "items": ("followupd.cli.items", "List the action items of your meeting recaps (open ones, unless --all); "
+              "subcommands mark one done or drop it."),
     "note": ("followupd.cli.outbox", 'Keep a personal note on a thread ("ask how the move went"); templates can '
              'use it. "" clears it.'),
     "outbox": ("followupd.cli.outbox", "List follow-up drafts waiting for you; subcommands show, edit, approve, "

@@ -1,6 +1,6 @@
-"""Id prefixes as the user types them (``abc12``), turned into the one thread or follow-up they name.
+"""Id prefixes as the user types them (``abc12``), turned into the one thread, follow-up or action item they name.
 
-Why a module of its own: ``outbox``, ``snooze``, ``note``, ``preview`` and ``explain`` all take an id prefix, and
+Why a module of its own: ``outbox``, ``snooze``, ``note``, ``preview``, ``explain`` and ``items`` take an id prefix, and
 the rules (a clear error for none or several, a thread id standing for its waiting follow-up) must be the same
 for each. The database is asked through the store's report functions only.
 """
@@ -16,7 +16,7 @@ from followupd.cli.groups import State
 if TYPE_CHECKING:
     from followupd.adapters.store.reports import Session
 
-__all__ = ["resolve_id", "thread_id", "touch_id"]
+__all__ = ["item_id", "resolve_id", "thread_id", "touch_id"]
 
 
 def resolve_id(session: Session, model: type[Any], prefix: str, what: str, listing: str) -> str:
@@ -25,7 +25,8 @@ def resolve_id(session: Session, model: type[Any], prefix: str, what: str, listi
 
     prefix = prefix.strip()
     if not prefix:
-        raise click.BadParameter(f"give a {what} id (see `{listing}`)")
+        article = "an" if what[:1] in "aeiou" else "a"
+        raise click.BadParameter(f"give {article} {what} id (see `{listing}`)")
     matches = reports.ids_starting(session, model, prefix, limit=6)
     if not matches:
         raise click.BadParameter(f"no {what} with an id starting {prefix!r}; `{listing}` lists them")
@@ -59,3 +60,11 @@ def thread_id(state: State, prefix: str) -> str:
 
     with state.app(prefix).store.read() as session:
         return resolve_id(session, st.Thread, prefix, "thread", "followupd status")
+
+
+def item_id(state: State, prefix: str) -> str:
+    """An action item id prefix (``<thread>.a<nnn>``: a thread id alone names its first items ambiguously)."""
+    from followupd.adapters import store as st
+
+    with state.app(prefix).store.read() as session:
+        return resolve_id(session, st.ActionItem, prefix, "action item", "followupd items --all")

@@ -1,20 +1,14 @@
 """``followupd outbox [show|edit|approve|skip|stop]``, ``followupd snooze`` and ``followupd note``.
 
 Every command takes an id prefix (as shown by ``outbox`` and ``status``) and turns the user's wish into a queued
-request. If no daemon runs, the command takes the account lock and runs a cycle itself, which applies the request
-(and sends, withdraws or re-drafts as needed); if the daemon runs, it is woken with SIGUSR1 and the command waits
-for its answer. Either way exactly one process changes the mailbox.
+request, applied by exactly one process (see ``submit``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import email
 import email.policy
 import json
-import os
-import signal
-import time
 from datetime import datetime
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
@@ -26,7 +20,8 @@ from followupd.cli.ids import thread_id as _thread_id
 from followupd.cli.ids import touch_id as _touch_id
 from followupd.cli.lazy import LazyGroup, lazy_module
 from followupd.cli.shapes import clip, local, render_table, touch_json
-from followupd.errors import FollowupdError, LeaseHeldError, LockError
+from followupd.cli.submit import REQUEST_JSON_HELP, submit
+from followupd.errors import FollowupdError
 from followupd.planning.cadence import parse_duration
 
 # Imported when a command runs, not when `followupd outbox --help` lists them: the store brings SQLAlchemy, the
@@ -37,12 +32,6 @@ if TYPE_CHECKING:
 else:
     st = lazy_module("followupd.adapters.store")
     rq = lazy_module("followupd.engine.requests")
-
-WAIT_FOR_DAEMON_SECONDS = 60.0
-#: The help of ``--json`` on the commands that queue a request (a contract: fields are added, never renamed).
-REQUEST_JSON_HELP = ("Print one JSON object: request (its number), kind, target (the follow-up or thread id), "
-                     "applied (false: queued for the running followupd), ok and result (its one-line outcome; "
-                     "null until applied). Exit codes are as without --json.")
 
 
 def _why(entry: dict[str, Any]) -> str:
@@ -81,73 +70,6 @@ def outbox(ctx: click.Context, show_all: bool, as_json: bool) -> None:
              e["template"], local(datetime.fromisoformat(e["created"]), tz),
              clip(_why(e), 70)] for e in entries]
     click.echo(render_table(["ID", "STATE", "TO", "SUBJECT", "TOUCH", "TEMPLATE", "CREATED", "WHY"], rows))
-
-
-def _daemon_pid(app: Any) -> int | None:
-    try:
-        text = app.lock().path.read_text().strip()
-        return int(text) if text else None
-    except (OSError, ValueError):
-        return None
-
-
-def submit(state: State, kind: str, target: str, *, argument: str = "", flag: bool = False,
-           as_json: bool = False) -> None:
-    """Queue the request, get it applied (by this process or the daemon), print its result (``as_json``: the
-    object documented in :data:`REQUEST_JSON_HELP`)."""
-    from followupd.adapters.store import reports
-
-    app = state.app()
-    with app.store.transaction() as session:
-        request_id = rq.queue_request(session, kind=kind, target=target, now=app.clock.now(), argument=argument,
-                                   flag=flag).id
-    try:
-        with app.exclusive() as fence:
-            try:
-                app.cycle(fence=fence)
-            except FollowupdError as exc:
-                _apply_offline(app)
-                click.echo(f"warning: could not reach the mailbox ({exc}); the rest happens on the next cycle",
-                           err=True)
-    except LockError as exc:
-        # The lock file names the local daemon; a lease held elsewhere means another host: it applies the
-        # request on its next cycle, and a pid read here could be a stale one of an unrelated process.
-        pid = None if isinstance(exc, LeaseHeldError) else _daemon_pid(app)
-        if pid:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGUSR1)
-        deadline = time.monotonic() + WAIT_FOR_DAEMON_SECONDS
-        while time.monotonic() < deadline and not _done(app, request_id):
-            time.sleep(0.3)
-    with app.store.read() as session:
-        request = reports.find_request(session, request_id)
-        assert request is not None
-        done, ok, result = request.done_at is not None, request.ok, request.result
-    if as_json:
-        click.echo(json.dumps({"request": request_id, "kind": kind, "target": target, "applied": done,
-                               "ok": ok if done else None, "result": result if done else None}, indent=2))
-    elif not done:
-        click.echo("queued: the running followupd will apply it on its next cycle")
-    else:
-        click.echo(result)
-    if done and not ok:
-        raise SystemExit(2)
-
-
-def _apply_offline(app: Any) -> None:
-    """No mailbox: still apply the database side now (the drafts follow on the next cycle)."""
-    from followupd.engine.requests import apply_requests
-
-    with app.store.transaction() as session:
-        apply_requests(session, app.config, app.clock.now())
-
-
-def _done(app: Any, request_id: int) -> bool:
-    from followupd.adapters.store import reports
-
-    with app.store.read() as session:
-        request = reports.find_request(session, request_id)
-        return request is not None and request.done_at is not None
 
 
 @outbox.command("show")

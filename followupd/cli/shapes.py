@@ -1,20 +1,24 @@
-"""The public JSON shapes of threads and follow-ups, and the small text helpers every listing shares.
+"""The public JSON shapes of threads, follow-ups and action items, and the small text helpers every listing shares.
 
-Why a module of its own: ``status``, ``explain`` and ``outbox`` print the same thread and follow-up shapes, and
+Why a module of its own: ``status``, ``explain``, ``outbox`` and ``items`` print the same shapes, and
 scripts read them (a contract: fields are added, never renamed), so they are written once, here, away from the
 commands. No I/O and no database: ORM rows in, plain values out.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
+
+from followupd.planning.lifecycle.items import OPEN_ITEM_STATES
 
 if TYPE_CHECKING:
     from followupd.adapters import store as st
 
-__all__ = ["clip", "iso", "local", "render_table", "thread_json", "touch_json"]
+__all__ = ["clip", "is_overdue", "iso", "item_closing", "item_json", "items_summary", "local", "owner_text",
+           "render_table", "thread_json", "touch_json"]
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -87,3 +91,53 @@ def touch_json(touch: st.Touch) -> dict[str, Any]:
         "sent_by_followupd": touch.sent_by_followupd,
         "reason": touch.reason or None,
     }
+
+
+def item_json(item: st.ActionItem) -> dict[str, Any]:
+    """The public JSON shape of a meeting recap's action item, the same in ``items``, ``status`` and ``explain``
+    (a contract: exactly these fields; ``owner.email`` is null when the recap's words matched no recipient)."""
+    return {
+        "id": item.id,
+        "thread_id": item.thread_id,
+        "owner": {"email": item.owner_email, "name": item.owner_name or None},
+        "task": item.task,
+        "due": item.due.isoformat() if item.due is not None else None,
+        "state": str(item.state),
+        "evidence": item.evidence,
+        "problems": list(item.problems or ()),
+    }
+
+
+def item_closing(item: st.ActionItem) -> dict[str, Any]:
+    """How an item closed, for ``explain``: when, by whom (an address, or "you" from the CLI), with what words,
+    and whether it is only probable (someone else said it was done for the owner). Nulls while it is open."""
+    return {
+        "closed_at": iso(item.closed_at),
+        "closed_by": item.closed_by or None,
+        "outcome": item.outcome or None,
+        "probable": item.probable,
+    }
+
+
+def is_overdue(item: st.ActionItem, today: date) -> bool:
+    """Still followed up and its date has passed (the owner's own day counts as on time)."""
+    return item.state in OPEN_ITEM_STATES and item.due is not None and item.due < today
+
+
+def owner_text(item: st.ActionItem) -> str:
+    """The owner as a listing shows it; an owner the recap named but no recipient matched says so."""
+    if item.owner_email is None:
+        return f"{item.owner_name or '?'} (no recipient matched)"
+    return f"{item.owner_name} <{item.owner_email}>" if item.owner_name else item.owner_email
+
+
+def items_summary(items: Iterable[st.ActionItem], today: date) -> str:
+    """One recap's items in a few words for ``status``: "2 of 3 items open (1 overdue)"."""
+    rows = list(items)
+    if not rows:
+        return "no action items"
+    still = [item for item in rows if item.state in OPEN_ITEM_STATES]
+    overdue = sum(is_overdue(item, today) for item in still)
+    noun = "item" if len(rows) == 1 else "items"
+    text = f"{len(still)} {noun} open" if len(still) == len(rows) else f"{len(still)} of {len(rows)} {noun} open"
+    return text + (f" ({overdue} overdue)" if overdue else "")

@@ -95,3 +95,14 @@ def hidden_note(hidden: int, selection: Selection) -> str:
     if selection.states == OPEN_STATES:
         return f"{hidden} closed thread(s) not shown; `followupd status --all` lists every thread."
     return f"{hidden} thread(s) in other states not shown; `followupd status --all` lists every thread."
+
+
+def item_problems(items: Iterable[st.ActionItem]) -> list[str]:
+    """A recap's items' problems for the PROBLEMS column, each led by its item's short id ("a002: ..."), so an
+    owner nobody matched shows beside the thread's own problems instead of only in `followupd items`."""
+    return [f"{_short_id(item.id)}: {problem}" for item in items for problem in (item.problems or ())]
+
+
+def _short_id(item_id: str) -> str:
+    """``<thread>.a002`` -> ``a002``: the thread's id is on the same row already."""
+    return item_id.rpartition(".")[2] or item_id

@@ -8,13 +8,25 @@ and follow-ups are in ``shapes``; which threads ``status`` lists, in ``status_vi
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from followupd.cli.groups import State, handle_errors, main
 from followupd.cli.lazy import lazy_module
-from followupd.cli.shapes import clip, iso, local, render_table, thread_json, touch_json
+from followupd.cli.shapes import (
+    clip,
+    iso,
+    item_closing,
+    item_json,
+    items_summary,
+    local,
+    owner_text,
+    render_table,
+    thread_json,
+    touch_json,
+)
 
 # Imported when first used: the store brings SQLAlchemy, which `followupd --help` must not load.
 if TYPE_CHECKING:
@@ -55,17 +67,24 @@ def status(state: State, as_json: bool, show_all: bool, states: tuple[str, ...])
             total += len(threads)
             threads = [t for t in threads if selection.includes(t.state)]
             drafts = reports.waiting_drafts(session, sv.DRAFT_WAITING_STATES)
+            recaps = reports.items_by_thread(session) if any(t.kind == st.ACTIONS for t in threads) else {}
             tz = app.config.identity.timezone
+            today = app.clock.now().astimezone(tz).date()
             for t in threads:
                 waiting_since = sv.draft_waiting_since(t.state, drafts.get(t.id, ()))
+                its_items = recaps.get(t.id, [])
                 entries.append({**thread_json(t), "account": app.name, "account_state": health.state,
-                                "draft_waiting_since": iso(waiting_since)})
+                                "draft_waiting_since": iso(waiting_since),
+                                "items": [item_json(item) for item in its_items]})
                 who = ", ".join(p["email"] for p in t.participants()) or "-"
                 state_text = t.state + (" (probable)" if t.state == st.REPLIED and t.reply_probable else "")
+                if t.kind == st.ACTIONS:
+                    state_text += f", {items_summary(its_items, today)}"
+                problems = [*t.problems, *sv.item_problems(its_items)]
                 rows.append(([app.name] if len(apps) > 1 else []) + [
                     t.id, state_text, clip(who, 30), clip(t.subject or "(no subject)", 40),
                     local(t.sent_at, tz, "%d %b %Y"), str(t.touches), sv.next_text(t.next_due, waiting_since, tz),
-                    "; ".join(t.problems)])
+                    "; ".join(problems)])
         if not as_json:
             _echo_health(app, health, several=len(apps) > 1)
     if as_json:
@@ -235,13 +254,15 @@ def explain(state: State, thread: str, as_json: bool) -> None:
                     for e in events]
         touches = [touch_json(t) for t in row.touch_rows]
         summary = thread_json(row)
+        recap = [{**item_json(item), **item_closing(item)} for item in row.item_rows]
+        owners = [owner_text(item) for item in row.item_rows]
         sent_at, next_due, event_times = row.sent_at, row.next_due, [e.at for e in events]
         learned = recipient_offset(row, app.config)
         names = learned_for(session, [Address(p["email"], p.get("name", "")) for p in row.participants()])
     if as_json:
         greeting = [{"email": email, "name": name, "source": source} for email, name, source in names]
         click.echo(json.dumps({"thread": summary, "timeline": timeline, "touches": touches,
-                               "greeting_names": greeting}, indent=2))
+                               "greeting_names": greeting, "items": recap}, indent=2))
         return
     click.echo(f"{summary['id']}  {summary['subject'] or '(no subject)'}")
     click.echo(f"  sent {local(sent_at, tz, '%a %d %b %Y %H:%M')} to {', '.join(summary['recipients']) or '-'}")
@@ -256,9 +277,33 @@ def explain(state: State, thread: str, as_json: bool) -> None:
         click.echo(f"  greets {email} as {name} ({describe_source(source)})")
     for problem in summary["problems"]:
         click.echo(f"  problem: {problem}")
+    if summary["kind"] == st.ACTIONS:
+        _echo_items(recap, owners, tz)
     click.echo("")
     for entry, at in zip(timeline, event_times, strict=True):
         click.echo(f"  {local(at, tz, '%a %d %b %Y %H:%M')}  {entry['kind']:<16} {entry['evidence']}")
+
+
+def _echo_items(recap: list[dict[str, Any]], owners: list[str], tz: Any) -> None:
+    """A recap's items as they were read: the line each came from, its owner, date and state, and how it
+    closed."""
+    if not recap:
+        click.echo("  action items: none read from this recap")
+        return
+    click.echo(f"  action items ({len(recap)}):")
+    for entry, owner in zip(recap, owners, strict=True):
+        click.echo(f"    {entry['id']}  {entry['state']}  {owner}: {entry['task']}")
+        click.echo(f"      due: {entry['due'] or '- (none given)'}")
+        click.echo(f"      read from: {entry['evidence'] or '-'}")
+        for problem in entry["problems"]:
+            click.echo(f"      problem: {problem}")
+        if entry["closed_at"]:
+            closed = local(datetime.fromisoformat(entry["closed_at"]), tz, "%a %d %b %Y %H:%M")
+            how = f"      closed {closed} by {entry['closed_by'] or '-'}"
+            click.echo(how + (f": {entry['outcome']}" if entry["outcome"] else "")
+                       + (" (probable)" if entry["probable"] else ""))
+        elif entry["outcome"]:  # holding: the owner's words that moved the date
+            click.echo(f"      last answer: {entry['outcome']}")
 
 
 def _recipient_clock_line(config: Config, learned: tuple[str, int] | None, sample: bool) -> str:

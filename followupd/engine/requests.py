@@ -1,4 +1,5 @@
-"""What the user asks from the CLI (approve, skip, stop, snooze, note, edit), applied by the one writer.
+"""What the user asks from the CLI (approve, skip, stop, snooze, note, edit, an action item done or dropped),
+applied by the one writer.
 
 The CLI only queues a ``Request`` row; whoever holds the account lock applies pending requests at the start of
 its cycle, inside the cycle's transaction. So a running daemon and a CLI command can never race over the same
@@ -20,11 +21,13 @@ from followupd.engine.drafts import replan_thread
 from followupd.errors import RequestRefused
 from followupd.planning import lifecycle
 from followupd.planning.cadence import parse_duration
+from followupd.planning.lifecycle import items
 
 logger = logging.getLogger(__name__)
 
 APPROVE, SKIP, STOP, SNOOZE, NOTE, EDIT = "approve", "skip", "stop", "snooze", "note", "edit"
-REQUEST_KINDS = (APPROVE, SKIP, STOP, SNOOZE, NOTE, EDIT)
+ITEM_DONE, ITEM_DROP = "item_done", "item_drop"
+REQUEST_KINDS = (APPROVE, SKIP, STOP, SNOOZE, NOTE, EDIT, ITEM_DONE, ITEM_DROP)
 
 
 def queue_request(session: Session, *, kind: str, target: str, now: datetime, argument: str = "",
@@ -136,6 +139,45 @@ def _edit(session: Session, config: Config, request: st.Request, now: datetime) 
     return "draft updated in your Drafts folder"
 
 
+def _item_done(session: Session, config: Config, request: st.Request, now: datetime) -> str:
+    return _close_item(session, request, now, dropped=False)
+
+
+def _item_drop(session: Session, config: Config, request: st.Request, now: datetime) -> str:
+    return _close_item(session, request, now, dropped=True)
+
+
+def _close_item(session: Session, request: st.Request, now: datetime, *, dropped: bool) -> str:
+    """``followupd items done|drop ID``: the item closes once, with an audit event; the owner's check-in still
+    waiting in Drafts goes when none of their items is open any more, and the recap's thread closes (withdrawing
+    whatever still waits) when no item at all is."""
+    item = session.get(st.ActionItem, request.target)
+    if item is None:
+        raise RequestRefused(f"action item {request.target} no longer exists")
+    thread = item.thread
+    change = items.user_drop if dropped else items.user_done
+    if not change(item, at=now):
+        raise RequestRefused(f"action item {item.id} is already {item.state}"
+                             + (f" ({item.outcome})" if item.outcome else ""))
+    who = item.owner_email or item.owner_name or "nobody matched"
+    verb = "dropped" if dropped else "marked done"
+    st.add_event(session, thread, at=now, kind="item_dropped" if dropped else "item_done",
+                 message_id=f"request-{request.id}", detail=f"you {verb} {item.id} ({who}: {item.task})")
+    result = f"{item.id} {verb}"
+    owner = item.owner_email
+    if owner and not any(items.is_open(other) for other in thread.item_rows if other.owner_email == owner):
+        withdrawn = items.withdraw_checkins(thread.touch_rows, owner, now, f"no action item of {owner} is open")
+        if withdrawn:
+            result += f"; the check-in waiting for {owner} is withdrawn"
+    if items.settle(thread, thread.item_rows, now=now):
+        st.add_event(session, thread, at=now, kind="items_closed", message_id=f"request-{request.id}",
+                     detail=f"{thread.state}: {thread.state_reason}")
+        return result + f"; every action item is closed, so the thread is {thread.state}"
+    still = sum(items.is_open(other) for other in thread.item_rows)
+    return result + f"; {still} item(s) of the recap still open"
+
+
 _HANDLERS: dict[str, Callable[[Session, Config, st.Request, datetime], str]] = {
     APPROVE: _approve, SKIP: _skip, STOP: _stop, SNOOZE: _snooze, NOTE: _note, EDIT: _edit,
+    ITEM_DONE: _item_done, ITEM_DROP: _item_drop,
 }

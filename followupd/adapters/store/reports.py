@@ -11,12 +11,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from followupd.adapters import store as st
 
-__all__ = ["Session", "find_request", "find_thread", "find_touch", "has_id_prefix", "ids_starting",
-           "next_future_due", "touches_starting", "waiting_drafts"]
+__all__ = ["Session", "action_items", "find_item", "find_request", "find_thread", "find_touch", "has_id_prefix",
+           "ids_starting", "items_by_thread", "next_future_due", "touches_starting", "waiting_drafts"]
 
 # ``Session`` (in __all__) is what every function here takes, the session of ``Store.read()`` or
 # ``Store.transaction()``; code outside the store names the type through this module, never through SQLAlchemy.
@@ -30,11 +30,33 @@ def find_touch(session: Session, touch_id: str) -> st.Touch | None:
     return session.get(st.Touch, touch_id)
 
 
+def find_item(session: Session, item_id: str) -> st.ActionItem | None:
+    return session.get(st.ActionItem, item_id)
+
+
+def action_items(session: Session, states: tuple[str, ...] | None = None) -> list[st.ActionItem]:
+    """Every meeting recap's action items (only those in ``states``, if given), in id order, each with its thread
+    loaded (``followupd items`` shows the thread's state and subject without a query per item)."""
+    query = select(st.ActionItem).options(joinedload(st.ActionItem.thread)).order_by(st.ActionItem.id)
+    if states is not None:
+        query = query.where(st.ActionItem.state.in_(states))
+    return list(session.scalars(query))
+
+
+def items_by_thread(session: Session) -> dict[str, list[st.ActionItem]]:
+    """Every action item, by thread id, in number order: ``status`` shows them with their recap in one query
+    instead of one per thread."""
+    found: dict[str, list[st.ActionItem]] = {}
+    for item in session.scalars(select(st.ActionItem).order_by(st.ActionItem.thread_id, st.ActionItem.number)):
+        found.setdefault(item.thread_id, []).append(item)
+    return found
+
+
 def find_request(session: Session, request_id: int) -> st.Request | None:
     return session.get(st.Request, request_id)
 
 
-def ids_starting(session: Session, model: type[st.Thread] | type[st.Touch], prefix: str, *,
+def ids_starting(session: Session, model: type[st.Thread] | type[st.Touch] | type[st.ActionItem], prefix: str, *,
                  limit: int) -> list[str]:
     """Up to ``limit`` ids of ``model`` rows that start with ``prefix`` (taken literally: no LIKE wildcards)."""
     column = model.id
