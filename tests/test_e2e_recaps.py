@@ -341,3 +341,21 @@ def test_an_owner_who_bounced_gets_no_check_in_and_their_item_says_why(account: 
     account.poll(now=datetime(2026, 12, 10, 16, 0, tzinfo=UTC))
     assert DAVE not in drafts_to(account) and BOB in drafts_to(account)
     assert next(t for t in account.status() if t["message_id"] == recap_id)["state"] == "waiting"
+
+
+def test_closing_one_of_an_owners_items_by_hand_redrafts_their_check_in_about_the_rest(account: Account) -> None:
+    send_recap(account)
+    monday = datetime(2026, 12, 14, 16, 0, tzinfo=UTC)  # Carol is asked about her two items
+    for day in (7, 10, 11):
+        account.poll(now=datetime(2026, 12, day, 16, 0, tzinfo=UTC))
+    account.poll(now=monday)
+    assert "update the forecast" in body(drafts_to(account)[CAROL])
+    forecast = next(i["id"] for i in items(account) if i["task"] == "update the forecast")
+    result = account.run("items", "done", forecast, now=monday + timedelta(minutes=5)).stdout
+    assert "withdrawn" in result
+    account.poll(now=monday + timedelta(minutes=10))
+    assert CAROL not in drafts_to(account)  # her venue is due the 15th: asked the next business day
+    account.poll(now=datetime(2026, 12, 16, 16, 0, tzinfo=UTC))
+    carol = body(drafts_to(account)[CAROL])  # a fresh check-in: only what is still open
+    assert "book the venue" in carol and "update the forecast" not in carol
+    assert len([d for d in account.drafts() if d["To"] and CAROL in d["To"]]) == 1

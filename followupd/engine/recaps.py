@@ -130,9 +130,9 @@ def apply_answer(session: Session, thread: st.Thread, *, sender: str, raw: bytes
         for item, sentence in on_behalf:
             if item_states.done([item], by=sender, evidence=sentence, at=at, probable=True):
                 said.append(f"{sender} says {item.owner_email}'s item is done: {sentence}")
-                if not any(item_states.is_open(other) for other in owner_items(thread, item.owner_email or "")):
-                    item_states.withdraw_checkins(thread.touch_rows, item.owner_email or "", now,
-                                                  f"{sender} said it is done")
+                # Their waiting check-in lists it: it goes, and a fresh one about what is left comes next cycle.
+                item_states.withdraw_checkins(thread.touch_rows, item.owner_email or "", now,
+                                              f"{sender} said {item.id} is done")
     for line in said:
         st.add_event(session, thread, at=at, kind="items_answered", message_id=message_id, detail=line)
     if item_states.settle(thread, thread.item_rows, now=now):

@@ -140,14 +140,14 @@ def _edit(session: Session, config: Config, request: st.Request, now: datetime) 
 
 
 def _item_done(session: Session, config: Config, request: st.Request, now: datetime) -> str:
-    return _close_item(session, request, now, dropped=False)
+    return _close_item(session, config, request, now, dropped=False)
 
 
 def _item_drop(session: Session, config: Config, request: st.Request, now: datetime) -> str:
-    return _close_item(session, request, now, dropped=True)
+    return _close_item(session, config, request, now, dropped=True)
 
 
-def _close_item(session: Session, request: st.Request, now: datetime, *, dropped: bool) -> str:
+def _close_item(session: Session, config: Config, request: st.Request, now: datetime, *, dropped: bool) -> str:
     """``followupd items done|drop ID``: the item closes once, with an audit event; the owner's check-in still
     waiting in Drafts goes when none of their items is open any more, and the recap's thread closes (withdrawing
     whatever still waits) when no item at all is."""
@@ -165,14 +165,19 @@ def _close_item(session: Session, request: st.Request, now: datetime, *, dropped
                  message_id=f"request-{request.id}", detail=f"you {verb} {item.id} ({who}: {item.task})")
     result = f"{item.id} {verb}"
     owner = item.owner_email
-    if owner and not any(items.is_open(other) for other in thread.item_rows if other.owner_email == owner):
-        withdrawn = items.withdraw_checkins(thread.touch_rows, owner, now, f"no action item of {owner} is open")
-        if withdrawn:
-            result += f"; the check-in waiting for {owner} is withdrawn"
+    if owner:
+        # A check-in still waiting lists the item just closed: it goes. With other items of theirs open, the
+        # next cycle drafts a fresh one about those (a withdrawn check-in never counted as a step).
+        left = any(items.is_open(other) for other in thread.item_rows if other.owner_email == owner)
+        why = f"{item.id} was closed by you" if left else f"no action item of {owner} is open"
+        if items.withdraw_checkins(thread.touch_rows, owner, now, why):
+            result += f"; the check-in waiting for {owner} is withdrawn" + (
+                " (a new one will list their other open items)" if left else "")
     if items.settle(thread, thread.item_rows, now=now):
         st.add_event(session, thread, at=now, kind="items_closed", message_id=f"request-{request.id}",
                      detail=f"{thread.state}: {thread.state_reason}")
         return result + f"; every action item is closed, so the thread is {thread.state}"
+    replan_thread(session, thread, config, now)
     still = sum(items.is_open(other) for other in thread.item_rows)
     return result + f"; {still} item(s) of the recap still open"
 
