@@ -437,7 +437,7 @@ _REASON_WORDS = lazy_pattern(
 
 
 def _code_status(code: re.Match[str]) -> str:
-    return ".".join(code.groups()) if code.re is ENHANCED else f"{code.group(1)}.0.0"
+    return ".".join(code.groups()) if code.re.pattern == ENHANCED.pattern else f"{code.group(1)}.0.0"
 
 
 def _line_at(text: str, begin: int, end: int) -> str:

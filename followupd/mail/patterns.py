@@ -4,7 +4,8 @@ Why: followupd's readers (dates, intents, out-of-office notices, bounces, owners
 patterns, and compiling them all at import cost about 0.2 s of every ``followupd`` process, including commands
 such as ``status`` that never read a message. A :func:`lazy_pattern` behaves as the compiled pattern; the first
 attribute asked of it compiles it, and its methods are then kept on the object, so later calls cost what a
-compiled pattern's do. Never pass one to ``re.sub(pattern, ...)``: call its own methods (``PATTERN.sub(...)``).
+compiled pattern's do. Never pass one to ``re.sub(pattern, ...)``: call its own methods (``PATTERN.sub(...)``);
+and a match's ``.re`` is the compiled pattern, not this object: compare ``.pattern`` strings, never identity.
 """
 
 from __future__ import annotations
