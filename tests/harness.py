@@ -18,6 +18,7 @@ from email.message import Message
 from pathlib import Path
 from typing import Any
 
+import forkserver
 from dovecot import DovecotServer, MailUser
 
 PASSWORD_ENV = "FOLLOWUPD_TEST_PASSWORD"
@@ -115,8 +116,12 @@ class Account:
     def run(self, *args: str, now: datetime | None = None, check: bool = True, timeout: float = 60,
             **extra_env: str) -> subprocess.CompletedProcess[str]:
         """``followupd --config ... ARGS`` as a subprocess; ``check`` asserts exit 0 with its output shown."""
-        proc = subprocess.run([*followupd_command(), "--config", str(self.config_path), *args],
-                              env=self.env(now, **extra_env), capture_output=True, text=True, timeout=timeout)
+        argv = ["--config", str(self.config_path), *args]
+        if forkserver.enabled() and args[-1:] != ("run",) and "run" not in args[:3]:
+            proc = forkserver.run(argv, env=self.env(now, **extra_env), timeout=timeout)
+        else:  # the daemon is exec'd: its start-up is part of what the daemon tests look at
+            proc = subprocess.run([*followupd_command(), *argv], env=self.env(now, **extra_env), capture_output=True,
+                                  text=True, timeout=timeout)
         if check and proc.returncode != 0:
             raise AssertionError(f"followupd {' '.join(args)} exited {proc.returncode}\n"
                                  f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
