@@ -35,6 +35,15 @@ def followupd_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "followupd.cli"]
 
 
+def run_followupd(args: list[str], *, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """``followupd ARGS`` in a process of its own, its output captured as text: forked from a process that has
+    imported followupd (tests/forkserver.py), or exec'd when that is turned off. Not for ``run``: the daemon tests
+    exec the daemon themselves."""
+    if forkserver.enabled():
+        return forkserver.run(args, env=env, timeout=timeout)
+    return subprocess.run([*followupd_command(), *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
 def default_config(user: MailUser, workdir: Path, *, cadence: str | None = None, extra: str = "") -> str:
     local, _, domain = user.address.partition("@")
     cadence_section = cadence if cadence is not None else """

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from dovecot import DovecotServer
-from harness import PASSWORD_ENV, SHARED_ENV, followupd_command
+from harness import PASSWORD_ENV, SHARED_ENV, followupd_command, run_followupd
 from mailfactory import make_message
 
 from followupd.config import parse_accounts
@@ -170,8 +170,7 @@ jitter = "0m"
         return env
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([*followupd_command(), "--config", str(self.config_path), *args], env=self.env(),
-                              capture_output=True, text=True, timeout=60)
+        proc = run_followupd(["--config", str(self.config_path), *args], env=self.env())
         if check and proc.returncode != 0:
             raise AssertionError(f"followupd {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
         return proc

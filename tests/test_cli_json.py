@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email
 import json
+import os
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 import click
 import pytest
 from dovecot import DovecotServer, MailUser
-from harness import Account, followupd_command
+from harness import Account, run_followupd
 from mailfactory import make_message
 
 BOB = "bob@example.org"
@@ -130,8 +131,7 @@ def test_db_upgrade_json_says_what_it_did(account: Account) -> None:
 
 def _followupd(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """Without a config file (templates work on a fresh install too)."""
-    return subprocess.run([*followupd_command(), "--config", str(tmp_path / "none.toml"), *args],
-                          capture_output=True, text=True, timeout=60)
+    return run_followupd(["--config", str(tmp_path / "none.toml"), *args], env=dict(os.environ))
 
 
 def test_templates_list_and_check_json_without_a_config(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from dovecot import DovecotServer, MailUser
-from harness import Account, default_config, followupd_command
+from harness import Account, default_config, followupd_command, run_followupd
 from mailfactory import make_message
 
 from followupd.compose.coverage import coverage_problems
@@ -143,8 +143,7 @@ def cli(tmp_path: Path, *args: str, config: Path) -> subprocess.CompletedProcess
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FOLLOWUPD_", "XDG_"))}
     env["HOME"] = str(tmp_path / "home")
     env["FOLLOWUPD_TEST_PASSWORD"] = "unused"
-    return subprocess.run([*followupd_command(), "--config", str(config), *args], env=env, capture_output=True,
-                          text=True, timeout=60, check=False)
+    return run_followupd(["--config", str(config), *args], env=env)
 
 
 def test_templates_check_reads_the_active_cadence(tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from dovecot import MailUser
-from harness import PASSWORD_ENV, default_config, followupd_command
+from harness import PASSWORD_ENV, default_config, run_followupd
 from sqlalchemy import MetaData, create_engine, select, text
 
 from followupd.adapters import store as st
@@ -133,8 +133,7 @@ def write_config(workdir: Path, url: str, database_extra: str = "") -> Path:
 def followupd(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {"PATH": "/usr/bin:/bin", PASSWORD_ENV: "unused", "HOME": str(config.parent),
            "XDG_DATA_HOME": str(config.parent / "data")}
-    return subprocess.run([*followupd_command(), "--config", str(config), *args], env=env, capture_output=True,
-                          text=True, timeout=60)
+    return run_followupd(["--config", str(config), *args], env=env)
 
 
 def add_thread(store: st.Store, thread_id: str = "t1") -> None:

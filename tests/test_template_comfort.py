@@ -7,13 +7,12 @@ Pure where it can be (rendering, loading); the check command runs as the real ``
 from __future__ import annotations
 
 import os
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from harness import followupd_command
+from harness import run_followupd
 
 from followupd.compose.checks import find_problems
 from followupd.compose.library import TemplateLibrary
@@ -80,8 +79,7 @@ def test_templates_check_on_a_broken_file_prints_its_error_and_its_warnings(tmp_
     path = write(tmp_path / "tpl", "first/x.txt", "Subject: hi\n\nHi {{ frist_name }},\nPlease reply ASAP!!\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FOLLOWUPD_", "XDG_"))}
     env["HOME"] = str(tmp_path / "home")
-    result = subprocess.run([*followupd_command(), "--config", str(tmp_path / "none.toml"), "templates", "check",
-                             str(path)], env=env, capture_output=True, text=True, timeout=60, check=False)
+    result = run_followupd(["--config", str(tmp_path / "none.toml"), "templates", "check", str(path)], env=env)
     assert result.returncode == 2
     lines = result.stdout.splitlines()
     assert lines[0].startswith(f"{path}:3: error: unknown variable 'frist_name'; did you mean 'first_name'?")

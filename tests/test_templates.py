@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from dovecot import DovecotServer, MailUser
-from harness import Account, followupd_command
+from harness import Account, run_followupd
 from mailfactory import make_message
 
 from followupd.compose.checks import Problem, check_library, check_variants, find_problems
@@ -76,8 +76,7 @@ def cli(tmp_path: Path, *args: str, config: Path | None = None, now: datetime | 
     if now is not None:
         env["FOLLOWUPD_NOW"] = now.isoformat()
     config = config or tmp_path / "no-config-here.toml"
-    return subprocess.run([*followupd_command(), "--config", str(config), *args], env=env, capture_output=True,
-                          text=True, timeout=60, check=False)
+    return run_followupd(["--config", str(config), *args], env=env)
 
 
 def problems_of(root: Path, tone: ToneSettings | None = None) -> list[Problem]:
