@@ -58,7 +58,7 @@ def test_help_lists_lazily_loaded_commands_exactly_as_when_they_are_imported(tmp
     _, eager = _modules_after(["--help"], tmp_path, preload=preload)
     assert lazy == eager
     _, eager_outbox = _modules_after(["outbox", "--help"], tmp_path, preload=preload)
-    for name in ("db", "doctor", "items", "note", "snooze", "templates", "outbox", "status", "poll"):
+    for name in ("db", "doctor", "items", "note", "snooze", "stats", "templates", "outbox", "status", "poll"):
         assert f"\n  {name} " in lazy
     _, lazy_outbox = _modules_after(["outbox", "--help"], tmp_path)
     assert lazy_outbox == eager_outbox
@@ -100,6 +100,10 @@ url = "sqlite:///{tmp_path / 'state.db'}"
     assert json.loads(output) == []
     assert "sqlalchemy" in modules  # it did read the database
     assert _loaded(modules, HEAVY_FOR_STATUS) == []
+    # `stats` is as light: it reads the same database and computes, nothing more.
+    modules, output = _modules_after(["--config", str(config), "stats", "--json"], tmp_path)
+    assert [entry["tracked"] for entry in json.loads(output)] == [0]
+    assert "followupd.planning.stats" in modules and _loaded(modules, HEAVY_FOR_STATUS) == []
 
 
 def test_python_dash_m_runs_lazily_loaded_commands_too() -> None:

@@ -145,5 +145,7 @@ main.lazy.update({
     "status": ("followupd.cli.threads", "Show tracked threads: who owes a reply, since when, how many touches, what "
                "is next; and whether each account is working (ok) or failing and being retried (degraded). Open "
                "threads only, unless --all or --state."),
+    "stats": ("followupd.cli.stats", "Show how well following up works: threads tracked, reply rate, replies by "
+              "follow-up number and by template, median time to a reply, declines and bounces."),
     "templates": ("followupd.cli.templates", "Check follow-up templates, and list which ones are active."),
 })

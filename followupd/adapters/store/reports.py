@@ -11,12 +11,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from followupd.adapters import store as st
+from followupd.planning.stats import StatsThread, StatsTouch
 
 __all__ = ["Session", "action_items", "find_item", "find_request", "find_thread", "find_touch", "has_id_prefix",
-           "ids_starting", "items_by_thread", "next_future_due", "touches_starting", "waiting_drafts"]
+           "ids_starting", "items_by_thread", "next_future_due", "stats_threads", "touches_starting",
+           "waiting_drafts"]
 
 # ``Session`` (in __all__) is what every function here takes, the session of ``Store.read()`` or
 # ``Store.transaction()``; code outside the store names the type through this module, never through SQLAlchemy.
@@ -94,3 +96,16 @@ def next_future_due(session: Session, after: datetime) -> datetime | None:
     return session.scalar(select(st.Thread.next_due)
                           .where(st.Thread.state == st.WAITING, st.Thread.next_due > after)
                           .order_by(st.Thread.next_due).limit(1))
+
+
+def stats_threads(session: Session, since: datetime) -> list[StatsThread]:
+    """The threads whose tracked message was sent at or after ``since``, with their follow-ups, as the plain
+    records ``followupd.planning.stats.compute`` reads (two queries, whatever the number of threads)."""
+    rows = session.scalars(select(st.Thread).options(selectinload(st.Thread.touch_rows))
+                           .where(st.Thread.sent_at >= since).order_by(st.Thread.sent_at))
+    return [StatsThread(kind=t.kind, state=t.state, sent_at=t.sent_at, replied_at=t.replied_at, touches=t.touches,
+                        last_touch_at=t.last_touch_at,
+                        touch_rows=tuple(StatsTouch(number=touch.number, template=touch.template, state=touch.state,
+                                                    done_at=touch.done_at, outcome=touch.outcome)
+                                         for touch in t.touch_rows))
+            for t in rows]
