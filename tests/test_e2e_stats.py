@@ -11,7 +11,6 @@ import email
 import email.utils
 import json
 import os
-import subprocess
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from email.message import Message
@@ -20,7 +19,7 @@ from typing import Any
 
 import pytest
 from dovecot import DovecotServer, MailUser
-from harness import SHARED_ENV, Account, followupd_command
+from harness import SHARED_ENV, Account, run_followupd
 from mailfactory import make_message
 
 SENT_AT = datetime(2026, 11, 4, 10, 0, tzinfo=UTC)  # a Wednesday
@@ -142,8 +141,7 @@ timezone = "UTC"
                XDG_DATA_HOME=str(tmp_path / "data"), FOLLOWUPD_NOW=(SENT_AT + timedelta(hours=1)).isoformat())
 
     def run(*args: str) -> str:
-        result = subprocess.run([*followupd_command(), "--config", str(config), *args], env=env,
-                                capture_output=True, text=True, timeout=60)
+        result = run_followupd(["--config", str(config), *args], env=env)
         assert result.returncode == 0, result.stderr
         return result.stdout
 
