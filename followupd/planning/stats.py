@@ -28,13 +28,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from followupd.planning.lifecycle import ThreadKind, ThreadState, TouchState
+from followupd.planning.lifecycle import OWN_WORDS_SENT, ThreadKind, ThreadState, TouchState
 
 __all__ = ["OWN_WORDS", "StatsThread", "StatsTouch", "TemplateCount", "ThreadStats", "TouchCount", "compute"]
 
 #: The outcome the lifecycle gives a follow-up the user sent in words of their own instead of our draft
 #: (``lifecycle.touch_found_in_sent``, ``ours=False``); tests/test_stats.py holds the two equal.
-OWN_WORDS = "you wrote your own follow-up instead"
+OWN_WORDS = OWN_WORDS_SENT
 
 _NUDGE, _SENT = ThreadKind.NUDGE, TouchState.SENT
 _REPLIED, _DECLINED, _FAILED = ThreadState.REPLIED, ThreadState.DECLINED, ThreadState.FAILED

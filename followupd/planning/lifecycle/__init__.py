@@ -74,6 +74,8 @@ WITHDRAWABLE_STATES = (TouchState.PLANNED, TouchState.QUEUED, TouchState.FAILED)
 WAITING_TOUCH_STATES = (TouchState.PLANNED, TouchState.QUEUED)
 
 INTERRUPTED_SEND_FOUND = "sent by followupd (its send was interrupted; found in Sent)"
+#: A touch's outcome when the user sent their own words instead of our draft (stats count it for no template).
+OWN_WORDS_SENT = "you wrote your own follow-up instead"
 
 
 class TouchRecord(Protocol):
@@ -269,7 +271,7 @@ def touch_found_in_sent(touch: TouchRecord, *, at: datetime, ours: bool) -> None
     interrupted_send = touch.state == TouchState.SENDING
     touch.state = TouchState.SENT
     touch.done_at = at
-    touch.outcome = "sent" if ours else "you wrote your own follow-up instead"
+    touch.outcome = "sent" if ours else OWN_WORDS_SENT
     touch.cleanup_pending = not ours or interrupted_send
     if interrupted_send and ours:
         touch.sent_by_followupd = True
