@@ -106,7 +106,7 @@ class RecapDrafter:
         to, cc = self._rollup_recipients(thread)
         to_addresses = tuple(Address(e["email"], e.get("name", "")) for e in to)
         cc_addresses = tuple(Address(e["email"], e.get("name", "")) for e in cc)
-        rollups = sum(1 for touch in thread.touch_rows if touch.template.split("/")[-2:-1] == ["rollup"]
+        rollups = sum(1 for touch in thread.touch_rows if touch_set(touch.template) == "rollup"
                       and touch.state != st.TOUCH_WITHDRAWN)
         open_count = sum(1 for item in thread.item_rows if item_states.is_open(item))
         reason = f"roll-up {rollups + 1} to everyone: {open_count} of {len(thread.item_rows)} item(s) still open"
