@@ -191,3 +191,28 @@ def test_a_malformed_command_changes_nothing_and_is_shown(account: Account) -> N
     assert (after["state"], after["next_due"]) == (before["state"], before["next_due"])
     text = account.run("status", now=SENT_AT + timedelta(days=1, hours=2)).stdout
     assert "+followup-snooze-xyz" in text and "not applied" in text
+
+
+def test_an_inline_forward_that_fits_two_threads_is_a_problem_not_a_guess(account: Account) -> None:
+    seed_sent(account)
+    seed_sent(account, when=SENT_AT + timedelta(hours=1))  # the same subject to the same person, twice
+    account.poll(now=SENT_AT + timedelta(hours=2))
+    body = (f"Begin forwarded message:\n\n> From: Alex Example <{account.user.address}>\n> Subject: {SUBJECT}\n"
+            f"> Date: 4 November 2026 at 10:00:00 UTC\n> To: Bob Builder <{BOB}>\n>\n> Hi Bob\n")
+    raw = make_message(from_=account.user.address, to=account.tracking_with("stop"), subject=f"Fwd: {SUBJECT}",
+                       date=SENT_AT + timedelta(days=1), body=body)
+    file_copies(account, raw, "stop", when=SENT_AT + timedelta(days=1))
+    account.poll(now=SENT_AT + timedelta(days=1, hours=1))
+    assert [t["state"] for t in account.status()] == ["waiting", "waiting"]
+    text = account.run("status", now=SENT_AT + timedelta(days=1, hours=2)).stdout
+    assert "fits 2 tracked threads" in text and text.count("not applied") == 1
+
+
+def test_done_on_a_thread_that_waits_for_others_is_refused_and_shown(account: Account) -> None:
+    tracked_id = seed_sent(account)
+    account.poll(now=SENT_AT + timedelta(hours=1))
+    command(account, "done", when=SENT_AT + timedelta(days=1), in_reply_to=tracked_id)
+    account.poll(now=SENT_AT + timedelta(days=1, hours=1))
+    assert only_thread(account)["state"] == "waiting"
+    text = account.run("status", now=SENT_AT + timedelta(days=1, hours=2)).stdout
+    assert "+followup-done" in text and "use +followup-stop" in text

@@ -197,3 +197,26 @@ def test_the_list_keeps_only_the_newest_and_survives_garbage() -> None:
     assert len(decode_orphans(stored)) == MAX_ORPHANS
     assert decode_orphans(stored)[-1].message_id == f"<{MAX_ORPHANS + 4}@x>"
     assert decode_orphans("not json") == [] and decode_orphans('[{"x": 1}]') == []
+
+
+# ------------------------------------------------------------------------------------------ the lifecycle
+def test_a_moved_check_in_is_the_promise_before_any_follow_up_and_a_floor_after() -> None:
+    from test_state_owner import FakeThread, FakeTouch
+
+    from followupd.planning import lifecycle
+    from followupd.planning.lifecycle import ThreadState, TouchState
+
+    until = NOW + timedelta(days=3)
+    draft = FakeTouch(state=TouchState.QUEUED)
+    fresh = FakeThread(touch_rows=[draft])
+    assert lifecycle.check_in_moved(fresh, day=until.date(), until=until, now=NOW)
+    assert (fresh.promised, fresh.snoozed_until) == (until.date(), until)
+    assert draft.state == TouchState.WITHDRAWN  # it was for the old date
+
+    touched = FakeThread(steps=2, snoozed_until=NOW + timedelta(days=30))
+    assert lifecycle.check_in_moved(touched, day=until.date(), until=until, now=NOW)
+    assert (touched.promised, touched.snoozed_until) == (None, until)  # the user's word replaces an old hold
+
+    stopped = FakeThread(state=ThreadState.STOPPED)
+    assert not lifecycle.check_in_moved(stopped, day=until.date(), until=until, now=NOW)
+    assert stopped.snoozed_until is None
