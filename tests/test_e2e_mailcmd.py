@@ -216,3 +216,23 @@ def test_done_on_a_thread_that_waits_for_others_is_refused_and_shown(account: Ac
     assert only_thread(account)["state"] == "waiting"
     text = account.run("status", now=SENT_AT + timedelta(days=1, hours=2)).stdout
     assert "+followup-done" in text and "use +followup-stop" in text
+
+
+def test_on_a_reply_to_bob_a_date_suffix_is_a_touch_as_before_and_stop_is_a_command(account: Account) -> None:
+    tracked_id = seed_sent(account)
+    account.poll(now=SENT_AT + timedelta(hours=1))
+    nudge = make_message(from_=account.user.address, to=BOB, bcc=account.tracking_with("5d"), subject=f"Re: {SUBJECT}",
+                         in_reply_to=tracked_id, references=tracked_id, date=SENT_AT + timedelta(days=1))
+    account.server.append(account.user, "Sent", nudge, date=SENT_AT + timedelta(days=1), flags=[b"\\Seen"])
+    account.poll(now=SENT_AT + timedelta(days=1, hours=1))
+    thread = only_thread(account)  # no second thread, no command: one more touch, as always
+    assert (thread["state"], thread["touches"]) == ("waiting", 1)
+    assert "moved" not in [e["kind"] for e in timeline(account, thread["id"])]
+
+    last = make_message(from_=account.user.address, to=BOB, bcc=account.tracking_with("stop"),
+                        subject=f"Re: {SUBJECT}", in_reply_to=tracked_id, references=tracked_id,
+                        date=SENT_AT + timedelta(days=2), body="Thanks, no need to answer.\n")
+    account.server.append(account.user, "Sent", last, date=SENT_AT + timedelta(days=2), flags=[b"\\Seen"])
+    account.poll(now=SENT_AT + timedelta(days=2, hours=1))
+    thread = only_thread(account)
+    assert (thread["state"], thread["touches"]) == ("stopped", 1)  # the command, not a further touch
