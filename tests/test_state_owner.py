@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -158,6 +158,7 @@ class FakeThread:
     state_changed_at: datetime | None = None
     next_due: datetime | None = NOW + timedelta(days=3)
     snoozed_until: datetime | None = None
+    promised: date | None = None
     touches: int = 0
     steps: int = 0
     last_touch_at: datetime | None = None

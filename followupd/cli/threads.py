@@ -60,9 +60,11 @@ def status(state: State, as_json: bool, show_all: bool, states: tuple[str, ...])
     entries: list[dict[str, Any]] = []
     rows = []
     total = 0
+    orphans: list[str] = []
     for app in apps:
         with app.store.read() as session:
             health = read_health(session)
+            orphans += _command_problems(app, session, several=len(apps) > 1)
             threads = st.all_threads(session)
             total += len(threads)
             threads = [t for t in threads if selection.includes(t.state)]
@@ -90,6 +92,8 @@ def status(state: State, as_json: bool, show_all: bool, states: tuple[str, ...])
     if as_json:
         click.echo(json.dumps(entries, indent=2))
         return
+    for line in orphans:
+        click.echo(line)
     if not total:
         click.echo("No tracked threads yet. BCC " + " or ".join(a.config.tracking.address for a in apps)
                    + " on mail you send.")
@@ -103,6 +107,17 @@ def status(state: State, as_json: bool, show_all: bool, states: tuple[str, ...])
     note = sv.hidden_note(total - len(rows), selection)
     if note:
         click.echo(note)
+
+
+def _command_problems(app: Any, session: Any, *, several: bool) -> list[str]:
+    """Commands by mail that were not applied (followupd.engine.mailcmd), one line each, newest last."""
+    from followupd.planning.commands import ORPHANS_KEY, recent_orphans
+
+    tz = app.config.identity.timezone
+    where = f"account {app.name}: " if several else ""
+    return [f"{where}command by mail +followup-{o.suffix} ({o.where}, written "
+            f"{local(datetime.fromisoformat(o.at), tz, '%a %d %b %H:%M')}) not applied: {o.problem}"
+            for o in recent_orphans(st.get_meta(session, ORPHANS_KEY), app.clock.now())]
 
 
 def _echo_health(app: Any, health: Any, *, several: bool) -> None:

@@ -14,8 +14,10 @@ from followupd.engine import recaps
 from followupd.engine.context import CycleContext, CycleReport, CycleStep, SeenMessage, addr_dicts, thread_id_for
 from followupd.engine.drafts import is_reminder_id
 from followupd.engine.events import EventApplier
+from followupd.engine.mailcmd import MailCommands
 from followupd.mail.headers import Address, MessageMeta, base_subject
 from followupd.planning import lifecycle
+from followupd.planning.commands import MailCommand, Verb
 from followupd.planning.lifecycle import MATCHABLE_STATES
 from followupd.planning.matching import ThreadIndex, ThreadKey, is_own_address
 from followupd.planning.tracking import TrackRequest, find_tracking, is_tracking_address
@@ -29,29 +31,45 @@ class Tracker(CycleStep):
     def __init__(self, context: CycleContext, events: EventApplier) -> None:
         super().__init__(context)
         self.events = events
+        self.commands = MailCommands(context, events.body)
 
-    def tracking_request(self, seen: SeenMessage) -> TrackRequest | None:
+    def _candidates(self, seen: SeenMessage) -> list[str] | None:
+        """The addresses a tracking address may hide in; None for mail that can neither track nor command."""
         meta = seen.meta
         if meta.from_ is None or not is_own_address(meta.from_.email, self.own_addresses):
             return None  # only mail the user sent starts tracking; others writing to the address do not
         if is_reminder_id(meta.followupd_id):
             return None  # our reminder about a promise, in INBOX: from the user to the user, but never mail
         if seen.is_sent_folder:
-            candidates = [a.email for a in (*meta.bcc, *meta.to, *meta.cc)]
-        else:
-            # Received "for" clauses may name other hops' recipients: harmless here, only the tracking address counts.
-            candidates = [*(a.email for a in (*meta.to, *meta.cc)), *meta.delivered_to, *meta.received_for]
+            return [a.email for a in (*meta.bcc, *meta.to, *meta.cc)]
+        # Received "for" clauses may name other hops' recipients: harmless here, only the tracking address counts.
+        return [*(a.email for a in (*meta.to, *meta.cc)), *meta.delivered_to, *meta.received_for]
+
+    def tracking_request(self, seen: SeenMessage) -> TrackRequest | None:
+        candidates = self._candidates(seen)
+        if candidates is None:
+            return None
         sent_on = (seen.when or self.clock.now()).astimezone(self.tz).date()
         return find_tracking(candidates, self.tracking_address, sent_on=sent_on,
                              holidays=self.config.cadence.holidays)
 
     def maybe_track(self, session: Session, seen: SeenMessage, index: ThreadIndex, report: CycleReport) -> bool:
-        """Start (or enrich) a thread when the message carries the tracking address; True if it did."""
+        """Start (or enrich) a thread when the message carries the tracking address, or apply the command by
+        mail it carries (followupd.engine.mailcmd); True if it did either."""
         request = self.tracking_request(seen)
         if request is None:
-            return False
+            return self.commands.is_spoofed(seen)  # consumed: logged, never applied, never a reply
         meta = seen.meta
-        if not any(self._recipients(meta).values()):
+        command = self.commands.command_word(seen, self._candidates(seen) or [])
+        if command is not None:  # stop, snooze-…, done: a command, never a tracked thread
+            self.commands.apply(session, seen, command, index, report)
+            return True
+        no_one_else = not any(self._recipients(meta).values())
+        if (no_one_else and request.promised is not None and not request.own_commitment
+                and self.commands.apply(session, seen, MailCommand(Verb.MOVE, request.suffix or "",
+                                                                   until=request.promised), index, report)):
+            return True  # a date suffix on a message about a tracked thread, to nobody else: its check-in moves
+        if no_one_else:
             # Only the user's own addresses besides the tracking address: a self-test (doctor's advice), never a
             # thread "to nobody" that would wait until stopped by hand.
             logger.info("%s: self-test %r (to your own addresses and %s): not tracked", seen.where, meta.subject,

@@ -20,7 +20,7 @@ The database holds the enum values, the same strings as always ("waiting", "repl
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Protocol
 
@@ -120,6 +120,7 @@ class ThreadRecord(Protocol):
     state_changed_at: datetime | None
     next_due: datetime | None
     snoozed_until: datetime | None
+    promised: date | None
     touches: int
     steps: int
     last_touch_at: datetime | None
@@ -400,6 +401,19 @@ def user_snooze(thread: ThreadRecord, *, until: datetime, now: datetime) -> bool
     if thread.state != ThreadState.WAITING:
         return False
     withdraw_open_touches(thread, now, "snoozed by you")
+    thread.snoozed_until = until
+    return True
+
+
+def check_in_moved(thread: ThreadRecord, *, day: date, until: datetime, now: datetime) -> bool:
+    """A date suffix by mail (``+followup-5d`` on a message about the thread): the next check-in waits until
+    ``until`` (the caller re-plans); before the first follow-up the date becomes the promise itself, so it may
+    also come sooner. A waiting draft goes (it is for the old date). False when not waiting."""
+    if thread.state != ThreadState.WAITING:
+        return False
+    withdraw_open_touches(thread, now, "check-in moved by you")
+    if thread.steps == 0:
+        thread.promised = day
     thread.snoozed_until = until
     return True
 
