@@ -22,6 +22,7 @@ from followupd.compose.digest import (
     DigestDraft,
     DigestInput,
     DigestItem,
+    DigestPromise,
     DigestThread,
     build_digest,
 )
@@ -47,6 +48,8 @@ def full() -> DigestInput:
                  DigestThread("ann@example.org", "Lunch?", 2, 0, None)],
         drafts=[DigestDraft("Carol", "Re: Contract", date(2026, 11, 28)),
                 DigestDraft("Dan", "Re: Older one", date(2026, 11, 20))],
+        promises=[DigestPromise("Hal", "Garden shed", date(2026, 12, 3)),
+                  DigestPromise("Ida", "Budget", date(2026, 11, 26))],
         items=[DigestItem("Dana", "Send the slides", date(2026, 11, 27)),
                DigestItem("Dana", "Book the room", None)],
         closed=[DigestClosed("Invoice", "Eve", "replied", by="eve@example.org", touches=2),
@@ -58,15 +61,18 @@ def full() -> DigestInput:
 def test_every_section_with_data_appears_in_both_parts_and_lines_fit_a_phone() -> None:
     digest = build_digest(full())
     assert digest is not None
-    assert digest.sections == ("waiting", "drafts", "items", "closed", "stats")
-    assert digest.subject == "Your follow-ups this week: 2 waiting, 2 drafts, 2 open items, 4 closed"
-    for title in ("Who owes you a reply", "Drafts waiting for your review", "Action items by owner",
+    assert digest.sections == ("waiting", "drafts", "promises", "items", "closed", "stats")
+    assert digest.subject == "Your follow-ups this week: 2 waiting, 2 drafts, 2 promises, 2 open items, 4 closed"
+    for title in ("Who owes you a reply", "Drafts waiting for your review", "Your promises due this week",
+                  "Action items by owner",
                   "Closed since the last digest", "Last 90 days"):
         assert title in digest.text and title in digest.html
     lines = digest.text.splitlines()
     assert max(len(line) for line in lines) <= MAX_LINE
     assert "9 days waiting, 1 follow-up so far, next check-in Wed 02 Dec" in " ".join(digest.text.split())
     assert "overdue since Fri 27 Nov" in digest.text
+    assert "Ida: Budget (overdue since Thu 26 Nov)" in digest.text
+    assert "Hal: Garden shed (due Thu 03 Dec)" in digest.text
     assert "eve@example.org replied after 2 follow-ups" in digest.text
     assert "no reply after 4 follow-ups" in digest.text and "Offer (Gus): declined" in digest.text
     assert "Typo (nobody@nowhere): bounced" in digest.text

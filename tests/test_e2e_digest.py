@@ -108,6 +108,17 @@ def test_preview_shows_the_next_digest_and_files_nothing(account: Account, tmp_p
     assert len(digests(account)) == 1  # the previews filed nothing
 
 
+def test_a_promise_due_this_week_is_in_the_digest(account: Account) -> None:
+    raw = make_message(from_=f"Alex Example <{account.user.address}>", to="Cleo <cleo@example.org>",
+                       subject="The figures you asked for", date=SENT_AT, bcc=account.tracking_with("me-3d"))
+    account.server.append(account.user, "Sent", raw, date=SENT_AT, flags=[b"\\Seen"])
+    account.poll(now=SENT_AT + timedelta(hours=1))
+    [(_flags, message)] = digests(account)
+    text = " ".join(text_of(message).split())
+    assert "Your promises due this week" in text and "Cleo: The figures you asked for (due" in text
+    assert "Who owes you a reply" not in text  # a promise waits for the user, not for Cleo
+
+
 def test_nothing_to_report_files_nothing(account: Account) -> None:
     account.poll(now=SENT_AT)
     account.poll(now=NEXT_PERIOD + timedelta(hours=1))

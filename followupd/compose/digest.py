@@ -21,8 +21,8 @@ from html import escape
 from followupd.compose.bars import bar
 from followupd.planning.stats import ThreadStats
 
-__all__ = ["MAX_LINE", "Digest", "DigestClosed", "DigestDraft", "DigestInput", "DigestItem", "DigestThread",
-           "build_digest"]
+__all__ = ["MAX_LINE", "Digest", "DigestClosed", "DigestDraft", "DigestInput", "DigestItem", "DigestPromise",
+           "DigestThread", "build_digest"]
 
 #: RFC 5322 §2.1.1's "SHOULD" line length; also what a phone shows in a fixed font without wrapping.
 MAX_LINE = 78
@@ -49,6 +49,15 @@ class DigestDraft:
     recipient: str
     subject: str
     waiting_since: date
+
+
+@dataclass(frozen=True)
+class DigestPromise:
+    """A promise the user made (``+followup-me``): an update owed to ``recipient``, due by ``due``."""
+
+    recipient: str
+    subject: str
+    due: date
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,7 @@ class DigestInput:
     user_name: str = ""
     waiting: Sequence[DigestThread] = ()
     drafts: Sequence[DigestDraft] = ()
+    promises: Sequence[DigestPromise] = ()
     items: Sequence[DigestItem] = ()
     closed: Sequence[DigestClosed] = ()
     stats: ThreadStats | None = None
@@ -131,6 +141,16 @@ def _drafts(entries: Sequence[DigestDraft]) -> _Section:
         lines.append(f"{d.recipient}: {d.subject} ({since})")
         html.append(f"<b>{escape(d.recipient)}</b>: {escape(d.subject)}<br><small>{escape(since)}</small>")
     return _Section("drafts", "Drafts waiting for your review", lines, html, max(len(rows) - MAX_ENTRIES, 0))
+
+
+def _promises(entries: Sequence[DigestPromise], today: date) -> _Section:
+    rows = sorted(entries, key=lambda p: (p.due, p.subject))
+    lines, html = [], []
+    for p in rows[:MAX_ENTRIES]:
+        when = f"overdue since {p.due:%a %d %b}" if p.due < today else f"due {p.due:%a %d %b}"
+        lines.append(f"{p.recipient}: {p.subject} ({when})")
+        html.append(f"<b>{escape(p.recipient)}</b>: {escape(p.subject)}<br><small>{escape(when)}</small>")
+    return _Section("promises", "Your promises due this week", lines, html, max(len(rows) - MAX_ENTRIES, 0))
 
 
 def _items(entries: Sequence[DigestItem], today: date) -> _Section:
@@ -204,8 +224,8 @@ def build_digest(data: DigestInput) -> Digest | None:
     """The digest of ``data``, or None when there is nothing to report (no digest is filed then).
 
     The stats block alone is not news: it accompanies the other sections and never makes a digest by itself."""
-    sections = [s for s in (_waiting(data.waiting), _drafts(data.drafts), _items(data.items, data.today),
-                            _closed(data.closed)) if s.lines]
+    sections = [s for s in (_waiting(data.waiting), _drafts(data.drafts), _promises(data.promises, data.today),
+                            _items(data.items, data.today), _closed(data.closed)) if s.lines]
     if not sections:
         return None
     counts = []
@@ -213,6 +233,8 @@ def build_digest(data: DigestInput) -> Digest | None:
         counts.append(f"{len(data.waiting)} waiting")
     if data.drafts:
         counts.append(_plural(len(data.drafts), "draft"))
+    if data.promises:
+        counts.append(_plural(len(data.promises), "promise"))
     if data.items:
         counts.append(_plural(len(data.items), "open item"))
     if data.closed:

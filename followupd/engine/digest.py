@@ -38,6 +38,7 @@ from followupd.compose.digest import (
     DigestDraft,
     DigestInput,
     DigestItem,
+    DigestPromise,
     DigestThread,
     build_digest,
 )
@@ -127,7 +128,8 @@ def _who(entries: list[dict[str, str]]) -> str:
 
 def gather(session: Session, config: Config, now: datetime, since: datetime) -> DigestInput:
     """What the digest shows, read from this account's database: open follow-up threads, drafts in Drafts,
-    open action items, follow-up threads closed at or after ``since``, and the stats of the last 90 days."""
+    the user's own promises due within a week (overdue ones too), open action items, follow-up threads closed
+    at or after ``since``, and the stats of the last 90 days."""
     tz = config.identity.timezone
     today = now.astimezone(tz).date()
 
@@ -142,6 +144,12 @@ def gather(session: Session, config: Config, now: datetime, since: datetime) -> 
     drafts = [DigestDraft(recipient=_who(touch.to), subject=touch.subject or "(no subject)",
                           waiting_since=local(touch.drafted_at or touch.created) or today)
               for touch in st.touches_in_state(session, st.TOUCH_QUEUED)]
+    week_end = today + timedelta(days=7)
+    promises = [DigestPromise(recipient=_who(t.participants()), subject=t.subject or "(no subject)", due=due)
+                for t in session.scalars(select(st.Thread).where(st.Thread.state == st.WAITING,
+                                                                 st.Thread.kind == st.COMMITMENT,
+                                                                 st.Thread.next_due.is_not(None)))
+                if (due := local(t.next_due)) is not None and due < week_end]
     items = [DigestItem(owner=item.owner_name or item.owner_email or "(no owner)", task=item.task, due=item.due)
              for item in reports.action_items(session, tuple(OPEN_ITEM_STATES))]
     closed = [DigestClosed(subject=t.subject or "(no subject)", recipient=_who(t.participants()),
@@ -151,8 +159,8 @@ def gather(session: Session, config: Config, now: datetime, since: datetime) -> 
                                                                st.Thread.state_changed_at >= since))]
     start = now - STATS_WINDOW
     stats = compute(reports.stats_threads(session, start), start)
-    return DigestInput(today=today, user_name=config.identity.name, waiting=waiting, drafts=drafts, items=items,
-                       closed=closed, stats=stats)
+    return DigestInput(today=today, user_name=config.identity.name, waiting=waiting, drafts=drafts,
+                       promises=promises, items=items, closed=closed, stats=stats)
 
 
 def next_digest(session: Session, config: Config, now: datetime) -> Digest | None:
