@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import email
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from email.message import Message
 from pathlib import Path
 
 import pytest
 from dovecot import DovecotServer, MailUser
-from harness import Account, default_config
+from harness import SHARED_ENV, Account, default_config, run_followupd
 from mailfactory import make_message
 
 SENT_AT = datetime(2026, 11, 4, 10, 0, tzinfo=UTC)  # a Wednesday; the period began on Monday 2 Nov, 08:00
@@ -135,3 +136,54 @@ def test_a_crash_around_the_append_never_files_two(account: Account, point: str)
     account.poll(now=SENT_AT + timedelta(hours=1, minutes=2))
     [(flags, message)] = digests(account)
     assert b"\\Seen" not in flags and "Lunch next week?" in text_of(message)
+
+
+def test_each_account_gets_its_own_digest_with_its_own_threads_only(dovecot: DovecotServer,
+                                                                    tmp_path: Path) -> None:
+    users = {"work": dovecot.add_user(), "home": dovecot.add_user()}
+    blocks = []
+    for name, user in users.items():
+        local, _, domain = user.address.partition("@")
+        blocks.append(f"""
+[[accounts]]
+name = "{name}"
+host = "{user.host}"
+port = {user.port}
+tls = "none"
+username = "{user.username}"
+password_env = "PW_{name.upper()}"
+idle = false
+[accounts.tracking]
+address = "{local}+followup@{domain}"
+[accounts.identity]
+addresses = ["{user.address}"]
+timezone = "UTC"
+""")
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "state.db"}"\n' + "".join(blocks))
+    config.chmod(0o600)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FOLLOWUPD_") or k in SHARED_ENV}
+    env.update({f"PW_{name.upper()}": user.password for name, user in users.items()},
+               XDG_DATA_HOME=str(tmp_path / "data"), FOLLOWUPD_NOW=(SENT_AT + timedelta(hours=1)).isoformat())
+    subjects = {"work": "Contract for the office", "home": "Birthday party"}
+    for name, user in users.items():
+        local, _, domain = user.address.partition("@")
+        dovecot.append(user, "Sent", make_message(from_=user.address, to="bob@example.org", subject=subjects[name],
+                                                  date=SENT_AT, bcc=f"{local}+followup@{domain}"),
+                       date=SENT_AT, flags=[b"\\Seen"])
+    preview = run_followupd(["--config", str(config), "--account", "home", "digest", "--preview"], env=env)
+    assert preview.returncode == 0, preview.stderr
+    assert preview.stdout.startswith("nothing to report")  # nothing tracked before the first poll
+    result = run_followupd(["--config", str(config), "poll"], env=env)
+    assert result.returncode == 0, result.stderr
+    for name, user in users.items():
+        with dovecot.connect(user) as client:
+            client.select_folder("INBOX", readonly=True)
+            fetched = client.fetch(client.search("ALL"), ["BODY.PEEK[]"])
+        found = [email.message_from_bytes(data[b"BODY[]"]) for data in fetched.values()]
+        [digest] = [m for m in found if str(m["X-Followupd-Id"] or "").startswith("digest-")]
+        text = text_of(digest)
+        other = subjects["home" if name == "work" else "work"]
+        assert subjects[name] in text and other not in text, (name, text)
+    preview = run_followupd(["--config", str(config), "--account", "home", "digest", "--preview"], env=env)
+    assert subjects["home"] in preview.stdout and subjects["work"] not in preview.stdout
