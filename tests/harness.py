@@ -44,7 +44,10 @@ def run_followupd(args: list[str], *, env: dict[str, str], timeout: float = 60) 
     return subprocess.run([*followupd_command(), *args], env=env, capture_output=True, text=True, timeout=timeout)
 
 
-def default_config(user: MailUser, workdir: Path, *, cadence: str | None = None, extra: str = "") -> str:
+def default_config(user: MailUser, workdir: Path, *, cadence: str | None = None, extra: str = "",
+                   digest: bool = False) -> str:
+    """A config for one test user. The weekly digest is off unless ``digest``: it lands in INBOX once a week,
+    and only tests/test_e2e_digest.py is about that; with it on, the defaults ([digest] left out) apply."""
     local, _, domain = user.address.partition("@")
     cadence_section = cadence if cadence is not None else """
 [cadence]
@@ -73,6 +76,7 @@ address = "{local}+followup@{domain}"
 [database]
 url = "sqlite:///{workdir / 'state.db'}"
 {cadence_section}
+{"" if digest else "[digest]" + chr(10) + "enabled = false" + chr(10)}
 {extra}
 """
 

@@ -12,7 +12,8 @@ import signal
 
 #: The named steps, in cycle order; tests iterate over them.
 CRASH_POINTS = ("after_sync_commit", "before_append", "after_append", "before_reminder_append",
-                "after_reminder_append", "after_delete", "before_smtp", "before_data", "after_smtp")
+                "after_reminder_append", "after_delete", "before_smtp", "before_data", "after_smtp",
+                "before_digest_append", "after_digest_append")
 
 
 def crash_point(name: str) -> None:

@@ -123,6 +123,8 @@ def main(ctx: click.Context, config_path: Path | None, log_level: str, account: 
 main.lazy.update({
     "config": ("followupd.cli.root", "Inspect the configuration."),
     "db": ("followupd.cli.db", "Inspect or upgrade the database schema."),
+    "digest": ("followupd.cli.digest", "Show the next weekly digest (who owes you a reply, drafts waiting, action "
+               "items, what closed, stats) without filing it in INBOX."),
     "doctor": ("followupd.cli.doctor", "Check config, secrets, connection, TLS, login, capabilities, folders, the "
                "tracking address, templates, database and SMTP, one line each; never changes the mailbox or the "
                "database and never sends mail."),

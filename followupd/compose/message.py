@@ -1,4 +1,5 @@
-"""The draft as RFC 5322 bytes: a reply in the tracked thread, and the reminder of a promise to the user.
+"""The draft as RFC 5322 bytes: a reply in the tracked thread, the reminder of a promise to the user, and the
+weekly digest.
 
 Pure like the rest of compose: the caller passes the rendered text, the addresses and the date. Everything
 reused in a header is sanitised (:mod:`followupd.compose.clean`) and every header name validated, so nothing
@@ -206,6 +207,30 @@ def build_reminder(
     _set(msg, "MIME-Version", "1.0")
     body = clean_text(rendered.body)
     msg.set_content(body, subtype="plain", charset="utf-8", cte=_transfer_encoding(body))
+    return msg.as_bytes(policy=email_policy.SMTP)
+
+
+def build_digest_message(*, subject: str, text: str, html: str, from_: Address, message_id: str,
+                         followupd_id: str, date: datetime) -> bytes:
+    """The weekly digest (:mod:`followupd.compose.digest`) as RFC 5322 bytes for IMAP APPEND to INBOX.
+
+    multipart/alternative, the plain text first (RFC 2046 §5.1.4: the last part is the richest). From and To are
+    the user, so no filter takes it for spam; like a reminder it is ``Auto-Submitted: auto-generated`` and
+    carries an ``X-Followupd-Id``, so followupd never reads it as mail and finds it again after a crash."""
+    if date.tzinfo is None or date.utcoffset() is None:
+        raise ValueError("the digest Date must be timezone-aware")
+    msg = EmailMessage(policy=email_policy.SMTP)
+    _set(msg, "From", _email_address(from_))
+    _set(msg, "To", _email_address(from_))
+    _set(msg, "Subject", sanitize_header_value(subject))
+    _set(msg, "Date", date)
+    _set(msg, "Message-ID", _IdListHeader("Message-ID", [_normalise_msg_id(message_id, "Message-ID")]))
+    _set(msg, "X-Followupd-Id", _required(followupd_id, "X-Followupd-Id"))
+    _set(msg, "Auto-Submitted", "auto-generated")
+    _set(msg, "MIME-Version", "1.0")
+    body = clean_text(text)
+    msg.set_content(body, subtype="plain", charset="utf-8", cte=_transfer_encoding(body))
+    msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     return msg.as_bytes(policy=email_policy.SMTP)
 
 

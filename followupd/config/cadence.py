@@ -83,7 +83,8 @@ def _cadence_gaps(table: Table, default: tuple[Gap, ...]) -> tuple[Gap, ...]:
     return tuple(gaps)
 
 
-def _weekday_number(name: str) -> int | None:
+def weekday_number(name: str) -> int | None:
+    """0 for mon/monday .. 6 for sun/sunday, None for anything else ([cadence] send_days, [digest] day)."""
     word = name.strip().lower()
     for number, full in enumerate(_WEEKDAYS):
         if word in (full, full[:3]):
@@ -100,7 +101,7 @@ def _cadence_days(table: Table, default: frozenset[int]) -> frozenset[int]:
         return default
     days: list[int] = []
     for item in raw:
-        number = _weekday_number(item)
+        number = weekday_number(item)
         if number is None:
             table.bad("send_days", f"{toml_repr(item)} is not a weekday; use mon..sun or monday..sunday")
         elif number in days:

@@ -27,6 +27,7 @@ from followupd.config.schema import SCHEMA, Problems, Table, check_structure, to
 from followupd.config.sections import (
     build_actions,
     build_database,
+    build_digest,
     build_folders,
     build_identity,
     build_replies,
@@ -72,6 +73,7 @@ def _parse_one(data: Mapping[str, Any], problems: Problems, env: Mapping[str, st
         tone=build_tone(table("tone")),
         replies=build_replies(table("replies")),
         actions=build_actions(table("actions")),
+        digest=build_digest(table("digest")),
         smtp=build_smtp(table("smtp"), account),
         sending=build_sending(table("sending"), present_smtp=isinstance(data.get("smtp"), dict)),
     )

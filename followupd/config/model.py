@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -134,6 +134,15 @@ class SendingConfig:
 
 
 @dataclass(frozen=True)
+class DigestConfig:
+    """The weekly digest in INBOX: whether, and from which weekday (0 = Monday) and local time on each week."""
+
+    enabled: bool = True
+    weekday: int = 0
+    at: time = time(8, 0)
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole validated configuration; ``path`` is its file (for messages and relative paths)."""
 
@@ -150,6 +159,7 @@ class Config:
     tone: ToneSettings = field(default_factory=ToneSettings)
     replies: ReplySettings = field(default_factory=ReplySettings)
     actions: ActionSettings = field(default_factory=ActionSettings)
+    digest: DigestConfig = field(default_factory=DigestConfig)
     name: str = "default"  # the account's name: [[accounts]] name, else its username
 
     @property

@@ -149,6 +149,13 @@ SCHEMA: Mapping[str, Section] = {
             "rollup": Key("string", '"auto"'),
         },
     ),
+    "digest": Section(
+        keys={
+            "enabled": Key("boolean", "true"),
+            "day": Key("string", '"mon"'),
+            "time": Key("string", '"08:00"'),
+        },
+    ),
     "smtp": Section(keys=login_keys(host='"smtp.example.com"', port="465", password_env='"FOLLOWUPD_SMTP_PASSWORD"',
                                     username_required=False)),
     "sending": Section(

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from followupd.compose.tone import ToneAdjustments, ToneSettings, all_builtin_phrases, is_builtin_phrase
+from followupd.config.cadence import weekday_number
 from followupd.config.model import (
     SENDING_MODES,
     DatabaseConfig,
+    DigestConfig,
     FoldersConfig,
     IdentityConfig,
     SendingConfig,
@@ -420,3 +422,33 @@ def build_actions(table: Table) -> ActionSettings:
         else:
             table.bad("rollup", 'use "auto" (a roll-up to everyone once the last date has passed) or "off"')
     return ActionSettings(grace=grace, default_due=default_due, rollup=rollup)
+
+
+# ----------------------------------------------------------------------------------------------------
+# [digest]
+# ----------------------------------------------------------------------------------------------------
+
+_CLOCK_TIME = lazy_pattern(r"([01]?\d|2[0-3]):([0-5]\d)")
+
+
+def build_digest(table: Table) -> DigestConfig:
+    """The weekly digest: on by default, Monday 08:00 in the user's time zone ([identity] timezone)."""
+    defaults = DigestConfig()
+    enabled = table.values.get("enabled")
+    weekday = defaults.weekday
+    day = table.text("day")
+    if day is not None:
+        number = weekday_number(day)
+        if number is None:
+            table.bad("day", 'name one weekday: mon..sun or monday..sunday, e.g. "mon"')
+        else:
+            weekday = number
+    at = defaults.at
+    clock = table.text("time")
+    if clock is not None:
+        match = _CLOCK_TIME.fullmatch(clock.strip())
+        if match is None:
+            table.bad("time", 'write a 24-hour local time HH:MM, e.g. "08:00" or "17:30"')
+        else:
+            at = time(int(match.group(1)), int(match.group(2)))
+    return DigestConfig(enabled=enabled if isinstance(enabled, bool) else defaults.enabled, weekday=weekday, at=at)

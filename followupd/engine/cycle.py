@@ -6,7 +6,8 @@ turns them into MessageMeta, starts tracking what carries the tracking address (
 rest against the open threads and applies what they mean (engine.events, through planning.lifecycle), and plans
 each waiting thread's next check-in. All of that lands in ONE database transaction together with the folder
 cursors: a crash anywhere leaves either the whole cycle or none of it, and re-reading the same mail is harmless
-because every write is keyed by Message-ID. Then it acts: drafts, reminders and sends, each exactly once.
+because every write is keyed by Message-ID. Then it acts: drafts, reminders, sends and the weekly digest, each
+exactly once.
 
 Everything a cycle works with is handed to :meth:`Engine.run_cycle` (the mailbox, the template library of this
 cycle, the lease fence); the steps are made per cycle, so nothing of one cycle lingers into the next.
@@ -38,13 +39,14 @@ from followupd.engine.context import (
     conversation_keys,
     thread_id_for,
 )
+from followupd.engine.digest import DigestFiler
 from followupd.engine.drafts import Drafter, DraftsSync, planned_due, replan_thread
 from followupd.engine.events import EventApplier
 from followupd.engine.requests import apply_requests
 from followupd.engine.sending import Sender
 from followupd.engine.sync import FolderSync
 from followupd.engine.tracking import Tracker
-from followupd.errors import LeaseLostError
+from followupd.errors import FollowupdError, LeaseLostError
 from followupd.planning.lifecycle import MATCHABLE_STATES
 
 __all__ = [
@@ -120,7 +122,22 @@ class Engine:
         if self.sender is not None and not dry_run:
             self.sender.act(self.store, mailbox, sent_folder=folders.sent, drafts_folder=folders.drafts,
                             now=self.clock.now(), report=report.sends)
+        if not dry_run:
+            self._file_digest(mailbox, report)
         return report
+
+    def _file_digest(self, mailbox: MailboxPort, report: CycleReport) -> None:
+        """The weekly digest, last: a bug in it must not turn a cycle whose real work is done into a failure
+        (it is logged, and tried again next cycle); a mailbox or database error is the cycle's like any other."""
+        try:
+            filed = DigestFiler(self.config).act(self.store, mailbox, self.clock.now())
+        except FollowupdError:
+            raise
+        except Exception:
+            logger.exception("the weekly digest could not be filed; tried again next cycle")
+            return
+        if filed is not None:
+            report.changes.append("weekly digest filed in INBOX")
 
     # ------------------------------------------------------------------ planning
     def _cadence_fingerprint(self) -> str:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from followupd.adapters import store as st
 from followupd.engine import recaps
 from followupd.engine.context import CycleContext, CycleReport, CycleStep, SeenMessage, addr_dicts, thread_id_for
+from followupd.engine.digest import is_digest_id
 from followupd.engine.drafts import is_reminder_id
 from followupd.engine.events import EventApplier
 from followupd.engine.mailcmd import MailCommands
@@ -38,8 +39,8 @@ class Tracker(CycleStep):
         meta = seen.meta
         if meta.from_ is None or not is_own_address(meta.from_.email, self.own_addresses):
             return None  # only mail the user sent starts tracking; others writing to the address do not
-        if is_reminder_id(meta.followupd_id):
-            return None  # our reminder about a promise, in INBOX: from the user to the user, but never mail
+        if is_reminder_id(meta.followupd_id) or is_digest_id(meta.followupd_id):
+            return None  # our reminder about a promise or weekly digest, in INBOX: from the user, never mail
         if seen.is_sent_folder:
             return [a.email for a in (*meta.bcc, *meta.to, *meta.cc)]
         # Received "for" clauses may name other hops' recipients: harmless here, only the tracking address counts.
