@@ -34,7 +34,8 @@ from typing import Any
 
 #: What the parent imports before it forks: everything the commands the tests run load anyway.
 PRELOAD = ("followupd.cli.groups", "followupd.cli.root", "followupd.cli.threads", "followupd.cli.outbox",
-           "followupd.cli.items", "followupd.cli.stats", "followupd.cli.db", "followupd.cli.templates",
+           "followupd.cli.items", "followupd.cli.stats", "followupd.cli.digest", "followupd.cli.db",
+           "followupd.cli.templates",
            "followupd.runtime.app", "followupd.engine.cycle", "followupd.adapters.imap", "followupd.adapters.smtp",
            "followupd.adapters.store", "followupd.compose.checks", "followupd.compose.library",
            "sqlalchemy.dialects.sqlite")
