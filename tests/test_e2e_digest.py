@@ -54,7 +54,8 @@ def text_of(message: Message) -> str:
 def test_one_digest_per_period_unread_from_the_user_with_what_changed(account: Account) -> None:
     ann = seed(account, "Ann Archer <ann@example.org>", "Quote for the shed")
     seed(account, "bob@example.org", "Lunch next week?")
-    account.poll(now=SENT_AT + timedelta(hours=1))  # the period of Monday 2 Nov has begun: its digest is due
+    filed = account.poll(now=SENT_AT + timedelta(hours=1))  # the period of Monday 2 Nov has begun: it is due
+    assert "internal error" not in filed.stderr  # a swallowed bug in the digest would be logged as one
     account.poll(now=SENT_AT + timedelta(hours=2))
     [(flags, first)] = digests(account)
     assert b"\\Seen" not in flags

@@ -47,6 +47,7 @@ from followupd.engine.sending import Sender
 from followupd.engine.sync import FolderSync
 from followupd.engine.tracking import Tracker
 from followupd.errors import FollowupdError, LeaseLostError
+from followupd.mail import internal_errors
 from followupd.planning.lifecycle import MATCHABLE_STATES
 
 __all__ = [
@@ -133,8 +134,9 @@ class Engine:
             filed = DigestFiler(self.config).act(self.store, mailbox, self.clock.now())
         except FollowupdError:
             raise
-        except Exception:
-            logger.exception("the weekly digest could not be filed; tried again next cycle")
+        except Exception as exc:  # a bug: recorded as an internal error (logged once), the cycle's work stands
+            internal_errors.record("digest", exc, logger=logger, doing="filing the weekly digest; tried again next "
+                                                                      "cycle")
             return
         if filed is not None:
             report.changes.append("weekly digest filed in INBOX")
