@@ -16,6 +16,7 @@ each client's own text, is read by hand, line by line.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from email.message import Message
@@ -23,8 +24,11 @@ from email.parser import BytesParser
 from email.policy import compat32
 from email.utils import getaddresses
 
+from followupd.mail import internal_errors
 from followupd.mail.bodytext import readable_text
 from followupd.mail.patterns import lazy_pattern
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["Forwarded", "ForwardedBlock", "read_forwarded"]
 
@@ -60,7 +64,9 @@ def read_forwarded(raw: bytes | None) -> Forwarded:
     try:
         message = BytesParser(policy=compat32).parsebytes(bytes(raw))
         ids = list(_attached_ids(message))
-    except Exception:  # a broken MIME tree forwards nothing we can use
+    except Exception as exc:  # last resort: hostile mail must not stop a cycle, and the bug must not hide
+        internal_errors.record("forwarded", exc, logger=logger,
+                               doing="reading the messages a message forwards; none are used")
         ids = []
     blocks = _inline_blocks(readable_text(raw))
     for block_ids in (b[1] for b in blocks):
