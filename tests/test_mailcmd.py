@@ -4,10 +4,12 @@ commands that were not applied. No server: plain data in, plain data out."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 
 import pytest
+from swallowed import assert_no_internal_error, take_internal_errors
 
 from followupd.mail.forwarded import read_forwarded
 from followupd.planning.commands import (
@@ -24,6 +26,14 @@ from followupd.planning.tracking import find_tracking
 
 WEDNESDAY = date(2026, 11, 4)
 TRACKING = "me+followup@example.com"
+
+
+@pytest.fixture(autouse=True)
+def _no_swallowed_bug() -> Iterator[None]:
+    """Every test here fails when the forward reader caught its own bug, whatever the test itself checks."""
+    take_internal_errors()
+    yield
+    assert_no_internal_error()
 
 
 @pytest.mark.parametrize(("suffix", "verb", "until"), [
