@@ -19,6 +19,7 @@ import pytest
 from followupd.compose.digest import (
     MAX_LINE,
     DigestClosed,
+    DigestCommand,
     DigestDraft,
     DigestInput,
     DigestItem,
@@ -188,3 +189,18 @@ def test_bad_digest_settings_name_the_key_the_value_and_the_fix(tmp_path: Path, 
     with pytest.raises(ConfigError) as raised:
         load_config(_config(tmp_path, section))
     assert f"[digest] {key}" in str(raised.value) and hint in str(raised.value)
+
+
+def test_commands_by_mail_are_confirmed_and_unapplied_ones_said_with_why() -> None:
+    """A command sent from a phone is news by itself: the digest confirms it, or says why it was not applied."""
+    digest = build_digest(DigestInput(today=TODAY, commands=[
+        DigestCommand("+followup-stop", LONG, "you stopped following up on this thread by mail"),
+        DigestCommand("+followup-snooze-xyz", "", "'xyz' is not a date form; use 2w, 5d, fri or dec15",
+                      applied=False),
+    ]))
+    assert digest is not None and "commands" in digest.sections
+    assert "Your commands by mail" in digest.text and "2 commands" in digest.subject
+    assert "+followup-stop on Quote for the new roof" in digest.text
+    assert "+followup-snooze-xyz: not applied: 'xyz' is not a date form" in " ".join(digest.text.split())
+    assert all(len(line) <= MAX_LINE for line in digest.text.splitlines())
+    assert "not applied" in digest.html and "&#x27;xyz&#x27;" in digest.html

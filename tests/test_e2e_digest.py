@@ -188,3 +188,19 @@ timezone = "UTC"
         assert subjects[name] in text and other not in text, (name, text)
     preview = run_followupd(["--config", str(config), "--account", "home", "digest", "--preview"], env=env)
     assert subjects["home"] in preview.stdout and subjects["work"] not in preview.stdout
+
+
+def test_a_command_sent_by_mail_is_confirmed_in_the_next_digest(account: Account) -> None:
+    tracked = seed(account, "Ann Archer <ann@example.org>", "Quote for the shed")
+    seed(account, "bob@example.org", "Lunch next week?")
+    account.poll(now=SENT_AT + timedelta(hours=1))  # this period's digest: before the command
+    stop = make_message(from_=f"Alex Example <{account.user.address}>", to=account.tracking_with("stop"),
+                        subject="Re: Quote for the shed", in_reply_to=tracked, references=tracked,
+                        date=SENT_AT + timedelta(days=1), body="stop\n")
+    account.server.append(account.user, "Sent", stop, date=SENT_AT + timedelta(days=1), flags=[b"\\Seen"])
+    account.poll(now=SENT_AT + timedelta(days=1, hours=1))
+    assert len(digests(account)) == 1
+    account.poll(now=NEXT_PERIOD + timedelta(minutes=1))
+    latest = text_of(digests(account)[-1][1])
+    assert "Your commands by mail" in latest
+    assert "+followup-stop on Quote for the shed: you stopped following up" in " ".join(latest.split())

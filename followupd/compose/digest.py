@@ -81,6 +81,16 @@ class DigestClosed:
 
 
 @dataclass(frozen=True)
+class DigestCommand:
+    """A command the user sent by mail since the last digest: applied (confirmed here) or not (and why)."""
+
+    words: str            # "+followup-stop"
+    subject: str          # the thread it was for; "" when it named none
+    outcome: str          # "stopped", "snoozed until 2026-11-23", ... or why it was not applied
+    applied: bool = True
+
+
+@dataclass(frozen=True)
 class DigestInput:
     """Everything one account's digest may show; empty sequences leave their section out."""
 
@@ -91,6 +101,7 @@ class DigestInput:
     promises: Sequence[DigestPromise] = ()
     items: Sequence[DigestItem] = ()
     closed: Sequence[DigestClosed] = ()
+    commands: Sequence[DigestCommand] = ()
     stats: ThreadStats | None = None
 
 
@@ -220,12 +231,24 @@ def _wrap(entry: str) -> list[str]:
                          break_long_words=True, break_on_hyphens=False)
 
 
+def _commands(entries: Sequence[DigestCommand]) -> _Section:
+    """Commands sent by mail: each applied one confirmed, each one not applied said so, with why."""
+    lines, html = [], []
+    for c in entries[:MAX_ENTRIES]:
+        about = f" on {c.subject}" if c.subject else ""
+        what = c.outcome if c.applied else f"not applied: {c.outcome}"
+        lines.append(f"{c.words}{about}: {what}")
+        html.append(f"{escape(c.words)}{escape(about)}<br><small>{escape(what)}</small>")
+    return _Section("commands", "Your commands by mail", lines, html, max(len(entries) - MAX_ENTRIES, 0))
+
+
 def build_digest(data: DigestInput) -> Digest | None:
     """The digest of ``data``, or None when there is nothing to report (no digest is filed then).
 
     The stats block alone is not news: it accompanies the other sections and never makes a digest by itself."""
     sections = [s for s in (_waiting(data.waiting), _drafts(data.drafts), _promises(data.promises, data.today),
-                            _items(data.items, data.today), _closed(data.closed)) if s.lines]
+                            _items(data.items, data.today), _closed(data.closed), _commands(data.commands))
+                if s.lines]
     if not sections:
         return None
     counts = []
@@ -239,6 +262,8 @@ def build_digest(data: DigestInput) -> Digest | None:
         counts.append(_plural(len(data.items), "open item"))
     if data.closed:
         counts.append(f"{len(data.closed)} closed")
+    if data.commands:
+        counts.append(_plural(len(data.commands), "command"))
     subject = f"Your follow-ups this week: {', '.join(counts)}"
     greeting = f"Hello {data.user_name.split()[0]}," if data.user_name.strip() else "Hello,"
     intro = f"Here is where your follow-ups stand on {data.today:%A %d %B}."

@@ -35,6 +35,7 @@ from followupd.adapters.store import reports
 from followupd.compose.digest import (
     Digest,
     DigestClosed,
+    DigestCommand,
     DigestDraft,
     DigestInput,
     DigestItem,
@@ -45,8 +46,10 @@ from followupd.compose.digest import (
 from followupd.compose.message import build_digest_message
 from followupd.config import Config
 from followupd.engine.drafts_sync import REMINDER_FOLDER, DraftsPort, append_once
+from followupd.engine.mailcmd import COMMAND_EVENT
 from followupd.mail.headers import Address
 from followupd.mail.patterns import lazy_pattern
+from followupd.planning.commands import ORPHANS_KEY, recent_orphans
 from followupd.planning.lifecycle.items import OPEN_ITEM_STATES
 from followupd.planning.stats import compute
 
@@ -160,7 +163,29 @@ def gather(session: Session, config: Config, now: datetime, since: datetime) -> 
     start = now - STATS_WINDOW
     stats = compute(reports.stats_threads(session, start), start)
     return DigestInput(today=today, user_name=config.identity.name, waiting=waiting, drafts=drafts,
-                       promises=promises, items=items, closed=closed, stats=stats)
+                       promises=promises, items=items, closed=closed, commands=_commands(session, now, since),
+                       stats=stats)
+
+
+def _commands(session: Session, now: datetime, since: datetime) -> list[DigestCommand]:
+    """Commands by mail since ``since``: each applied one (its ``mail_command`` event and what the command did,
+    the event that follows it with the same message id), then each one not applied (engine.mailcmd)."""
+    found: list[DigestCommand] = []
+    applied = session.scalars(select(st.Event).where(st.Event.kind == COMMAND_EVENT, st.Event.at >= since)
+                              .order_by(st.Event.id))
+    for event in applied:
+        thread = session.get(st.Thread, event.thread_id)
+        result = session.scalar(select(st.Event).where(st.Event.thread_id == event.thread_id,
+                                                       st.Event.message_id == event.message_id,
+                                                       st.Event.kind != COMMAND_EVENT).order_by(st.Event.id).limit(1))
+        words = event.detail.split(" by mail", 1)[0]
+        outcome = result.detail if result is not None else "applied"
+        found.append(DigestCommand(words=words, subject=thread.subject if thread else "", outcome=outcome))
+    for orphan in recent_orphans(st.get_meta(session, ORPHANS_KEY), now):
+        if datetime.fromisoformat(orphan.at) >= since:
+            found.append(DigestCommand(words=f"+followup-{orphan.suffix}", subject="", outcome=orphan.problem,
+                                       applied=False))
+    return found
 
 
 def next_digest(session: Session, config: Config, now: datetime) -> Digest | None:
