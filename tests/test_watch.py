@@ -50,11 +50,14 @@ class Calls:
             return self._cond.wait_for(lambda: len(self.calls) >= count, timeout)
 
     def wait_quiet(self, quiet: float, timeout: float) -> None:
-        """Return once no call has come for ``quiet`` seconds (or after ``timeout``)."""
-        deadline = time.monotonic() + timeout
+        """Return once no call has come for ``quiet`` seconds, counted from now at the earliest (or after
+        ``timeout``). Counting from the last call alone returned at once when the work before the wait (30
+        appends on a loaded machine) took longer than ``quiet``: before the debounced callback could come."""
+        started = time.monotonic()
+        deadline = started + timeout
         with self._cond:
             while time.monotonic() < deadline:
-                last = self.calls[-1][0] if self.calls else 0.0
+                last = max(self.calls[-1][0] if self.calls else 0.0, started)
                 if time.monotonic() - last >= quiet:
                     return
                 self._cond.wait(min(quiet, deadline - time.monotonic()))
