@@ -44,6 +44,36 @@ def run_followupd(args: list[str], *, env: dict[str, str], timeout: float = 60) 
     return subprocess.run([*followupd_command(), *args], env=env, capture_output=True, text=True, timeout=timeout)
 
 
+def accounts_config(users: dict[str, MailUser], workdir: Path, *, now: datetime) -> tuple[Path, dict[str, str]]:
+    """One config file with an ``[[accounts]]`` table per user (named by its key, password from ``PW_<NAME>``,
+    time zone UTC, no IDLE), one SQLite database, and the environment to run it with at ``now``."""
+    blocks = []
+    for name, user in users.items():
+        local, _, domain = user.address.partition("@")
+        blocks.append(f"""
+[[accounts]]
+name = "{name}"
+host = "{user.host}"
+port = {user.port}
+tls = "none"
+username = "{user.username}"
+password_env = "PW_{name.upper()}"
+idle = false
+[accounts.tracking]
+address = "{local}+followup@{domain}"
+[accounts.identity]
+addresses = ["{user.address}"]
+timezone = "UTC"
+""")
+    config = workdir / "config.toml"
+    config.write_text(f'[database]\nurl = "sqlite:///{workdir / "state.db"}"\n' + "".join(blocks))
+    config.chmod(0o600)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FOLLOWUPD_") or k in SHARED_ENV}
+    env.update({f"PW_{name.upper()}": user.password for name, user in users.items()},
+               XDG_DATA_HOME=str(workdir / "data"), FOLLOWUPD_NOW=now.isoformat())
+    return config, env
+
+
 def default_config(user: MailUser, workdir: Path, *, cadence: str | None = None, extra: str = "",
                    digest: bool = False) -> str:
     """A config for one test user. The weekly digest is off unless ``digest``: it lands in INBOX once a week,

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import email
 import json
-import os
 from datetime import UTC, datetime, timedelta
 from email.message import Message
 from pathlib import Path
 
 import pytest
 from dovecot import DovecotServer, MailUser
-from harness import SHARED_ENV, Account, default_config, run_followupd
+from harness import Account, accounts_config, default_config, run_followupd
 from mailfactory import make_message
 
 SENT_AT = datetime(2026, 11, 4, 10, 0, tzinfo=UTC)  # a Wednesday; the period began on Monday 2 Nov, 08:00
@@ -142,30 +141,7 @@ def test_a_crash_around_the_append_never_files_two(account: Account, point: str)
 def test_each_account_gets_its_own_digest_with_its_own_threads_only(dovecot: DovecotServer,
                                                                     tmp_path: Path) -> None:
     users = {"work": dovecot.add_user(), "home": dovecot.add_user()}
-    blocks = []
-    for name, user in users.items():
-        local, _, domain = user.address.partition("@")
-        blocks.append(f"""
-[[accounts]]
-name = "{name}"
-host = "{user.host}"
-port = {user.port}
-tls = "none"
-username = "{user.username}"
-password_env = "PW_{name.upper()}"
-idle = false
-[accounts.tracking]
-address = "{local}+followup@{domain}"
-[accounts.identity]
-addresses = ["{user.address}"]
-timezone = "UTC"
-""")
-    config = tmp_path / "config.toml"
-    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "state.db"}"\n' + "".join(blocks))
-    config.chmod(0o600)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FOLLOWUPD_") or k in SHARED_ENV}
-    env.update({f"PW_{name.upper()}": user.password for name, user in users.items()},
-               XDG_DATA_HOME=str(tmp_path / "data"), FOLLOWUPD_NOW=(SENT_AT + timedelta(hours=1)).isoformat())
+    config, env = accounts_config(users, tmp_path, now=SENT_AT + timedelta(hours=1))
     subjects = {"work": "Contract for the office", "home": "Birthday party"}
     for name, user in users.items():
         local, _, domain = user.address.partition("@")

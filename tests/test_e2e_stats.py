@@ -10,7 +10,6 @@ from __future__ import annotations
 import email
 import email.utils
 import json
-import os
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from email.message import Message
@@ -19,7 +18,7 @@ from typing import Any
 
 import pytest
 from dovecot import DovecotServer, MailUser
-from harness import SHARED_ENV, Account, run_followupd
+from harness import Account, accounts_config, run_followupd
 from mailfactory import make_message
 
 SENT_AT = datetime(2026, 11, 4, 10, 0, tzinfo=UTC)  # a Wednesday
@@ -115,30 +114,7 @@ def test_a_bad_since_is_a_usage_error_naming_the_option(account: Account) -> Non
 
 def test_each_account_is_counted_apart(dovecot: DovecotServer, tmp_path: Path) -> None:
     users = {"work": dovecot.add_user(), "home": dovecot.add_user()}
-    blocks = []
-    for name, user in users.items():
-        local, _, domain = user.address.partition("@")
-        blocks.append(f"""
-[[accounts]]
-name = "{name}"
-host = "{user.host}"
-port = {user.port}
-tls = "none"
-username = "{user.username}"
-password_env = "PW_{name.upper()}"
-idle = false
-[accounts.tracking]
-address = "{local}+followup@{domain}"
-[accounts.identity]
-addresses = ["{user.address}"]
-timezone = "UTC"
-""")
-    config = tmp_path / "config.toml"
-    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "state.db"}"\n' + "".join(blocks))
-    config.chmod(0o600)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FOLLOWUPD_") or k in SHARED_ENV}
-    env.update({f"PW_{name.upper()}": user.password for name, user in users.items()},
-               XDG_DATA_HOME=str(tmp_path / "data"), FOLLOWUPD_NOW=(SENT_AT + timedelta(hours=1)).isoformat())
+    config, env = accounts_config(users, tmp_path, now=SENT_AT + timedelta(hours=1))
 
     def run(*args: str) -> str:
         result = run_followupd(["--config", str(config), *args], env=env)
