@@ -398,7 +398,7 @@ def build_actions(table: Table) -> ActionSettings:
     whether everyone gets the roll-up."""
     defaults = ActionSettings()
 
-    def gap(key: str, default: Gap, hint: str) -> Gap:
+    def gap(key: str, default: Gap, *, at_least: timedelta = timedelta(0)) -> Gap:
         text = table.text(key)
         if text is None:
             return default
@@ -407,13 +407,13 @@ def build_actions(table: Table) -> ActionSettings:
         except ValueError as exc:
             table.bad(key, str(exc))
             return default
-        if gap_minimum(value) < timedelta(0) or (key == "default_due" and gap_minimum(value) < timedelta(days=1)):
-            table.bad(key, hint)
+        if gap_minimum(value) < at_least:
+            table.bad(key, 'use at least a day, e.g. "1w"')
             return default
         return value
 
-    grace = gap("grace", defaults.grace, 'use a duration such as "1bd" or "0d"')
-    default_due = gap("default_due", defaults.default_due, 'use at least a day, e.g. "1w"')
+    grace = gap("grace", defaults.grace)
+    default_due = gap("default_due", defaults.default_due, at_least=timedelta(days=1))
     rollup = defaults.rollup
     text = table.text("rollup")
     if text is not None:
