@@ -29,12 +29,12 @@ from followupd.compose.variant import ACTIONS_FOLDER, ROLLUP_STAGE
 from followupd.config import Config
 from followupd.engine.drafts_sync import DraftReport
 from followupd.engine.names import named_recipients
-from followupd.engine.schedule import recap_plan, template_usage, touch_id, touch_set
+from followupd.engine.schedule import item_views, recap_plan, template_usage, touch_id, touch_set
 from followupd.errors import TemplateError
 from followupd.mail.headers import Address
 from followupd.planning import lifecycle
 from followupd.planning.cadence import respect_person_spacing
-from followupd.planning.checkins import ItemView, OwnerCheckin, next_checkin
+from followupd.planning.checkins import OwnerCheckin, next_checkin
 from followupd.planning.lifecycle import items as item_states
 
 logger = logging.getLogger("followupd.engine.drafts")
@@ -200,8 +200,7 @@ class RecapDrafter:
 
     def _later_checkins(self, thread: st.Thread, first: OwnerCheckin) -> list[OwnerCheckin]:
         """The owner's check-ins after ``first`` if they never answer, by the same planner."""
-        views = [ItemView(item.owner_email, item.due, item_states.is_open(item), item.wait_until)
-                 for item in thread.item_rows]
+        views = item_views(thread)
         done = [touch.created for touch in thread.touch_rows if touch_set(touch.template) == "checkin" and touch.to
                 and touch.to[0].get("email") == first.owner and touch.state != st.TOUCH_WITHDRAWN]
         later: list[OwnerCheckin] = []

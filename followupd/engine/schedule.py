@@ -140,6 +140,13 @@ def touch_set(template: str) -> str | None:
     return "rollup" if "rollup" in parts else "checkin"
 
 
+def item_views(thread: st.Thread) -> list[ItemView]:
+    """The recap's items as the planner sees them; an owner whose address bounced for good is nobody to ask."""
+    failed = set(thread.failed_recipients or ())
+    return [ItemView(owner=item.owner_email if item.owner_email not in failed else None, due=item.due,
+                     open=item_states.is_open(item), wait_until=item.wait_until) for item in thread.item_rows]
+
+
 def recap_plan(thread: st.Thread, config: Config) -> RecapPlan:
     """What :mod:`followupd.planning.checkins` plans for the recap, from the check-ins and roll-ups made so far
     (a withdrawn one never reached anybody and does not count)."""
@@ -160,9 +167,7 @@ def recap_plan(thread: st.Thread, config: Config) -> RecapPlan:
             checkins.setdefault(owner, []).append(touch.created)
             if waiting:
                 waiting_owners.add(owner)
-    failed = set(thread.failed_recipients or ())
-    views = [ItemView(owner=item.owner_email if item.owner_email not in failed else None, due=item.due,
-                      open=item_states.is_open(item), wait_until=item.wait_until) for item in thread.item_rows]
+    views = item_views(thread)
     tz = config.identity.timezone
     plans = owner_checkins(views, sent_at=thread.sent_at, done=dict(checkins), settings=config.actions,
                            cadence=config.cadence, tz=tz)
