@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
@@ -121,17 +122,19 @@ def _socket_path() -> str:
         assert proc.stdout is not None
         if proc.stdout.readline().strip() != b"ready":
             raise RuntimeError("the followupd fork server did not start")
-        atexit.register(_stop, proc)
+        atexit.register(_stop, proc, folder)
         _server = (proc, path)
         return path
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
+def _stop(proc: subprocess.Popen[bytes], folder: str) -> None:
+    """Stop the server and remove its socket folder, so test runs leave nothing behind in /tmp."""
     proc.terminate()
     try:
         proc.wait(timeout=5)
     except subprocess.TimeoutExpired:
         proc.kill()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------------- server
