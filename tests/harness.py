@@ -171,7 +171,8 @@ class Account:
         return proc
 
     def poll(self, now: datetime | None = None, **extra_env: str) -> subprocess.CompletedProcess[str]:
-        return self.run("--log-level", "info", "poll", now=now, **extra_env)
+        env_only: dict[str, Any] = dict(extra_env)  # environment variables only, never run()'s check/timeout
+        return self.run("--log-level", "info", "poll", now=now, **env_only)
 
     def status(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = json.loads(self.run("status", "--json").stdout)
