@@ -111,6 +111,9 @@ class Digest:
     text: str
     html: str
     sections: tuple[str, ...] = field(default=())
+    #: The heading of each section in ``sections``, in the same order, as both parts show it (the browser test
+    #: looks for each one on the rendered page, so a new section is checked without touching the test).
+    headings: tuple[str, ...] = field(default=())
 
     def as_json(self) -> dict[str, object]:
         return {"subject": self.subject, "sections": list(self.sections), "text": self.text, "html": self.html}
@@ -280,9 +283,10 @@ def build_digest(data: DigestInput) -> Digest | None:
                     '<ul style="padding-left:18px;margin:0">'
                     + "".join(f'<li style="margin:4px 0">{entry}</li>' for entry in section.html)
                     + (f"<li>{escape(more)}</li>" if more else "") + "</ul>")
-    keys = [s.key for s in sections]
+    keys, headings = [s.key for s in sections], [s.title for s in sections]
     if data.stats is not None and data.stats.tracked:
         keys.append("stats")
+        headings.append("Last 90 days")
         text += ["", "Last 90 days", "------------", *(line for entry in _stats_text(data.stats)
                                                         for line in (textwrap.wrap(entry, MAX_LINE)
                                                                      if not entry.startswith("  ") else [entry]))]
@@ -295,4 +299,5 @@ def build_digest(data: DigestInput) -> Digest | None:
             '<body style="margin:0;padding:12px;font-family:sans-serif;font-size:14px;line-height:1.4">'
             '<div style="max-width:600px;margin:0 auto;overflow-wrap:anywhere">' + "".join(html)
             + "</div></body></html>")
-    return Digest(subject=subject, text="\n".join(text) + "\n", html=body, sections=tuple(keys))
+    return Digest(subject=subject, text="\n".join(text) + "\n", html=body, sections=tuple(keys),
+                  headings=tuple(headings))
