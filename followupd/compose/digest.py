@@ -212,6 +212,12 @@ def _stats_text(stats: ThreadStats) -> list[str]:
     return lines
 
 
+#: A count beside a bar: never broken over two lines ("999" over "99" reads as two numbers; the column's
+#: ``overflow-wrap:anywhere``, there for long subjects, would otherwise break a five-digit count in a 2.5em box)
+#: and never shrunk by the bar next to it; it grows instead, and the bar gets what is left.
+_NUMBER = "flex:none;text-align:right;white-space:nowrap;"
+
+
 def _stats_html(stats: ThreadStats) -> str:
     summary = escape(_stats_text(stats)[0])
     most = max((row.replied for row in stats.by_touch), default=0)
@@ -221,10 +227,10 @@ def _stats_html(stats: ThreadStats) -> str:
     for row in stats.by_touch:
         share = round(100 * row.replied / most)
         rows.append(f'<div style="display:flex;align-items:center;margin:2px 0">'
-                    f'<span style="width:2em;text-align:right;margin-right:6px">{row.touch}</span>'
+                    f'<span style="{_NUMBER}width:2em;margin-right:6px">{row.touch}</span>'
                     f'<span style="flex:1;background:#eee;height:10px">'
                     f'<span style="display:block;width:{share}%;height:10px;background:#4a7bd0"></span></span>'
-                    f'<span style="width:2.5em;text-align:right">{row.replied}</span></div>')
+                    f'<span style="{_NUMBER}min-width:2.5em;margin-left:6px">{row.replied}</span></div>')
     return (f"<p>{summary}</p><p style=\"margin:4px 0\"><small>Replies by follow-ups sent before them:</small></p>"
             + "".join(rows))
 
