@@ -150,17 +150,16 @@ def test_a_browser_that_does_not_answer_is_an_error_not_a_hang() -> None:
             page.evaluate("1")
 
 
-def test_the_browser_has_no_network_not_even_our_own_loopback() -> None:
+def test_the_browser_that_rendered_the_digest_has_no_network_not_even_our_own_loopback(phone: Page) -> None:
     """Run as root (CI), the browser is in an empty network namespace: told to open a page served on this
     machine's 127.0.0.1, it gets no connection through, so nothing could reach anything farther either. (Outside
     the namespace the same navigation does connect: the probe can tell the two apart.)"""
-    need_chromium()
     if not can_isolate_network():
         pytest.skip("unshare -n is not allowed here (not root): the browser runs with its flags only")
-    with socket.socket() as listener, browser(width=PHONE) as page:
+    with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
-        answer = page.call("Page.navigate", {"url": f"http://127.0.0.1:{listener.getsockname()[1]}/"})
+        answer = phone.call("Page.navigate", {"url": f"http://127.0.0.1:{listener.getsockname()[1]}/"})
         assert answer.get("errorText", "").startswith("net::ERR_"), answer
         listener.settimeout(1)
         with pytest.raises(TimeoutError):
