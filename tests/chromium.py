@@ -222,7 +222,7 @@ def browser(width: int = 390, height: int = 800) -> Iterator[Page]:
 
 
 #: Measures the page as laid out: what sticks out of the viewport (elements and the text in them), what a box
-#: with hidden overflow cuts off, numbers broken over two lines, each heading and whether a reader can see it,
+#: with hidden overflow cuts off, numbers and dates broken over two lines, each heading and whether a reader can see it,
 #: and anything that is an image or was loaded besides the page itself. Returns plain JSON; the tests decide
 #: what is wrong.
 _LAYOUT_REPORT = r"""
@@ -231,6 +231,7 @@ _LAYOUT_REPORT = r"""
   const vw = doc.clientWidth;  // the layout viewport: innerWidth grows when a phone zooms out of a wide page
   const what = (el) => el.tagName.toLowerCase() + ': ' + (el.textContent || '').trim().slice(0, 60);
   const beyond = [], clipped = [], split = [];
+  const DATE = /\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun)\s[0-3][0-9]\s(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\b/g;
   for (const el of document.body.querySelectorAll('*')) {
     const r = el.getBoundingClientRect();
     if (r.width === 0 && r.height === 0) continue;
@@ -250,8 +251,15 @@ _LAYOUT_REPORT = r"""
     if (!node.textContent.trim()) continue;
     range.selectNodeContents(node);
     const rects = Array.from(range.getClientRects());
-    if (/^[0-9][0-9.,]*$/.test(node.textContent.trim()) && new Set(rects.map(r => Math.round(r.top))).size > 1) {
+    const lines = (rs) => new Set(Array.from(rs).map(r => Math.round(r.top))).size;
+    if (/^[0-9][0-9.,]*$/.test(node.textContent.trim()) && lines(rects) > 1) {
       split.push(node.textContent.trim());  // a count shown as "999" over "99": no longer the number it was
+    }
+    for (const m of node.textContent.matchAll(DATE)) {  // "Wed 02" at a line's end and "Dec" on the next
+      const part = document.createRange();
+      part.setStart(node, m.index);
+      part.setEnd(node, m.index + m[0].length);
+      if (lines(part.getClientRects()) > 1) split.push(m[0]);
     }
     for (const r of rects) {
       if (r.right > vw + 0.5 || r.left < -0.5) {

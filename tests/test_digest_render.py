@@ -94,7 +94,7 @@ def test_the_digest_fits_a_phone_with_every_heading_visible_nothing_cut_and_no_i
     assert report["scrollWidth"] <= PHONE, report["beyond"]
     assert report["beyond"] == []
     assert report["clipped"] == []
-    assert report["split"] == []  # a count in the stats block broken over two lines reads as two numbers
+    assert report["split"] == []  # a count over two lines reads as two numbers; "Wed 02" and "Dec" as two dates
     assert [h["text"] for h in report["headings"]] == list(digest.headings)
     assert [h["text"] for h in report["headings"] if not h["visible"]] == []
     assert report["images"] == []
@@ -129,6 +129,7 @@ def test_the_check_itself_sees_a_wide_table_cut_text_a_hidden_heading_and_an_ima
            '<table style="width:600px"><tr><td>wide</td></tr></table>'
            '<div style="width:100px;overflow:hidden;white-space:nowrap">' + "cut " * 40 + "</div>"
            '<p>' + "x" * 300 + '</p><p style="width:3em;overflow-wrap:anywhere">1234567890</p>'
+           '<p style="width:6em">due on Wed 02 Dec</p>'
            '<img alt="" src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">'
            "</body></html>")
     report = render(phone, bad, tmp_path)
@@ -136,7 +137,7 @@ def test_the_check_itself_sees_a_wide_table_cut_text_a_hidden_heading_and_an_ima
     assert any(item["what"].startswith("table") for item in report["beyond"])
     assert any(item["what"].startswith("text: xxx") for item in report["beyond"])
     assert [c["what"][:8] for c in report["clipped"]] == ["div: cut"]
-    assert report["split"] == ["1234567890"]
+    assert report["split"] == ["1234567890", "Wed 02 Dec"]
     assert [(h["text"], h["visible"]) for h in report["headings"]] == [("Seen", True), ("Hidden", False)]
     assert report["images"] == ["img: "]
 
