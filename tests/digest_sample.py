@@ -8,8 +8,13 @@ without a space, a long address, a long unbroken user name, five-digit counts an
 
 from __future__ import annotations
 
+import hashlib
+import struct
+import zlib
+from collections.abc import Iterator
 from dataclasses import fields, replace
 from datetime import date
+from pathlib import Path
 
 from followupd.compose.digest import (
     DigestClosed,
@@ -19,6 +24,7 @@ from followupd.compose.digest import (
     DigestItem,
     DigestPromise,
     DigestThread,
+    build_digest,
 )
 from followupd.planning.stats import ThreadStats, TouchCount
 
@@ -79,3 +85,56 @@ def empty_fields(data: DigestInput) -> list[str]:
     """The fields of ``data`` with nothing in them: a sample with none left empty shows every section, also a
     section added to :class:`DigestInput` after this module was written (the test names the field to fill)."""
     return [f.name for f in fields(data) if not getattr(data, f.name) and f.name != "user_name"]
+
+
+# -- the README's snapshot (docs/digest.png, made by scripts/digest-snapshot) ---------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+SNAPSHOT = ROOT / "docs" / "digest.png"
+#: The PNG text key under which the snapshot records the SHA-256 of the HTML it shows: the test compares it with
+#: the sample's HTML now, so a change to the digest's look cannot leave an old picture in the README unnoticed.
+SOURCE_KEY = "followupd-digest-html-sha256"
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def sample_html_digest() -> str:
+    """SHA-256 (hex) of the HTML part of :func:`sample`'s digest, as the builder makes it now."""
+    digest = build_digest(sample())
+    assert digest is not None
+    return hashlib.sha256(digest.html.encode()).hexdigest()
+
+
+# Why a few lines on PNG chunks instead of an image library: all that is needed is the width (IHDR) and one text
+# chunk (tEXt), both fixed layouts of PNG's chunk format (length, type, data, CRC-32; RFC 2083 §3.2, §4.2.3.1),
+# and Pillow would be a new test dependency for that alone.
+def _chunks(png: bytes) -> Iterator[tuple[bytes, bytes]]:
+    if not png.startswith(_PNG_SIGNATURE):
+        raise ValueError("not a PNG file")
+    at = len(_PNG_SIGNATURE)
+    while at + 8 <= len(png):
+        (length,) = struct.unpack(">I", png[at:at + 4])
+        yield png[at + 4:at + 8], png[at + 8:at + 8 + length]
+        at += 12 + length
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    """(width, height) in pixels, from the IHDR chunk."""
+    for kind, data in _chunks(png):
+        if kind == b"IHDR":
+            width, height = struct.unpack(">II", data[:8])
+            return width, height
+    raise ValueError("PNG without IHDR")
+
+
+def png_texts(png: bytes) -> dict[str, str]:
+    """The tEXt chunks of a PNG, key to text (Latin-1, as the format defines them)."""
+    return {key.decode("latin-1"): value.decode("latin-1")
+            for kind, data in _chunks(png) if kind == b"tEXt" for key, _, value in [data.partition(b"\0")]}
+
+
+def with_png_text(png: bytes, key: str, text: str) -> bytes:
+    """``png`` with one tEXt chunk added right after IHDR (the first chunk, always 25 bytes with its frame)."""
+    body = key.encode("latin-1") + b"\0" + text.encode("latin-1")
+    chunk = struct.pack(">I", len(body)) + b"tEXt" + body + struct.pack(">I", zlib.crc32(b"tEXt" + body))
+    after_ihdr = len(_PNG_SIGNATURE) + 25
+    return png[:after_ihdr] + chunk + png[after_ihdr:]

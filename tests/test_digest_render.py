@@ -30,7 +30,19 @@ from chromium import (
     chromium_binary,
     layout_report,
 )
-from digest_sample import LONG_ADDRESS, UNBREAKABLE_SUBJECT, empty_fields, sample, worst_case
+from digest_sample import (
+    LONG_ADDRESS,
+    ROOT,
+    SNAPSHOT,
+    SOURCE_KEY,
+    UNBREAKABLE_SUBJECT,
+    empty_fields,
+    png_size,
+    png_texts,
+    sample,
+    sample_html_digest,
+    worst_case,
+)
 
 from followupd.compose.digest import MAX_LINE, DigestInput, build_digest
 
@@ -165,3 +177,15 @@ def test_the_browser_that_rendered_the_digest_has_no_network_not_even_our_own_lo
         listener.settimeout(1)
         with pytest.raises(TimeoutError):
             listener.accept()
+
+
+def test_the_readme_shows_a_snapshot_of_the_sample_digest_as_the_builder_makes_it_now() -> None:
+    """docs/digest.png is the sample digest at 390 px, made from today's HTML (no browser needed to check that)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "](docs/digest.png)" in readme
+    assert SNAPSHOT.is_file(), "no docs/digest.png: run ./scripts/digest-snapshot"
+    png = SNAPSHOT.read_bytes()
+    width, height = png_size(png)
+    assert width == PHONE and height > PHONE
+    assert png_texts(png).get(SOURCE_KEY) == sample_html_digest(), (
+        "the digest's HTML changed since docs/digest.png was made: run ./scripts/digest-snapshot and commit it")
