@@ -37,10 +37,11 @@ from typing import Any
 CALL_TIMEOUT = 60.0
 
 #: Chromium's background services that would reach out to the network, each switched off, plus no profile
-#: state worth keeping. The Debian wrapper adds ``--disable-background-networking`` too; stated here so the
-#: list does not depend on the wrapper.
+#: state worth keeping. ``--no-sandbox``: the suite runs as root in CI, where Chromium's sandbox refuses to
+#: start; ``--disable-dev-shm-usage``: a container's 64 MB /dev/shm crashes the renderer on a long page. The
+#: Debian wrapper adds ``--disable-background-networking`` too; stated here so the list does not depend on it.
 QUIET_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--mute-audio",
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio",
     "--no-first-run", "--no-default-browser-check", "--no-pings", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--disable-default-apps", "--disable-extensions",
     "--disable-domain-reliability", "--disable-client-side-phishing-detection", "--disable-breakpad",

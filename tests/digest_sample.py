@@ -3,7 +3,8 @@
 Why one module: ``tests/test_digest_render.py`` renders exactly what ``scripts/digest-snapshot`` photographs for
 ``docs/digest.png``, so the picture in the README is of a digest the tests checked. ``sample()`` reads like a
 real week; ``worst_case()`` is the same week written by people who make layouts break: a 200-character subject
-without a space, a long address, a long unbroken user name, five-digit counts and eleven follow-ups of stats.
+without a space, a long address, a long unbroken user name, five-digit counts, eleven follow-ups of stats and
+more open threads than a section lists (its "... and 4 more" line).
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ def worst_case() -> DigestInput:
     subject, who = UNBREAKABLE_SUBJECT, LONG_ADDRESS
     return replace(
         base, user_name="Maximilianobartholomeusfriedrichwilhelm Example",
-        waiting=[*base.waiting, DigestThread(who, subject, 12345, 11, None)],
+        waiting=[*base.waiting, DigestThread(who, subject, 12345, 11, None),
+                 *(DigestThread(f"person{n}@example.org", f"Question {n}", 1, 0, None) for n in range(12))],
         drafts=[*base.drafts, DigestDraft(who, subject, date(2026, 11, 2))],
         promises=[*base.promises, DigestPromise(who, subject, date(2026, 11, 2))],
         items=[*base.items, DigestItem(who, subject, date(2026, 11, 2))],

@@ -131,6 +131,7 @@ def test_the_long_subject_and_address_are_shown_whole_not_cut(phone: Page, tmp_p
     assert isinstance(shown, str)
     flat = "".join(shown.split())
     assert UNBREAKABLE_SUBJECT in flat and LONG_ADDRESS in flat
+    assert "...and4more(followupdstatus)" in flat
 
 
 def test_the_check_itself_sees_a_wide_table_cut_text_a_hidden_heading_and_an_image(
