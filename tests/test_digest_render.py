@@ -1,15 +1,16 @@
 """The digest's HTML part as a phone shows it (issue 15 point 4): laid out by a real headless Chromium at 390 px.
 
-What a user would notice on a phone: a digest wider than the screen (sideways scrolling, or a subject cut off at
-the edge), a section heading missing or hidden, text cut off by a box, a broken-image icon. The sample digest
+What a user would notice on a phone: a digest wider than the screen (sideways scrolling, a page zoomed out to
+tiny text, or a subject cut off at the edge), a section heading missing or hidden, text cut off by a box, a count
+or a date broken over two lines, a broken-image icon. The sample digest
 has every section filled (``tests/digest_sample.py``), once as a real week reads and once with a 200-character
 subject without a space, a long address and five-digit counts in every place they can go. The headings checked
 are the ones the builder says it produced (``Digest.headings``), so a section added later is checked too.
 
 Without ``chromium`` these tests are skipped with the fix named, except under CI (``CI`` set): they fail, so a
 CI image that lost the browser cannot turn the check into a silent pass. Nothing leaves the machine
-(``tests/chromium.py``: no network namespace, no background services, local files only, and the page is checked
-to have loaded nothing).
+(``tests/chromium.py``: an empty network namespace, no background services, local files only, and the page is
+checked to have loaded nothing).
 """
 
 from __future__ import annotations
