@@ -19,6 +19,7 @@ from datetime import date
 from html import escape
 
 from followupd.compose.bars import bar
+from followupd.mail.patterns import lazy_pattern
 from followupd.planning.stats import ThreadStats
 
 __all__ = ["MAX_LINE", "Digest", "DigestClosed", "DigestDraft", "DigestInput", "DigestItem", "DigestPromise",
@@ -111,6 +112,9 @@ class Digest:
     text: str
     html: str
     sections: tuple[str, ...] = field(default=())
+    #: The heading of each section in ``sections``, in the same order, as both parts show it (the browser test
+    #: looks for each one on the rendered page, so a new section is checked without touching the test).
+    headings: tuple[str, ...] = field(default=())
 
     def as_json(self) -> dict[str, object]:
         return {"subject": self.subject, "sections": list(self.sections), "text": self.text, "html": self.html}
@@ -209,6 +213,12 @@ def _stats_text(stats: ThreadStats) -> list[str]:
     return lines
 
 
+#: A count beside a bar: never broken over two lines ("999" over "99" reads as two numbers; the column's
+#: ``overflow-wrap:anywhere``, there for long subjects, would otherwise break a five-digit count in a 2.5em box)
+#: and never shrunk by the bar next to it; it grows instead, and the bar gets what is left.
+_NUMBER = "flex:none;text-align:right;white-space:nowrap;"
+
+
 def _stats_html(stats: ThreadStats) -> str:
     summary = escape(_stats_text(stats)[0])
     most = max((row.replied for row in stats.by_touch), default=0)
@@ -218,12 +228,24 @@ def _stats_html(stats: ThreadStats) -> str:
     for row in stats.by_touch:
         share = round(100 * row.replied / most)
         rows.append(f'<div style="display:flex;align-items:center;margin:2px 0">'
-                    f'<span style="width:2em;text-align:right;margin-right:6px">{row.touch}</span>'
+                    f'<span style="{_NUMBER}width:2em;margin-right:6px">{row.touch}</span>'
                     f'<span style="flex:1;background:#eee;height:10px">'
                     f'<span style="display:block;width:{share}%;height:10px;background:#4a7bd0"></span></span>'
-                    f'<span style="width:2.5em;text-align:right">{row.replied}</span></div>')
+                    f'<span style="{_NUMBER}min-width:2.5em;margin-left:6px">{row.replied}</span></div>')
     return (f"<p>{summary}</p><p style=\"margin:4px 0\"><small>Replies by follow-ups sent before them:</small></p>"
             + "".join(rows))
+
+
+#: A date as the digest writes it ("Wed 02 Dec"): one unit a reader takes in at a glance.
+_DATE = lazy_pattern(r"\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun) ([0-3][0-9]) "
+                     r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\b")
+
+
+def _keep_dates(entry: str) -> str:
+    """``entry`` (HTML) with each date's spaces made non-breaking: at 390 px a line otherwise ended in "Wed 02"
+    and put "Dec" alone on the next one (seen in the browser check's snapshot). The text part keeps plain spaces:
+    its lines are wrapped here, at :data:`MAX_LINE`."""
+    return _DATE.sub("\\1\u00a0\\2\u00a0\\3", entry)
 
 
 def _wrap(entry: str) -> list[str]:
@@ -278,11 +300,12 @@ def build_digest(data: DigestInput) -> Digest | None:
             text.append(f"  {more}")
         html.append(f'<h3 style="font-size:16px;margin:16px 0 4px">{escape(section.title)}</h3>'
                     '<ul style="padding-left:18px;margin:0">'
-                    + "".join(f'<li style="margin:4px 0">{entry}</li>' for entry in section.html)
+                    + "".join(f'<li style="margin:4px 0">{_keep_dates(entry)}</li>' for entry in section.html)
                     + (f"<li>{escape(more)}</li>" if more else "") + "</ul>")
-    keys = [s.key for s in sections]
+    keys, headings = [s.key for s in sections], [s.title for s in sections]
     if data.stats is not None and data.stats.tracked:
         keys.append("stats")
+        headings.append("Last 90 days")
         text += ["", "Last 90 days", "------------", *(line for entry in _stats_text(data.stats)
                                                         for line in (textwrap.wrap(entry, MAX_LINE)
                                                                      if not entry.startswith("  ") else [entry]))]
@@ -295,4 +318,5 @@ def build_digest(data: DigestInput) -> Digest | None:
             '<body style="margin:0;padding:12px;font-family:sans-serif;font-size:14px;line-height:1.4">'
             '<div style="max-width:600px;margin:0 auto;overflow-wrap:anywhere">' + "".join(html)
             + "</div></body></html>")
-    return Digest(subject=subject, text="\n".join(text) + "\n", html=body, sections=tuple(keys))
+    return Digest(subject=subject, text="\n".join(text) + "\n", html=body, sections=tuple(keys),
+                  headings=tuple(headings))
