@@ -21,6 +21,7 @@ from followupd.planning.owed import (
     answered_refs,
     closings,
     due_at,
+    due_first,
     header_verdict,
     is_due,
     thread_refs,
@@ -140,3 +141,16 @@ def test_no_owed_rows_no_section_and_a_long_list_points_to_the_command() -> None
     assert digest is not None and "... and 3 more (followupd owed)" in digest.text
     plain = build_digest(DigestInput(today=date(2026, 11, 30), waiting=[DigestThread("Ann", "Lunch?", 2, 0, None)]))
     assert plain is not None and "Replies you owe" not in plain.text and "owed" not in plain.sections
+
+
+def test_the_listing_holds_only_rows_owed_long_enough_oldest_first() -> None:
+    from dataclasses import dataclass
+
+    @dataclass
+    class Row:
+        received_at: datetime
+
+    rows = [Row(WHEN + timedelta(days=1)), Row(WHEN), Row(WHEN + timedelta(days=5))]
+    now = WHEN + timedelta(days=5)  # Tuesday 10 Nov: two business days after Thursday and Friday, not Tuesday
+    listed = due_first(rows, after=Gap(2, "bd"), now=now, holidays=frozenset(), tz=UTC)
+    assert [r.received_at for r in listed] == [WHEN, WHEN + timedelta(days=1)]

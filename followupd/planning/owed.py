@@ -18,13 +18,14 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
+from typing import Protocol, TypeVar
 
 from followupd.mail.headers import MessageKind, MessageMeta
 from followupd.mail.patterns import lazy_pattern
 from followupd.planning.cadence import Gap, add_gap
 from followupd.planning.matching import is_own_address
 
-__all__ = ["FIRST_LOOK", "OwedClosing", "answered_refs", "closings", "due_at", "header_verdict", "is_due",
+__all__ = ["FIRST_LOOK", "OwedClosing", "answered_refs", "closings", "due_at", "due_first", "header_verdict", "is_due",
            "thread_refs", "waiting_days", "within_first_look"]
 
 #: Only mail received this recently is considered (see the module docstring for why 30 days).
@@ -121,6 +122,22 @@ def due_at(received_at: datetime, after: Gap, *, holidays: frozenset[date], tz: 
 def is_due(received_at: datetime, after: Gap, now: datetime, *, holidays: frozenset[date], tz: tzinfo) -> bool:
     """Whether the reply has been owed for ``after`` by ``now`` (see :func:`due_at`)."""
     return due_at(received_at, after, holidays=holidays, tz=tz) <= now
+
+
+class Received(Protocol):
+    """Anything that came at a time: the store's owed rows, a dataclass in a test."""
+
+    @property
+    def received_at(self) -> datetime: ...
+
+
+R = TypeVar("R", bound=Received)
+
+
+def due_first(rows: Iterable[R], *, after: Gap, now: datetime, holidays: frozenset[date], tz: tzinfo) -> list[R]:
+    """The rows owed for ``after`` by ``now``, the oldest first: what ``followupd owed`` and the digest list."""
+    return sorted((row for row in rows if is_due(row.received_at, after, now, holidays=holidays, tz=tz)),
+                  key=lambda row: row.received_at)
 
 
 def waiting_days(received_at: datetime, now: datetime) -> int:
