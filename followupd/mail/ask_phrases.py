@@ -1,0 +1,215 @@
+"""The phrases that make a sentence ask something, or say no answer is needed, per language; config changes them.
+
+Pure data and one merge function; asks.py reads a message's new text against the merged result, with the
+phrase syntax of intent_phrases.py (:func:`~followupd.mail.intent_phrases.phrase_pattern`: ``...`` for up to four
+words, a trailing ``$`` for "ends the sentence").
+
+Three lists per language:
+
+* ``asking``: a sentence holding one asks something of the reader ("could you", "please confirm", "können Sie",
+  "merci de", "¿podrías"). Questions need no phrase: a question mark is enough (asks.py).
+* ``not_asking``: the message says no answer is needed ("no need to reply", "kein Handlungsbedarf"). One such
+  phrase makes the whole message expect nothing, whatever else it asks: the writer said so.
+* ``courtesy`` (built in; config can ``remove`` from it): a polite offer or small talk that asks nothing
+  ("let me know if you have any questions", "hope you're well?", "¿qué tal?"). Only its own sentence is
+  discounted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from followupd.mail.intent_phrases import norm_phrase
+
+__all__ = ["DEFAULT_ASK_PHRASES", "AskPhraseSet", "merge_ask_phrases"]
+
+
+@dataclass(frozen=True)
+class AskPhraseSet:
+    """One language's lists (see the module docstring)."""
+
+    asking: tuple[str, ...] = ()
+    not_asking: tuple[str, ...] = ()
+    courtesy: tuple[str, ...] = ()
+
+
+DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
+    "en": AskPhraseSet(
+        asking=(
+            "could you", "could u", "can you", "can u", "would you", "will you", "would it be possible",
+            "is it possible", "do you mind", "would you mind", "let me know", "lmk", "let us know",
+            "please confirm", "please send", "please review", "please sign", "please approve", "please advise",
+            "please reply", "please respond", "please check", "please share", "please provide", "please forward",
+            "please fill", "please complete", "please update", "please return", "please call", "please get back",
+            "please have a look", "please take a look", "please look", "please submit", "please tell",
+            "please schedule", "please book", "please add", "please pay", "please prepare", "please let",
+            "please give", "please arrange", "please make sure", "please sort", "please double-check",
+            "please ping", "please shout", "pls", "kindly", "i need you to", "we need you to", "i'd need you to",
+            "need your", "waiting for your", "waiting on your", "looking forward to your", "look forward to your",
+            "looking forward to hearing", "look forward to hearing", "your thoughts", "your feedback",
+            "your input", "your approval", "your sign-off", "your go-ahead", "your confirmation",
+            "would love your", "would appreciate your", "i'd appreciate it if", "appreciate it if you",
+            "get back to me", "send me", "send over", "send it over", "give me a call", "call me",
+            "drop me a line", "ping me", "confirm by", "confirm that", "reply by", "respond by", "by eod", "by cob",
+            "let me know by", "does ... work for you", "does ... suit you", "works for you$",
+        ),
+        not_asking=(
+            "no need to reply", "no need to respond", "no need to answer", "no reply needed",
+            "no response needed", "no reply necessary", "no response necessary", "no response required",
+            "no reply required", "no action needed", "no action required", "no action necessary",
+            "nothing needed from you", "nothing for you to do", "don't need to reply", "don't need to respond",
+            "do not need to reply", "do not reply to this", "please do not reply", "don't bother replying",
+            "no need to get back", "just fyi", "fyi only", "for your information only", "no need to do anything",
+        ),
+        courtesy=(
+            "let me know if you have any questions", "let me know if you have questions",
+            "let me know if you need anything", "let me know if ... questions", "let me know if anything",
+            "let me know if you need", "let me know if there's anything", "let me know if i can help",
+            "let me know if i can", "let us know if you have any", "let us know if you need",
+            "let us know if ... questions", "if you have any questions", "if you have questions",
+            "should you have any", "feel free to", "don't hesitate", "do not hesitate", "happy to help",
+            "hope you're well", "hope you are well", "hope you're doing well", "hope you are doing well",
+            "hope all is well", "hope this helps", "hope that helps", "how are you", "how are things",
+            "how's it going", "how was your weekend", "how was your holiday", "hope you had a good",
+            "hope you had a great", "hope you had a nice", "any questions, just", "just let me know if",
+            "reach out if", "can you believe", "who knew", "what a week", "isn't it", "right?$",
+            "you know what i mean", "why not$", "what do you know", "can you imagine",
+        ),
+    ),
+    "de": AskPhraseSet(
+        asking=(
+            "können sie", "könnten sie", "kannst du", "könntest du", "würden sie", "würdest du", "wären sie",
+            "wärst du", "magst du", "möchten sie", "möchtest du", "bitte bestätigen", "bitte bestätige",
+            "bitte um bestätigung", "bitte um rückmeldung", "bitte um kurze rückmeldung", "bitte um feedback",
+            "bitte um antwort", "bitte um freigabe", "bitte schicken", "bitte schick", "bitte senden",
+            "bitte sende", "bitte prüfen", "bitte prüfe", "bitte unterschreiben", "bitte unterschreibe",
+            "bitte melden", "bitte melde", "bitte gib", "bitte geben sie", "bitte sag", "bitte sagen sie",
+            "bitte ruf", "bitte rufen sie", "bitte schau", "bitte schauen sie", "bitte kurz", "bitte lass",
+            "bitte lassen sie", "bitte füllen", "bitte ausfüllen", "bitte zurück", "bitte überweisen",
+            "bitte freigeben", "bitte teilen sie", "bitte teile", "bitte um", "gib mir bescheid",
+            "gib mir kurz bescheid", "geben sie mir bescheid", "gebt mir bescheid", "sag mir bescheid",
+            "sagen sie mir bescheid", "sagt bescheid", "sag bescheid", "lass mich wissen", "lassen sie mich wissen",
+            "lasst mich wissen", "ich bräuchte", "wir bräuchten", "ich benötige", "wir benötigen",
+            "ich brauche von", "wir brauchen von", "freue mich auf ihre rückmeldung", "freue mich auf deine",
+            "freue mich auf ihre antwort", "freuen uns auf ihre", "ihre rückmeldung", "deine rückmeldung",
+            "eure rückmeldung", "ihr feedback", "dein feedback", "ihre freigabe", "deine freigabe",
+            "um rückmeldung", "um kurze rückmeldung", "wäre es möglich", "ist es möglich", "wäre schön, wenn",
+            "wäre toll, wenn", "wäre super, wenn", "wäre nett, wenn", "wäre dankbar", "wären dankbar",
+            "passt ... dir", "passt ... ihnen", "geht ... bei dir", "geht ... bei ihnen",
+        ),
+        not_asking=(
+            "kein handlungsbedarf", "keine antwort nötig", "keine antwort notwendig", "keine antwort erforderlich",
+            "keine rückmeldung nötig", "keine rückmeldung notwendig", "keine rückmeldung erforderlich",
+            "du musst nicht antworten", "sie müssen nicht antworten", "musst nicht antworten",
+            "müssen nicht antworten", "brauchst nicht zu antworten", "brauchen nicht zu antworten",
+            "nur zur info", "nur zur kenntnis", "nur zu ihrer information", "nur zu deiner information",
+            "bitte nicht antworten", "bitte antworten sie nicht", "nichts zu tun",
+        ),
+        courtesy=(
+            "bei fragen", "falls sie fragen haben", "falls du fragen hast", "wenn sie fragen haben",
+            "wenn du fragen hast", "für fragen stehe", "stehe ich gerne zur verfügung", "stehe gerne zur verfügung",
+            "stehen ihnen gerne", "stehen wir gerne", "melde dich gerne", "melden sie sich gerne", "melde dich einfach",
+            "melden sie sich einfach", "zögern sie nicht", "zögere nicht", "wie geht's", "wie geht es dir",
+            "wie geht es ihnen", "wie geht's dir", "wie war dein wochenende", "wie war ihr wochenende",
+            "ich hoffe, es geht", "hoffe, es geht", "hoffe es geht", "hoffe, alles gut", "gerne melden",
+            "gerne bei mir melden", "wenn etwas ist", "falls etwas ist", "falls noch etwas",
+        ),
+    ),
+    "fr": AskPhraseSet(
+        asking=(
+            "pourriez-vous", "pourrais-tu", "pouvez-vous", "peux-tu", "pourriez vous", "pourrais tu", "pouvez vous",
+            "peux tu", "voudriez-vous", "voulez-vous", "veux-tu", "auriez-vous", "aurais-tu", "serait-il possible",
+            "est-il possible", "est-ce possible", "merci de", "merci d'avance de", "merci de bien vouloir",
+            "je vous remercie de", "je te remercie de", "veuillez", "veuille", "tiens-moi au courant",
+            "tenez-moi au courant", "dis-moi", "dites-moi", "fais-moi signe", "faites-moi signe",
+            "faites-moi savoir", "fais-moi savoir", "faites-moi un retour", "fais-moi un retour",
+            "me confirmer", "nous confirmer", "me faire un retour", "me faire savoir", "me dire",
+            "m'envoyer", "nous envoyer", "me transmettre", "me renvoyer", "me rappeler", "votre retour",
+            "ton retour", "vos retours", "tes retours", "votre avis", "ton avis", "votre validation",
+            "ta validation", "votre accord", "ton accord", "votre réponse", "ta réponse", "j'aurais besoin",
+            "nous aurions besoin", "j'ai besoin que", "il me faudrait", "il nous faudrait", "dans l'attente de",
+            "j'attends ton", "j'attends votre", "est-ce que ... vous convient", "est-ce que ... te convient",
+            "ça vous va", "ça te va", "cela vous convient", "vous convient-il", "te convient-il", "vous conviendrait",
+            "te conviendrait", "vous irait", "t'irait",
+        ),
+        not_asking=(
+            "pas besoin de répondre", "pas besoin de me répondre", "inutile de répondre", "inutile de me répondre",
+            "nul besoin de répondre", "aucune réponse nécessaire", "aucune action requise", "aucune action de votre",
+            "rien à faire de ton côté", "rien à faire de votre côté", "pour info seulement",
+            "pour information seulement",
+            "simple information", "merci de ne pas répondre", "ne pas répondre à ce",
+        ),
+        courtesy=(
+            "n'hésitez pas", "n'hésite pas", "si vous avez des questions", "si tu as des questions",
+            "pour toute question", "en cas de question", "je reste à votre disposition", "je reste à ta disposition",
+            "je reste disponible", "reste à votre disposition", "ça va$", "comment ça va", "comment vas-tu",
+            "comment allez-vous", "j'espère que tu vas bien", "j'espère que vous allez bien",
+            "j'espère que tout va bien", "tu vas bien", "vous allez bien", "bon week-end", "as-tu passé un bon",
+            "avez-vous passé un bon",
+        ),
+    ),
+    "es": AskPhraseSet(
+        asking=(
+            "podrías", "podrias", "podría", "podria", "puedes", "puede usted", "pueden", "podrían", "podrian",
+            "te importaría", "le importaría", "sería posible", "seria posible", "es posible", "me confirmas",
+            "me confirma", "nos confirmas", "nos confirma", "confírmame", "confirmame", "confírmanos",
+            "por favor confirma", "por favor, confirma", "por favor envía", "por favor, envía", "por favor revisa",
+            "por favor, revisa", "por favor firma", "por favor, firma", "por favor, ", "avísame", "avisame",
+            "avísanos", "dime", "dígame", "díganme", "mándame", "mandame", "envíame", "enviame", "envíanos",
+            "me envías", "me mandas", "me pasas", "me dices", "me avisas", "me comentas", "me cuentas",
+            "me llamas", "me puedes", "me podrías", "nos podrías", "quedo a la espera", "quedamos a la espera",
+            "espero tu respuesta", "espero su respuesta", "espero tus comentarios", "espero sus comentarios",
+            "tu opinión", "su opinión", "tu respuesta", "su respuesta", "tu confirmación", "su confirmación",
+            "tu aprobación", "su aprobación", "necesito que", "necesitamos que", "necesitaría", "necesitaríamos",
+            "te va bien", "le va bien", "os va bien", "te viene bien", "le viene bien", "te parece bien",
+            "le parece bien", "te cuadra", "te encaja",
+        ),
+        not_asking=(
+            "no hace falta responder", "no hace falta que respondas", "no hace falta que contestes",
+            "no hace falta contestar", "no es necesario responder", "no es necesario contestar",
+            "no necesitas responder", "no necesitas contestar", "no requiere respuesta", "sin necesidad de respuesta",
+            "solo para tu información", "solo para su información", "solo para que lo sepas", "solo informativo",
+            "por favor no responda", "no responda a este", "no tienes que hacer nada",
+        ),
+        courtesy=(
+            "qué tal$", "que tal$", "cómo estás", "como estas", "cómo está", "cómo va todo", "cómo te va",
+            "espero que estés bien", "espero que esté bien", "espero que estés muy bien", "espero que todo vaya bien",
+            "espero que todo bien", "cualquier duda", "cualquier cosa", "cualquier pregunta", "si tienes alguna duda",
+            "si tiene alguna duda", "si tienes dudas", "si tiene dudas", "si tienes preguntas", "no dudes en",
+            "no dude en", "quedo a tu disposición", "quedo a su disposición", "quedo atento", "quedo atenta",
+            "qué tal el fin de semana", "qué tal tu fin de semana", "buen fin de semana",
+        ),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class AskChange:
+    """One language's config change (asks.py's ``AskPhrases`` has the same fields)."""
+
+    asking: tuple[str, ...] = ()
+    not_asking: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
+    replace: bool = False
+
+
+def merge_ask_phrases(changes: Mapping[str, AskChange] | None) -> dict[str, AskPhraseSet]:
+    """The built-in lists with config applied: per language, ``remove`` first (from all three lists), then the
+    additions, or with ``replace`` the additions as that language's whole ``asking``/``not_asking`` lists."""
+    merged = dict(DEFAULT_ASK_PHRASES)
+    for lang, change in (changes or {}).items():
+        base = merged.get(lang, AskPhraseSet())
+        drop = {norm_phrase(p) for p in change.remove}
+
+        def keep(items: Iterable[str], drop: set[str] = drop) -> tuple[str, ...]:
+            return tuple(dict.fromkeys(p for p in items if norm_phrase(p) not in drop))
+
+        if change.replace:
+            merged[lang] = AskPhraseSet(asking=keep(change.asking), not_asking=keep(change.not_asking),
+                                        courtesy=keep(base.courtesy))
+            continue
+        merged[lang] = AskPhraseSet(asking=keep((*base.asking, *change.asking)),
+                                    not_asking=keep((*base.not_asking, *change.not_asking)),
+                                    courtesy=keep(base.courtesy))
+    return merged

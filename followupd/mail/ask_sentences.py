@@ -1,0 +1,230 @@
+"""A message's new text -> does it ask its reader something, and which sentence says so.
+
+Pure: no network, no clock, no config. asks.py hands in the author's own words (quoted history and signature
+already removed) and the merged phrase lists (ask_phrases.py); this module splits the text into sentences and
+reads each one. Every list is checked whatever the text's language (mixed mail is common: a German reply to an
+English thread), the detected language only labels the result.
+
+The order of the rules, and why:
+
+1. A ``not_asking`` phrase anywhere ("no need to reply", "kein Handlungsbedarf") and nothing asks: the writer
+   said so. Checked first because "no need to reply unless Tuesday is a problem" must not read as a question.
+2. Per sentence, in text order: a ``courtesy`` phrase ("let me know if you have any questions", "hope you're
+   well?", "¿qué tal?") discounts only its own sentence. A question mark outside quotation marks asks a
+   question (a proposal when it names a time or "does ... work"); an ``asking`` phrase asks for something
+   unless it sits in a condition about the reader's own needs; a deadline with "you" or an imperative gives a
+   deadline. The first such sentence is the evidence.
+3. Nothing asks: the reason says what the text is (thanks only, closes the conversation, information only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from followupd.mail.ask_phrases import AskPhraseSet
+from followupd.mail.intent_phrases import phrase_pattern
+from followupd.mail.patterns import lazy_pattern
+
+__all__ = ["Finding", "detect_language", "read_text", "sentences"]
+
+#: Only this much of the new text is read: who asks something asks it near the top.
+MAX_TEXT = 8000
+#: Evidence is trimmed to this many characters.
+MAX_EVIDENCE = 200
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What the text does: ``expects`` with the sentence that asks, or why not."""
+
+    expects: bool
+    reason: str
+    evidence: str = ""
+
+
+def read_text(text: str, phrases: Mapping[str, AskPhraseSet]) -> Finding:
+    """Read the new text of a message (see the module docstring for the rules)."""
+    text = _normalise(text[:MAX_TEXT])
+    parts = sentences(text)
+    if not parts:
+        return Finding(False, "no text")
+    if _any_hit(text, (p.not_asking for p in phrases.values())):
+        return Finding(False, "says no reply is needed")
+    for sentence in parts:
+        found = _read_sentence(sentence, phrases)
+        if found is not None:
+            return Finding(True, found, _evidence(sentence))
+    return Finding(False, _no_ask_reason(parts))
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of a text: split at line breaks and at ``.!?`` followed by a space; greetings kept."""
+    out: list[str] = []
+    for line in text.split("\n"):
+        for piece in _SENTENCE_END.split(line):
+            piece = piece.strip(" \t-*•>")
+            if piece:
+                out.append(piece)
+    return out
+
+
+def detect_language(text: str) -> str | None:
+    """"en", "de", "fr" or "es" by counting each language's most common short words; None when none wins."""
+    counts = dict.fromkeys(_STOPWORDS, 0)
+    for word in _WORD.findall(text[:MAX_TEXT].casefold()):
+        for lang, words in _STOPWORDS.items():
+            if word in words:
+                counts[lang] += 1
+    best = max(counts, key=lambda lang: counts[lang])
+    ranked = sorted(counts.values(), reverse=True)
+    if ranked[0] == 0 or ranked[0] == ranked[1]:
+        return None
+    return best
+
+
+# ------------------------------------------------------------------------------------------- one sentence
+
+def _read_sentence(sentence: str, phrases: Mapping[str, AskPhraseSet]) -> str | None:
+    """The reason this sentence asks something, or None."""
+    if _FILLER.fullmatch(sentence):
+        return None
+    if _any_hit(sentence, (p.courtesy for p in phrases.values())):
+        return None
+    bare = _QUOTED.sub(" ", sentence)
+    if "?" in bare and not _SHORT_RHETORIC.fullmatch(bare.strip(" ¿?!.,")):
+        return "proposes a time" if _PROPOSAL.search(bare) else "asks a question"
+    if _asking_hit(bare, phrases):
+        if _PROPOSAL.search(bare):
+            return "proposes a time"
+        return "asks for something"
+    if _DEADLINE.search(bare) and (_YOU.search(bare) or _IMPERATIVE.match(bare)):
+        return "gives a deadline"
+    return None
+
+
+def _asking_hit(sentence: str, phrases: Mapping[str, AskPhraseSet]) -> bool:
+    for phrase_set in phrases.values():
+        for phrase in phrase_set.asking:
+            pattern = phrase_pattern(phrase)
+            if pattern is None:
+                continue
+            for match in pattern.finditer(sentence):
+                if not _NEGATED_BEFORE.search(sentence[max(0, match.start() - 12) : match.start()]):
+                    return True
+    return False
+
+
+def _any_hit(text: str, lists: Iterable[tuple[str, ...]]) -> bool:
+    for listed in lists:
+        for phrase in listed:
+            pattern = phrase_pattern(phrase)
+            if pattern is not None and pattern.search(text):
+                return True
+    return False
+
+
+def _no_ask_reason(parts: list[str]) -> str:
+    substance = [s for s in parts if not _FILLER.fullmatch(s) and not _THANKS.fullmatch(s)]
+    if not substance:
+        return "thanks only" if any(_THANKS.fullmatch(s) for s in parts) else "information only"
+    if len(substance) <= 2 and all(_CLOSING.search(s) for s in substance):
+        return "closes the conversation"
+    return "information only"
+
+
+def _evidence(sentence: str) -> str:
+    text = " ".join(sentence.split())
+    return text if len(text) <= MAX_EVIDENCE else text[: MAX_EVIDENCE - 1] + "…"
+
+
+def _normalise(text: str) -> str:
+    return text.replace("\u2019", "'").replace("\u00a0", " ").replace("\r\n", "\n").replace("\r", "\n")
+
+
+# ---------------------------------------------------------------------------------------------- patterns
+
+_SENTENCE_END = lazy_pattern(r"(?<=[.!?…])\s+(?=\S)")
+_WORD = lazy_pattern(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+#: Text in quotation marks is someone else's words: a question in it is not asked of the reader.
+_QUOTED = lazy_pattern(
+    "\"[^\"\n]{1,200}\"|\u201c[^\u201d\n]{1,200}\u201d|\u201e[^\u201c\u201d\n]{1,200}[\u201c\u201d]"
+    "|\u00ab[^\u00bb\n]{1,200}\u00bb|\u201a[^\u2018\u2019\n]{1,200}[\u2018\u2019]"
+)
+#: One- or two-word small talk questions that ask nothing when they stand alone.
+_SHORT_RHETORIC = lazy_pattern(
+    r"(?i:(?:hi|hey|hello|hallo|salut|hola|bonjour)?[, ]*(?:how are you(?: doing)?|how's it going|how are things"
+    r"|all good|you ok|alles gut|alles klar|wie geht's|wie geht'?s dir|na|ça va|comment ça va|qué tal|que tal"
+    r"|cómo estás|como estas|cómo va|right|ok|okay|no|oder|non|n'est-ce pas|verdad|eh|huh|why not|warum nicht"
+    r"|pourquoi pas|por qué no)(?:[, ]+[A-ZÀ-Ýa-zà-ÿ]+)?)"
+)
+#: Greetings, sign-offs and name lines; part of every mail, never a request.
+_FILLER = lazy_pattern(
+    r"(?i:hi|hello|hey|dear|good (?:morning|afternoon|evening)|hallo|liebe[rs]?|sehr geehrte[rs]?(?: herr| frau)?"
+    r"|guten (?:tag|morgen|abend)|moin|servus|bonjour|bonsoir|salut|cher|chère|madame|monsieur|hola|estimad[oa]s?"
+    r"|buen(?:os|as) (?:días|tardes|noches)|best|best regards|kind regards|regards|warm regards|cheers|thanks"
+    r"|thank you|many thanks|all the best|sincerely|yours|br|talk soon|viele grüße|beste grüße|liebe grüße"
+    r"|freundliche grüße|mit freundlichen grüßen|mfg|lg|vg|gruß|grüße|danke|vielen dank|cordialement|bien à vous"
+    r"|bien à toi|bonne journée|à bientôt|amitiés|bises|merci|saludos|un saludo|atentamente|un abrazo|gracias"
+    r"|muchas gracias|abrazos|besos)"
+    r"(?:[, ]+(?:[A-ZÀ-Ý][\w.'-]*|(?i:all|everyone|team|there|folks|zusammen|alle|à tous|tous|todos|a todos))){0,3}"
+    r"[,.!:]*"
+    r"|[A-ZÀ-Ý][\w.'-]*(?: [A-ZÀ-Ý][\w.'-]*){0,2}[,.]?"
+)
+_THANKS = lazy_pattern(
+    r"(?i:(?:(?:ok|okay|great|perfect|super|perfekt|parfait|perfecto|genial)[, !]+)?(?:many thanks|thanks|thank you"
+    r"|thx|ty|cheers|danke|vielen dank|danke schön|besten dank|merci|merci beaucoup|gracias|muchas gracias|mil gracias)"
+    r"(?: (?:so|very) much| a lot| again| beaucoup| mille fois)?(?:[,!]? (?:for|für|pour|por) [^?]{1,80})?"
+    r"(?:[, ]+[A-ZÀ-Ý][\w.'-]*){0,2}[.!]*)"
+)
+#: Replies that end a conversation: "great, done", "sounds good", "erledigt", "c'est noté", "perfecto".
+_CLOSING = lazy_pattern(
+    r"(?i)\b(?:done|all set|sounds good|sounds great|looks good|perfect|great|noted|got it|will do|received"
+    r"|works for me|see you|talk then|erledigt|passt|perfekt|super|alles klar|notiert|erhalten|bis dann|parfait"
+    r"|c'est noté|bien reçu|reçu|ça marche|à tout à l'heure|perfecto|hecho|listo|recibido|genial|de acuerdo|vale"
+    r"|nos vemos)\b"
+)
+_PROPOSAL = lazy_pattern(
+    r"(?i)\b(?:(?:does|would|will|could|do|should) .{1,40}\b(?:work|suit|fit|be ok|be okay|be fine|be convenient)"
+    r"|how about|what about|shall we|should we meet|are you (?:free|available)|is .{1,30} (?:free|available|ok"
+    r"|okay|fine)|passt (?:dir|ihnen|euch|es)|geht (?:es|das) (?:bei|für)|hast du zeit|haben sie zeit"
+    r"|wie wäre es|wäre .{1,30} (?:ok|in ordnung|möglich)|sollen wir|ça (?:vous|te) va|vous convient|te convient"
+    r"|(?:es-tu|êtes-vous) disponible|on se voit|te va bien|le va bien|os va bien|te viene bien|le viene bien"
+    r"|estás libre|está libre|quedamos|nos vemos el)\b"
+)
+#: A day or time given to the reader: "by Friday", "bis Freitag", "avant vendredi", "antes del viernes".
+_DEADLINE = lazy_pattern(
+    r"(?i)\b(?:by|before|until|no later than|latest by|deadline|due) (?:the )?(?:end of (?:the )?(?:day|week|month)"
+    r"|eod|cob|tomorrow|tonight|today|noon|monday|tuesday|wednesday|thursday|friday|saturday|sunday|\d{1,2}(?:st|nd"
+    r"|rd|th)?\b|next week|this week|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\w*)"
+    r"|\b(?:bis|spätestens)(?: spätestens)? (?:zum |am |ende |morgen|heute|montag|dienstag|mittwoch|donnerstag|freitag"
+    r"|samstag|sonntag|nächste|kommende|\d{1,2}\.)"
+    r"|\b(?:avant|d'ici|au plus tard)(?: le| la| au| à)? (?:demain|ce soir|lundi|mardi|mercredi|jeudi|vendredi"
+    r"|samedi|dimanche|la fin|fin|midi|\d{1,2}\b)"
+    r"|\b(?:antes del?|para el|a más tardar|como tarde|hasta el)(?: próximo)? (?:mañana|hoy|lunes|martes|miércoles"
+    r"|jueves|viernes|sábado|domingo|final|fin|mediodía|\d{1,2}\b)"
+)
+_YOU = lazy_pattern(r"(?i)\b(?:you|your|u|sie|ihnen|ihr|du|dir|dich|euch|vous|tu|te|toi|votre|ton|usted|ustedes|tú"
+                    r"|os|vos|tus|tu)\b")
+_IMPERATIVE = lazy_pattern(
+    r"(?i)(?:please |bitte |merci de |por favor,? )?(?:send|sign|review|confirm|check|return|submit|complete|fill"
+    r"|forward|share|approve|call|reply|schick|schicken|senden|prüf|prüfen|unterschreib|bestätig|envoie|envoyez"
+    r"|signe|signez|confirme|confirmez|renvoie|renvoyez|envía|envia|manda|firma|revisa|confirma)\b"
+)
+_NEGATED_BEFORE = lazy_pattern(r"(?i)(?:\bno\b|\bnot\b|n't|\bnicht\b|\bkein\w*|\bpas\b|\bne\b|\bno\b|\bnunca\b)\W*$")
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_STOPWORDS: dict[str, frozenset[str]] = {
+    "en": _words("the and you to is for that this it we i have with can please thanks are of hi be will would"
+                    " could your our my just let know"),
+    "de": _words("und der die das ich sie nicht ist mit für wir bitte danke du ein eine zu auf dass haben hallo"
+                    " auch noch ihnen dir wie wäre kannst können grüße"),
+    "fr": _words("le les et vous je des pour est une pas merci nous avec tu ce être bonjour mais sur votre"
+                    " ton au du ai cordialement"),
+    "es": _words("el los las y por para es una te gracias con lo nos hola pero muy está estoy qué del al tu"
+                    " saludos mañana podrías"),
+}

@@ -1,0 +1,164 @@
+"""asks.py: does a message expect an answer, and which sentence says so.
+
+The user is Alex Morgan <alex@example.com> (also a.morgan@example.org), as in the labelled corpus
+(tests/data/asks/).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from swallowed import assert_no_internal_error, take_internal_errors
+
+from followupd.mail.asks import AskPhrases, AskReading, AskSettings, read_ask
+
+OWN = ("alex@example.com", "a.morgan@example.org")
+
+
+@pytest.fixture(autouse=True)
+def _no_swallowed_bug() -> Iterator[None]:
+    """Every test here fails when a reader caught its own bug, whatever the test itself checks."""
+    take_internal_errors()
+    yield
+    assert_no_internal_error()
+
+
+def message(body: str, *, sender: str = "Alex Morgan <alex@example.com>", to: str = "Bob Lee <bob@acme.test>",
+            subject: str = "Quarterly numbers", headers: str = "", content_type: str = "text/plain") -> bytes:
+    head = (f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\nDate: Tue, 3 Dec 2024 10:00:00 +0100\r\n"
+            f"Message-ID: <m1@example.com>\r\nMIME-Version: 1.0\r\n{headers}"
+            f"Content-Type: {content_type}; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n")
+    return head.encode() + body.replace("\n", "\r\n").encode()
+
+
+def sent(body: str, settings_: AskSettings | None = None, **kwargs: str) -> AskReading:
+    return read_ask(message(body, **kwargs), direction="sent", own_addresses=OWN, settings=settings_)
+
+
+def received(body: str, **kwargs: str) -> AskReading:
+    kwargs.setdefault("sender", "Bob Lee <bob@acme.test>")
+    kwargs.setdefault("to", "Alex Morgan <alex@example.com>")
+    return read_ask(message(body, **kwargs), direction="received", own_addresses=OWN)
+
+
+# ------------------------------------------------------------------------------------------ what asks
+
+@pytest.mark.parametrize(("body", "reason", "evidence", "language"), [
+    ("Hi Bob,\n\nCould you send me the signed contract?\n\nThanks,\nAlex", "asks a question",
+     "Could you send me the signed contract?", "en"),
+    ("Hi Bob,\n\nPlease confirm the delivery address for the chairs.\n\nBest,\nAlex", "asks for something",
+     "Please confirm the delivery address for the chairs.", "en"),
+    ("Does Tuesday at 10 work for you?\n\nAlex", "proposes a time", "Does Tuesday at 10 work for you?", "en"),
+    ("Hallo Jürgen,\n\nkannst du mir die Unterlagen bis Freitag schicken?\n\nViele Grüße\nAlex", "asks a question",
+     "kannst du mir die Unterlagen bis Freitag schicken?", "de"),
+    ("Hallo Frau Weber,\n\nich bitte um kurze Rückmeldung zum Angebot.\n\nMit freundlichen Grüßen\nAlex Morgan",
+     "asks for something", "ich bitte um kurze Rückmeldung zum Angebot.", "de"),
+    ("Bonjour Claire,\n\nmerci de me confirmer la date de livraison.\n\nCordialement,\nAlex",
+     "asks for something", "merci de me confirmer la date de livraison.", "fr"),
+    ("Bonjour,\n\nEst-ce que jeudi vous convient pour la réunion ?\n\nAlex", "proposes a time",
+     "Est-ce que jeudi vous convient pour la réunion ?", "fr"),
+    ("Hola Lucía,\n\n¿Podrías revisar el contrato antes del viernes?\n\nUn saludo,\nAlex", "asks a question",
+     "¿Podrías revisar el contrato antes del viernes?", "es"),
+    ("Hola,\n\nme confirmas la hora de la reunión, por favor.\n\nGracias\nAlex", "asks for something",
+     "me confirmas la hora de la reunión, por favor.", "es"),
+])
+def test_a_sent_message_that_asks_gives_its_sentence(body: str, reason: str, evidence: str, language: str) -> None:
+    reading = sent(body)
+    assert reading == AskReading(True, evidence, reason, language)
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    ("Thanks a lot, Bob!\n\nAlex", "thanks only"),
+    ("Great, done.\n\nAlex", "closes the conversation"),
+    ("Hi all,\n\nFYI: the office is closed on Friday. No need to reply.\n\nAlex", "says no reply is needed"),
+    ("Hallo zusammen,\n\ndas Protokoll liegt im Wiki. Kein Handlungsbedarf.\n\nGrüße\nAlex", "says no reply is needed"),
+    ("Bonjour,\n\nci-joint le compte rendu, pas besoin de répondre.\n\nAlex", "says no reply is needed"),
+    ("Hola,\n\nte adjunto el acta. No hace falta responder.\n\nAlex", "says no reply is needed"),
+    ("Hi Bob,\n\nHope you're well?\n\nHere is the deck from today.\n\nBest,\nAlex", "information only"),
+    ("¿Qué tal?\n\nTe paso el informe de ayer.\n\nAlex", "information only"),
+    ("Salut,\n\nÇa va ?\n\nVoici le document.\n\nAlex", "information only"),
+    ("Here are the slides. Let me know if you have any questions.\n\nAlex", "information only"),
+    ('She asked "can we move the launch?" and we said no.\n\nAlex', "information only"),
+])
+def test_a_sent_message_that_asks_nothing_says_why(body: str, reason: str) -> None:
+    reading = sent(body)
+    assert (reading.expects, reading.reason, reading.evidence) == (False, reason, "")
+
+
+def test_a_question_in_the_quoted_history_is_not_asked_again() -> None:
+    body = "Sounds good, done.\n\nOn Mon, 2 Dec 2024 at 09:00, Bob Lee <bob@acme.test> wrote:\n> Can you call me?\n"
+    assert sent(body).expects is False
+
+
+# --------------------------------------------------------------------------------------------- headers
+
+@pytest.mark.parametrize(("headers", "reason"), [
+    ("List-Id: <dev.lists.acme.test>\r\n", "mailing list"),
+    ("List-Unsubscribe: <mailto:unsub@news.test>\r\n", "newsletter"),
+    ("Auto-Submitted: auto-generated\r\n", "automatic mail"),
+    ("Precedence: bulk\r\n", "mailing list"),
+])
+def test_header_rules_come_before_the_text(headers: str, reason: str) -> None:
+    reading = received("Could you confirm your attendance?", headers=headers)
+    assert (reading.expects, reading.reason) == (False, reason)
+
+
+def test_a_calendar_answer_asks_nothing() -> None:
+    assert sent("Can we meet?", subject="Accepted: Weekly sync").reason == "calendar response"
+
+
+def test_sent_only_to_the_users_own_addresses_asks_nobody() -> None:
+    reading = sent("Can you remind me?", to="a.morgan@example.org, Alex+notes@example.com")
+    assert (reading.expects, reading.reason) == (False, "only your own addresses")
+
+
+def test_sent_to_a_no_reply_address_asks_nobody() -> None:
+    assert sent("Can you cancel my order?", to="no-reply@shop.test").reason == "no-reply address"
+
+
+def test_received_mail_must_name_the_user_in_to_or_cc() -> None:
+    assert received("Can you send it?", to="team@acme.test").reason == "not addressed to you"
+    assert received("Can you send it?", to="team@acme.test", headers="Cc: a.morgan@example.org\r\n").expects
+    assert received("Can you send it?", sender="noreply@acme.test").reason == "no-reply address"
+
+
+# ---------------------------------------------------------------------------------------------- config
+
+def test_config_phrases_add_and_remove() -> None:
+    body = "Holler when the build is green.\n\nAlex"
+    assert sent(body).expects is False
+    added = AskSettings(phrases={"en": AskPhrases(asking=("holler when",))})
+    assert sent(body, added) == AskReading(True, "Holler when the build is green.", "asks for something", "en")
+    quiet = AskSettings(phrases={"en": AskPhrases(not_asking=("ignore if done",))})
+    assert sent("Can you check the build? Ignore if done.", quiet).reason == "says no reply is needed"
+    removed = AskSettings(phrases={"en": AskPhrases(remove=("please confirm",))})
+    assert sent("Please confirm the address.", removed).expects is False
+
+
+def test_replace_makes_the_config_list_the_whole_list() -> None:
+    replaced = AskSettings(phrases={"en": AskPhrases(asking=("send word",), replace=True)})
+    assert sent("Please confirm the address.", replaced).expects is False
+    assert sent("Send word when you land.", replaced).expects is True
+
+
+# --------------------------------------------------------------------------------------------- hostile
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=3000))
+def test_arbitrary_bytes_never_raise(raw: bytes) -> None:
+    reading = read_ask(raw, direction="received", own_addresses=OWN)
+    assert isinstance(reading, AskReading)
+    assert len(reading.evidence) <= 200
+    assert_no_internal_error()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(max_size=2000))
+def test_arbitrary_text_never_raises(body: str) -> None:
+    reading = read_ask(message(body), direction="sent", own_addresses=OWN)
+    assert len(reading.evidence) <= 200
+    assert reading.expects == bool(reading.evidence)
+    assert_no_internal_error()
