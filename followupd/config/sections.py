@@ -12,6 +12,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from followupd.compose.tone import ToneAdjustments, ToneSettings, all_builtin_phrases, is_builtin_phrase
+from followupd.config.awaiting import auto_tracking
 from followupd.config.cadence import weekday_number
 from followupd.config.model import (
     SENDING_MODES,
@@ -121,7 +122,9 @@ def build_tracking(table: Table, own: Sequence[str]) -> TrackingConfig:
         table.bad("address", "it is one of your own [identity] addresses, so every message you copy to "
                              'yourself would be tracked; use a sub-address such as "me+followup@example.com"')
     expect_all = table.values.get("expect_all")
-    return TrackingConfig(address=address, expect_all=expect_all if isinstance(expect_all, bool) else False)
+    auto, suggest_days, auto_exclude = auto_tracking(table)
+    return TrackingConfig(address=address, expect_all=expect_all if isinstance(expect_all, bool) else False,
+                          auto=auto, suggest_days=suggest_days, auto_exclude=auto_exclude)
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -162,7 +162,7 @@ class Tracker(CycleStep):
             references=list(meta.references) or list(meta.in_reply_to),
             sent_at=seen.when or now, first_seen_at=now,
             tracking_address=request.address, tracking_suffix=request.suffix, promised=request.promised,
-            problems=problems, touches=0, source=[seen.where], conversation_keys=list(seen.conversation_keys),
+            problems=problems, touches=0, seen_in=[seen.where], conversation_keys=list(seen.conversation_keys),
             kind=st.COMMITMENT if request.own_commitment else st.NUDGE,
             expect_all=request.expect_all or self.config.tracking.expect_all,
             # A new thread has no follow-ups or reminders yet: saying so spares the query for each that the rest
@@ -196,8 +196,8 @@ class Tracker(CycleStep):
 
     def _merge_copy(self, thread: st.Thread, seen: SeenMessage, recipients: dict[str, list[dict[str, str]]]) -> None:
         """The other copy of a tracked message (Sent vs delivered): one thread, recipients united."""
-        if seen.where not in thread.source:
-            thread.source = [*thread.source, seen.where]
+        if seen.where not in thread.seen_in:
+            thread.seen_in = [*thread.seen_in, seen.where]
         if set(seen.conversation_keys) - set(thread.conversation_keys or ()):
             thread.conversation_keys = sorted(set(thread.conversation_keys or ()) | set(seen.conversation_keys))
         for role in ("to", "cc", "bcc"):
