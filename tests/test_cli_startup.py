@@ -58,7 +58,7 @@ def test_help_lists_lazily_loaded_commands_exactly_as_when_they_are_imported(tmp
     _, eager = _modules_after(["--help"], tmp_path, preload=preload)
     assert lazy == eager
     _, eager_outbox = _modules_after(["outbox", "--help"], tmp_path, preload=preload)
-    for name in ("db", "doctor", "items", "note", "snooze", "stats", "templates", "outbox", "status", "poll"):
+    for name in ("db", "doctor", "items", "note", "owed", "snooze", "stats", "templates", "outbox", "status", "poll"):
         assert f"\n  {name} " in lazy
     _, lazy_outbox = _modules_after(["outbox", "--help"], tmp_path)
     assert lazy_outbox == eager_outbox

@@ -134,6 +134,8 @@ main.lazy.update({
               "subcommands mark one done or drop it."),
     "note": ("followupd.cli.outbox", 'Keep a personal note on a thread ("ask how the move went"); templates can '
              'use it. "" clears it.'),
+    "owed": ("followupd.cli.owed", "List the replies you owe: mail that asks you something, unanswered for [owed] "
+             "after; a subcommand marks one done."),
     "outbox": ("followupd.cli.outbox", "List follow-up drafts waiting for you; subcommands show, edit, approve, "
                "skip or stop them."),
     "poll": ("followupd.cli.root", "Run one sync cycle for each account and exit (one account failing does not stop "

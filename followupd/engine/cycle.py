@@ -109,6 +109,7 @@ class Engine:
             if not dry_run:
                 sync.save_clocks(session, report)
                 sync.save_names(session)
+                sync.owed.settle(session, report)
             self._replan(session, report)
             if drafter is not None:
                 drafter.plan(session, self.clock.now(), report.drafts)

@@ -21,13 +21,14 @@ from followupd.engine.drafts import replan_thread
 from followupd.errors import RequestRefused
 from followupd.planning import lifecycle
 from followupd.planning.cadence import parse_duration
-from followupd.planning.lifecycle import items
+from followupd.planning.lifecycle import awaiting, items
 
 logger = logging.getLogger(__name__)
 
 APPROVE, SKIP, STOP, SNOOZE, NOTE, EDIT = "approve", "skip", "stop", "snooze", "note", "edit"
 ITEM_DONE, ITEM_DROP = "item_done", "item_drop"
-REQUEST_KINDS = (APPROVE, SKIP, STOP, SNOOZE, NOTE, EDIT, ITEM_DONE, ITEM_DROP)
+OWED_DONE = "owed_done"
+REQUEST_KINDS = (APPROVE, SKIP, STOP, SNOOZE, NOTE, EDIT, ITEM_DONE, ITEM_DROP, OWED_DONE)
 
 
 def queue_request(session: Session, *, kind: str, target: str, now: datetime, argument: str = "",
@@ -182,7 +183,17 @@ def _close_item(session: Session, config: Config, request: st.Request, now: date
     return result + f"; {still} item(s) of the recap still open"
 
 
+def _owed_done(session: Session, config: Config, request: st.Request, now: datetime) -> str:
+    """``followupd owed done ID``: the reply owed closes "by hand", once; nothing is drafted or sent."""
+    row = session.get(st.Owed, request.target)
+    if row is None:
+        raise RequestRefused(f"owed reply {request.target} no longer exists")
+    if not awaiting.owed_done(row, at=now):
+        raise RequestRefused(f"{row.id} is already {row.state}" + (f" ({row.closed_by})" if row.closed_by else ""))
+    return f"{row.id} done; no longer listed as a reply you owe"
+
+
 _HANDLERS: dict[str, Callable[[Session, Config, st.Request, datetime], str]] = {
     APPROVE: _approve, SKIP: _skip, STOP: _stop, SNOOZE: _snooze, NOTE: _note, EDIT: _edit,
-    ITEM_DONE: _item_done, ITEM_DROP: _item_drop,
+    ITEM_DONE: _item_done, ITEM_DROP: _item_drop, OWED_DONE: _owed_done,
 }

@@ -26,6 +26,7 @@ from followupd.engine.context import (
 )
 from followupd.engine.events import EventApplier
 from followupd.engine.names import NameLearner
+from followupd.engine.owed import OwedWatcher
 from followupd.engine.tracking import Tracker
 from followupd.mail.headers import FETCH_HEADER_FIELDS, MessageKind, parse_headers
 from followupd.mail.traces import RECEIVED_FIELDS, received_for_in
@@ -48,6 +49,7 @@ class FolderSync(CycleStep):
         self.events = events
         self._clocks: dict[str, list[int]] = {}  # [cadence] recipient_time: offsets seen this cycle, per person
         self.names = NameLearner(self.own_addresses)  # greeting names seen this cycle (followupd.engine.names)
+        self.owed = OwedWatcher(context, events.body)  # [owed]: replies the user owes (followupd.engine.owed)
 
     def sync_folder(self, session: Session, mailbox: MailboxPort, folder: str, is_sent: bool,
                      index: LazyIndex, report: CycleReport) -> None:
@@ -131,6 +133,7 @@ class FolderSync(CycleStep):
         if self.config.cadence.recipient_time:
             self._learn_clocks(batch)
         self.names.observe(batch)
+        self.owed.observe(session, batch)
         leftovers: list[SeenMessage] = []
         for seen in batch:
             if not self._isolated(seen, report, partial(self.tracker.maybe_track, session, seen, index, report)):

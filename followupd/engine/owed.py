@@ -1,0 +1,151 @@
+"""Replies you owe (issue 14 point 3): noticed during the sync, closed by the user's own answer.
+
+With ``[owed] enabled``, each batch a folder sync reads goes through :meth:`OwedWatcher.observe` once, before
+tracking and matching: the user's own messages (Sent, or any other watched folder) say which Message-IDs they
+answer; a new message from a person, written to the user directly (``planning.owed.header_verdict``), recent
+enough (``planning.owed.FIRST_LOOK``), not answered already and not known yet, has its whole body read once
+(``BODY.PEEK[]`` while its folder is still open: ``\\Seen`` stays as it was) and read by ``mail.asks.read_ask``.
+At the end of the folder loop :meth:`OwedWatcher.settle` writes what was found, in the cycle's transaction:
+
+* a new ``owed`` row (open) for each message that asks the user something, unless one of the user's messages read
+  in this same cycle answers it: Sent is read before INBOX, so on a first sync the user's reply is usually known
+  before the question, and the question's body is not even read; an answer read after it (another folder) still
+  keeps it off the list;
+* each open row whose ``thread_refs`` one of the user's messages of this cycle names is ``answered``, with that
+  message's id as ``closed_by``.
+
+Cost: nothing at all with ``[owed]`` off, and nothing in a quiet cycle (no new mail: no batch, no query); one
+``UID FETCH BODY.PEEK[]`` per candidate; the open rows are loaded only when the user sent something in reply.
+Nothing here ever writes to the mailbox: an owed reply is never a draft to anyone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from followupd.adapters import store as st
+from followupd.engine.context import BodyReader, CycleContext, CycleReport, CycleStep, SeenMessage, thread_id_for
+from followupd.errors import OperationalError
+from followupd.mail import asks
+from followupd.planning.lifecycle import awaiting
+from followupd.planning.owed import answered_refs, closings, header_verdict, thread_refs, within_first_look
+
+__all__ = ["OwedWatcher"]
+
+logger = logging.getLogger("followupd.owed")
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A received message that asks the user something, waiting to be written at the end of the cycle."""
+
+    seen: SeenMessage
+    refs: tuple[str, ...]
+    evidence: str
+    received_at: datetime
+
+
+class OwedWatcher(CycleStep):
+    """One cycle's noticing of replies the user owes (see the module docstring)."""
+
+    def __init__(self, context: CycleContext, body: BodyReader) -> None:
+        super().__init__(context)
+        self.enabled = context.config.owed.enabled
+        self.body = body
+        self.answers: dict[str, str] = {}   # a Message-ID the user answered this cycle -> the answer's Message-ID
+        self.found: list[_Found] = []
+        self._known: set[str] | None = None  # Message-IDs of the account's owed rows, loaded on first need
+        self.bodies_read = 0
+
+    def observe(self, session: Session, batch: Sequence[SeenMessage]) -> None:
+        """The user's answers of this batch first, then the questions (while their folder is selected)."""
+        if not self.enabled or not batch:
+            return
+        for seen in batch:
+            for ref in answered_refs(seen.meta, own_addresses=self.own_addresses):
+                self.answers.setdefault(ref, seen.meta.message_id or seen.where)
+        now = self.clock.now()
+        for seen in batch:
+            if seen.is_sent_folder:
+                continue
+            meta = seen.meta
+            if meta.message_id is None:
+                continue  # nothing to hold it by: neither deduplicated across folders nor closable by a reply
+            if header_verdict(meta, own_addresses=self.own_addresses, tracking_address=self.tracking_address):
+                continue
+            received_at = seen.when
+            if received_at is None or not within_first_look(received_at, now):
+                continue
+            refs = thread_refs(meta)
+            if any(ref in self.answers for ref in refs) or meta.message_id in self._known_ids(session):
+                continue
+            try:
+                self._read(seen, refs, received_at)
+            except OperationalError:
+                raise  # the mailbox or database is gone: the cycle's failure, retried as any other
+            except Exception:  # a bug here must cost this message's reading, never the cycle (nor the reply)
+                logger.exception("%s: could not read whether a reply is owed; skipped", seen.where)
+
+    def _read(self, seen: SeenMessage, refs: tuple[str, ...], received_at: datetime) -> None:
+        raw = self.body(seen)
+        if raw is None:
+            return
+        self.bodies_read += 1
+        reading = asks.read_ask(raw, direction="received", own_addresses=self.own_addresses)
+        if not reading.expects:
+            logger.debug("%s: no reply owed (%s)", seen.where, reading.reason)
+            return
+        self._known_ids_add(seen.meta.message_id)
+        self.found.append(_Found(seen, refs, reading.evidence, received_at))
+
+    def _known_ids(self, session: Session) -> set[str]:
+        if self._known is None:
+            self._known = set(session.scalars(select(st.Owed.message_id)
+                                              .where(st.Owed.account == self.config.account_key)))
+        return self._known
+
+    def _known_ids_add(self, message_id: str | None) -> None:
+        if self._known is not None and message_id:
+            self._known.add(message_id)
+
+    def settle(self, session: Session, report: CycleReport) -> None:
+        """Write the new rows and close the answered ones, in the cycle's transaction."""
+        if not self.enabled:
+            return
+        now = self.clock.now()
+        opened = 0
+        for found in self.found:
+            if any(ref in self.answers for ref in found.refs):
+                continue  # the user's answer came later in this cycle (another folder)
+            meta = found.seen.meta
+            sender = meta.from_
+            assert sender is not None and meta.message_id is not None  # header_verdict and observe hold them
+            row = st.Owed(id=thread_id_for(f"owed:{meta.message_id}"), account=self.config.account_key,
+                          message_id=meta.message_id, thread_refs=list(found.refs),
+                          from_addr=sender.email.lower(), from_name=sender.name or "", subject=meta.subject,
+                          received_at=found.received_at, folder=found.seen.folder, uid=found.seen.uid,
+                          evidence=found.evidence, created_at=now)
+            awaiting.owed_opened(row)
+            session.add(row)
+            opened += 1
+            logger.info("reply owed to %s: %r (%s)", sender.email, meta.subject, found.seen.where)
+        if opened:
+            report.changes.append(f"{opened} repl{'y' if opened == 1 else 'ies'} owed noticed")
+        if not self.answers:
+            return
+        session.flush()
+        rows = {row.id: row for row in session.scalars(
+            select(st.Owed).where(st.Owed.account == self.config.account_key,
+                                  st.Owed.state == awaiting.OwedState.OPEN))}
+        closed = 0
+        for closing in closings(((row.id, row.thread_refs or ()) for row in rows.values()), self.answers):
+            if awaiting.owed_answered(rows[closing.owed_id], by=closing.closed_by, at=now):
+                closed += 1
+        if closed:
+            report.changes.append(f"{closed} owed repl{'y' if closed == 1 else 'ies'} answered")
