@@ -143,6 +143,17 @@ def test_a_first_sync_lists_nothing_already_answered_and_reads_no_body_for_it(ac
     assert proxy.bodies == 0  # Sent first: the question was known to be answered before it was read
 
 
+def test_a_first_sync_lists_the_question_that_came_after_the_users_last_message(account: Account,
+                                                                                 proxy: CountingProxy) -> None:
+    first = ask(account, when=ASKED_AT - timedelta(days=2), subject="Contract",
+                body="Hi Alex,\n\nhere is the draft contract.\n\nBob\n")
+    mine = reply(account, first, when=ASKED_AT - timedelta(days=1))  # names <first>, as will Bob's question
+    question = ask(account, in_reply_to=mine, references=f"{first} {mine}", subject="Re: Contract")
+    account.poll(now=DUE)
+    assert [row["message_id"] for row in owed(account, DUE)] == [question]
+    assert proxy.bodies == 1  # the question only: Bob's first mail was answered, the user's reply needs none
+
+
 def test_mail_that_asks_nobody_in_particular_is_never_listed(account: Account, proxy: CountingProxy) -> None:
     ask(account, auto_submitted="auto-generated", from_="Billing <billing@shop.example>")
     ask(account, list_id="<team.lists.example.net>", to="team@lists.example.net", subject="Lunch?")

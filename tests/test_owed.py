@@ -17,13 +17,17 @@ from followupd.mail.headers import parse_headers
 from followupd.planning.cadence import Gap
 from followupd.planning.owed import (
     FIRST_LOOK,
+    Answer,
+    Answers,
     OwedClosing,
+    answer_for,
     answered_refs,
     closings,
     due_at,
     due_first,
     header_verdict,
     is_due,
+    remember_answer,
     thread_refs,
     waiting_days,
     within_first_look,
@@ -82,11 +86,26 @@ def test_only_the_users_own_sent_mail_answers_and_a_draft_never_does() -> None:
     assert answered_refs(theirs, own_addresses=OWN) == ()
 
 
-def test_an_answer_to_any_ref_closes_the_row_once_and_names_the_answer() -> None:
-    rows = [("o1", ("<q2@x>", "<q1@x>")), ("o2", ("<other@x>",)), ("o3", ("<q1@x>",))]
-    found = closings(rows, {"<q1@x>": "<reply@example.com>"})
+def test_an_answer_to_any_ref_closes_the_row_and_names_the_answer() -> None:
+    answers: Answers = {}
+    remember_answer(answers, ["<q1@x>"], Answer("<reply@example.com>", WHEN + timedelta(hours=1)))
+    rows = [("o1", ("<q2@x>", "<q1@x>"), WHEN), ("o2", ("<other@x>",), WHEN), ("o3", ("<q1@x>",), WHEN)]
+    found = closings(rows, answers)
     assert found == [OwedClosing("o1", "<reply@example.com>"), OwedClosing("o3", "<reply@example.com>")]
     assert closings(rows, {}) == []
+
+
+def test_an_earlier_message_of_the_user_never_answers_a_later_question() -> None:
+    # Bob <b0>, the user's reply <a1> (References <b0>), then Bob's question <bq> (References <b0> <a1>): all read
+    # in one first sync. <a1> names <b0>, one of the question's refs, but was written before it.
+    answers: Answers = {}
+    remember_answer(answers, ["<b0@x>"], Answer("<a1@example.com>", WHEN - timedelta(days=1)))
+    assert answer_for(("<bq@x>", "<a1@example.com>", "<b0@x>"), WHEN, answers) is None
+    remember_answer(answers, ["<b0@x>", "<bq@x>"], Answer("<a2@example.com>", WHEN + timedelta(hours=2)))
+    remember_answer(answers, ["<b0@x>"], Answer("<a0@example.com>", WHEN - timedelta(days=3)))  # older: kept out
+    assert answer_for(("<bq@x>", "<a1@example.com>", "<b0@x>"), WHEN, answers) == Answer(
+        "<a2@example.com>", WHEN + timedelta(hours=2))
+    assert answer_for(("<bq@x>",), WHEN, {"<bq@x>": Answer("<a3@example.com>", None)}) is not None  # no date
 
 
 def test_after_counts_business_days_on_the_cadence_calendar() -> None:

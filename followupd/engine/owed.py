@@ -34,7 +34,17 @@ from followupd.engine.context import BodyReader, CycleContext, CycleReport, Cycl
 from followupd.errors import OperationalError
 from followupd.mail import asks
 from followupd.planning.lifecycle import awaiting
-from followupd.planning.owed import answered_refs, closings, header_verdict, thread_refs, within_first_look
+from followupd.planning.owed import (
+    Answer,
+    Answers,
+    answer_for,
+    answered_refs,
+    closings,
+    header_verdict,
+    remember_answer,
+    thread_refs,
+    within_first_look,
+)
 
 __all__ = ["OwedWatcher"]
 
@@ -58,7 +68,7 @@ class OwedWatcher(CycleStep):
         super().__init__(context)
         self.enabled = context.config.owed.enabled
         self.body = body
-        self.answers: dict[str, str] = {}   # a Message-ID the user answered this cycle -> the answer's Message-ID
+        self.answers: Answers = {}          # a Message-ID the user answered this cycle -> the user's answer
         self.found: list[_Found] = []
         self._known: set[str] | None = None  # Message-IDs of the account's owed rows, loaded on first need
         self.bodies_read = 0
@@ -68,8 +78,9 @@ class OwedWatcher(CycleStep):
         if not self.enabled or not batch:
             return
         for seen in batch:
-            for ref in answered_refs(seen.meta, own_addresses=self.own_addresses):
-                self.answers.setdefault(ref, seen.meta.message_id or seen.where)
+            refs = answered_refs(seen.meta, own_addresses=self.own_addresses)
+            if refs:
+                remember_answer(self.answers, refs, Answer(seen.meta.message_id or seen.where, seen.when))
         now = self.clock.now()
         for seen in batch:
             if seen.is_sent_folder:
@@ -83,7 +94,7 @@ class OwedWatcher(CycleStep):
             if received_at is None or not within_first_look(received_at, now):
                 continue
             refs = thread_refs(meta)
-            if any(ref in self.answers for ref in refs) or meta.message_id in self._known_ids(session):
+            if answer_for(refs, received_at, self.answers) or meta.message_id in self._known_ids(session):
                 continue
             try:
                 self._read(seen, refs, received_at)
@@ -121,7 +132,7 @@ class OwedWatcher(CycleStep):
         now = self.clock.now()
         opened = 0
         for found in self.found:
-            if any(ref in self.answers for ref in found.refs):
+            if answer_for(found.refs, found.received_at, self.answers):
                 continue  # the user's answer came later in this cycle (another folder)
             meta = found.seen.meta
             sender = meta.from_
@@ -144,7 +155,8 @@ class OwedWatcher(CycleStep):
             select(st.Owed).where(st.Owed.account == self.config.account_key,
                                   st.Owed.state == awaiting.OwedState.OPEN))}
         closed = 0
-        for closing in closings(((row.id, row.thread_refs or ()) for row in rows.values()), self.answers):
+        for closing in closings(((row.id, row.thread_refs or (), row.received_at) for row in rows.values()),
+                                self.answers):
             if awaiting.owed_answered(rows[closing.owed_id], by=closing.closed_by, at=now):
                 closed += 1
         if closed:

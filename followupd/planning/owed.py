@@ -25,8 +25,9 @@ from followupd.mail.patterns import lazy_pattern
 from followupd.planning.cadence import Gap, add_gap
 from followupd.planning.matching import is_own_address
 
-__all__ = ["FIRST_LOOK", "OwedClosing", "answered_refs", "closings", "due_at", "due_first", "header_verdict", "is_due",
-           "thread_refs", "waiting_days", "within_first_look"]
+__all__ = ["FIRST_LOOK", "Answer", "Answers", "OwedClosing", "answer_for", "answered_refs", "closings", "due_at",
+           "due_first", "header_verdict", "is_due", "remember_answer", "thread_refs", "waiting_days",
+           "within_first_look"]
 
 #: Only mail received this recently is considered (see the module docstring for why 30 days).
 FIRST_LOOK = timedelta(days=30)
@@ -86,6 +87,46 @@ def answered_refs(meta: MessageMeta, *, own_addresses: frozenset[str], is_draft_
 
 
 @dataclass(frozen=True)
+class Answer:
+    """One of the user's messages that names ids in its threading headers: its Message-ID and when it was
+    written (None: unknown, taken as recent)."""
+
+    message_id: str
+    at: datetime | None
+
+
+#: A Message-ID the user answered -> the latest of the user's messages naming it.
+Answers = dict[str, Answer]
+
+
+def remember_answer(answers: Answers, refs: Iterable[str], answer: Answer) -> None:
+    """Note ``answer`` under each id it names, keeping the latest answer per id."""
+    for ref in refs:
+        known = answers.get(ref)
+        if known is None or _later(answer.at, known.at):
+            answers[ref] = answer
+
+
+def _later(first: datetime | None, second: datetime | None) -> bool:
+    if first is None:
+        return second is not None
+    return second is not None and first > second
+
+
+def answer_for(refs: Iterable[str], received_at: datetime, answers: Answers) -> Answer | None:
+    """The user's answer to a message received at ``received_at`` whose thread refs are ``refs``, if any.
+
+    Only an answer written at or after the message counts: in a conversation the user's earlier messages name
+    the same References (``<b0>`` of Bob's first mail, say) as the question that came after them, and an
+    earlier message cannot answer a later question (on a first sync every old message is read at once)."""
+    for ref in refs:
+        answer = answers.get(ref)
+        if answer is not None and (answer.at is None or answer.at >= received_at):
+            return answer
+    return None
+
+
+@dataclass(frozen=True)
 class OwedClosing:
     """An owed message that an answer of the user's closes: which row, and the answering Message-ID."""
 
@@ -93,17 +134,13 @@ class OwedClosing:
     closed_by: str
 
 
-def closings(open_rows: Iterable[tuple[str, Collection[str]]], answers: dict[str, str]) -> list[OwedClosing]:
-    """For each open row (its id, its thread refs), the first answer naming one of its refs.
-
-    ``answers`` maps an id the user answered to the Message-ID of the user's answer."""
+def closings(open_rows: Iterable[tuple[str, Collection[str], datetime]], answers: Answers) -> list[OwedClosing]:
+    """For each open row (its id, its thread refs, when it came), the user's answer to it, if one is known."""
     found = []
-    for owed_id, refs in open_rows:
-        for ref in refs:
-            answer = answers.get(ref)
-            if answer is not None:
-                found.append(OwedClosing(owed_id, answer))
-                break
+    for owed_id, refs, received_at in open_rows:
+        answer = answer_for(refs, received_at, answers)
+        if answer is not None:
+            found.append(OwedClosing(owed_id, answer.message_id))
     return found
 
 
