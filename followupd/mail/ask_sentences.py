@@ -45,7 +45,7 @@ class Finding:
 
 def read_text(text: str, phrases: Mapping[str, AskPhraseSet]) -> Finding:
     """Read the new text of a message (see the module docstring for the rules)."""
-    text = _normalise(text[:MAX_TEXT])
+    text = _mask_quotations(_cut_signature(_normalise(text[:MAX_TEXT])))
     parts = sentences(text)
     if not parts:
         return Finding(False, "no text")
@@ -56,6 +56,27 @@ def read_text(text: str, phrases: Mapping[str, AskPhraseSet]) -> Finding:
         if found is not None:
             return Finding(True, found, _evidence(sentence))
     return Finding(False, _no_ask_reason(parts))
+
+
+def _cut_signature(text: str) -> str:
+    """The text up to its sign-off ("Best regards,\nAlex Morgan"): what follows is a signature or a disclaimer
+    that no client marks ("-- " is rare in Outlook and phone mail). A "P.S." after it is kept."""
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if not _SIGN_OFF_LINE.fullmatch(line.strip()):
+            continue
+        rest = [rest_line.strip() for rest_line in lines[i + 1 :] if rest_line.strip()]
+        if rest and not _NAME_LINE.fullmatch(rest[0]) and not _SIGN_OFF_LINE.fullmatch(rest[0]):
+            continue  # "Thanks!" followed by more text: an opening thanks, not the end
+        kept = lines[: i + 1]
+        kept += [rest_line for rest_line in lines[i + 1 :] if _POSTSCRIPT.match(rest_line.strip())]
+        return "\n".join(kept)
+    return text
+
+
+def _mask_quotations(text: str) -> str:
+    """Sentence punctuation inside quotation marks masked, so a quoted question neither ends a sentence nor asks."""
+    return _QUOTED.sub(lambda m: m.group().translate(_MASK), text)
 
 
 def sentences(text: str) -> list[str]:
@@ -92,7 +113,7 @@ def _read_sentence(sentence: str, phrases: Mapping[str, AskPhraseSet]) -> str | 
     if _any_hit(sentence, (p.courtesy for p in phrases.values())):
         return None
     bare = _QUOTED.sub(" ", sentence)
-    if "?" in bare and not _SHORT_RHETORIC.fullmatch(bare.strip(" ¿?!.,")):
+    if ("?" in bare and not _SHORT_RHETORIC.fullmatch(bare.strip(" ¿?!.,"))) or _INVERTED_QUESTION.match(bare):
         return "proposes a time" if _PROPOSAL.search(bare) else "asks a question"
     if _asking_hit(bare, phrases):
         if _PROPOSAL.search(bare):
@@ -134,7 +155,7 @@ def _no_ask_reason(parts: list[str]) -> str:
 
 
 def _evidence(sentence: str) -> str:
-    text = " ".join(sentence.split())
+    text = " ".join(sentence.translate(_UNMASK).split())
     return text if len(text) <= MAX_EVIDENCE else text[: MAX_EVIDENCE - 1] + "…"
 
 
@@ -145,6 +166,8 @@ def _normalise(text: str) -> str:
 # ---------------------------------------------------------------------------------------------- patterns
 
 _SENTENCE_END = lazy_pattern(r"(?<=[.!?…])\s+(?=\S)")
+_MASK = str.maketrans({"?": "\ufe56", ".": "\u2024", "!": "\ufe57"})
+_UNMASK = str.maketrans({"\ufe56": "?", "\u2024": ".", "\ufe57": "!"})
 _WORD = lazy_pattern(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 #: Text in quotation marks is someone else's words: a question in it is not asked of the reader.
 _QUOTED = lazy_pattern(
@@ -155,8 +178,8 @@ _QUOTED = lazy_pattern(
 _SHORT_RHETORIC = lazy_pattern(
     r"(?i:(?:hi|hey|hello|hallo|salut|hola|bonjour)?[, ]*(?:how are you(?: doing)?|how's it going|how are things"
     r"|all good|you ok|alles gut|alles klar|wie geht's|wie geht'?s dir|na|ça va|comment ça va|qué tal|que tal"
-    r"|cómo estás|como estas|cómo va|right|ok|okay|no|oder|non|n'est-ce pas|verdad|eh|huh|why not|warum nicht"
-    r"|pourquoi pas|por qué no)(?:[, ]+[A-ZÀ-Ýa-zà-ÿ]+)?)"
+    r"|cómo estás|como estas|cómo va|cómo va todo|qué tal todo|why not|warum nicht|pourquoi pas|por qué no)"
+    r"(?:[, ]+[A-ZÀ-Ýa-zà-ÿ]+)?)"
 )
 #: Greetings, sign-offs and name lines; part of every mail, never a request.
 _FILLER = lazy_pattern(
@@ -204,6 +227,28 @@ _DEADLINE = lazy_pattern(
     r"|\b(?:antes del?|para el|a más tardar|como tarde|hasta el)(?: próximo)? (?:mañana|hoy|lunes|martes|miércoles"
     r"|jueves|viernes|sábado|domingo|final|fin|mediodía|\d{1,2}\b)"
 )
+#: A question without its question mark, by word order: "did you hear back", "hast du den Schlüssel", "est-ce
+#: que". At the start of a sentence or after a greeting ("hey sam, did you ..."); English and German only, where
+#: the inverted order is never a statement (French "tu as" and Spanish "has" are both).
+_INVERTED_QUESTION = lazy_pattern(
+    r"(?:(?i:hi|hey|hello|hallo|hey|moin|coucou|salut|bonjour)[ ,]+(?:[\w.'-]+[ ,]+)?)?"
+    r"(?i:(?:did|do|does|have|has|are|were|can|could|would|will)\s+(?:you|u|we|they)\s+\w+"
+    r"|(?:hast|hattest|bist|warst|kannst|könntest|würdest|wirst|willst|weißt|magst)\s+du\s+\w+"
+    r"|(?:haben|hatten|sind|waren|können|könnten|würden|werden|wollen|wissen)\s+sie\s+\w+"
+    r"|est-ce\s+que\s+\w+)"
+)
+#: A sign-off line: the formula, then perhaps a name ("Best regards, Alex", "Mit freundlichen Grüßen").
+_SIGN_OFF_LINE = lazy_pattern(
+    r"(?i:best|best regards|kind regards|regards|warm regards|many thanks|thanks|thank you|cheers|all the best"
+    r"|sincerely|yours sincerely|yours|talk soon|viele grüße|beste grüße|liebe grüße|freundliche grüße|herzliche grüße"
+    r"|mit freundlichen grüßen|mit besten grüßen|mfg|lg|vg|gruß|grüße|danke|vielen dank|danke und viele grüße"
+    r"|cordialement|bien cordialement|bien à vous|bien à toi|bonne journée|à bientôt|amitiés|bises|merci"
+    r"|salutations|sincères salutations|saludos|un saludo|un cordial saludo|saludos cordiales|atentamente"
+    r"|un abrazo|gracias|muchas gracias|besos)"
+    r"(?:[, ]+(?:[A-ZÀ-Ý][\w.'-]*))?[,.!]*"
+)
+_NAME_LINE = lazy_pattern(r"[A-ZÀ-Ý][\w.'-]*(?:\s+[A-ZÀ-Ý][\w.'-]*){0,3}|[a-z]{1,10}")
+_POSTSCRIPT = lazy_pattern(r"(?i)p\.?\s?s\b")
 _YOU = lazy_pattern(r"(?i)\b(?:you|your|u|sie|ihnen|ihr|du|dir|dich|euch|vous|tu|te|toi|votre|ton|usted|ustedes|tú"
                     r"|os|vos|tus|tu)\b")
 _IMPERATIVE = lazy_pattern(
