@@ -55,7 +55,8 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
             "let me know by", "does ... work for you", "does ... suit you", "works for you$", "your decision",
             "a decision from you", "need a decision", "need your decision", "i was wondering if",
             "i was wondering whether", "wondering if you", "i'd like to know", "would like to know", "any update",
-            "any news on", "any thoughts", "wanted to ask", "want to ask", "meant to ask",
+            "any news on", "any thoughts", "wanted to ask", "want to ask", "meant to ask", "need ... from you",
+            "one thing i need", "give me a ring", "ring me",
         ),
         not_asking=(
             "no need to reply", "no need to respond", "no need to answer", "no reply needed",
@@ -105,7 +106,8 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
             "ihre entscheidung", "deine entscheidung", "eure entscheidung", "bitte reichen sie", "bitte reiche",
             "bitten wir sie", "bitten sie", "ich bitte sie", "ich bitte dich", "gibt es schon neuigkeiten",
             "gibt es neuigkeiten", "wollte fragen", "wollte mal fragen", "wollte kurz fragen", "möchte fragen",
-            "möchte nachfragen", "wollte nachfragen",
+            "möchte nachfragen", "wollte nachfragen", "bräuchte ... von ihnen", "bräuchte ... von dir",
+            "bräuchte ... von euch", "rufen sie mich", "ruf mich", "ruft mich",
         ),
         not_asking=(
             "kein handlungsbedarf", "keine antwort nötig", "keine antwort notwendig", "keine antwort erforderlich",
@@ -144,7 +146,8 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
             "te conviendrait", "vous irait", "t'irait", "votre décision", "ta décision", "nous avons besoin de votre",
             "j'ai besoin de ton", "j'ai besoin de votre", "je souhaiterais savoir", "j'aimerais savoir",
             "je voudrais savoir", "je vous prie de", "nous vous prions de", "je voulais savoir",
-            "je voulais te demander", "je voulais vous demander", "des nouvelles de",
+            "je voulais te demander", "je voulais vous demander", "des nouvelles de", "rappelez-moi", "appelez-moi",
+            "rappelle-moi", "appelle-moi", "j'aurais besoin de",
         ),
         not_asking=(
             "pas besoin de répondre", "pas besoin de me répondre", "inutile de répondre", "inutile de me répondre",
@@ -179,7 +182,8 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
             "le parece bien", "te cuadra", "te encaja", "su decisión", "tu decisión", "vuestra decisión",
             "le rogamos", "les rogamos", "te ruego", "le ruego", "rogamos", "me gustaría saber", "quisiera saber",
             "necesitamos su", "necesitamos tu", "necesito su", "necesito tu", "quería preguntarte",
-            "quería preguntarle", "quería saber", "queria saber", "alguna novedad",
+            "quería preguntarle", "quería saber", "queria saber", "alguna novedad", "llámeme", "llámame", "llamame",
+            "necesito que me",
         ),
         not_asking=(
             "no hace falta responder", "no hace falta que respondas", "no hace falta que contestes",

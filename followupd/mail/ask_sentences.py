@@ -19,11 +19,13 @@ The order of the rules, and why:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from followupd.mail.ask_phrases import AskPhraseSet
-from followupd.mail.intent_phrases import phrase_pattern
+from followupd.mail.intent_phrases import DEFAULT_PHRASES, norm_phrase, phrase_pattern
 from followupd.mail.patterns import lazy_pattern
 
 __all__ = ["Finding", "detect_language", "read_text", "sentences"]
@@ -119,17 +121,21 @@ def _read_sentence(sentence: str, phrases: Mapping[str, AskPhraseSet]) -> str | 
         if _PROPOSAL.search(bare):
             return "proposes a time"
         return "asks for something"
-    if _DEADLINE.search(bare) and (_YOU.search(bare) or _IMPERATIVE.match(bare)):
+    if _DEADLINE.search(bare) and (_YOU.search(bare) or _IMPERATIVE.match(bare)) and not _promises(bare):
         return "gives a deadline"
     return None
 
 
+def _promises(sentence: str) -> bool:
+    """The writer promises something ("I'll come back to you by Friday"): intent.py's holding phrases."""
+    return _any_hit(sentence, (p.holding for p in DEFAULT_PHRASES.values())) or bool(_SELF_FUTURE.search(sentence))
+
+
 def _asking_hit(sentence: str, phrases: Mapping[str, AskPhraseSet]) -> bool:
+    """An asking phrase not negated just before ("no need to let me know" is no request)."""
+    words = _words_of(sentence)
     for phrase_set in phrases.values():
-        for phrase in phrase_set.asking:
-            pattern = phrase_pattern(phrase)
-            if pattern is None:
-                continue
+        for pattern in _index(phrase_set.asking).candidates(words):
             for match in pattern.finditer(sentence):
                 if not _NEGATED_BEFORE.search(sentence[max(0, match.start() - 12) : match.start()]):
                     return True
@@ -137,12 +143,42 @@ def _asking_hit(sentence: str, phrases: Mapping[str, AskPhraseSet]) -> bool:
 
 
 def _any_hit(text: str, lists: Iterable[tuple[str, ...]]) -> bool:
-    for listed in lists:
-        for phrase in listed:
-            pattern = phrase_pattern(phrase)
-            if pattern is not None and pattern.search(text):
-                return True
-    return False
+    words = _words_of(text)
+    return any(pattern.search(text) for listed in lists for pattern in _index(listed).candidates(words))
+
+
+def _words_of(text: str) -> frozenset[str]:
+    return frozenset(_TOKEN.findall(text.casefold()))
+
+
+@dataclass(frozen=True)
+class _PhraseIndex:
+    """A phrase list's patterns by their first word: a sentence only tries the phrases whose first word it has
+    (a few out of several hundred), which keeps a long list cheap."""
+
+    by_first_word: Mapping[str, tuple[re.Pattern[str], ...]]
+    always: tuple[re.Pattern[str], ...]   # phrases that start with "..." or with no word at all
+
+    def candidates(self, words: frozenset[str]) -> Iterable[re.Pattern[str]]:
+        yield from self.always
+        for word in words & self.by_first_word.keys():
+            yield from self.by_first_word[word]
+
+
+@lru_cache(maxsize=256)
+def _index(phrases: tuple[str, ...]) -> _PhraseIndex:
+    by_first: dict[str, list[re.Pattern[str]]] = {}
+    always: list[re.Pattern[str]] = []
+    for phrase in phrases:
+        pattern = phrase_pattern(phrase)
+        if pattern is None:
+            continue
+        first = _TOKEN.findall(norm_phrase(phrase).split()[0])
+        if first and not norm_phrase(phrase).startswith(("...", "\u2026")):
+            by_first.setdefault(first[0], []).append(pattern)
+        else:
+            always.append(pattern)
+    return _PhraseIndex({word: tuple(found) for word, found in by_first.items()}, tuple(always))
 
 
 def _no_ask_reason(parts: list[str]) -> str:
@@ -165,6 +201,7 @@ def _normalise(text: str) -> str:
 
 # ---------------------------------------------------------------------------------------------- patterns
 
+_TOKEN = lazy_pattern(r"\w+")
 _SENTENCE_END = lazy_pattern(r"(?<=[.!?…])\s+(?=\S)")
 _MASK = str.maketrans({"?": "\ufe56", ".": "\u2024", "!": "\ufe57"})
 _UNMASK = str.maketrans({"\ufe56": "?", "\u2024": ".", "\ufe57": "!"})
@@ -249,6 +286,8 @@ _SIGN_OFF_LINE = lazy_pattern(
 )
 _NAME_LINE = lazy_pattern(r"[A-ZÀ-Ý][\w.'-]*(?:\s+[A-ZÀ-Ý][\w.'-]*){0,3}|[a-z]{1,10}")
 _POSTSCRIPT = lazy_pattern(r"(?i)p\.?\s?s\b")
+_SELF_FUTURE = lazy_pattern(r"(?i)\b(?:i'll|i will|we'll|we will|i'm going to|we're going to|ich werde|wir werden"
+                            r"|je vais|nous allons|voy a|vamos a|(?:revenons|reviendrons|reviens|reviendrai) vers)\b")
 _YOU = lazy_pattern(r"(?i)\b(?:you|your|u|sie|ihnen|ihr|du|dir|dich|euch|vous|tu|te|toi|votre|ton|usted|ustedes|tú"
                     r"|os|vos|tus|tu)\b")
 _IMPERATIVE = lazy_pattern(
