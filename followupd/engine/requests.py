@@ -1,5 +1,5 @@
-"""What the user asks from the CLI (approve, skip, stop, snooze, note, edit, an action item done or dropped),
-applied by the one writer.
+"""What the user asks from the CLI (approve, skip, stop, snooze, note, edit, an action item done or dropped, a
+suggestion tracked or ignored), applied by the one writer.
 
 The CLI only queues a ``Request`` row; whoever holds the account lock applies pending requests at the start of
 its cycle, inside the cycle's transaction. So a running daemon and a CLI command can never race over the same
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from followupd.adapters import store as st
 from followupd.config import Config
+from followupd.engine import awaiting
 from followupd.engine.drafts import replan_thread
 from followupd.errors import RequestRefused
 from followupd.planning import lifecycle
@@ -27,7 +28,8 @@ logger = logging.getLogger(__name__)
 
 APPROVE, SKIP, STOP, SNOOZE, NOTE, EDIT = "approve", "skip", "stop", "snooze", "note", "edit"
 ITEM_DONE, ITEM_DROP = "item_done", "item_drop"
-REQUEST_KINDS = (APPROVE, SKIP, STOP, SNOOZE, NOTE, EDIT, ITEM_DONE, ITEM_DROP)
+TRACK, IGNORE = "track", "ignore"  # a suggestion (followupd.engine.awaiting)
+REQUEST_KINDS = (APPROVE, SKIP, STOP, SNOOZE, NOTE, EDIT, ITEM_DONE, ITEM_DROP, TRACK, IGNORE)
 
 
 def queue_request(session: Session, *, kind: str, target: str, now: datetime, argument: str = "",
@@ -182,7 +184,15 @@ def _close_item(session: Session, config: Config, request: st.Request, now: date
     return result + f"; {still} item(s) of the recap still open"
 
 
+def _track(session: Session, config: Config, request: st.Request, now: datetime) -> str:
+    return awaiting.track_request(session, config, request.target, request.argument, now)
+
+
+def _ignore(session: Session, config: Config, request: st.Request, now: datetime) -> str:
+    return awaiting.ignore_request(session, config, request.target, now)
+
+
 _HANDLERS: dict[str, Callable[[Session, Config, st.Request, datetime], str]] = {
     APPROVE: _approve, SKIP: _skip, STOP: _stop, SNOOZE: _snooze, NOTE: _note, EDIT: _edit,
-    ITEM_DONE: _item_done, ITEM_DROP: _item_drop,
+    ITEM_DONE: _item_done, ITEM_DROP: _item_drop, TRACK: _track, IGNORE: _ignore,
 }
