@@ -9,6 +9,9 @@ is counted by a loopback proxy between the two.
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,9 +19,9 @@ from typing import Any
 
 import pytest
 from dovecot import DovecotServer, MailUser
-from harness import Account, default_config
+from harness import Account, default_config, followupd_command
 from mailfactory import make_message
-from netproxy import LoopbackProxy
+from netproxy import Fault, LoopbackProxy
 
 BOB = "bob@example.org"
 CAROL = "carol@colleague.example.com"
@@ -75,11 +78,9 @@ def explain(account: Account, thread_id: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------------- off
 
 
-def body_tripwire(proxy: LoopbackProxy) -> Any:
+def body_tripwire(proxy: LoopbackProxy) -> Fault:
     """A fault that cuts the connection the moment followupd asks for a whole message (``BODY.PEEK[]``):
     a poll that reads a body fails, and ``fired`` says so."""
-    from netproxy import Fault
-
     return proxy.add_fault(Fault(b"BODY.PEEK[]", seen_from="client", acts_on="client", after=0, times=100))
 
 
@@ -313,3 +314,36 @@ def test_a_quiet_cycle_asks_the_server_nothing_more_with_auto_on(dovecot: Doveco
     assert on_first.get("UID FETCH", 0) - off_first.get("UID FETCH", 0) == 13
     assert {k: v for k, v in on_first.items() if k != "UID FETCH"} == \
         {k: v for k, v in off_first.items() if k != "UID FETCH"}
+
+
+def test_track_and_ignore_are_applied_once_by_a_running_daemon(suggest: Account) -> None:
+    """With `followupd run` holding the account, `track` and `ignore` queue requests, wake it and wait: each is
+    applied exactly once, by the daemon, and a repeat is refused."""
+    send(suggest)
+    send(suggest, subject="Visit", body="Hi Bob,\n\nDoes Tuesday work for the visit?\n\nAlex\n")
+    suggest.poll(now=NOW)
+    first, second = sorted(suggestions(suggest), key=lambda e: e["subject"])
+    suggest.write_config(suggest.config_text.replace("[account]\n", "[account]\nidle = false\n", 1))
+    log_path = suggest.workdir / "daemon.log"
+    with log_path.open("wb") as log:
+        daemon = subprocess.Popen([*followupd_command(), "--config", str(suggest.config_path), "--log-level", "info",
+                                   "run"], env=suggest.env(NOW), stdin=subprocess.DEVNULL, stdout=log,
+                                  stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while "polling every" not in log_path.read_text(errors="replace"):
+            assert daemon.poll() is None and time.monotonic() < deadline, log_path.read_text(errors="replace")
+            time.sleep(0.05)
+        tracked = json.loads(suggest.run("track", first["id"], "--json", now=NOW).stdout)
+        ignored = json.loads(suggest.run("ignore", second["id"], "--json", now=NOW).stdout)
+        assert (tracked["applied"], tracked["ok"], ignored["applied"], ignored["ok"]) == (True, True, True, True)
+        again = suggest.run("track", first["id"], now=NOW, check=False)
+        assert again.returncode == 2 and "already tracked" in again.stderr
+    finally:
+        daemon.terminate()
+        daemon.wait(15)
+    text = log_path.read_text(errors="replace")
+    assert len(re.findall(r"request track \w+: tracking it as thread", text)) == 1, text
+    assert len(re.findall(r"request ignore \w+: ignored", text)) == 1, text
+    assert [(t["message_id"], t["source"]) for t in suggest.status()] == [(first["message_id"], "manual")]
+    assert suggestions(suggest) == []
