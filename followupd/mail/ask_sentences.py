@@ -19,11 +19,13 @@ The order of the rules, and why:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from followupd.mail.ask_phrases import AskPhraseSet
-from followupd.mail.intent_phrases import phrase_pattern
+from followupd.mail.intent_phrases import DEFAULT_PHRASES, norm_phrase, phrase_pattern
 from followupd.mail.patterns import lazy_pattern
 
 __all__ = ["Finding", "detect_language", "read_text", "sentences"]
@@ -45,7 +47,7 @@ class Finding:
 
 def read_text(text: str, phrases: Mapping[str, AskPhraseSet]) -> Finding:
     """Read the new text of a message (see the module docstring for the rules)."""
-    text = _normalise(text[:MAX_TEXT])
+    text = _mask_quotations(_cut_signature(_normalise(text[:MAX_TEXT])))
     parts = sentences(text)
     if not parts:
         return Finding(False, "no text")
@@ -56,6 +58,27 @@ def read_text(text: str, phrases: Mapping[str, AskPhraseSet]) -> Finding:
         if found is not None:
             return Finding(True, found, _evidence(sentence))
     return Finding(False, _no_ask_reason(parts))
+
+
+def _cut_signature(text: str) -> str:
+    """The text up to its sign-off ("Best regards,\nAlex Morgan"): what follows is a signature or a disclaimer
+    that no client marks ("-- " is rare in Outlook and phone mail). A "P.S." after it is kept."""
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if not _SIGN_OFF_LINE.fullmatch(line.strip()):
+            continue
+        rest = [rest_line.strip() for rest_line in lines[i + 1 :] if rest_line.strip()]
+        if rest and not _NAME_LINE.fullmatch(rest[0]) and not _SIGN_OFF_LINE.fullmatch(rest[0]):
+            continue  # "Thanks!" followed by more text: an opening thanks, not the end
+        kept = lines[: i + 1]
+        kept += [rest_line for rest_line in lines[i + 1 :] if _POSTSCRIPT.match(rest_line.strip())]
+        return "\n".join(kept)
+    return text
+
+
+def _mask_quotations(text: str) -> str:
+    """Sentence punctuation inside quotation marks masked, so a quoted question neither ends a sentence nor asks."""
+    return _QUOTED.sub(lambda m: m.group().translate(_MASK), text)
 
 
 def sentences(text: str) -> list[str]:
@@ -92,23 +115,27 @@ def _read_sentence(sentence: str, phrases: Mapping[str, AskPhraseSet]) -> str | 
     if _any_hit(sentence, (p.courtesy for p in phrases.values())):
         return None
     bare = _QUOTED.sub(" ", sentence)
-    if "?" in bare and not _SHORT_RHETORIC.fullmatch(bare.strip(" ¿?!.,")):
+    if ("?" in bare and not _SHORT_RHETORIC.fullmatch(bare.strip(" ¿?!.,"))) or _INVERTED_QUESTION.match(bare):
         return "proposes a time" if _PROPOSAL.search(bare) else "asks a question"
     if _asking_hit(bare, phrases):
         if _PROPOSAL.search(bare):
             return "proposes a time"
         return "asks for something"
-    if _DEADLINE.search(bare) and (_YOU.search(bare) or _IMPERATIVE.match(bare)):
+    if _DEADLINE.search(bare) and (_YOU.search(bare) or _IMPERATIVE.match(bare)) and not _promises(bare):
         return "gives a deadline"
     return None
 
 
+def _promises(sentence: str) -> bool:
+    """The writer promises something ("I'll come back to you by Friday"): intent.py's holding phrases."""
+    return _any_hit(sentence, (p.holding for p in DEFAULT_PHRASES.values())) or bool(_SELF_FUTURE.search(sentence))
+
+
 def _asking_hit(sentence: str, phrases: Mapping[str, AskPhraseSet]) -> bool:
+    """An asking phrase not negated just before ("no need to let me know" is no request)."""
+    words = _words_of(sentence)
     for phrase_set in phrases.values():
-        for phrase in phrase_set.asking:
-            pattern = phrase_pattern(phrase)
-            if pattern is None:
-                continue
+        for pattern in _index(phrase_set.asking).candidates(words):
             for match in pattern.finditer(sentence):
                 if not _NEGATED_BEFORE.search(sentence[max(0, match.start() - 12) : match.start()]):
                     return True
@@ -116,12 +143,42 @@ def _asking_hit(sentence: str, phrases: Mapping[str, AskPhraseSet]) -> bool:
 
 
 def _any_hit(text: str, lists: Iterable[tuple[str, ...]]) -> bool:
-    for listed in lists:
-        for phrase in listed:
-            pattern = phrase_pattern(phrase)
-            if pattern is not None and pattern.search(text):
-                return True
-    return False
+    words = _words_of(text)
+    return any(pattern.search(text) for listed in lists for pattern in _index(listed).candidates(words))
+
+
+def _words_of(text: str) -> frozenset[str]:
+    return frozenset(_TOKEN.findall(text.casefold()))
+
+
+@dataclass(frozen=True)
+class _PhraseIndex:
+    """A phrase list's patterns by their first word: a sentence only tries the phrases whose first word it has
+    (a few out of several hundred), which keeps a long list cheap."""
+
+    by_first_word: Mapping[str, tuple[re.Pattern[str], ...]]
+    always: tuple[re.Pattern[str], ...]   # phrases that start with "..." or with no word at all
+
+    def candidates(self, words: frozenset[str]) -> Iterable[re.Pattern[str]]:
+        yield from self.always
+        for word in words & self.by_first_word.keys():
+            yield from self.by_first_word[word]
+
+
+@lru_cache(maxsize=256)
+def _index(phrases: tuple[str, ...]) -> _PhraseIndex:
+    by_first: dict[str, list[re.Pattern[str]]] = {}
+    always: list[re.Pattern[str]] = []
+    for phrase in phrases:
+        pattern = phrase_pattern(phrase)
+        if pattern is None:
+            continue
+        first = _TOKEN.findall(norm_phrase(phrase).split()[0])
+        if first and not norm_phrase(phrase).startswith(("...", "\u2026")):
+            by_first.setdefault(first[0], []).append(pattern)
+        else:
+            always.append(pattern)
+    return _PhraseIndex({word: tuple(found) for word, found in by_first.items()}, tuple(always))
 
 
 def _no_ask_reason(parts: list[str]) -> str:
@@ -134,7 +191,7 @@ def _no_ask_reason(parts: list[str]) -> str:
 
 
 def _evidence(sentence: str) -> str:
-    text = " ".join(sentence.split())
+    text = " ".join(sentence.translate(_UNMASK).split())
     return text if len(text) <= MAX_EVIDENCE else text[: MAX_EVIDENCE - 1] + "…"
 
 
@@ -144,7 +201,10 @@ def _normalise(text: str) -> str:
 
 # ---------------------------------------------------------------------------------------------- patterns
 
+_TOKEN = lazy_pattern(r"\w+")
 _SENTENCE_END = lazy_pattern(r"(?<=[.!?…])\s+(?=\S)")
+_MASK = str.maketrans({"?": "\ufe56", ".": "\u2024", "!": "\ufe57"})
+_UNMASK = str.maketrans({"\ufe56": "?", "\u2024": ".", "\ufe57": "!"})
 _WORD = lazy_pattern(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 #: Text in quotation marks is someone else's words: a question in it is not asked of the reader.
 _QUOTED = lazy_pattern(
@@ -155,8 +215,8 @@ _QUOTED = lazy_pattern(
 _SHORT_RHETORIC = lazy_pattern(
     r"(?i:(?:hi|hey|hello|hallo|salut|hola|bonjour)?[, ]*(?:how are you(?: doing)?|how's it going|how are things"
     r"|all good|you ok|alles gut|alles klar|wie geht's|wie geht'?s dir|na|ça va|comment ça va|qué tal|que tal"
-    r"|cómo estás|como estas|cómo va|right|ok|okay|no|oder|non|n'est-ce pas|verdad|eh|huh|why not|warum nicht"
-    r"|pourquoi pas|por qué no)(?:[, ]+[A-ZÀ-Ýa-zà-ÿ]+)?)"
+    r"|cómo estás|como estas|cómo va|cómo va todo|qué tal todo|why not|warum nicht|pourquoi pas|por qué no)"
+    r"(?:[, ]+[A-ZÀ-Ýa-zà-ÿ]+)?)"
 )
 #: Greetings, sign-offs and name lines; part of every mail, never a request.
 _FILLER = lazy_pattern(
@@ -204,6 +264,30 @@ _DEADLINE = lazy_pattern(
     r"|\b(?:antes del?|para el|a más tardar|como tarde|hasta el)(?: próximo)? (?:mañana|hoy|lunes|martes|miércoles"
     r"|jueves|viernes|sábado|domingo|final|fin|mediodía|\d{1,2}\b)"
 )
+#: A question without its question mark, by word order: "did you hear back", "hast du den Schlüssel", "est-ce
+#: que". At the start of a sentence or after a greeting ("hey sam, did you ..."); English and German only, where
+#: the inverted order is never a statement (French "tu as" and Spanish "has" are both).
+_INVERTED_QUESTION = lazy_pattern(
+    r"(?:(?i:hi|hey|hello|hallo|hey|moin|coucou|salut|bonjour)[ ,]+(?:[\w.'-]+[ ,]+)?)?"
+    r"(?i:(?:did|do|does|have|has|are|were|can|could|would|will)\s+(?:you|u|we|they)\s+\w+"
+    r"|(?:hast|hattest|bist|warst|kannst|könntest|würdest|wirst|willst|weißt|magst)\s+du\s+\w+"
+    r"|(?:haben|hatten|sind|waren|können|könnten|würden|werden|wollen|wissen)\s+sie\s+\w+"
+    r"|est-ce\s+que\s+\w+)"
+)
+#: A sign-off line: the formula, then perhaps a name ("Best regards, Alex", "Mit freundlichen Grüßen").
+_SIGN_OFF_LINE = lazy_pattern(
+    r"(?i:best|best regards|kind regards|regards|warm regards|many thanks|thanks|thank you|cheers|all the best"
+    r"|sincerely|yours sincerely|yours|talk soon|viele grüße|beste grüße|liebe grüße|freundliche grüße|herzliche grüße"
+    r"|mit freundlichen grüßen|mit besten grüßen|mfg|lg|vg|gruß|grüße|danke|vielen dank|danke und viele grüße"
+    r"|cordialement|bien cordialement|bien à vous|bien à toi|bonne journée|à bientôt|amitiés|bises|merci"
+    r"|salutations|sincères salutations|saludos|un saludo|un cordial saludo|saludos cordiales|atentamente"
+    r"|un abrazo|gracias|muchas gracias|besos)"
+    r"(?:[, ]+(?:[A-ZÀ-Ý][\w.'-]*))?[,.!]*"
+)
+_NAME_LINE = lazy_pattern(r"[A-ZÀ-Ý][\w.'-]*(?:\s+[A-ZÀ-Ý][\w.'-]*){0,3}|[a-z]{1,10}")
+_POSTSCRIPT = lazy_pattern(r"(?i)p\.?\s?s\b")
+_SELF_FUTURE = lazy_pattern(r"(?i)\b(?:i'll|i will|we'll|we will|i'm going to|we're going to|ich werde|wir werden"
+                            r"|je vais|nous allons|voy a|vamos a|(?:revenons|reviendrons|reviens|reviendrai) vers)\b")
 _YOU = lazy_pattern(r"(?i)\b(?:you|your|u|sie|ihnen|ihr|du|dir|dich|euch|vous|tu|te|toi|votre|ton|usted|ustedes|tú"
                     r"|os|vos|tus|tu)\b")
 _IMPERATIVE = lazy_pattern(

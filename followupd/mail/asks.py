@@ -157,7 +157,8 @@ def _base(address: str) -> str:
 
 
 _NO_REPLY = lazy_pattern(r"(?i)(?:^|[-_.])(?:no[-_.]?reply|do[-_.]?not[-_.]?reply|donotreply|noreply|notifications?"
-                         r"|mailer[-_.]?daemon|bounces?)(?:$|[-_.+])")
+                         r"|mailer[-_.]?daemon|bounces?|ne[-_.]?pas[-_.]?repondre|nepasrepondre|no[-_.]?responder"
+                         r"|noresponder|no[-_.]?contestar|keine[-_.]?antwort|nicht[-_.]?antworten)(?:$|[-_.+])")
 #: Addresses that are mailing lists by their shape: "dev-l@", "users@lists.x.org", "team@googlegroups.com".
 _LIST_ADDRESS = lazy_pattern(r"(?i)(?:-(?:l|list|users|devel|dev|announce|discuss|general)@|@(?:lists?|groups)\."
                              r"|@googlegroups\.com$|@freelists\.)")
