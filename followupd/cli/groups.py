@@ -130,6 +130,8 @@ main.lazy.update({
                "database and never sends mail."),
     "explain": ("followupd.cli.threads", "Show a thread's timeline: every message that touched it, how it was read, "
                 "and the evidence."),
+    "ignore": ("followupd.cli.suggestions", "Drop a suggestion (its id or the start of it, see `suggestions`): that "
+               "message is not suggested again."),
     "items": ("followupd.cli.items", "List the action items of your meeting recaps (open ones, unless --all); "
               "subcommands mark one done or drop it."),
     "note": ("followupd.cli.outbox", 'Keep a personal note on a thread ("ask how the move went"); templates can '
@@ -151,5 +153,9 @@ main.lazy.update({
                "threads only, unless --all or --state."),
     "stats": ("followupd.cli.stats", "Show how well following up works: threads tracked, reply rate, replies by "
               "follow-up number and by template, median time to a reply, declines and bounces."),
+    "suggestions": ("followupd.cli.suggestions", "List mail you sent without the BCC that seems to await a reply "
+                    "([tracking] auto = \"suggest\"), newest first, with the sentence that asks."),
     "templates": ("followupd.cli.templates", "Check follow-up templates, and list which ones are active."),
+    "track": ("followupd.cli.suggestions", "Start tracking a suggestion (its id or the start of it, see "
+              "`suggestions`) exactly as if you had BCC'd the tracking address, with --suffix as its suffix."),
 })

@@ -29,6 +29,7 @@ from followupd.adapters.clock import Clock
 from followupd.adapters.faults import crash_point
 from followupd.compose.library import TemplateLibrary
 from followupd.config import Config
+from followupd.engine.awaiting import expire_suggestions
 from followupd.engine.context import (
     BodyReader,
     CycleContext,
@@ -106,6 +107,8 @@ class Engine:
             index = LazyIndex(lambda: events.load_index(session))
             for folder, is_sent in order:
                 sync.sync_folder(session, mailbox, folder, is_sent, index, report)
+            if self.config.tracking.auto != "off":
+                expire_suggestions(session, self.config, self.clock.now())
             if not dry_run:
                 sync.save_clocks(session, report)
                 sync.save_names(session)

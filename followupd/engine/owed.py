@@ -72,6 +72,8 @@ class OwedWatcher(CycleStep):
         self.found: list[_Found] = []
         self._known: set[str] | None = None  # Message-IDs of the account's owed rows, loaded on first need
         self.bodies_read = 0
+        # The reader's "the user": the [identity] addresses and the tracking address's base (it drops +tags).
+        self._reader_own = frozenset({*self.own_addresses, self.tracking_address})
 
     def observe(self, session: Session, batch: Sequence[SeenMessage]) -> None:
         """The user's answers of this batch first, then the questions (while their folder is selected)."""
@@ -108,7 +110,8 @@ class OwedWatcher(CycleStep):
         if raw is None:
             return
         self.bodies_read += 1
-        reading = asks.read_ask(raw, direction="received", own_addresses=self.own_addresses)
+        reading = asks.read_ask(raw, direction="received", own_addresses=self._reader_own,
+                                settings=self.config.replies.asks)
         if not reading.expects:
             logger.debug("%s: no reply owed (%s)", seen.where, reading.reason)
             return

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from followupd.adapters import store as st
 from followupd.adapters.imap import FetchedHeader
+from followupd.engine.awaiting import AutoTracker
 from followupd.engine.context import (
     CycleContext,
     CycleReport,
@@ -47,6 +48,7 @@ class FolderSync(CycleStep):
         super().__init__(context)
         self.tracker = tracker
         self.events = events
+        self.awaiting = AutoTracker(context, tracker)  # the Tracker's step, plus [tracking] auto (issue 14)
         self._clocks: dict[str, list[int]] = {}  # [cadence] recipient_time: offsets seen this cycle, per person
         self.names = NameLearner(self.own_addresses)  # greeting names seen this cycle (followupd.engine.names)
         self.owed = OwedWatcher(context, events.body)  # [owed]: replies the user owes (followupd.engine.owed)
@@ -136,7 +138,7 @@ class FolderSync(CycleStep):
         self.owed.observe(session, batch)
         leftovers: list[SeenMessage] = []
         for seen in batch:
-            if not self._isolated(seen, report, partial(self.tracker.maybe_track, session, seen, index, report)):
+            if not self._isolated(seen, report, partial(self.awaiting.maybe_track, session, seen, index, report)):
                 leftovers.append(seen)
         for seen in leftovers:
             self._isolated(seen, report, partial(self.events.match, session, seen, index, report))

@@ -328,6 +328,9 @@ class Suggestion(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     thread_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # {"headers": the header block (latin-1 text of its bytes), "conversation_keys": [...]}: what tracking
+    # needs to start the thread later exactly as a BCC would have (followupd.engine.awaiting)
+    origin: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class Owed(Base):

@@ -59,7 +59,8 @@ def find_request(session: Session, request_id: int) -> st.Request | None:
     return session.get(st.Request, request_id)
 
 
-def ids_starting(session: Session, model: type[st.Thread] | type[st.Touch] | type[st.ActionItem] | type[st.Owed],
+def ids_starting(session: Session,
+                 model: type[st.Thread] | type[st.Touch] | type[st.ActionItem] | type[st.Suggestion] | type[st.Owed],
                  prefix: str, *, limit: int) -> list[str]:
     """Up to ``limit`` ids of ``model`` rows that start with ``prefix`` (taken literally: no LIKE wildcards)."""
     column = model.id
@@ -68,8 +69,19 @@ def ids_starting(session: Session, model: type[st.Thread] | type[st.Touch] | typ
 
 
 def has_id_prefix(session: Session, prefix: str) -> bool:
-    """Whether a thread or a follow-up id starts with ``prefix``: which account a command's id belongs to."""
-    return any(ids_starting(session, model, prefix, limit=1) for model in (st.Thread, st.Touch))
+    """Whether a thread, follow-up or suggestion id starts with ``prefix``: which account a command's id belongs
+    to."""
+    return any(ids_starting(session, model, prefix, limit=1) for model in (st.Thread, st.Touch, st.Suggestion))
+
+
+def open_suggestions(session: Session) -> list[st.Suggestion]:
+    """The suggestions still waiting for `followupd track` or `ignore`, newest sent first."""
+    return list(session.scalars(select(st.Suggestion).where(st.Suggestion.state == "open")
+                                .order_by(st.Suggestion.sent_at.desc(), st.Suggestion.id)))
+
+
+def find_suggestion(session: Session, suggestion_id: str) -> st.Suggestion | None:
+    return session.get(st.Suggestion, suggestion_id)
 
 
 def touches_starting(session: Session, prefix: str, *, limit: int) -> list[st.Touch]:

@@ -9,7 +9,8 @@ Create Date: 2026-12-03
   ``seen_in`` and ``source`` is a new string column, "bcc" for every existing thread (all of them were BCC'd).
   RENAME COLUMN is plain SQL on PostgreSQL and on SQLite (3.25+), so no batch copy of the table.
 - threads.evidence: the sentence that asks, for auto/manual threads (NULL for bcc).
-- New tables ``suggestions`` and ``owed``.
+- New tables ``suggestions`` and ``owed``. ``suggestions.origin`` keeps the message's header block (and provider
+  conversation ids), so `followupd track` starts the thread exactly as the BCC would have, without the mailbox.
 
 An upgrade changes nothing a user sees: ``[tracking] auto`` and ``[owed] enabled`` are off by default.
 """
@@ -44,6 +45,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("closed_at", sa.DateTime(), nullable=True),
         sa.Column("thread_id", sa.String(length=16), nullable=True),
+        sa.Column("origin", sa.JSON(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("account", "message_id"),
     )
