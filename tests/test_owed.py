@@ -108,6 +108,15 @@ def test_an_earlier_message_of_the_user_never_answers_a_later_question() -> None
     assert answer_for(("<bq@x>",), WHEN, {"<bq@x>": Answer("<a3@example.com>", None)}) is not None  # no date
 
 
+def test_a_fast_clock_does_not_keep_a_question_open_but_an_answer_it_quotes_is_older_whatever_the_dates() -> None:
+    refs = ("<bq@x>", "<a1@example.com>", "<b0@x>")
+    quick = {"<bq@x>": Answer("<a2@example.com>", WHEN - timedelta(minutes=5))}  # Bob's clock 10 minutes fast
+    assert answer_for(refs, WHEN, quick) == quick["<bq@x>"]
+    assert answer_for(refs, WHEN, {"<bq@x>": Answer("<a2@example.com>", WHEN - timedelta(hours=2))}) is None
+    quoted = {"<b0@x>": Answer("<a1@example.com>", WHEN + timedelta(days=1))}  # the user's clock is wrong
+    assert answer_for(refs, WHEN, quoted) is None
+
+
 def test_after_counts_business_days_on_the_cadence_calendar() -> None:
     tz = ZoneInfo("Europe/Berlin")
     friday = datetime(2026, 11, 6, 16, 0, tzinfo=UTC)

@@ -25,8 +25,8 @@ from followupd.mail.patterns import lazy_pattern
 from followupd.planning.cadence import Gap, add_gap
 from followupd.planning.matching import is_own_address
 
-__all__ = ["FIRST_LOOK", "Answer", "Answers", "OwedClosing", "answer_for", "answered_refs", "closings", "due_at",
-           "due_first", "header_verdict", "is_due", "remember_answer", "thread_refs", "waiting_days",
+__all__ = ["CLOCK_SKEW", "FIRST_LOOK", "Answer", "Answers", "OwedClosing", "answer_for", "answered_refs", "closings",
+           "due_at", "due_first", "header_verdict", "is_due", "remember_answer", "thread_refs", "waiting_days",
            "within_first_look"]
 
 #: Only mail received this recently is considered (see the module docstring for why 30 days).
@@ -113,15 +113,23 @@ def _later(first: datetime | None, second: datetime | None) -> bool:
     return second is not None and first > second
 
 
-def answer_for(refs: Iterable[str], received_at: datetime, answers: Answers) -> Answer | None:
+#: How far a sender's clock may run ahead of the user's: an answer dated up to this much before the question it
+#: names still answers it (someone's computer a few minutes fast must not keep a question open for ever).
+CLOCK_SKEW = timedelta(minutes=15)
+
+
+def answer_for(refs: Collection[str], received_at: datetime, answers: Answers) -> Answer | None:
     """The user's answer to a message received at ``received_at`` whose thread refs are ``refs``, if any.
 
-    Only an answer written at or after the message counts: in a conversation the user's earlier messages name
-    the same References (``<b0>`` of Bob's first mail, say) as the question that came after them, and an
-    earlier message cannot answer a later question (on a first sync every old message is read at once)."""
+    Only an answer written after the message counts: in a conversation the user's earlier messages name the
+    same References (``<b0>`` of Bob's first mail, say) as the question that came after them, and on a first
+    sync every old message is read at once. An answer the question itself refers to came before it, whatever
+    the clocks say; otherwise the dates decide, allowing :data:`CLOCK_SKEW`."""
     for ref in refs:
         answer = answers.get(ref)
-        if answer is not None and (answer.at is None or answer.at >= received_at):
+        if answer is None or answer.message_id in refs:
+            continue
+        if answer.at is None or answer.at >= received_at - CLOCK_SKEW:
             return answer
     return None
 
