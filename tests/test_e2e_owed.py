@@ -215,3 +215,12 @@ def test_two_accounts_never_mix(dovecot: DovecotServer, tmp_path: Path) -> None:
     assert json.loads(run("--account", "home", "owed", "--json")) == []
     assert "Contract" not in json.loads(run("--account", "home", "digest", "--preview", "--json"))["text"]
     assert "Replies you owe" in json.loads(run("--account", "work", "digest", "--preview", "--json"))["text"]
+
+    home = users["home"]
+    dovecot.deliver_lmtp(home, make_message(from_="Cleo <cleo@example.net>", to=home.address, subject="Dinner",
+                                            date=ASKED_AT, body="Are you free on Saturday?\n"))
+    run("poll")
+    [cleo] = json.loads(run("--account", "home", "owed", "--json"))
+    assert cleo["evidence"] == "Are you free on Saturday?"
+    assert "no longer listed" in run("owed", "done", cleo["id"][:6])  # no --account: the id says whose it is
+    assert [(r["account"], r["subject"]) for r in json.loads(run("owed", "--json"))] == [("work", "Contract")]

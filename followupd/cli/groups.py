@@ -75,6 +75,11 @@ class State:
         self._chosen = chosen
         return chosen
 
+    def choose(self, app: Any) -> None:
+        """Settle the account a command acts on when its id is not a thread's or a follow-up's (an owed reply's):
+        the command found which account has it, and :meth:`app` answers that from now on."""
+        self._chosen = app
+
 
 def _has_id(app: Any, prefix: str) -> bool:
     from followupd.adapters.store import reports

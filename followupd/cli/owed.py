@@ -94,8 +94,26 @@ def owed(ctx: click.Context, as_json: bool) -> None:
 
 
 def _owed_id(state: State, prefix: str) -> str:
-    with state.app(prefix).store.read() as session:
+    """The one owed reply ``prefix`` names, in whichever account has it (several accounts: the one whose list
+    holds it; in two, the user says which with --account); a clear error for none or several."""
+    apps = state.apps()
+    owners = apps
+    if len(apps) > 1 and prefix.strip():
+        owners = [app for app in apps if _has_owed(app, prefix.strip())]
+        if len(owners) > 1:
+            raise click.UsageError(f"{prefix!r} matches replies owed in several accounts "
+                                   f"({', '.join(a.name for a in owners)}); add --account NAME")
+    app = owners[0] if owners else apps[0]
+    state.choose(app)
+    with app.store.read() as session:
         return resolve_id(session, st.Owed, prefix, "owed reply", "followupd owed")
+
+
+def _has_owed(app: Any, prefix: str) -> bool:
+    from followupd.adapters.store import reports
+
+    with app.store.read() as session:
+        return bool(reports.ids_starting(session, st.Owed, prefix, limit=1))
 
 
 @owed.command("done")
@@ -108,7 +126,7 @@ def owed_done(state: State, owed_id: str, as_json: bool) -> None:
     from followupd.adapters.store import reports
 
     target = _owed_id(state, owed_id)
-    with state.app(owed_id).store.read() as session:
+    with state.app().store.read() as session:
         row = reports.find_owed(session, target)
         assert row is not None
         if row.state != "open":
