@@ -110,7 +110,7 @@ def test_off_reads_no_body_and_lists_nothing_and_on_a_quiet_cycle_costs_the_same
 def test_a_question_is_listed_after_after_and_closed_by_the_users_reply(
         account: Account, proxy: CountingProxy, answer_from: str) -> None:
     question = ask(account)
-    account.poll(now=ASKED_AT + timedelta(hours=1))
+    assert "1 new reply you owe" in account.poll(now=ASKED_AT + timedelta(hours=1)).stdout
     assert proxy.bodies == 1  # the question, read once
     assert owed(account, NOT_YET) == []  # one business day: not yet
     [row] = owed(account, DUE)
@@ -125,7 +125,7 @@ def test_a_question_is_listed_after_after_and_closed_by_the_users_reply(
     assert proxy.bodies == 0  # nothing new; the question is never read again
     sender = f"Alex Example <{account.user.address}>" if answer_from == "primary" else f"Alex <{SECOND}>"
     answer = reply(account, question, from_=sender)
-    account.poll(now=DUE + timedelta(hours=1))
+    assert "1 reply you owed answered" in account.poll(now=DUE + timedelta(hours=1)).stdout
     assert proxy.bodies == 0  # the user's own reply needs no body
     assert owed(account, DUE + timedelta(hours=2)) == []
     assert "No replies owed." in account.run("owed", now=DUE + timedelta(hours=2)).stdout

@@ -148,9 +148,9 @@ class OwedWatcher(CycleStep):
             awaiting.owed_opened(row)
             session.add(row)
             opened += 1
-            logger.info("reply owed to %s: %r (%s)", sender.email, meta.subject, found.seen.where)
+            logger.debug("reply owed to %s: %r (%s): %s", sender.email, meta.subject, found.seen.where, found.evidence)
         if opened:
-            report.changes.append(f"{opened} repl{'y' if opened == 1 else 'ies'} owed noticed")
+            report.changes.append(f"{opened} new repl{'y' if opened == 1 else 'ies'} you owe")
         if not self.answers:
             return
         session.flush()
@@ -163,4 +163,4 @@ class OwedWatcher(CycleStep):
             if awaiting.owed_answered(rows[closing.owed_id], by=closing.closed_by, at=now):
                 closed += 1
         if closed:
-            report.changes.append(f"{closed} owed repl{'y' if closed == 1 else 'ies'} answered")
+            report.changes.append(f"{closed} repl{'y' if closed == 1 else 'ies'} you owed answered")
