@@ -104,6 +104,11 @@ url = "sqlite:///{tmp_path / 'state.db'}"
     modules, output = _modules_after(["--config", str(config), "stats", "--json"], tmp_path)
     assert [entry["tracked"] for entry in json.loads(output)] == [0]
     assert "followupd.planning.stats" in modules and _loaded(modules, HEAVY_FOR_STATUS) == []
+    # `owed` too: the replies you owe are rows in the same database, listed without the engine.
+    modules, output = _modules_after(["--config", str(config), "owed", "--json"], tmp_path)
+    assert json.loads(output) == []
+    assert "followupd.planning.owed" in modules and _loaded(modules, HEAVY_FOR_STATUS) == []
+    assert "followupd.engine.owed" not in modules
 
 
 def test_python_dash_m_runs_lazily_loaded_commands_too() -> None:
