@@ -12,7 +12,9 @@ import email
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email.message import Message
+from email import policy
+from email.message import EmailMessage, Message
+from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +166,41 @@ def test_mail_that_asks_nobody_in_particular_is_never_listed(account: Account, p
     account.poll(now=DUE)
     assert owed(account, DUE + timedelta(days=7)) == []
     assert proxy.bodies == 1  # only the thank-you note was worth reading: it asks nothing
+
+
+def deliver(account: Account, message: EmailMessage) -> None:
+    message["To"] = f"Alex Example <{account.user.address}>"
+    message["Date"] = format_datetime(ASKED_AT)
+    message["Message-ID"] = make_msgid(domain="example.net")
+    account.server.deliver_lmtp(account.user, message.as_bytes(policy=policy.SMTP))
+
+
+def test_questions_as_mail_clients_write_them_in_other_languages(account: Account, proxy: CountingProxy) -> None:
+    outlook = EmailMessage()  # multipart/alternative, quoted-printable German, a signature
+    outlook["From"], outlook["Subject"] = "Birgit Braun <birgit@example.de>", "Vertrag"
+    outlook.set_content("Hallo Alex,\n\nkönnten Sie mir bitte bis Freitag den unterschriebenen Vertrag "
+                        "schicken?\n\nViele Grüße\nBirgit Braun\n-- \nBraun GmbH, Tel. 089 123456\n",
+                        cte="quoted-printable")
+    outlook.add_alternative("<html><body><p>Hallo Alex,</p><p>könnten Sie mir bitte bis Freitag den "
+                            "unterschriebenen Vertrag schicken?</p><p>Viele Grüße<br>Birgit</p></body></html>",
+                            subtype="html", cte="quoted-printable")
+    gmail = EmailMessage()  # HTML only, Spanish, with the quoted history Gmail adds
+    gmail["From"], gmail["Subject"] = "Ana Ruiz <ana@example.es>", "Re: Reunión"
+    gmail.set_content("<html><body><div dir='ltr'>Hola Alex, ¿podrías confirmarme la reunión del martes?</div>"
+                      "<div class='gmail_quote'>El lun., Alex escribió:<blockquote>¿Nos vemos el martes?"
+                      "</blockquote></div></body></html>", subtype="html", cte="base64")
+    away = EmailMessage()  # an out-of-office that asks something, as they do
+    away["From"], away["Subject"] = "Carla Conti <carla@example.it>", "Abwesenheitsnotiz: Vertrag"
+    away["Auto-Submitted"] = "auto-replied"
+    away.set_content("Ich bin bis Montag nicht im Büro. Könnten Sie sich bitte an meine Kollegin wenden?\n")
+    for message in (outlook, gmail, away):
+        deliver(account, message)
+    account.poll(now=DUE)
+    listed = {row["from"]: row["evidence"] for row in owed(account, DUE)}
+    assert listed == {
+        "Birgit Braun <birgit@example.de>": "könnten Sie mir bitte bis Freitag den unterschriebenen Vertrag schicken?",
+        "Ana Ruiz <ana@example.es>": "Hola Alex, ¿podrías confirmarme la reunión del martes?"}
+    assert proxy.bodies == 2  # the out-of-office was never read
 
 
 def test_owed_done_closes_it_once(account: Account) -> None:
