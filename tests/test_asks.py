@@ -278,3 +278,33 @@ def test_the_dev_corpus_scores_at_least_the_targets() -> None:
         fn += not reading.expects and label["expects"]
     assert tp / (tp + fp) >= 0.9, f"precision {tp / (tp + fp):.3f}"
     assert tp / (tp + fn) >= 0.8, f"recall {tp / (tp + fn):.3f}"
+
+
+# --------------------------------------------------------------------------------- received mail's text
+
+def test_a_question_in_the_subject_of_a_new_conversation_asks() -> None:
+    reading = sent("Alex\n\nSent from my iPhone", subject="Lunch tomorrow?")
+    assert reading == AskReading(True, "Lunch tomorrow?", "asks a question", None)
+    assert sent("Thanks!", subject="Re: Lunch tomorrow?").expects is False
+
+
+@pytest.mark.parametrize(("body", "to", "cc", "reason"), [
+    ("Hi Maria,\n\ncould you print the labels? Copying Alex for visibility.\n\nBob", "maria@acme.test",
+     "Alex Morgan <alex@example.com>", "not addressed to you"),
+    ("Hallo Tim,\n\nkannst du die Etiketten drucken? Alex zur Info in Kopie.\n\nKarin", "tim@acme.test",
+     "Alex Morgan <alex@example.com>", "not addressed to you"),
+    ("Hello,\n\nI am currently out of the office until 6 January. Please contact ops@acme.test.\n\nBob",
+     "Alex Morgan <alex@example.com>", "", "automatic mail"),
+    ("Ich bin bis zum 6. Januar nicht im Büro. Bitte wenden Sie sich an info@x.test.", "alex@example.com", "",
+     "automatic mail"),
+    ("Your statement is ready. Questions? Call us.\n\nUnsubscribe or manage your email preferences here.",
+     "alex@example.com", "", "newsletter"),
+])
+def test_received_text_can_still_say_it_asks_nothing(body: str, to: str, cc: str, reason: str) -> None:
+    reading = received(body, to=to, headers=f"Cc: {cc}\r\n" if cc else "")
+    assert (reading.expects, reading.reason) == (False, reason)
+
+
+def test_a_copied_user_who_is_named_is_asked() -> None:
+    body = "Hi Mark,\n\nAlex, could you share the access logs?\n\nRuth"
+    assert received(body, to="mark@example.com", headers="Cc: Alex Morgan <alex@example.com>\r\n").expects
