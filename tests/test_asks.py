@@ -308,3 +308,24 @@ def test_received_text_can_still_say_it_asks_nothing(body: str, to: str, cc: str
 def test_a_copied_user_who_is_named_is_asked() -> None:
     body = "Hi Mark,\n\nAlex, could you share the access logs?\n\nRuth"
     assert received(body, to="mark@example.com", headers="Cc: Alex Morgan <alex@example.com>\r\n").expects
+
+
+@pytest.mark.parametrize(("body", "expects", "reason"), [
+    ("Thanks for your feedback, Jen. I've updated the policy.\n\nAlex", False, "information only"),
+    ("Danke für Ihre Antwort, das hilft mir sehr.", False, "information only"),
+    ("Why did we move the launch? Because the provider needs two more weeks.\n\nAlex", False, "information only"),
+    ("¿Por qué lo hemos retrasado? Porque falta la certificación.\n\nAlex", False, "information only"),
+    ("The schedule is attached.\n\nBest regards,\nAlex Morgan\nQuestions? Call us on 555 0100", False,
+     "information only"),
+    ("I need the signed insurance form by Friday.\n\nAlex", True, "gives a deadline"),
+    ("Send me the deck when it's ready.\n\nAlex", True, "asks for something"),
+    ("Check out our new website.\n\nAlex", False, "information only"),
+])
+def test_thanks_answered_questions_signatures_needs_and_imperatives(body: str, expects: bool, reason: str) -> None:
+    reading = sent(body)
+    assert (reading.expects, reading.reason) == (expects, reason)
+
+
+def test_notification_senders_are_automatic_mail_without_auto_submitted() -> None:
+    reading = received("@alexm could you take a look?", headers="X-GitHub-Reason: mention\r\n")
+    assert (reading.expects, reading.reason) == (False, "automatic mail")

@@ -59,7 +59,8 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
             "one thing i need", "give me a ring", "ring me", "if you could", "would be great if you",
             "would be good if you", "grateful if you", "appreciate if you", "just checking in", "just following up",
             "following up on", "circling back on", "just circling back", "bumping this", "for your signature",
-            "for your review", "for your approval", "for your sign-off", "for your confirmation",
+            "for your review", "for your approval", "for your sign-off", "for your confirmation", "please revert",
+            "awaiting your", "await your",
         ),
         not_asking=(
             "no need to reply", "no need to respond", "no need to answer", "no reply needed",
@@ -82,6 +83,7 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
             "hope you had a great", "hope you had a nice", "any questions, just", "just let me know if",
             "reach out if", "can you believe", "who knew", "what a week", "isn't it", "right?$",
             "you know what i mean", "why not$", "what do you know", "can you imagine", "who would have thought",
+            "how have you been", "how was your trip", "how was the trip", "how were the holidays",
             "who'd have thought", "who would've thought", "guess what", "what a day", "how cool is that",
             "any questions, just", "questions? just", "did you have a good weekend", "did you have a nice weekend",
             "did you have a great weekend", "let me know if you'd like", "if you'd like to",
@@ -116,7 +118,8 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
             "schickt mir", "sag mir", "sagen sie mir", "gib mir", "geben sie mir", "melde dich", "melden sie sich",
             "meld dich", "zur unterschrift", "zur freigabe", "zur prüfung", "zur durchsicht", "wollte nachhaken",
             "kurz nachhaken", "möchte nachhaken", "kurze erinnerung", "wenn du ... könntest", "wenn sie ... könnten",
-            "wäre gut, wenn", "danke im voraus", "vielen dank im voraus",
+            "wäre gut, wenn", "danke im voraus", "vielen dank im voraus", "ihre antwort", "deine antwort",
+            "warte auf ihre", "warte auf deine", "warte auf eure", "warten auf ihre", "warten auf deine",
         ),
         not_asking=(
             "kein handlungsbedarf", "keine antwort nötig", "keine antwort notwendig", "keine antwort erforderlich",
@@ -134,7 +137,8 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
             "wie geht es ihnen", "wie geht's dir", "wie war dein wochenende", "wie war ihr wochenende",
             "ich hoffe, es geht", "hoffe, es geht", "hoffe es geht", "hoffe, alles gut", "gerne melden",
             "gerne bei mir melden", "wenn etwas ist", "falls etwas ist", "falls noch etwas", "wer hätte das gedacht",
-            "wer hätte gedacht", "was soll man sagen", "rate mal",
+            "wer hätte gedacht", "was soll man sagen", "rate mal", "wie war dein urlaub", "wie war ihr urlaub",
+            "wie waren die feiertage",
         ),
     ),
     "fr": AskPhraseSet(
@@ -175,6 +179,7 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
             "comment allez-vous", "j'espère que tu vas bien", "j'espère que vous allez bien",
             "j'espère que tout va bien", "tu vas bien", "vous allez bien", "bon week-end", "as-tu passé un bon",
             "avez-vous passé un bon", "qui l'aurait cru", "qui aurait cru", "devine quoi", "que dire",
+            "comment se sont passées", "c'était bien les vacances",
         ),
     ),
     "es": AskPhraseSet(
@@ -213,7 +218,8 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
             "si tiene alguna duda", "si tienes dudas", "si tiene dudas", "si tienes preguntas", "no dudes en",
             "no dude en", "quedo a tu disposición", "quedo a su disposición", "quedo atento", "quedo atenta",
             "qué tal el fin de semana", "qué tal tu fin de semana", "buen fin de semana", "quién lo iba a decir",
-            "quién lo diría", "quién me lo iba a decir", "adivina qué",
+            "quién lo diría", "quién me lo iba a decir", "adivina qué", "qué tal las vacaciones",
+            "qué tal las fiestas", "qué tal todo",
         ),
     ),
 }
