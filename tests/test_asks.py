@@ -329,3 +329,23 @@ def test_thanks_answered_questions_signatures_needs_and_imperatives(body: str, e
 def test_notification_senders_are_automatic_mail_without_auto_submitted() -> None:
     reading = received("@alexm could you take a look?", headers="X-GitHub-Reason: mention\r\n")
     assert (reading.expects, reading.reason) == (False, "automatic mail")
+
+
+def test_a_link_with_a_query_string_asks_nothing() -> None:
+    assert sent("The form is at https://example.com/form?id=5 now.\n\nAlex").expects is False
+
+
+def test_a_calendar_invitation_is_left_to_the_calendar() -> None:
+    raw = message("BEGIN:VCALENDAR\nMETHOD:REQUEST\nEND:VCALENDAR\n", subject="Invitation: Design review",
+                  content_type="text/calendar")
+    assert read_ask(raw, direction="sent", own_addresses=OWN).reason == "calendar response"
+
+
+def test_a_megabyte_of_text_is_read_quickly() -> None:
+    import time
+
+    body = ("word " * 199 + "?\n") * 1000 + "Could you call me?"
+    start = time.perf_counter()
+    reading = sent(body)
+    assert time.perf_counter() - start < 5.0
+    assert isinstance(reading, AskReading)

@@ -117,8 +117,9 @@ def _read_sentence(sentence: str, phrases: Mapping[str, AskPhraseSet]) -> str | 
         return None
     if _any_hit(sentence, (p.courtesy for p in phrases.values())):
         return None
-    bare = _QUOTED.sub(" ", sentence)
-    if ("?" in bare and not _SHORT_RHETORIC.fullmatch(bare.strip(" ¿?!.,"))) or _INVERTED_QUESTION.match(bare):
+    bare = _URL.sub(" ", _QUOTED.sub(" ", sentence))
+    if (_QUESTION_MARK.search(bare) and not _SHORT_RHETORIC.fullmatch(bare.strip(" ¿?!.,"))) \
+            or _INVERTED_QUESTION.match(bare):
         return "proposes a time" if _PROPOSAL.search(bare) else "asks a question"
     if _asking_hit(bare, phrases):
         if _PROPOSAL.search(bare):
@@ -209,6 +210,10 @@ def _normalise(text: str) -> str:
 # ---------------------------------------------------------------------------------------------- patterns
 
 _TOKEN = lazy_pattern(r"\w+")
+#: Links and addresses: "page?id=5" asks nothing.
+_URL = lazy_pattern(r"(?i)\b(?:https?://|www\.)\S+|\S+@\S+\.\w+")
+#: A question mark that ends a question: not one glued to the next letter, as mis-encoded text has them ("d?j?").
+_QUESTION_MARK = lazy_pattern(r"\?(?![^\W_])")
 _SENTENCE_END = lazy_pattern(r"(?<=[.!?…])\s+(?=\S)")
 _MASK = str.maketrans({"?": "\ufe56", ".": "\u2024", "!": "\ufe57"})
 _UNMASK = str.maketrans({"\ufe56": "?", "\u2024": ".", "\ufe57": "!"})

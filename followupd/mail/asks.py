@@ -9,9 +9,10 @@ Two steps, the first that decides wins:
 
 1. Headers (cheap, and they say what no text can): list mail (List-Id, Precedence: bulk/list; a newsletter
    when only List-Unsubscribe says so), automatic mail (classify.py: Auto-Submitted, out-of-office and
-   vendor markers, bounces, receipts), calendar responses (a ``text/calendar`` part with METHOD:REPLY, or an
-   "Accepted:"/"Declined:" subject), no-reply addresses, and the people: sent mail only to the user's own
-   addresses asks nobody; received mail asks the user only when one of the user's addresses is in To or Cc.
+   vendor markers, bounces, receipts), calendar mail (a ``text/calendar`` part: answers, and invitations
+   too, whose answer the calendar asks for; or an "Accepted:"/"Declined:" subject), no-reply addresses, and
+   the people: sent mail only to the user's own addresses asks nobody; received mail asks the user only when
+   one of the user's addresses is in To or Cc.
 2. The new text (bodytext.py: plain text preferred, HTML converted, quoted history and signature cut), read
    sentence by sentence by ask_sentences.py against the phrase lists of ask_phrases.py. For received mail the
    text can still show an out-of-office or a mailing that came without their headers, or a message that greets
@@ -204,8 +205,9 @@ def _is_calendar_response(msg: Message, subject: str) -> bool:
             break
         if part.get_content_type() != "text/calendar":
             continue
+        # Invitations too (REQUEST, CANCEL, COUNTER): the calendar asks for and records the answer, not the mail.
         method = str(part.get_param("method") or "").upper()
-        if method == "REPLY" or (not method and "METHOD:REPLY" in decode_payload(part)[:4000].upper()):
+        if method or "METHOD:" in decode_payload(part)[:4000].upper():
             return True
     return False
 
