@@ -349,3 +349,24 @@ def test_a_megabyte_of_text_is_read_quickly() -> None:
     reading = sent(body)
     assert time.perf_counter() - start < 5.0
     assert isinstance(reading, AskReading)
+
+
+@pytest.mark.parametrize("lang", ["en", "de", "fr", "es"])
+def test_every_built_in_phrase_compiles_and_matches_itself(lang: str) -> None:
+    from followupd.mail.ask_phrases import DEFAULT_ASK_PHRASES
+    from followupd.mail.intent_phrases import phrase_pattern
+
+    lists = DEFAULT_ASK_PHRASES[lang]
+    for phrase in (*lists.asking, *lists.not_asking, *lists.courtesy):
+        pattern = phrase_pattern(phrase)
+        example = " ".join(phrase.replace("...", " ").rstrip("$").split())
+        assert pattern is not None and pattern.search(f"Well, {example}."), phrase
+
+
+def test_remove_also_drops_a_courtesy_phrase() -> None:
+    body = "Here are the slides. Let me know if you have any questions.\n\nAlex"
+    assert sent(body).expects is False
+    trimmed = AskSettings(phrases={"en": AskPhrases(remove=("let me know if you have any questions",
+                                                            "let me know if ... questions",
+                                                            "if you have any questions"))})
+    assert sent(body, trimmed).reason == "asks for something"
