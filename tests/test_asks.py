@@ -370,3 +370,9 @@ def test_remove_also_drops_a_courtesy_phrase() -> None:
                                                             "let me know if ... questions",
                                                             "if you have any questions"))})
     assert sent(body, trimmed).reason == "asks for something"
+
+
+def test_the_users_own_mail_back_in_the_inbox_asks_the_user_nothing() -> None:
+    reading = received("Can everyone send their slides?", sender="Alex Morgan <alex@example.com>",
+                       to="team@example.com, Alex Morgan <alex@example.com>")
+    assert (reading.expects, reading.reason) == (False, "only your own addresses")

@@ -188,6 +188,8 @@ def _header_reason(meta: MessageMeta, msg: Message, direction: Direction, own: s
             return "no-reply address"
         return None
     sender = meta.from_ or Address("")
+    if sender.email and _base(sender.email) in own:
+        return "only your own addresses"  # the user's own mail back in the inbox (a copy to self, a list echo)
     if sender.email and _NO_REPLY.search(sender.email.split("@", 1)[0]):
         return "no-reply address"
     if not any(_base(a.email) in own for a in (*meta.to, *meta.cc)):
