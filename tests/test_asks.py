@@ -376,3 +376,11 @@ def test_the_users_own_mail_back_in_the_inbox_asks_the_user_nothing() -> None:
     reading = received("Can everyone send their slides?", sender="Alex Morgan <alex@example.com>",
                        to="team@example.com, Alex Morgan <alex@example.com>")
     assert (reading.expects, reading.reason) == (False, "only your own addresses")
+
+
+def test_dates_ordinals_and_abbreviations_do_not_end_the_evidence() -> None:
+    reading = received("Sehr geehrter Herr Morgan,\n\nbitte reichen Sie die Nachweise bis zum 20.12. ein.\n\nGrüße",
+                       sender="Sabine Meier <meier@bank.test>")
+    assert reading.evidence == "bitte reichen Sie die Nachweise bis zum 20.12. ein."
+    assert sent("Hallo Tim,\n\nkannst du sie für den 3. Stock freischalten?").evidence == \
+        "kannst du sie für den 3. Stock freischalten?"

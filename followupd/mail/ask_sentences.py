@@ -88,10 +88,13 @@ def sentences(text: str) -> list[str]:
     """The sentences of a text: split at line breaks and at ``.!?`` followed by a space; greetings kept."""
     out: list[str] = []
     for line in text.split("\n"):
+        pieces: list[str] = []
         for piece in _SENTENCE_END.split(line):
-            piece = piece.strip(" \t-*•>")
-            if piece:
-                out.append(piece)
+            if pieces and _NO_END.search(pieces[-1]):
+                pieces[-1] = f"{pieces[-1]} {piece}"  # "am 5. Februar", "z. B. morgen", "Dr. Lorenz"
+            else:
+                pieces.append(piece)
+        out.extend(p for p in (piece.strip(" \t-*•>") for piece in pieces) if p)
     return out
 
 
@@ -215,6 +218,10 @@ _URL = lazy_pattern(r"(?i)\b(?:https?://|www\.)\S+|\S+@\S+\.\w+")
 #: A question mark that ends a question: not one glued to the next letter, as mis-encoded text has them ("d?j?").
 _QUESTION_MARK = lazy_pattern(r"\?(?![^\W_])")
 _SENTENCE_END = lazy_pattern(r"(?<=[.!?…])\s+(?=\S)")
+#: A period that ends no sentence: a day or an ordinal ("am 5. Februar", "bis zum 20.12."), an abbreviation.
+_NO_END = lazy_pattern(r"(?:(?<![\d.])\d{1,2}\.|(?<![\w.])[^\W\d_]\.|\b\d{1,2}\.\d{1,2}\."
+                       r"|(?i:\b(?:z\.\s?b|e\.g|i\.e|dr|mr|mrs|ms|nr|no|ca|bzw|vgl|st|sr|sra|srta|mme|mlle|p\.\s?ex"
+                       r"|approx|inkl|ggf|evtl|tel|abs))\.)$")
 _MASK = str.maketrans({"?": "\ufe56", ".": "\u2024", "!": "\ufe57"})
 _UNMASK = str.maketrans({"\ufe56": "?", "\u2024": ".", "\ufe57": "!"})
 _WORD = lazy_pattern(r"[^\W\d_]+(?:'[^\W\d_]+)?")
