@@ -90,7 +90,8 @@ def sentences(text: str) -> list[str]:
     for line in text.split("\n"):
         pieces: list[str] = []
         for piece in _SENTENCE_END.split(line):
-            if pieces and _NO_END.search(pieces[-1]):
+            if pieces and _NO_END.search(pieces[-1]) and (not _NUMBER_END.search(pieces[-1])
+                                                          or _AFTER_NUMBER.match(piece)):
                 pieces[-1] = f"{pieces[-1]} {piece}"  # "am 5. Februar", "z. B. morgen", "Dr. Lorenz"
             else:
                 pieces.append(piece)
@@ -222,6 +223,14 @@ _SENTENCE_END = lazy_pattern(r"(?<=[.!?…])\s+(?=\S)")
 _NO_END = lazy_pattern(r"(?:(?<![\d.])\d{1,2}\.|(?<![\w.])[^\W\d_]\.|\b\d{1,2}\.\d{1,2}\."
                        r"|(?i:\b(?:z\.\s?b|e\.g|i\.e|dr|mr|mrs|ms|nr|no|ca|bzw|vgl|st|sr|sra|srta|mme|mlle|p\.\s?ex"
                        r"|approx|inkl|ggf|evtl|tel|abs))\.)$")
+#: After "5." a sentence goes on only into a lower-case word, a month or a counted noun ("5. Februar", "3. Stock");
+#: "... am 12. Serait-il possible" is two sentences.
+_NUMBER_END = lazy_pattern(r"(?<![\d.])\d{1,2}\.$")
+_AFTER_NUMBER = lazy_pattern(
+    r"[a-zà-ÿ]|(?i:januar|februar|märz|april|mai|juni|juli|august|september|oktober|november|dezember|jan|feb|mär"
+    r"|apr|jun|jul|aug|sep|sept|okt|nov|dez|stock|etage|og|ug|klasse|quartal|jahrhundert|platz|lauf|tag|woche"
+    r"|monat|jahr|kw)\b"
+)
 _MASK = str.maketrans({"?": "\ufe56", ".": "\u2024", "!": "\ufe57"})
 _UNMASK = str.maketrans({"\ufe56": "?", "\u2024": ".", "\ufe57": "!"})
 _WORD = lazy_pattern(r"[^\W\d_]+(?:'[^\W\d_]+)?")
