@@ -5,15 +5,30 @@ already removed) and the merged phrase lists (ask_phrases.py); this module split
 reads each one. Every list is checked whatever the text's language (mixed mail is common: a German reply to an
 English thread), the detected language only labels the result.
 
+Before reading: the text is cut after its sign-off ("Best regards,\nAlex Morgan" and what follows: a signature
+or a disclaimer no client marks, whose "please notify the sender" asks nothing; a "P.S." stays), and sentence
+punctuation inside quotation marks is masked (a question someone else asked is no question to the reader).
+Sentences end at a line break or at ``.!?`` and a space, but not after a day ("am 5. Februar", "20.12."), an
+initial or a common abbreviation.
+
 The order of the rules, and why:
 
 1. A ``not_asking`` phrase anywhere ("no need to reply", "kein Handlungsbedarf") and nothing asks: the writer
    said so. Checked first because "no need to reply unless Tuesday is a problem" must not read as a question.
-2. Per sentence, in text order: a ``courtesy`` phrase ("let me know if you have any questions", "hope you're
-   well?", "¿qué tal?") discounts only its own sentence. A question mark outside quotation marks asks a
-   question (a proposal when it names a time or "does ... work"); an ``asking`` phrase asks for something
-   unless it sits in a condition about the reader's own needs; a deadline with "you" or an imperative gives a
-   deadline. The first such sentence is the evidence.
+2. Per sentence, in text order; the first that asks is the evidence:
+
+   - greetings, sign-offs and ``courtesy`` phrases ("let me know if you have any questions", "hope you're
+     well?", "¿qué tal?", "who knew?") discount their sentence;
+   - a question mark (not in a link, not in quotation marks, not small talk alone such as "how are you?" or
+     a signature's "Questions?") asks a question, unless the next sentence answers it ("Why? Because ...");
+     so does an English or German question by word order without its mark ("did you hear back", "hast du
+     ..."). A question that names a time or asks whether something works is a proposal;
+   - an ``asking`` phrase asks for something ("could you", "please confirm", "merci de", "¿podrías"), unless
+     negated just before ("no need to let me know") or thanked for ("thanks for your feedback");
+   - a deadline ("by Friday", "bis Freitag", "avant vendredi", "antes del viernes") in a sentence that
+     addresses the reader, gives an order, or states the writer's need gives a deadline, unless the writer
+     promises something ("I'll come back to you by Friday": intent.py's holding phrases);
+   - a sentence that starts with a request verb ("Send me the deck ...", "Bestätige ...") asks for something.
 3. Nothing asks: the reason says what the text is (thanks only, closes the conversation, information only).
 """
 
