@@ -384,3 +384,30 @@ def test_dates_ordinals_and_abbreviations_do_not_end_the_evidence() -> None:
     assert reading.evidence == "bitte reichen Sie die Nachweise bis zum 20.12. ein."
     assert sent("Hallo Tim,\n\nkannst du sie für den 3. Stock freischalten?").evidence == \
         "kannst du sie für den 3. Stock freischalten?"
+
+
+@pytest.mark.parametrize("body", [
+    "Hier können Sie sich für die Schulung anmelden, der Link ist im Intranet.",
+    "Kindly find attached the invoice for December.",
+    "Veuillez trouver ci-joint le rapport mensuel.",
+    "Merci de votre réponse rapide, tout est clair.",
+    "Puedes encontrar el documento en la carpeta compartida.",
+    "Es posible que lleguemos un poco tarde.",
+    "Based on your feedback, we changed the layout.",
+    "Wegen der Bauarbeiten bleibt das Büro geschlossen. Wir bitten um Ihr Verständnis.",
+    "Je pense à toi, bon courage pour demain.",
+    "El cliente envió su respuesta ayer por la tarde.",
+])
+def test_statements_that_look_like_requests_ask_nothing(body: str) -> None:
+    reading = sent(f"Hallo,\n\n{body}\n\nAlex")
+    assert reading.expects is False, reading
+
+
+@pytest.mark.parametrize("body", [
+    "Können Sie mir die Datei bis morgen schicken.",
+    "Kindly confirm receipt of the documents.",
+    "Veuillez confirmer votre présence à la réunion.",
+    "Podrías mandarme el informe cuando puedas.",
+])
+def test_the_same_words_as_requests_ask(body: str) -> None:
+    assert sent(f"Hallo,\n\n{body}\n\nAlex").expects is True

@@ -7,7 +7,7 @@ words, a trailing ``$`` for "ends the sentence").
 Three lists per language:
 
 * ``asking``: a sentence holding one asks something of the reader ("could you", "please confirm", "können Sie",
-  "merci de", "¿podrías"). Questions need no phrase: a question mark is enough (asks.py).
+  "¿podrías"). Questions need no phrase: a question mark is enough (asks.py).
 * ``not_asking``: the message says no answer is needed ("no need to reply", "kein Handlungsbedarf"). One such
   phrase makes the whole message expect nothing, whatever else it asks: the writer said so.
 * ``courtesy`` (built in; config can ``remove`` from it): a polite offer or small talk that asks nothing
@@ -45,7 +45,7 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
             "please have a look", "please take a look", "please look", "please submit", "please tell",
             "please schedule", "please book", "please add", "please pay", "please prepare", "please let",
             "please give", "please arrange", "please make sure", "please sort", "please double-check",
-            "please ping", "please shout", "pls", "kindly", "i need you to", "we need you to", "i'd need you to",
+            "please ping", "please shout", "i need you to", "we need you to", "i'd need you to",
             "need your", "waiting for your", "waiting on your", "looking forward to your", "look forward to your",
             "looking forward to hearing", "look forward to hearing", "your thoughts", "your feedback",
             "your input", "your approval", "your sign-off", "your go-ahead", "your confirmation",
@@ -60,7 +60,13 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
             "would be good if you", "grateful if you", "appreciate if you", "just checking in", "just following up",
             "following up on", "circling back on", "just circling back", "bumping this", "for your signature",
             "for your review", "for your approval", "for your sign-off", "for your confirmation", "please revert",
-            "awaiting your", "await your",
+            "awaiting your", "await your", "please let us know", "do let me know", "at your earliest convenience",
+            "keen to hear", "keen to get your", "would welcome your", "i need to know", "we need to know",
+            "can i ask you to", "may i ask", "could i ask", "would it be ok", "are you able to", "what do you think",
+            "what are your thoughts", "sign and return", "don't forget to", "do not forget to", "remember to send",
+            "please remember to", "kindly confirm", "kindly send", "kindly revert", "kindly advise", "kindly review",
+            "kindly share", "kindly let", "kindly provide", "kindly update", "kindly check", "kindly sign",
+            "kindly approve", "pls confirm", "pls send", "pls let", "pls check", "pls review", "pls advise",
         ),
         not_asking=(
             "no need to reply", "no need to respond", "no need to answer", "no reply needed",
@@ -91,15 +97,14 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
     ),
     "de": AskPhraseSet(
         asking=(
-            "können sie", "könnten sie", "kannst du", "könntest du", "würden sie", "würdest du", "wären sie",
-            "wärst du", "magst du", "möchten sie", "möchtest du", "bitte bestätigen", "bitte bestätige",
+            "bitte bestätigen", "bitte bestätige",
             "bitte um bestätigung", "bitte um rückmeldung", "bitte um kurze rückmeldung", "bitte um feedback",
             "bitte um antwort", "bitte um freigabe", "bitte schicken", "bitte schick", "bitte senden",
             "bitte sende", "bitte prüfen", "bitte prüfe", "bitte unterschreiben", "bitte unterschreibe",
             "bitte melden", "bitte melde", "bitte gib", "bitte geben sie", "bitte sag", "bitte sagen sie",
             "bitte ruf", "bitte rufen sie", "bitte schau", "bitte schauen sie", "bitte kurz", "bitte lass",
             "bitte lassen sie", "bitte füllen", "bitte ausfüllen", "bitte zurück", "bitte überweisen",
-            "bitte freigeben", "bitte teilen sie", "bitte teile", "bitte um", "gib mir bescheid",
+            "bitte freigeben", "bitte teilen sie", "bitte teile", "gib mir bescheid",
             "gib mir kurz bescheid", "geben sie mir bescheid", "gebt mir bescheid", "sag mir bescheid",
             "sagen sie mir bescheid", "sagt bescheid", "sag bescheid", "lass mich wissen", "lassen sie mich wissen",
             "lasst mich wissen", "ich bräuchte", "wir bräuchten", "ich benötige", "wir benötigen",
@@ -120,6 +125,11 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
             "kurz nachhaken", "möchte nachhaken", "kurze erinnerung", "wenn du ... könntest", "wenn sie ... könnten",
             "wäre gut, wenn", "danke im voraus", "vielen dank im voraus", "ihre antwort", "deine antwort",
             "warte auf ihre", "warte auf deine", "warte auf eure", "warten auf ihre", "warten auf deine",
+            "mit der bitte um", "teilen sie mir", "teilt mir", "vergiss nicht",
+            "vergessen sie nicht", "denk bitte", "denken sie bitte", "um rückruf", "was meinst du", "was meinen sie",
+            "was hältst du", "was halten sie", "bitten um rückmeldung", "bitten um antwort", "bitten um bestätigung",
+            "bitten um zusendung", "bitte um zusendung", "bitte um info", "bitte um kurze info", "bitte um prüfung",
+            "bitte um unterschrift", "teile mir bitte", "teil mir bitte",
         ),
         not_asking=(
             "kein handlungsbedarf", "keine antwort nötig", "keine antwort notwendig", "keine antwort erforderlich",
@@ -145,8 +155,8 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
         asking=(
             "pourriez-vous", "pourrais-tu", "pouvez-vous", "peux-tu", "pourriez vous", "pourrais tu", "pouvez vous",
             "peux tu", "voudriez-vous", "voulez-vous", "veux-tu", "auriez-vous", "aurais-tu", "serait-il possible",
-            "est-il possible", "est-ce possible", "merci de", "merci d'avance de", "merci de bien vouloir",
-            "je vous remercie de", "je te remercie de", "veuillez", "veuille", "tiens-moi au courant",
+            "est-il possible", "est-ce possible", "merci d'avance de", "merci de bien vouloir",
+            "je vous remercie de", "je te remercie de", "tiens-moi au courant",
             "tenez-moi au courant", "dis-moi", "dites-moi", "fais-moi signe", "faites-moi signe",
             "faites-moi savoir", "fais-moi savoir", "faites-moi un retour", "fais-moi un retour",
             "me confirmer", "nous confirmer", "me faire un retour", "me faire savoir", "me dire",
@@ -163,7 +173,17 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
             "rappelle-moi", "appelle-moi", "j'aurais besoin de", "envoie-moi", "envoyez-moi", "confirme-moi",
             "confirmez-moi", "préviens-moi", "prévenez-moi", "pour signature", "pour validation", "pour relecture",
             "je me permets de vous relancer", "je me permets de te relancer", "je vous relance", "je te relance",
-            "si tu pouvais", "si vous pouviez", "merci d'avance",
+            "si tu pouvais", "si vous pouviez", "merci d'avance", "je vous serais reconnaissant",
+            "je te serais reconnaissant", "je vous saurais gré", "n'oublie pas de", "n'oubliez pas de",
+            "tiens-moi informé", "tenez-moi informé", "qu'en penses-tu", "qu'en pensez-vous",
+            "me communiquer", "nous communiquer", "me faire parvenir", "nous faire parvenir", "veuillez confirmer",
+            "veuillez me", "veuillez nous", "veuillez envoyer", "veuillez retourner", "veuillez signer",
+            "veuillez valider", "veuillez répondre", "veuillez compléter", "veuillez remplir", "veuillez indiquer",
+            "veuillez vérifier", "veuillez transmettre", "merci de me", "merci de m'", "merci de nous",
+            "merci de vous", "merci de confirmer", "merci de renvoyer", "merci de retourner", "merci de compléter",
+            "merci de remplir", "merci de valider", "merci de signer", "merci de transmettre", "merci de répondre",
+            "merci de prévoir", "merci de vérifier", "merci de faire", "merci d'envoyer", "merci d'indiquer",
+            "merci de prendre",
         ),
         not_asking=(
             "pas besoin de répondre", "pas besoin de me répondre", "inutile de répondre", "inutile de me répondre",
@@ -184,8 +204,8 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
     ),
     "es": AskPhraseSet(
         asking=(
-            "podrías", "podrias", "podría", "podria", "puedes", "puede usted", "pueden", "podrían", "podrian",
-            "te importaría", "le importaría", "sería posible", "seria posible", "es posible", "me confirmas",
+            "podrías", "podrias",
+            "te importaría", "le importaría", "sería posible", "seria posible", "me confirmas",
             "me confirma", "nos confirmas", "nos confirma", "confírmame", "confirmame", "confírmanos",
             "por favor confirma", "por favor, confirma", "por favor envía", "por favor, envía", "por favor revisa",
             "por favor, revisa", "por favor firma", "por favor, firma", "por favor, ", "avísame", "avisame",
@@ -193,16 +213,20 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
             "me envías", "me mandas", "me pasas", "me dices", "me avisas", "me comentas", "me cuentas",
             "me llamas", "me puedes", "me podrías", "nos podrías", "quedo a la espera", "quedamos a la espera",
             "espero tu respuesta", "espero su respuesta", "espero tus comentarios", "espero sus comentarios",
-            "tu opinión", "su opinión", "tu respuesta", "su respuesta", "tu confirmación", "su confirmación",
-            "tu aprobación", "su aprobación", "necesito que", "necesitamos que", "necesitaría", "necesitaríamos",
+            "tu opinión", "tu respuesta", "tu confirmación",
+            "tu aprobación", "necesito que", "necesitamos que", "necesitaría", "necesitaríamos",
             "te va bien", "le va bien", "os va bien", "te viene bien", "le viene bien", "te parece bien",
-            "le parece bien", "te cuadra", "te encaja", "su decisión", "tu decisión", "vuestra decisión",
+            "le parece bien", "te cuadra", "te encaja", "tu decisión", "vuestra decisión",
             "le rogamos", "les rogamos", "te ruego", "le ruego", "rogamos", "me gustaría saber", "quisiera saber",
             "necesitamos su", "necesitamos tu", "necesito su", "necesito tu", "quería preguntarte",
             "quería preguntarle", "quería saber", "queria saber", "alguna novedad", "llámeme", "llámame", "llamame",
             "necesito que me", "confírmame", "para su firma", "para tu firma", "para su revisión",
             "para tu revisión", "para su aprobación", "hacer seguimiento", "te escribo para recordarte",
-            "si pudieras", "si pudiera", "gracias de antemano", "gracias por adelantado",
+            "si pudieras", "si pudiera", "gracias de antemano", "gracias por adelantado", "te agradecería",
+            "le agradecería", "les agradecería", "agradecería que", "no olvides", "no olvide", "acuérdate de",
+            "hazme el favor", "me harías el favor", "qué opinas", "qué te parece", "pásame", "mandadme", "enviadme",
+            "avisadme", "decidme", "confirmadme", "hágame saber", "hazme saber", "házmelo saber",
+            "quedo pendiente de", "espero noticias",
         ),
         not_asking=(
             "no hace falta responder", "no hace falta que respondas", "no hace falta que contestes",

@@ -310,12 +310,14 @@ _DEADLINE = lazy_pattern(
 )
 #: A question without its question mark, by word order: "did you hear back", "hast du den Schlüssel", "est-ce
 #: que". At the start of a sentence or after a greeting ("hey sam, did you ..."); English and German only, where
-#: the inverted order is never a statement (French "tu as" and Spanish "has" are both).
+#: the inverted order is never a statement (French "tu as" and Spanish "has" are both). German modal requests
+#: ("Können Sie ...", "Kannst du ...") are read here, not as phrases: after an adverb the same order is a
+#: statement ("Hier können Sie sich anmelden").
 _INVERTED_QUESTION = lazy_pattern(
     r"(?:(?i:hi|hey|hello|hallo|hey|moin|coucou|salut|bonjour)[ ,]+(?:[\w.'-]+[ ,]+)?)?"
     r"(?i:(?:did|do|does|have|has|are|were|can|could|would|will)\s+(?:you|u|we|they)\s+\w+"
-    r"|(?:hast|hattest|bist|warst|kannst|könntest|würdest|wirst|willst|weißt|magst)\s+du\s+\w+"
-    r"|(?:haben|hatten|sind|waren|können|könnten|würden|werden|wollen|wissen)\s+sie\s+\w+"
+    r"|(?:hast|hattest|bist|warst|kannst|könntest|würdest|wirst|willst|weißt|magst|möchtest|wärst)\s+du\s+\w+"
+    r"|(?:haben|hatten|sind|waren|können|könnten|würden|werden|wollen|wissen|möchten|wären)\s+sie\s+\w+"
     r"|est-ce\s+que\s+\w+)"
 )
 #: A sign-off line: the formula, then perhaps a name ("Best regards, Alex", "Mit freundlichen Grüßen").
@@ -353,9 +355,10 @@ _NEED = lazy_pattern(r"(?i)\b(?:i|we) (?:need|require|must have)\b|\b(?:ich brau
                      r"|\b(?:necesito|necesitamos)\b")
 #: A sentence that answers the question just before it.
 _ANSWERED = lazy_pattern(r"(?i)(?:because|simple|well,|weil|ganz einfach|parce que|car |eh bien|porque|pues)\b")
-#: "Thanks for your feedback": what the reader already gave, not asked for.
-_THANKED_BEFORE = lazy_pattern(r"(?i)\b(?:thanks?|thank you|danke|dank|merci|gracias)\b[\w ,!]{0,20}\b(?:for|für|pour"
-                               r"|por|de)\s*$")
+#: "Thanks for your feedback", "based on your feedback": what the reader already gave, not asked for.
+_THANKED_BEFORE = lazy_pattern(r"(?i)(?:\b(?:thanks?|thank you|danke|dank|merci|gracias)\b[\w ,!]{0,20}\b(?:for|für"
+                               r"|pour|por|de)|\b(?:based on|following|as per|per|according to|after|nach|gemäß"
+                               r"|laut|suite à|selon|d'après|según|tras|gracias a))\s*$")
 _NEGATED_BEFORE = lazy_pattern(r"(?i)(?:\bno\b|\bnot\b|n't|\bnicht\b|\bkein\w*|\bpas\b|\bne\b|\bno\b|\bnunca\b)\W*$")
 
 
