@@ -411,3 +411,27 @@ def test_statements_that_look_like_requests_ask_nothing(body: str) -> None:
 ])
 def test_the_same_words_as_requests_ask(body: str) -> None:
     assert sent(f"Hallo,\n\n{body}\n\nAlex").expects is True
+
+
+@pytest.mark.parametrize("body", [
+    "The supplier will send me the invoice next week.",
+    "I can confirm that the order shipped this morning.",
+    "I'll have it done by EOD.",
+    "Glad the new time works for you.",
+    "Following up on our call, here are the notes.",
+    "Der Lieferant schickt mir morgen die Rechnung.",
+    "Ich melde dich morgen für den Kurs an.",
+    "Kurze Erinnerung: Morgen ist das Büro geschlossen.",
+    "Il vient de me confirmer la date de livraison.",
+    "Il va m'envoyer le devis demain.",
+    "Necesitaría un poco más de tiempo para terminarlo.",
+])
+def test_third_person_and_first_person_statements_ask_nothing(body: str) -> None:
+    reading = sent(f"Hi,\n\n{body}\n\nAlex")
+    assert reading.expects is False, reading
+
+
+def test_a_signature_after_a_titled_name_line_is_cut() -> None:
+    body = ("Hi Bob,\n\nThe schedule is attached.\n\nBest regards,\nAlex Morgan | Head of Operations\n"
+            "Example Ltd\nQuestions? Call us on +44 20 7946 0000")
+    assert sent(body).expects is False

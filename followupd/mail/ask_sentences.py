@@ -330,7 +330,8 @@ _SIGN_OFF_LINE = lazy_pattern(
     r"|un abrazo|gracias|muchas gracias|besos)"
     r"(?:[, ]+(?:[A-ZÀ-Ý][\w.'-]*))?[,.!]*"
 )
-_NAME_LINE = lazy_pattern(r"[A-ZÀ-Ý][\w.'-]*(?:\s+[A-ZÀ-Ý][\w.'-]*){0,3}|[a-z]{1,10}")
+#: The line after a sign-off that makes it one: a name, perhaps with a title ("Alex Morgan | Head of Operations").
+_NAME_LINE = lazy_pattern(r"[A-ZÀ-Ý][\w.'-]*(?:\s+[A-ZÀ-Ý][\w.'-]*){0,3}(?:\s*[|,\u2013\u2014-]\s.*)?|[a-z]{1,10}")
 _POSTSCRIPT = lazy_pattern(r"(?i)p\.?\s?s\b")
 _SELF_FUTURE = lazy_pattern(r"(?i)\b(?:i'll|i will|we'll|we will|i'm going to|we're going to|ich werde|wir werden"
                             r"|je vais|nous allons|voy a|vamos a|(?:revenons|reviendrons|reviens|reviendrai) vers)\b")
@@ -344,7 +345,8 @@ _IMPERATIVE = lazy_pattern(
 #: A sentence that starts with a request verb: "Send me the deck when it's ready", "Bestätige bitte ...".
 _IMPERATIVE_START = lazy_pattern(
     r"(?:(?i:ok|okay|also|so|alors|vale|bueno)[, ]+)?"
-    r"(?i:send|sign|review|confirm|approve|submit|return|forward|fill (?:in|out)|reply|respond|schick|schicke"
+    r"(?i:send|sign|review|confirm|approve|submit|return|forward|fill (?:in|out)|reply|respond|call me|ring me"
+    r"|ping me|give me|drop me|schick|schicke"
     r"|schicken sie|sende|senden sie|bestätige|bestätigen sie|prüf|prüfe|prüfen sie|unterschreib|unterschreibe"
     r"|envoie|envoyez|confirme|confirmez|signe|signez|renvoie|renvoyez|valide|validez|envía|envíame|envia|manda"
     r"|mándame|confirma|confírmame|firma|revisa|devuélveme)\s+(?!out\b|up\b)\w"
