@@ -278,3 +278,160 @@ def test_the_dev_corpus_scores_at_least_the_targets() -> None:
         fn += not reading.expects and label["expects"]
     assert tp / (tp + fp) >= 0.9, f"precision {tp / (tp + fp):.3f}"
     assert tp / (tp + fn) >= 0.8, f"recall {tp / (tp + fn):.3f}"
+
+
+# --------------------------------------------------------------------------------- received mail's text
+
+def test_a_question_in_the_subject_of_a_new_conversation_asks() -> None:
+    reading = sent("Alex\n\nSent from my iPhone", subject="Lunch tomorrow?")
+    assert reading == AskReading(True, "Lunch tomorrow?", "asks a question", None)
+    assert sent("Thanks!", subject="Re: Lunch tomorrow?").expects is False
+
+
+@pytest.mark.parametrize(("body", "to", "cc", "reason"), [
+    ("Hi Maria,\n\ncould you print the labels? Copying Alex for visibility.\n\nBob", "maria@acme.test",
+     "Alex Morgan <alex@example.com>", "not addressed to you"),
+    ("Hallo Tim,\n\nkannst du die Etiketten drucken? Alex zur Info in Kopie.\n\nKarin", "tim@acme.test",
+     "Alex Morgan <alex@example.com>", "not addressed to you"),
+    ("Hello,\n\nI am currently out of the office until 6 January. Please contact ops@acme.test.\n\nBob",
+     "Alex Morgan <alex@example.com>", "", "automatic mail"),
+    ("Ich bin bis zum 6. Januar nicht im Büro. Bitte wenden Sie sich an info@x.test.", "alex@example.com", "",
+     "automatic mail"),
+    ("Your statement is ready. Questions? Call us.\n\nUnsubscribe or manage your email preferences here.",
+     "alex@example.com", "", "newsletter"),
+])
+def test_received_text_can_still_say_it_asks_nothing(body: str, to: str, cc: str, reason: str) -> None:
+    reading = received(body, to=to, headers=f"Cc: {cc}\r\n" if cc else "")
+    assert (reading.expects, reading.reason) == (False, reason)
+
+
+def test_a_copied_user_who_is_named_is_asked() -> None:
+    body = "Hi Mark,\n\nAlex, could you share the access logs?\n\nRuth"
+    assert received(body, to="mark@example.com", headers="Cc: Alex Morgan <alex@example.com>\r\n").expects
+
+
+@pytest.mark.parametrize(("body", "expects", "reason"), [
+    ("Thanks for your feedback, Jen. I've updated the policy.\n\nAlex", False, "information only"),
+    ("Danke für Ihre Antwort, das hilft mir sehr.", False, "information only"),
+    ("Why did we move the launch? Because the provider needs two more weeks.\n\nAlex", False, "information only"),
+    ("¿Por qué lo hemos retrasado? Porque falta la certificación.\n\nAlex", False, "information only"),
+    ("The schedule is attached.\n\nBest regards,\nAlex Morgan\nQuestions? Call us on 555 0100", False,
+     "information only"),
+    ("I need the signed insurance form by Friday.\n\nAlex", True, "gives a deadline"),
+    ("Send me the deck when it's ready.\n\nAlex", True, "asks for something"),
+    ("Check out our new website.\n\nAlex", False, "information only"),
+])
+def test_thanks_answered_questions_signatures_needs_and_imperatives(body: str, expects: bool, reason: str) -> None:
+    reading = sent(body)
+    assert (reading.expects, reading.reason) == (expects, reason)
+
+
+def test_notification_senders_are_automatic_mail_without_auto_submitted() -> None:
+    reading = received("@alexm could you take a look?", headers="X-GitHub-Reason: mention\r\n")
+    assert (reading.expects, reading.reason) == (False, "automatic mail")
+
+
+def test_a_link_with_a_query_string_asks_nothing() -> None:
+    assert sent("The form is at https://example.com/form?id=5 now.\n\nAlex").expects is False
+
+
+def test_a_calendar_invitation_is_left_to_the_calendar() -> None:
+    raw = message("BEGIN:VCALENDAR\nMETHOD:REQUEST\nEND:VCALENDAR\n", subject="Invitation: Design review",
+                  content_type="text/calendar")
+    assert read_ask(raw, direction="sent", own_addresses=OWN).reason == "calendar response"
+
+
+def test_a_megabyte_of_text_is_read_quickly() -> None:
+    import time
+
+    body = ("word " * 199 + "?\n") * 1000 + "Could you call me?"
+    start = time.perf_counter()
+    reading = sent(body)
+    assert time.perf_counter() - start < 5.0
+    assert isinstance(reading, AskReading)
+
+
+@pytest.mark.parametrize("lang", ["en", "de", "fr", "es"])
+def test_every_built_in_phrase_compiles_and_matches_itself(lang: str) -> None:
+    from followupd.mail.ask_phrases import DEFAULT_ASK_PHRASES
+    from followupd.mail.intent_phrases import phrase_pattern
+
+    lists = DEFAULT_ASK_PHRASES[lang]
+    for phrase in (*lists.asking, *lists.not_asking, *lists.courtesy):
+        pattern = phrase_pattern(phrase)
+        example = " ".join(phrase.replace("...", " ").rstrip("$").split())
+        assert pattern is not None and pattern.search(f"Well, {example}."), phrase
+
+
+def test_remove_also_drops_a_courtesy_phrase() -> None:
+    body = "Here are the slides. Let me know if you have any questions.\n\nAlex"
+    assert sent(body).expects is False
+    trimmed = AskSettings(phrases={"en": AskPhrases(remove=("let me know if you have any questions",
+                                                            "let me know if ... questions",
+                                                            "if you have any questions"))})
+    assert sent(body, trimmed).reason == "asks for something"
+
+
+def test_the_users_own_mail_back_in_the_inbox_asks_the_user_nothing() -> None:
+    reading = received("Can everyone send their slides?", sender="Alex Morgan <alex@example.com>",
+                       to="team@example.com, Alex Morgan <alex@example.com>")
+    assert (reading.expects, reading.reason) == (False, "only your own addresses")
+
+
+def test_dates_ordinals_and_abbreviations_do_not_end_the_evidence() -> None:
+    reading = received("Sehr geehrter Herr Morgan,\n\nbitte reichen Sie die Nachweise bis zum 20.12. ein.\n\nGrüße",
+                       sender="Sabine Meier <meier@bank.test>")
+    assert reading.evidence == "bitte reichen Sie die Nachweise bis zum 20.12. ein."
+    assert sent("Hallo Tim,\n\nkannst du sie für den 3. Stock freischalten?").evidence == \
+        "kannst du sie für den 3. Stock freischalten?"
+
+
+@pytest.mark.parametrize("body", [
+    "Hier können Sie sich für die Schulung anmelden, der Link ist im Intranet.",
+    "Kindly find attached the invoice for December.",
+    "Veuillez trouver ci-joint le rapport mensuel.",
+    "Merci de votre réponse rapide, tout est clair.",
+    "Puedes encontrar el documento en la carpeta compartida.",
+    "Es posible que lleguemos un poco tarde.",
+    "Based on your feedback, we changed the layout.",
+    "Wegen der Bauarbeiten bleibt das Büro geschlossen. Wir bitten um Ihr Verständnis.",
+    "Je pense à toi, bon courage pour demain.",
+    "El cliente envió su respuesta ayer por la tarde.",
+])
+def test_statements_that_look_like_requests_ask_nothing(body: str) -> None:
+    reading = sent(f"Hallo,\n\n{body}\n\nAlex")
+    assert reading.expects is False, reading
+
+
+@pytest.mark.parametrize("body", [
+    "Können Sie mir die Datei bis morgen schicken.",
+    "Kindly confirm receipt of the documents.",
+    "Veuillez confirmer votre présence à la réunion.",
+    "Podrías mandarme el informe cuando puedas.",
+])
+def test_the_same_words_as_requests_ask(body: str) -> None:
+    assert sent(f"Hallo,\n\n{body}\n\nAlex").expects is True
+
+
+@pytest.mark.parametrize("body", [
+    "The supplier will send me the invoice next week.",
+    "I can confirm that the order shipped this morning.",
+    "I'll have it done by EOD.",
+    "Glad the new time works for you.",
+    "Following up on our call, here are the notes.",
+    "Der Lieferant schickt mir morgen die Rechnung.",
+    "Ich melde dich morgen für den Kurs an.",
+    "Kurze Erinnerung: Morgen ist das Büro geschlossen.",
+    "Il vient de me confirmer la date de livraison.",
+    "Il va m'envoyer le devis demain.",
+    "Necesitaría un poco más de tiempo para terminarlo.",
+])
+def test_third_person_and_first_person_statements_ask_nothing(body: str) -> None:
+    reading = sent(f"Hi,\n\n{body}\n\nAlex")
+    assert reading.expects is False, reading
+
+
+def test_a_signature_after_a_titled_name_line_is_cut() -> None:
+    body = ("Hi Bob,\n\nThe schedule is attached.\n\nBest regards,\nAlex Morgan | Head of Operations\n"
+            "Example Ltd\nQuestions? Call us on +44 20 7946 0000")
+    assert sent(body).expects is False

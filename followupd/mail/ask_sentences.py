@@ -5,15 +5,30 @@ already removed) and the merged phrase lists (ask_phrases.py); this module split
 reads each one. Every list is checked whatever the text's language (mixed mail is common: a German reply to an
 English thread), the detected language only labels the result.
 
+Before reading: the text is cut after its sign-off ("Best regards,\nAlex Morgan" and what follows: a signature
+or a disclaimer no client marks, whose "please notify the sender" asks nothing; a "P.S." stays), and sentence
+punctuation inside quotation marks is masked (a question someone else asked is no question to the reader).
+Sentences end at a line break or at ``.!?`` and a space, but not after a day ("am 5. Februar", "20.12."), an
+initial or a common abbreviation.
+
 The order of the rules, and why:
 
 1. A ``not_asking`` phrase anywhere ("no need to reply", "kein Handlungsbedarf") and nothing asks: the writer
    said so. Checked first because "no need to reply unless Tuesday is a problem" must not read as a question.
-2. Per sentence, in text order: a ``courtesy`` phrase ("let me know if you have any questions", "hope you're
-   well?", "¿qué tal?") discounts only its own sentence. A question mark outside quotation marks asks a
-   question (a proposal when it names a time or "does ... work"); an ``asking`` phrase asks for something
-   unless it sits in a condition about the reader's own needs; a deadline with "you" or an imperative gives a
-   deadline. The first such sentence is the evidence.
+2. Per sentence, in text order; the first that asks is the evidence:
+
+   - greetings, sign-offs and ``courtesy`` phrases ("let me know if you have any questions", "hope you're
+     well?", "¿qué tal?", "who knew?") discount their sentence;
+   - a question mark (not in a link, not in quotation marks, not small talk alone such as "how are you?" or
+     a signature's "Questions?") asks a question, unless the next sentence answers it ("Why? Because ...");
+     so does an English or German question by word order without its mark ("did you hear back", "hast du
+     ..."). A question that names a time or asks whether something works is a proposal;
+   - an ``asking`` phrase asks for something ("could you", "please confirm", "merci de", "¿podrías"), unless
+     negated just before ("no need to let me know") or thanked for ("thanks for your feedback");
+   - a deadline ("by Friday", "bis Freitag", "avant vendredi", "antes del viernes") in a sentence that
+     addresses the reader, gives an order, or states the writer's need gives a deadline, unless the writer
+     promises something ("I'll come back to you by Friday": intent.py's holding phrases);
+   - a sentence that starts with a request verb ("Send me the deck ...", "Bestätige ...") asks for something.
 3. Nothing asks: the reason says what the text is (thanks only, closes the conversation, information only).
 """
 
@@ -53,10 +68,13 @@ def read_text(text: str, phrases: Mapping[str, AskPhraseSet]) -> Finding:
         return Finding(False, "no text")
     if _any_hit(text, (p.not_asking for p in phrases.values())):
         return Finding(False, "says no reply is needed")
-    for sentence in parts:
+    for i, sentence in enumerate(parts):
         found = _read_sentence(sentence, phrases)
-        if found is not None:
-            return Finding(True, found, _evidence(sentence))
+        if found is None:
+            continue
+        if found == "asks a question" and i + 1 < len(parts) and _ANSWERED.match(parts[i + 1]):
+            continue  # "Why does this matter? Because ...": the writer answers it
+        return Finding(True, found, _evidence(sentence))
     return Finding(False, _no_ask_reason(parts))
 
 
@@ -85,10 +103,14 @@ def sentences(text: str) -> list[str]:
     """The sentences of a text: split at line breaks and at ``.!?`` followed by a space; greetings kept."""
     out: list[str] = []
     for line in text.split("\n"):
+        pieces: list[str] = []
         for piece in _SENTENCE_END.split(line):
-            piece = piece.strip(" \t-*•>")
-            if piece:
-                out.append(piece)
+            if pieces and _NO_END.search(pieces[-1]) and (not _NUMBER_END.search(pieces[-1])
+                                                          or _AFTER_NUMBER.match(piece)):
+                pieces[-1] = f"{pieces[-1]} {piece}"  # "am 5. Februar", "z. B. morgen", "Dr. Lorenz"
+            else:
+                pieces.append(piece)
+        out.extend(p for p in (piece.strip(" \t-*•>") for piece in pieces) if p)
     return out
 
 
@@ -114,15 +136,19 @@ def _read_sentence(sentence: str, phrases: Mapping[str, AskPhraseSet]) -> str | 
         return None
     if _any_hit(sentence, (p.courtesy for p in phrases.values())):
         return None
-    bare = _QUOTED.sub(" ", sentence)
-    if ("?" in bare and not _SHORT_RHETORIC.fullmatch(bare.strip(" ¿?!.,"))) or _INVERTED_QUESTION.match(bare):
+    bare = _URL.sub(" ", _QUOTED.sub(" ", sentence))
+    if (_QUESTION_MARK.search(bare) and not _SHORT_RHETORIC.fullmatch(bare.strip(" ¿?!.,"))) \
+            or _INVERTED_QUESTION.match(bare):
         return "proposes a time" if _PROPOSAL.search(bare) else "asks a question"
     if _asking_hit(bare, phrases):
         if _PROPOSAL.search(bare):
             return "proposes a time"
         return "asks for something"
-    if _DEADLINE.search(bare) and (_YOU.search(bare) or _IMPERATIVE.match(bare)) and not _promises(bare):
+    if _DEADLINE.search(bare) and (_YOU.search(bare) or _IMPERATIVE.match(bare) or _NEED.search(bare)) \
+            and not _promises(bare):
         return "gives a deadline"
+    if _IMPERATIVE_START.match(bare) and len(bare.split()) >= 3:
+        return "asks for something"
     return None
 
 
@@ -137,7 +163,8 @@ def _asking_hit(sentence: str, phrases: Mapping[str, AskPhraseSet]) -> bool:
     for phrase_set in phrases.values():
         for pattern in _index(phrase_set.asking).candidates(words):
             for match in pattern.finditer(sentence):
-                if not _NEGATED_BEFORE.search(sentence[max(0, match.start() - 12) : match.start()]):
+                before = sentence[max(0, match.start() - 40) : match.start()]
+                if not _NEGATED_BEFORE.search(before[-12:]) and not _THANKED_BEFORE.search(before):
                     return True
     return False
 
@@ -202,7 +229,23 @@ def _normalise(text: str) -> str:
 # ---------------------------------------------------------------------------------------------- patterns
 
 _TOKEN = lazy_pattern(r"\w+")
+#: Links and addresses: "page?id=5" asks nothing.
+_URL = lazy_pattern(r"(?i)\b(?:https?://|www\.)\S+|\S+@\S+\.\w+")
+#: A question mark that ends a question: not one glued to the next letter, as mis-encoded text has them ("d?j?").
+_QUESTION_MARK = lazy_pattern(r"\?(?![^\W_])")
 _SENTENCE_END = lazy_pattern(r"(?<=[.!?…])\s+(?=\S)")
+#: A period that ends no sentence: a day or an ordinal ("am 5. Februar", "bis zum 20.12."), an abbreviation.
+_NO_END = lazy_pattern(r"(?:(?<![\d.])\d{1,2}\.|(?<![\w.])[^\W\d_]\.|\b\d{1,2}\.\d{1,2}\."
+                       r"|(?i:\b(?:z\.\s?b|e\.g|i\.e|dr|mr|mrs|ms|nr|no|ca|bzw|vgl|st|sr|sra|srta|mme|mlle|p\.\s?ex"
+                       r"|approx|inkl|ggf|evtl|tel|abs))\.)$")
+#: After "5." a sentence goes on only into a lower-case word, a month or a counted noun ("5. Februar", "3. Stock");
+#: "... am 12. Serait-il possible" is two sentences.
+_NUMBER_END = lazy_pattern(r"(?<![\d.])\d{1,2}\.$")
+_AFTER_NUMBER = lazy_pattern(
+    r"[a-zà-ÿ]|(?i:januar|februar|märz|april|mai|juni|juli|august|september|oktober|november|dezember|jan|feb|mär"
+    r"|apr|jun|jul|aug|sep|sept|okt|nov|dez|stock|etage|og|ug|klasse|quartal|jahrhundert|platz|lauf|tag|woche"
+    r"|monat|jahr|kw)\b"
+)
 _MASK = str.maketrans({"?": "\ufe56", ".": "\u2024", "!": "\ufe57"})
 _UNMASK = str.maketrans({"\ufe56": "?", "\u2024": ".", "\ufe57": "!"})
 _WORD = lazy_pattern(r"[^\W\d_]+(?:'[^\W\d_]+)?")
@@ -215,7 +258,8 @@ _QUOTED = lazy_pattern(
 _SHORT_RHETORIC = lazy_pattern(
     r"(?i:(?:hi|hey|hello|hallo|salut|hola|bonjour)?[, ]*(?:how are you(?: doing)?|how's it going|how are things"
     r"|all good|you ok|alles gut|alles klar|wie geht's|wie geht'?s dir|na|ça va|comment ça va|qué tal|que tal"
-    r"|cómo estás|como estas|cómo va|cómo va todo|qué tal todo|why not|warum nicht|pourquoi pas|por qué no)"
+    r"|cómo estás|como estas|cómo va|cómo va todo|qué tal todo|why not|warum nicht|pourquoi pas|por qué no"
+    r"|questions|any questions|fragen|noch fragen|des questions|une question|dudas|preguntas|alguna duda)"
     r"(?:[, ]+[A-ZÀ-Ýa-zà-ÿ]+)?)"
 )
 #: Greetings, sign-offs and name lines; part of every mail, never a request.
@@ -234,7 +278,7 @@ _FILLER = lazy_pattern(
 _THANKS = lazy_pattern(
     r"(?i:(?:(?:ok|okay|great|perfect|super|perfekt|parfait|perfecto|genial)[, !]+)?(?:many thanks|thanks|thank you"
     r"|thx|ty|cheers|danke|vielen dank|danke schön|besten dank|merci|merci beaucoup|gracias|muchas gracias|mil gracias)"
-    r"(?: (?:so|very) much| a lot| again| beaucoup| mille fois)?(?:[,!]? (?:for|für|pour|por) [^?]{1,80})?"
+    r"(?: (?:so|very) much| a lot| again| beaucoup| mille fois)?(?:[,!]? (?:for|für|pour|por) [^?,;.!]{1,80})?"
     r"(?:[, ]+[A-ZÀ-Ý][\w.'-]*){0,2}[.!]*)"
 )
 #: Replies that end a conversation: "great, done", "sounds good", "erledigt", "c'est noté", "perfecto".
@@ -266,12 +310,14 @@ _DEADLINE = lazy_pattern(
 )
 #: A question without its question mark, by word order: "did you hear back", "hast du den Schlüssel", "est-ce
 #: que". At the start of a sentence or after a greeting ("hey sam, did you ..."); English and German only, where
-#: the inverted order is never a statement (French "tu as" and Spanish "has" are both).
+#: the inverted order is never a statement (French "tu as" and Spanish "has" are both). German modal requests
+#: ("Können Sie ...", "Kannst du ...") are read here, not as phrases: after an adverb the same order is a
+#: statement ("Hier können Sie sich anmelden").
 _INVERTED_QUESTION = lazy_pattern(
     r"(?:(?i:hi|hey|hello|hallo|hey|moin|coucou|salut|bonjour)[ ,]+(?:[\w.'-]+[ ,]+)?)?"
     r"(?i:(?:did|do|does|have|has|are|were|can|could|would|will)\s+(?:you|u|we|they)\s+\w+"
-    r"|(?:hast|hattest|bist|warst|kannst|könntest|würdest|wirst|willst|weißt|magst)\s+du\s+\w+"
-    r"|(?:haben|hatten|sind|waren|können|könnten|würden|werden|wollen|wissen)\s+sie\s+\w+"
+    r"|(?:hast|hattest|bist|warst|kannst|könntest|würdest|wirst|willst|weißt|magst|möchtest|wärst)\s+du\s+\w+"
+    r"|(?:haben|hatten|sind|waren|können|könnten|würden|werden|wollen|wissen|möchten|wären)\s+sie\s+\w+"
     r"|est-ce\s+que\s+\w+)"
 )
 #: A sign-off line: the formula, then perhaps a name ("Best regards, Alex", "Mit freundlichen Grüßen").
@@ -284,7 +330,8 @@ _SIGN_OFF_LINE = lazy_pattern(
     r"|un abrazo|gracias|muchas gracias|besos)"
     r"(?:[, ]+(?:[A-ZÀ-Ý][\w.'-]*))?[,.!]*"
 )
-_NAME_LINE = lazy_pattern(r"[A-ZÀ-Ý][\w.'-]*(?:\s+[A-ZÀ-Ý][\w.'-]*){0,3}|[a-z]{1,10}")
+#: The line after a sign-off that makes it one: a name, perhaps with a title ("Alex Morgan | Head of Operations").
+_NAME_LINE = lazy_pattern(r"[A-ZÀ-Ý][\w.'-]*(?:\s+[A-ZÀ-Ý][\w.'-]*){0,3}(?:\s*[|,\u2013\u2014-]\s.*)?|[a-z]{1,10}")
 _POSTSCRIPT = lazy_pattern(r"(?i)p\.?\s?s\b")
 _SELF_FUTURE = lazy_pattern(r"(?i)\b(?:i'll|i will|we'll|we will|i'm going to|we're going to|ich werde|wir werden"
                             r"|je vais|nous allons|voy a|vamos a|(?:revenons|reviendrons|reviens|reviendrai) vers)\b")
@@ -295,6 +342,25 @@ _IMPERATIVE = lazy_pattern(
     r"|forward|share|approve|call|reply|schick|schicken|senden|prüf|prüfen|unterschreib|bestätig|envoie|envoyez"
     r"|signe|signez|confirme|confirmez|renvoie|renvoyez|envía|envia|manda|firma|revisa|confirma)\b"
 )
+#: A sentence that starts with a request verb: "Send me the deck when it's ready", "Bestätige bitte ...".
+_IMPERATIVE_START = lazy_pattern(
+    r"(?:(?i:ok|okay|also|so|alors|vale|bueno)[, ]+)?"
+    r"(?i:send|sign|review|confirm|approve|submit|return|forward|fill (?:in|out)|reply|respond|call me|ring me"
+    r"|ping me|give me|drop me|schick|schicke"
+    r"|schicken sie|sende|senden sie|bestätige|bestätigen sie|prüf|prüfe|prüfen sie|unterschreib|unterschreibe"
+    r"|envoie|envoyez|confirme|confirmez|signe|signez|renvoie|renvoyez|valide|validez|envía|envíame|envia|manda"
+    r"|mándame|confirma|confírmame|firma|revisa|devuélveme)\s+(?!out\b|up\b)\w"
+)
+#: "I need the form by Friday": a need of the writer's with a deadline is a request to the reader.
+_NEED = lazy_pattern(r"(?i)\b(?:i|we) (?:need|require|must have)\b|\b(?:ich brauche|wir brauchen|ich benötige"
+                     r"|wir benötigen)\b|\b(?:j'ai besoin|nous avons besoin|il me faut|il nous faut)\b"
+                     r"|\b(?:necesito|necesitamos)\b")
+#: A sentence that answers the question just before it.
+_ANSWERED = lazy_pattern(r"(?i)(?:because|simple|well,|weil|ganz einfach|parce que|car |eh bien|porque|pues)\b")
+#: "Thanks for your feedback", "based on your feedback": what the reader already gave, not asked for.
+_THANKED_BEFORE = lazy_pattern(r"(?i)(?:\b(?:thanks?|thank you|danke|dank|merci|gracias)\b[\w ,!]{0,20}\b(?:for|für"
+                               r"|pour|por|de)|\b(?:based on|following|as per|per|according to|after|nach|gemäß"
+                               r"|laut|suite à|selon|d'après|según|tras|gracias a))\s*$")
 _NEGATED_BEFORE = lazy_pattern(r"(?i)(?:\bno\b|\bnot\b|n't|\bnicht\b|\bkein\w*|\bpas\b|\bne\b|\bno\b|\bnunca\b)\W*$")
 
 
