@@ -102,9 +102,12 @@ def test_off_by_default_nothing_is_read_suggested_or_tracked(dovecot: DovecotSer
 
 def test_a_question_sent_without_the_bcc_is_suggested_with_its_evidence(suggest: Account) -> None:
     message_id = send(suggest)
-    suggest.poll(now=NOW)
+    suggest.run("poll", "--dry-run", now=NOW)
+    assert suggestions(suggest) == []  # a dry run writes nothing
+    polled = suggest.poll(now=NOW)
     assert suggest.status() == []  # a suggestion is not a thread
     (entry,) = suggestions(suggest)
+    assert f"suggested {entry['id']}" in polled.stdout + polled.stderr  # the cycle's summary says so
     assert entry["message_id"] == message_id
     assert entry["subject"] == "Quote for the garden shed"
     assert entry["recipients"] == [f"Bob Builder <{BOB}>"]

@@ -137,6 +137,7 @@ class AutoTracker(CycleStep):
             session.add(row)
             session.flush()
         self._open_ids(session).add(meta.message_id)
+        report.changes.append(f"suggested {row.id} (`followupd suggestions`)")
         logger.info("suggestion %s: %r to %s seems to await a reply: %r", row.id, meta.subject,
                     ", ".join(entry["email"] for entry in everyone), reading.evidence)
         return False
