@@ -186,6 +186,7 @@ def test_track_mode_tracks_at_once_with_source_auto(dovecot: DovecotServer, mail
     # the default cadence: 3 business days after Tuesday's message
     assert datetime.fromisoformat(thread["next_due"]).date().isoformat() == "2026-12-04"
     assert suggestions(account) == []  # "track" makes threads, never suggestions
+    assert "tracked at once" in account.run("suggestions", now=NOW).stdout
     shown = explain(account, thread["id"])
     assert (shown["thread"]["source"], shown["thread"]["evidence"]) == ("auto", QUESTION)
     assert any("without the BCC" in entry["evidence"] for entry in shown["timeline"])
