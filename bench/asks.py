@@ -1,6 +1,6 @@
 """How well followupd reads "this message expects an answer": precision and recall on the labelled corpus.
 
-    python bench/asks.py [--part dev|heldout|all] [--json FILE] [--misses]
+    python bench/asks.py [--part dev|heldout|all] [--corpus DIR] [--json FILE] [--misses]
 
 The corpus is ``tests/data/asks/<part>/`` (format in tests/data/asks/README.md): real RFC 5322 messages in
 English, German, French and Spanish, each labelled by a person with the direction ("sent" by the user, or
@@ -110,13 +110,14 @@ def render(part: str, table: dict[str, Counts], ms: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--part", choices=("dev", "heldout", "all"), default="all")
+    parser.add_argument("--corpus", type=Path, default=CORPUS, help="the folder holding dev/ and heldout/")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--misses", action="store_true", help="list every wrong answer")
     args = parser.parse_args(argv)
     parts = ["dev", "heldout"] if args.part == "all" else [args.part]
     report: dict[str, Any] = {}
     for part in parts:
-        folder = CORPUS / part
+        folder = args.corpus / part
         if not (folder / "labels.json").exists():
             print(f"{part}: no labels.json, skipped")
             continue

@@ -140,6 +140,8 @@ SCHEMA: Mapping[str, Section] = {
         subtables={
             "holding": Key("string list", '["circle back after the board meeting"]'),
             "declined": Key("string list", '["we went with another vendor"]'),
+            "asking": Key("string list", '["ping me when"]'),
+            "not_asking": Key("string list", '["nothing to do for you"]'),
             "remove": Key("string list", '["no thanks"]'),
             "replace": Key("boolean", "false"),
         },

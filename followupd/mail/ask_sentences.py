@@ -53,10 +53,13 @@ def read_text(text: str, phrases: Mapping[str, AskPhraseSet]) -> Finding:
         return Finding(False, "no text")
     if _any_hit(text, (p.not_asking for p in phrases.values())):
         return Finding(False, "says no reply is needed")
-    for sentence in parts:
+    for i, sentence in enumerate(parts):
         found = _read_sentence(sentence, phrases)
-        if found is not None:
-            return Finding(True, found, _evidence(sentence))
+        if found is None:
+            continue
+        if found == "asks a question" and i + 1 < len(parts) and _ANSWERED.match(parts[i + 1]):
+            continue  # "Why does this matter? Because ...": the writer answers it
+        return Finding(True, found, _evidence(sentence))
     return Finding(False, _no_ask_reason(parts))
 
 
@@ -85,10 +88,14 @@ def sentences(text: str) -> list[str]:
     """The sentences of a text: split at line breaks and at ``.!?`` followed by a space; greetings kept."""
     out: list[str] = []
     for line in text.split("\n"):
+        pieces: list[str] = []
         for piece in _SENTENCE_END.split(line):
-            piece = piece.strip(" \t-*•>")
-            if piece:
-                out.append(piece)
+            if pieces and _NO_END.search(pieces[-1]) and (not _NUMBER_END.search(pieces[-1])
+                                                          or _AFTER_NUMBER.match(piece)):
+                pieces[-1] = f"{pieces[-1]} {piece}"  # "am 5. Februar", "z. B. morgen", "Dr. Lorenz"
+            else:
+                pieces.append(piece)
+        out.extend(p for p in (piece.strip(" \t-*•>") for piece in pieces) if p)
     return out
 
 
@@ -114,15 +121,19 @@ def _read_sentence(sentence: str, phrases: Mapping[str, AskPhraseSet]) -> str | 
         return None
     if _any_hit(sentence, (p.courtesy for p in phrases.values())):
         return None
-    bare = _QUOTED.sub(" ", sentence)
-    if ("?" in bare and not _SHORT_RHETORIC.fullmatch(bare.strip(" ¿?!.,"))) or _INVERTED_QUESTION.match(bare):
+    bare = _URL.sub(" ", _QUOTED.sub(" ", sentence))
+    if (_QUESTION_MARK.search(bare) and not _SHORT_RHETORIC.fullmatch(bare.strip(" ¿?!.,"))) \
+            or _INVERTED_QUESTION.match(bare):
         return "proposes a time" if _PROPOSAL.search(bare) else "asks a question"
     if _asking_hit(bare, phrases):
         if _PROPOSAL.search(bare):
             return "proposes a time"
         return "asks for something"
-    if _DEADLINE.search(bare) and (_YOU.search(bare) or _IMPERATIVE.match(bare)) and not _promises(bare):
+    if _DEADLINE.search(bare) and (_YOU.search(bare) or _IMPERATIVE.match(bare) or _NEED.search(bare)) \
+            and not _promises(bare):
         return "gives a deadline"
+    if _IMPERATIVE_START.match(bare) and len(bare.split()) >= 3:
+        return "asks for something"
     return None
 
 
@@ -137,7 +148,8 @@ def _asking_hit(sentence: str, phrases: Mapping[str, AskPhraseSet]) -> bool:
     for phrase_set in phrases.values():
         for pattern in _index(phrase_set.asking).candidates(words):
             for match in pattern.finditer(sentence):
-                if not _NEGATED_BEFORE.search(sentence[max(0, match.start() - 12) : match.start()]):
+                before = sentence[max(0, match.start() - 40) : match.start()]
+                if not _NEGATED_BEFORE.search(before[-12:]) and not _THANKED_BEFORE.search(before):
                     return True
     return False
 
@@ -202,7 +214,23 @@ def _normalise(text: str) -> str:
 # ---------------------------------------------------------------------------------------------- patterns
 
 _TOKEN = lazy_pattern(r"\w+")
+#: Links and addresses: "page?id=5" asks nothing.
+_URL = lazy_pattern(r"(?i)\b(?:https?://|www\.)\S+|\S+@\S+\.\w+")
+#: A question mark that ends a question: not one glued to the next letter, as mis-encoded text has them ("d?j?").
+_QUESTION_MARK = lazy_pattern(r"\?(?![^\W_])")
 _SENTENCE_END = lazy_pattern(r"(?<=[.!?…])\s+(?=\S)")
+#: A period that ends no sentence: a day or an ordinal ("am 5. Februar", "bis zum 20.12."), an abbreviation.
+_NO_END = lazy_pattern(r"(?:(?<![\d.])\d{1,2}\.|(?<![\w.])[^\W\d_]\.|\b\d{1,2}\.\d{1,2}\."
+                       r"|(?i:\b(?:z\.\s?b|e\.g|i\.e|dr|mr|mrs|ms|nr|no|ca|bzw|vgl|st|sr|sra|srta|mme|mlle|p\.\s?ex"
+                       r"|approx|inkl|ggf|evtl|tel|abs))\.)$")
+#: After "5." a sentence goes on only into a lower-case word, a month or a counted noun ("5. Februar", "3. Stock");
+#: "... am 12. Serait-il possible" is two sentences.
+_NUMBER_END = lazy_pattern(r"(?<![\d.])\d{1,2}\.$")
+_AFTER_NUMBER = lazy_pattern(
+    r"[a-zà-ÿ]|(?i:januar|februar|märz|april|mai|juni|juli|august|september|oktober|november|dezember|jan|feb|mär"
+    r"|apr|jun|jul|aug|sep|sept|okt|nov|dez|stock|etage|og|ug|klasse|quartal|jahrhundert|platz|lauf|tag|woche"
+    r"|monat|jahr|kw)\b"
+)
 _MASK = str.maketrans({"?": "\ufe56", ".": "\u2024", "!": "\ufe57"})
 _UNMASK = str.maketrans({"\ufe56": "?", "\u2024": ".", "\ufe57": "!"})
 _WORD = lazy_pattern(r"[^\W\d_]+(?:'[^\W\d_]+)?")
@@ -215,7 +243,8 @@ _QUOTED = lazy_pattern(
 _SHORT_RHETORIC = lazy_pattern(
     r"(?i:(?:hi|hey|hello|hallo|salut|hola|bonjour)?[, ]*(?:how are you(?: doing)?|how's it going|how are things"
     r"|all good|you ok|alles gut|alles klar|wie geht's|wie geht'?s dir|na|ça va|comment ça va|qué tal|que tal"
-    r"|cómo estás|como estas|cómo va|cómo va todo|qué tal todo|why not|warum nicht|pourquoi pas|por qué no)"
+    r"|cómo estás|como estas|cómo va|cómo va todo|qué tal todo|why not|warum nicht|pourquoi pas|por qué no"
+    r"|questions|any questions|fragen|noch fragen|des questions|une question|dudas|preguntas|alguna duda)"
     r"(?:[, ]+[A-ZÀ-Ýa-zà-ÿ]+)?)"
 )
 #: Greetings, sign-offs and name lines; part of every mail, never a request.
@@ -234,7 +263,7 @@ _FILLER = lazy_pattern(
 _THANKS = lazy_pattern(
     r"(?i:(?:(?:ok|okay|great|perfect|super|perfekt|parfait|perfecto|genial)[, !]+)?(?:many thanks|thanks|thank you"
     r"|thx|ty|cheers|danke|vielen dank|danke schön|besten dank|merci|merci beaucoup|gracias|muchas gracias|mil gracias)"
-    r"(?: (?:so|very) much| a lot| again| beaucoup| mille fois)?(?:[,!]? (?:for|für|pour|por) [^?]{1,80})?"
+    r"(?: (?:so|very) much| a lot| again| beaucoup| mille fois)?(?:[,!]? (?:for|für|pour|por) [^?,;.!]{1,80})?"
     r"(?:[, ]+[A-ZÀ-Ý][\w.'-]*){0,2}[.!]*)"
 )
 #: Replies that end a conversation: "great, done", "sounds good", "erledigt", "c'est noté", "perfecto".
@@ -295,6 +324,23 @@ _IMPERATIVE = lazy_pattern(
     r"|forward|share|approve|call|reply|schick|schicken|senden|prüf|prüfen|unterschreib|bestätig|envoie|envoyez"
     r"|signe|signez|confirme|confirmez|renvoie|renvoyez|envía|envia|manda|firma|revisa|confirma)\b"
 )
+#: A sentence that starts with a request verb: "Send me the deck when it's ready", "Bestätige bitte ...".
+_IMPERATIVE_START = lazy_pattern(
+    r"(?:(?i:ok|okay|also|so|alors|vale|bueno)[, ]+)?"
+    r"(?i:send|sign|review|confirm|approve|submit|return|forward|fill (?:in|out)|reply|respond|schick|schicke"
+    r"|schicken sie|sende|senden sie|bestätige|bestätigen sie|prüf|prüfe|prüfen sie|unterschreib|unterschreibe"
+    r"|envoie|envoyez|confirme|confirmez|signe|signez|renvoie|renvoyez|valide|validez|envía|envíame|envia|manda"
+    r"|mándame|confirma|confírmame|firma|revisa|devuélveme)\s+(?!out\b|up\b)\w"
+)
+#: "I need the form by Friday": a need of the writer's with a deadline is a request to the reader.
+_NEED = lazy_pattern(r"(?i)\b(?:i|we) (?:need|require|must have)\b|\b(?:ich brauche|wir brauchen|ich benötige"
+                     r"|wir benötigen)\b|\b(?:j'ai besoin|nous avons besoin|il me faut|il nous faut)\b"
+                     r"|\b(?:necesito|necesitamos)\b")
+#: A sentence that answers the question just before it.
+_ANSWERED = lazy_pattern(r"(?i)(?:because|simple|well,|weil|ganz einfach|parce que|car |eh bien|porque|pues)\b")
+#: "Thanks for your feedback": what the reader already gave, not asked for.
+_THANKED_BEFORE = lazy_pattern(r"(?i)\b(?:thanks?|thank you|danke|dank|merci|gracias)\b[\w ,!]{0,20}\b(?:for|für|pour"
+                               r"|por|de)\s*$")
 _NEGATED_BEFORE = lazy_pattern(r"(?i)(?:\bno\b|\bnot\b|n't|\bnicht\b|\bkein\w*|\bpas\b|\bne\b|\bno\b|\bnunca\b)\W*$")
 
 
