@@ -351,3 +351,18 @@ def test_track_and_ignore_are_applied_once_by_a_running_daemon(suggest: Account)
     assert len(re.findall(r"request ignore \w+: ignored", text)) == 1, text
     assert [(t["message_id"], t["source"]) for t in suggest.status()] == [(first["message_id"], "manual")]
     assert suggestions(suggest) == []
+
+
+def test_the_phrases_of_replies_lang_decide_what_asks(dovecot: DovecotServer, mail_user: MailUser,
+                                                      tmp_path: Path) -> None:
+    """``[replies.en] asking`` adds a phrase of the user's own: a message only it finds is suggested."""
+    body = "Hi Bob,\n\nHere are the drawings. Holler at the shop floor team for the fittings.\n\nAlex\n"
+    plain = make_account(dovecot, mail_user, tmp_path / "plain", auto="suggest")
+    send(plain, body=body, subject="Drawings")
+    plain.poll(now=NOW)
+    assert suggestions(plain) == []
+    own = make_account(dovecot, dovecot.add_user(), tmp_path / "own", auto="suggest")
+    own.write_config(own.config_text + '\n[replies.en]\nasking = ["holler at"]\n')
+    send(own, body=body, subject="Drawings")
+    own.poll(now=NOW)
+    assert [e["evidence"] for e in suggestions(own)] == ["Holler at the shop floor team for the fittings."]

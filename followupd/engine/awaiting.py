@@ -112,7 +112,7 @@ class AutoTracker(CycleStep):
         raw = self.tracker.events.body(seen)
         if raw is None:
             return False
-        reading = read_ask(raw, direction="sent", own_addresses=self._reader_own)
+        reading = read_ask(raw, direction="sent", own_addresses=self._reader_own, settings=self.config.replies.asks)
         if not reading.expects:
             logger.debug("%s: %r expects no answer (%s)", seen.where, meta.subject, reading.reason)
             return False
