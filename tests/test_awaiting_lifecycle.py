@@ -1,16 +1,21 @@
-"""Issue 14's pure parts: the states of suggestions and owed replies, and ``[tracking] auto_exclude`` matching.
+"""Issue 14's parts that need no server: the states of suggestions and owed replies, ``[tracking] auto_exclude``
+matching, and how ``followupd track --suffix`` reads a suffix.
 
-No database, no server: plain records stand in for the store's rows (what followupd.planning.lifecycle.awaiting
-reads through its Protocols).
+No database: plain records stand in for the store's rows (what followupd.planning.lifecycle.awaiting reads
+through its Protocols).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 
+from followupd.config import parse_config
+from followupd.engine.awaiting import recipient_text, suffix_request
+from followupd.errors import RequestRefused
 from followupd.planning.awaiting import address_excluded, kept_recipients, parse_exclude_pattern
 from followupd.planning.lifecycle import awaiting
 from followupd.planning.lifecycle.awaiting import OwedState, SuggestionState
@@ -107,3 +112,20 @@ def test_excluded_recipients_are_dropped_and_none_left_means_skip() -> None:
 def test_bad_exclude_patterns_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match=r"\"example\.com\""):
         parse_exclude_pattern(text)
+
+
+def test_a_track_suffix_is_read_exactly_as_the_tracking_address_reads_it() -> None:
+    config = parse_config({"account": {"host": "imap.example.com", "username": "me@example.com",
+                                       "password_env": "IMAP_PW"},
+                           "tracking": {"address": "me+followup@example.com"}},
+                          path=Path("config.toml"), env={"HOME": "/nonexistent", "TZ": "UTC"})
+    tuesday = date(2026, 12, 1)
+    assert suffix_request(config, None, tuesday).promised is None  # the first gap of [cadence]
+    assert suffix_request(config, "5d", tuesday).promised == date(2026, 12, 6)
+    assert suffix_request(config, "fri", tuesday).promised == date(2026, 12, 4)
+    assert suffix_request(config, "3bd-all", tuesday).expect_all
+    for bad in ("someday", "me-3d", "stop", "actions"):
+        with pytest.raises(RequestRefused, match="--suffix"):
+            suffix_request(config, bad, tuesday)
+    assert recipient_text({"email": "bob@example.org", "name": "Bob  Builder"}) == "Bob Builder <bob@example.org>"
+    assert recipient_text({"email": "bob@example.org", "name": ""}) == "bob@example.org"

@@ -102,9 +102,12 @@ def test_off_by_default_nothing_is_read_suggested_or_tracked(dovecot: DovecotSer
 
 def test_a_question_sent_without_the_bcc_is_suggested_with_its_evidence(suggest: Account) -> None:
     message_id = send(suggest)
-    suggest.poll(now=NOW)
+    suggest.run("poll", "--dry-run", now=NOW)
+    assert suggestions(suggest) == []  # a dry run writes nothing
+    polled = suggest.poll(now=NOW)
     assert suggest.status() == []  # a suggestion is not a thread
     (entry,) = suggestions(suggest)
+    assert f"suggested {entry['id']}" in polled.stdout + polled.stderr  # the cycle's summary says so
     assert entry["message_id"] == message_id
     assert entry["subject"] == "Quote for the garden shed"
     assert entry["recipients"] == [f"Bob Builder <{BOB}>"]
@@ -183,6 +186,7 @@ def test_track_mode_tracks_at_once_with_source_auto(dovecot: DovecotServer, mail
     # the default cadence: 3 business days after Tuesday's message
     assert datetime.fromisoformat(thread["next_due"]).date().isoformat() == "2026-12-04"
     assert suggestions(account) == []  # "track" makes threads, never suggestions
+    assert "tracked at once" in account.run("suggestions", now=NOW).stdout
     shown = explain(account, thread["id"])
     assert (shown["thread"]["source"], shown["thread"]["evidence"]) == ("auto", QUESTION)
     assert any("without the BCC" in entry["evidence"] for entry in shown["timeline"])
@@ -347,3 +351,18 @@ def test_track_and_ignore_are_applied_once_by_a_running_daemon(suggest: Account)
     assert len(re.findall(r"request ignore \w+: ignored", text)) == 1, text
     assert [(t["message_id"], t["source"]) for t in suggest.status()] == [(first["message_id"], "manual")]
     assert suggestions(suggest) == []
+
+
+def test_the_phrases_of_replies_lang_decide_what_asks(dovecot: DovecotServer, mail_user: MailUser,
+                                                      tmp_path: Path) -> None:
+    """``[replies.en] asking`` adds a phrase of the user's own: a message only it finds is suggested."""
+    body = "Hi Bob,\n\nHere are the drawings. Holler at the shop floor team for the fittings.\n\nAlex\n"
+    plain = make_account(dovecot, mail_user, tmp_path / "plain", auto="suggest")
+    send(plain, body=body, subject="Drawings")
+    plain.poll(now=NOW)
+    assert suggestions(plain) == []
+    own = make_account(dovecot, dovecot.add_user(), tmp_path / "own", auto="suggest")
+    own.write_config(own.config_text + '\n[replies.en]\nasking = ["holler at"]\n')
+    send(own, body=body, subject="Drawings")
+    own.poll(now=NOW)
+    assert [e["evidence"] for e in suggestions(own)] == ["Holler at the shop floor team for the fittings."]

@@ -68,9 +68,12 @@ def suggestions(state: State, as_json: bool) -> None:
         headers = ["ID", "SENT", "TO", "SUBJECT", "ASKS"]
         click.echo(render_table((["ACCOUNT"] if len(apps) > 1 else []) + headers, rows))
         click.echo("`followupd track ID [--suffix 5d]` follows one up; `followupd ignore ID` drops it.")
-    elif all(app.config.tracking.auto != "suggest" for app in apps):
+    elif all(app.config.tracking.auto == "off" for app in apps):
         click.echo('No suggestions: set [tracking] auto = "suggest" to have sent mail without the BCC that asks '
                    "something suggested here.")
+    elif all(app.config.tracking.auto == "track" for app in apps):
+        click.echo('No suggestions: with [tracking] auto = "track" such mail is tracked at once (`followupd '
+                   "status` marks those threads (auto)).")
     else:
         click.echo("No suggestions: nothing you sent lately without the BCC seems to await a reply.")
 

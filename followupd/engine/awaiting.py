@@ -112,7 +112,7 @@ class AutoTracker(CycleStep):
         raw = self.tracker.events.body(seen)
         if raw is None:
             return False
-        reading = read_ask(raw, direction="sent", own_addresses=self._reader_own)
+        reading = read_ask(raw, direction="sent", own_addresses=self._reader_own, settings=self.config.replies.asks)
         if not reading.expects:
             logger.debug("%s: %r expects no answer (%s)", seen.where, meta.subject, reading.reason)
             return False
@@ -137,6 +137,7 @@ class AutoTracker(CycleStep):
             session.add(row)
             session.flush()
         self._open_ids(session).add(meta.message_id)
+        report.changes.append(f"suggested {row.id} (`followupd suggestions`)")
         logger.info("suggestion %s: %r to %s seems to await a reply: %r", row.id, meta.subject,
                     ", ".join(entry["email"] for entry in everyone), reading.evidence)
         return False
