@@ -203,8 +203,9 @@ def test_questions_as_mail_clients_write_them_in_other_languages(account: Accoun
     assert proxy.bodies == 2  # the out-of-office was never read
 
 
-def test_owed_done_closes_it_once(account: Account) -> None:
-    ask(account)
+def test_owed_done_closes_it_once_and_a_copy_in_another_folder_is_not_read_again(account: Account,
+                                                                                    proxy: CountingProxy) -> None:
+    question = ask(account)
     account.poll(now=DUE)
     [row] = owed(account, DUE)
     done = json.loads(account.run("owed", "done", row["id"][:5], "--json", now=DUE).stdout)
@@ -212,6 +213,12 @@ def test_owed_done_closes_it_once(account: Account) -> None:
     assert owed(account, DUE + timedelta(days=1)) == []
     again = account.run("owed", "done", row["id"], now=DUE, check=False)
     assert again.returncode == 2 and "already done" in again.stderr
+    [(_uid, _flags, copy)] = account.messages("INBOX")
+    assert copy["Message-ID"] == question
+    account.server.append(account.user, "Archive", copy.as_bytes(), date=ASKED_AT)  # filed away by the user
+    proxy.reset()
+    account.poll(now=DUE + timedelta(hours=1))
+    assert proxy.bodies == 0 and owed(account, DUE + timedelta(days=1)) == []  # done stays done, unread
     drafts: list[Message] = account.drafts()
     assert drafts == []  # never a draft to anyone
 

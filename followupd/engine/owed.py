@@ -70,7 +70,7 @@ class OwedWatcher(CycleStep):
         self.body = body
         self.answers: Answers = {}          # a Message-ID the user answered this cycle -> the user's answer
         self.found: list[_Found] = []
-        self._known: set[str] | None = None  # Message-IDs of the account's owed rows, loaded on first need
+        self._read_ids: set[str] = set()     # Message-IDs read this cycle or with a row already
         self.bodies_read = 0
         # The reader's "the user": the [identity] addresses and the tracking address's base (it drops +tags).
         self._reader_own = frozenset({*self.own_addresses, self.tracking_address})
@@ -84,6 +84,7 @@ class OwedWatcher(CycleStep):
             if refs:
                 remember_answer(self.answers, refs, Answer(seen.meta.message_id or seen.where, seen.when))
         now = self.clock.now()
+        candidates: list[tuple[SeenMessage, tuple[str, ...], datetime]] = []
         for seen in batch:
             if seen.is_sent_folder:
                 continue
@@ -96,8 +97,15 @@ class OwedWatcher(CycleStep):
             if received_at is None or not within_first_look(received_at, now):
                 continue
             refs = thread_refs(meta)
-            if answer_for(refs, received_at, self.answers) or meta.message_id in self._known_ids(session):
-                continue
+            if answer_for(refs, received_at, self.answers) is None:
+                candidates.append((seen, refs, received_at))
+        if not candidates:
+            return
+        known = self._known(session, [seen.meta.message_id or "" for seen, _, _ in candidates])
+        for seen, refs, received_at in candidates:
+            if seen.meta.message_id in known:
+                continue  # read before (a rescan, another folder's copy): never twice
+            known.add(seen.meta.message_id or "")
             try:
                 self._read(seen, refs, received_at)
             except OperationalError:
@@ -115,23 +123,24 @@ class OwedWatcher(CycleStep):
         if not reading.expects:
             logger.debug("%s: no reply owed (%s)", seen.where, reading.reason)
             return
-        self._known_ids_add(seen.meta.message_id)
         self.found.append(_Found(seen, refs, reading.evidence, received_at))
 
-    def _known_ids(self, session: Session) -> set[str]:
-        if self._known is None:
-            self._known = set(session.scalars(select(st.Owed.message_id)
-                                              .where(st.Owed.account == self.config.account_key)))
-        return self._known
-
-    def _known_ids_add(self, message_id: str | None) -> None:
-        if self._known is not None and message_id:
-            self._known.add(message_id)
+    def _known(self, session: Session, message_ids: list[str]) -> set[str]:
+        """Which of these Message-IDs were already read in this cycle or have a row: one query per batch, for the
+        batch's candidates only (the table grows with the years; a batch does not)."""
+        fresh = [mid for mid in message_ids if mid not in self._read_ids]
+        if fresh:
+            self._read_ids.update(session.scalars(select(st.Owed.message_id).where(
+                st.Owed.account == self.config.account_key, st.Owed.message_id.in_(fresh))))
+        return self._read_ids
 
     def settle(self, session: Session, report: CycleReport) -> None:
         """Write the new rows and close the answered ones, in the cycle's transaction."""
         if not self.enabled:
             return
+        if self.bodies_read:
+            logger.debug("read %d message(s) for replies you owe; %d ask you something", self.bodies_read,
+                         len(self.found))
         now = self.clock.now()
         opened = 0
         for found in self.found:
