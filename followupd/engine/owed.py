@@ -14,8 +14,10 @@ At the end of the folder loop :meth:`OwedWatcher.settle` writes what was found, 
 * each open row whose ``thread_refs`` one of the user's messages of this cycle names is ``answered``, with that
   message's id as ``closed_by``.
 
-Cost: nothing at all with ``[owed]`` off, and nothing in a quiet cycle (no new mail: no batch, no query); one
-``UID FETCH BODY.PEEK[]`` per candidate; the open rows are loaded only when the user sent something in reply.
+Cost: nothing at all with ``[owed]`` off, and nothing in a quiet cycle (no new mail: no batch, no query); per
+batch with candidates, one query for which of them were read before (a rescan, a copy in another folder), then
+one ``UID FETCH BODY.PEEK[]`` per new candidate; the open rows are loaded only when the user sent something that
+names other messages.
 Nothing here ever writes to the mailbox: an owed reply is never a draft to anyone.
 """
 
