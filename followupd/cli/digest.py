@@ -29,8 +29,8 @@ NOTHING = "nothing to report: no digest would be filed now"
 @click.pass_obj
 @handle_errors
 def digest(state: State, preview: bool, html_file: Path | None, as_json: bool) -> None:
-    """Show the next weekly digest (who owes you a reply, drafts waiting, action items, what closed, stats)
-    without filing it in INBOX."""
+    """Show the next weekly digest (who owes you a reply, drafts waiting, action items, replies you owe, what
+    closed, stats) without filing it in INBOX."""
     from followupd.engine.digest import next_digest
 
     app = state.app()

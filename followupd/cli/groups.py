@@ -129,7 +129,7 @@ main.lazy.update({
     "config": ("followupd.cli.root", "Inspect the configuration."),
     "db": ("followupd.cli.db", "Inspect or upgrade the database schema."),
     "digest": ("followupd.cli.digest", "Show the next weekly digest (who owes you a reply, drafts waiting, action "
-               "items, what closed, stats) without filing it in INBOX."),
+               "items, replies you owe, what closed, stats) without filing it in INBOX."),
     "doctor": ("followupd.cli.doctor", "Check config, secrets, connection, TLS, login, capabilities, folders, the "
                "tracking address, templates, database and SMTP, one line each; never changes the mailbox or the "
                "database and never sends mail."),
@@ -141,10 +141,10 @@ main.lazy.update({
               "subcommands mark one done or drop it."),
     "note": ("followupd.cli.outbox", 'Keep a personal note on a thread ("ask how the move went"); templates can '
              'use it. "" clears it.'),
-    "owed": ("followupd.cli.owed", "List the replies you owe: mail that asks you something, unanswered for [owed] "
-             "after; a subcommand marks one done."),
     "outbox": ("followupd.cli.outbox", "List follow-up drafts waiting for you; subcommands show, edit, approve, "
                "skip or stop them."),
+    "owed": ("followupd.cli.owed", "List the replies you owe: mail that asks you something, unanswered for [owed] "
+             "after; a subcommand marks one done."),
     "poll": ("followupd.cli.root", "Run one sync cycle for each account and exit (one account failing does not stop "
              "the others)."),
     "preview": ("followupd.cli.threads", "Show the follow-ups a message sent now would get, or a tracked thread's "
