@@ -115,6 +115,9 @@ def test_a_question_is_listed_after_after_and_closed_by_the_users_reply(
     assert "1 new reply you owe" in account.poll(now=ASKED_AT + timedelta(hours=1)).stdout
     assert proxy.bodies == 1  # the question, read once
     assert owed(account, NOT_YET) == []  # one business day: not yet
+    assert account.run("owed", now=NOT_YET).stdout == (
+        "No replies owed.\n1 more asked you something recently; listed once [owed] after has passed without your "
+        "answer.\n")
     [row] = owed(account, DUE)
     assert row["message_id"] == question and row["from"] == BOB and row["subject"] == "Contract"
     assert row["evidence"] == QUESTION and row["waiting_days"] == 4

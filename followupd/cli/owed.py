@@ -49,13 +49,18 @@ def owed_json(row: st.Owed, account: str, now: datetime) -> dict[str, Any]:
             "account": account, "from_email": row.from_addr, "from_name": row.from_name or None}
 
 
-def due_rows(app: Any, session: Any) -> list[st.Owed]:
-    """The account's open rows whose ``after`` has passed, the oldest first."""
+def due_rows(app: Any, session: Any) -> tuple[list[st.Owed], int]:
+    """The account's open rows whose ``after`` has passed, the oldest first, and how many others wait less; none
+    while its ``[owed]`` is off (rows left from when it was on are not news), as in the digest."""
     from followupd.adapters.store import reports
 
     config = app.config
-    return due_first(reports.owed_rows(session, config.account_key, open_only=True), after=config.owed.after,
-                     now=app.clock.now(), holidays=config.cadence.holidays, tz=config.identity.timezone)
+    if not config.owed.enabled:
+        return [], 0
+    rows = reports.owed_rows(session, config.account_key, open_only=True)
+    due = due_first(rows, after=config.owed.after, now=app.clock.now(), holidays=config.cadence.holidays,
+                    tz=config.identity.timezone)
+    return due, len(rows) - len(due)
 
 
 @main.group(cls=LazyGroup, invoke_without_command=True)
@@ -71,10 +76,13 @@ def owed(ctx: click.Context, as_json: bool) -> None:
     apps = state.apps()
     entries: list[dict[str, Any]] = []
     rows: list[list[str]] = []
+    younger = 0
     for app in apps:
         now = app.clock.now()
         with app.store.read() as session:
-            for row in due_rows(app, session):
+            due, waiting_less = due_rows(app, session)
+            younger += waiting_less
+            for row in due:
                 entries.append(owed_json(row, app.name, now))
                 days = waiting_days(row.received_at, now)
                 asks = " ".join((row.evidence or "").split())
@@ -91,6 +99,9 @@ def owed(ctx: click.Context, as_json: bool) -> None:
         click.echo("Replies you owe are not looked for: set [owed] enabled = true in the config.")
     else:
         click.echo("No replies owed.")
+    if younger:
+        click.echo(f"{younger} more asked you something recently; listed once [owed] after has passed without "
+                   "your answer.")
 
 
 def _owed_id(state: State, prefix: str) -> str:
