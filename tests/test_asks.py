@@ -435,3 +435,12 @@ def test_a_signature_after_a_titled_name_line_is_cut() -> None:
     body = ("Hi Bob,\n\nThe schedule is attached.\n\nBest regards,\nAlex Morgan | Head of Operations\n"
             "Example Ltd\nQuestions? Call us on +44 20 7946 0000")
     assert sent(body).expects is False
+
+
+@pytest.mark.parametrize("body", [
+    "Thank you, the package arrives by Monday.",
+    "As you know, the office closes by 5pm on Friday.",
+    "We must submit the report by Friday, so the team is busy.",
+])
+def test_a_date_near_a_you_that_asks_nothing_is_no_deadline(body: str) -> None:
+    assert sent(f"Hi,\n\n{body}\n\nAlex").expects is False
