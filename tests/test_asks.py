@@ -444,3 +444,9 @@ def test_a_signature_after_a_titled_name_line_is_cut() -> None:
 ])
 def test_a_date_near_a_you_that_asks_nothing_is_no_deadline(body: str) -> None:
     assert sent(f"Hi,\n\n{body}\n\nAlex").expects is False
+
+
+def test_a_question_to_anyone_asks_the_user_nothing_but_a_sent_one_expects_an_answer() -> None:
+    body = "Hi all,\n\ndoes anyone have a spare charger?\n\nKim"
+    assert received(body, to="Alex Morgan <alex@example.com>, team@example.com").expects is False
+    assert sent(body).expects is True

@@ -61,8 +61,11 @@ class Finding:
     evidence: str = ""
 
 
-def read_text(text: str, phrases: Mapping[str, AskPhraseSet]) -> Finding:
-    """Read the new text of a message (see the module docstring for the rules)."""
+def read_text(text: str, phrases: Mapping[str, AskPhraseSet], *, to_anyone_counts: bool = True) -> Finding:
+    """Read the new text of a message (see the module docstring for the rules).
+
+    ``to_anyone_counts=False`` (mail the user received): a question to "anyone" in a group ("Does anyone have
+    a charger?") asks no one in particular, so it does not make the user owe an answer."""
     text = _mask_quotations(_cut_signature(_normalise(text[:MAX_TEXT])))
     parts = sentences(text)
     if not parts:
@@ -71,7 +74,7 @@ def read_text(text: str, phrases: Mapping[str, AskPhraseSet]) -> Finding:
         return Finding(False, "says no reply is needed")
     for i, sentence in enumerate(parts):
         found = _read_sentence(sentence, phrases)
-        if found is None:
+        if found is None or (not to_anyone_counts and _ANYONE.search(sentence)):
             continue
         if found == "asks a question" and i + 1 < len(parts) and _ANSWERED.match(parts[i + 1]):
             continue  # "Why does this matter? Because ...": the writer answers it
@@ -335,6 +338,8 @@ _SIGN_OFF_LINE = lazy_pattern(
 #: The line after a sign-off that makes it one: a name, perhaps with a title ("Alex Morgan | Head of Operations").
 _NAME_LINE = lazy_pattern(r"[A-ZÀ-Ý][\w.'-]*(?:\s+[A-ZÀ-Ý][\w.'-]*){0,3}(?:\s*[|,\u2013\u2014-]\s.*)?|[a-z]{1,10}")
 _POSTSCRIPT = lazy_pattern(r"(?i)p\.?\s?s\b")
+_ANYONE = lazy_pattern(r"(?i)\b(?:anyone|anybody|someone|somebody|jemand|irgendwer|irgendjemand|quelqu'un"
+                       r"|quelqu'une|alguien)\b")
 #: "Thank you", "as you know": a "you" that gives the reader nothing to do.
 _NOT_ADDRESSING = lazy_pattern(
     r"(?i)\b(?:thank you|see you|as you (?:know|can see|may know|will see)|if you (?:want|like|wish|prefer)"
