@@ -450,3 +450,4 @@ def test_a_question_to_anyone_asks_the_user_nothing_but_a_sent_one_expects_an_an
     body = "Hi all,\n\ndoes anyone have a spare charger?\n\nKim"
     assert received(body, to="Alex Morgan <alex@example.com>, team@example.com").expects is False
     assert sent(body).expects is True
+    assert received("Is anyone free for lunch?", to="Alex Morgan <alex@example.com>").expects is True

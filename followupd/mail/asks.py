@@ -115,7 +115,8 @@ def _read(raw: bytes, direction: Direction, own: set[str], settings: AskSettings
         text_reason = _received_text_reason(meta, text, own)
         if text_reason is not None:
             return AskReading(False, "", text_reason, language)
-    found = read_text(text, _phrases(settings), to_anyone_counts=direction == "sent")
+    group = any(a.email and _base(a.email) not in own for a in (*meta.to, *meta.cc))
+    found = read_text(text, _phrases(settings), to_anyone_counts=direction == "sent" or not group)
     if not found.expects and found.reason in ("information only", "no text") and _subject_asks(meta.subject, text):
         return AskReading(True, _trim(meta.subject), "asks a question", language or detect_language(meta.subject))
     return AskReading(found.expects, found.evidence if found.expects else "", found.reason, language)
