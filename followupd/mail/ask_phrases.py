@@ -64,6 +64,8 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
             "kindly share", "kindly let", "kindly provide", "kindly update", "kindly check", "kindly sign",
             "kindly approve", "any update on", "any updates on", "any thoughts on", "pls confirm", "pls send",
             "pls let", "pls check", "pls review", "pls advise",
+            "let's find another time", "let's find a time", "let's find a new time", "let's reschedule",
+            "let us reschedule",
         ),
         not_asking=(
             "no need to reply", "no need to respond", "no need to answer", "no reply needed", "no response needed",
@@ -90,6 +92,8 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
             "how cool is that", "any questions, just", "questions? just", "did you have a good weekend",
             "did you have a nice weekend", "did you have a great weekend", "let me know if you'd like",
             "if you'd like to",
+            "how was the conference", "how was your flight", "how was the flight", "how was your christmas",
+            "how were your holidays", "how was your break", "how was your vacation", "how was the event",
         ),
     ),
     "de": AskPhraseSet(
@@ -126,6 +130,7 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
             "bitten um zusendung", "bitte um zusendung", "bitte um info", "bitte um kurze info", "bitte um prüfung",
             "bitte um unterschrift", "teile mir bitte", "teil mir bitte", "melde dich bitte", "melde dich bei mir",
             "meld dich", "melden sie sich bitte", "melden sie sich bei mir",
+            "lass uns einen neuen termin", "lassen sie uns einen neuen termin", "neuen termin finden",
         ),
         not_asking=(
             "kein handlungsbedarf", "keine antwort nötig", "keine antwort notwendig", "keine antwort erforderlich",
@@ -145,6 +150,8 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
             "gerne bei mir melden", "wenn etwas ist", "falls etwas ist", "falls noch etwas", "wer hätte das gedacht",
             "wer hätte gedacht", "was soll man sagen", "rate mal", "wie war dein urlaub", "wie war ihr urlaub",
             "wie waren die feiertage",
+            "wie war die reise", "wie war der urlaub", "wie war das wochenende", "wie war die konferenz",
+            "wie war der flug",
         ),
     ),
     "fr": AskPhraseSet(
@@ -176,6 +183,7 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
             "merci de retourner", "merci de compléter", "merci de remplir", "merci de valider", "merci de signer",
             "merci de transmettre", "merci de répondre", "merci de prévoir", "merci de vérifier", "merci de faire",
             "merci d'envoyer", "merci d'indiquer", "merci de prendre",
+            "trouvons un autre créneau", "trouver un autre créneau", "trouvons une autre date",
         ),
         not_asking=(
             "pas besoin de répondre", "pas besoin de me répondre", "inutile de répondre", "inutile de me répondre",
@@ -191,6 +199,8 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
             "j'espère que tout va bien", "tu vas bien", "vous allez bien", "bon week-end", "as-tu passé un bon",
             "avez-vous passé un bon", "qui l'aurait cru", "qui aurait cru", "devine quoi", "que dire",
             "comment se sont passées", "c'était bien les vacances",
+            "comment s'est passé ton voyage", "comment s'est passé votre voyage", "comment s'est passé ton week-end",
+            "comment s'est passé votre week-end", "comment s'est passée la conférence", "c'était bien les vacances",
         ),
     ),
     "es": AskPhraseSet(
@@ -215,6 +225,7 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
             "acuérdate de", "hazme el favor", "me harías el favor", "qué opinas", "qué te parece", "pásame", "mandadme",
             "enviadme", "avisadme", "decidme", "confirmadme", "hágame saber", "hazme saber", "házmelo saber",
             "quedo pendiente de", "espero noticias", "necesitaría que", "necesitaríamos que",
+            "busquemos otro momento", "buscamos otro día", "busquemos otra fecha",
         ),
         not_asking=(
             "no hace falta responder", "no hace falta que respondas", "no hace falta que contestes",
@@ -232,6 +243,8 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
             "qué tal el fin de semana", "qué tal tu fin de semana", "buen fin de semana", "quién lo iba a decir",
             "quién lo diría", "quién me lo iba a decir", "adivina qué", "qué tal las vacaciones", "qué tal las fiestas",
             "qué tal todo",
+            "qué tal el viaje", "qué tal el vuelo", "qué tal la conferencia", "qué tal el congreso",
+            "cómo fue el viaje",
         ),
     ),
 }
