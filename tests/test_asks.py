@@ -457,3 +457,15 @@ def test_a_question_to_anyone_asks_the_user_nothing_but_a_sent_one_expects_an_an
     assert received(body, to="Alex Morgan <alex@example.com>, team@example.com").expects is False
     assert sent(body).expects is True
     assert received("Is anyone free for lunch?", to="Alex Morgan <alex@example.com>").expects is True
+
+
+def test_a_person_who_is_away_and_asks_is_no_notice_and_mentioning_unsubscribe_is_no_newsletter() -> None:
+    away = "Hi Alex,\n\nI am out of the office tomorrow. Could you cover the 10am call for me?\n\nKate"
+    assert received(away).expects is True
+    unsub = "Hi Alex,\n\nI still get the newsletter although I clicked unsubscribe. Could you check why?\n\nKate"
+    assert received(unsub).expects is True
+
+
+def test_a_user_whose_address_looks_like_a_machine_still_asks() -> None:
+    assert sent("Could you send me the keys?", sender="Alex Morgan <admin@example.com>",
+                to="Bob <bob@acme.test>").expects is True

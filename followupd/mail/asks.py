@@ -125,10 +125,10 @@ def _read(raw: bytes, direction: Direction, own: set[str], settings: AskSettings
 def _received_text_reason(meta: MessageMeta, text: str, own: set[str]) -> str | None:
     """What the text of received mail shows that its headers did not: an out-of-office or a newsletter without
     their markers, or a message that copies the user (Cc) while greeting someone else by name."""
-    head = text[:600]
-    if _OOO_TEXT.search(head):
-        return "automatic mail"
-    if _UNSUBSCRIBE_TEXT.search(text[-3000:]):
+    if _OOO_TEXT.search(text[:600]) and "?" not in text:
+        return "automatic mail"  # a person who says they are away and asks something is no notice
+    tail = text[-800:]
+    if _UNSUBSCRIBE_TEXT.search(tail) and _LINK_WORDS.search(tail):
         return "newsletter"
     if not any(_base(a.email) in own for a in meta.to):
         first_names = {a.name.split()[0].casefold() for a in meta.cc if _base(a.email) in own and a.name.split()}
@@ -175,7 +175,7 @@ def _header_reason(meta: MessageMeta, msg: Message, direction: Direction, own: s
         return "mailing list"
     if msg.get("list-unsubscribe"):
         return "newsletter"
-    if meta.kind is not MessageKind.PERSONAL or any(name in _lower_keys(msg) for name in _BULK_SENDER_HEADERS):
+    if _is_automatic(meta, msg, direction):
         return "automatic mail"
     if _is_calendar_response(msg, meta.subject):
         return "calendar response"
@@ -196,6 +196,16 @@ def _header_reason(meta: MessageMeta, msg: Message, direction: Direction, own: s
     if not any(_base(a.email) in own for a in (*meta.to, *meta.cc)):
         return "not addressed to you"
     return None
+
+
+def _is_automatic(meta: MessageMeta, msg: Message, direction: Direction) -> bool:
+    """Machine mail. For mail the user sent only its own markers count (an auto-reply, a read receipt,
+    Auto-Submitted): classify.py's sender rules would take a user whose address is "admin@" for a machine."""
+    keys = _lower_keys(msg)
+    if direction == "sent":
+        auto = str(msg.get("auto-submitted") or "").strip().lower()
+        return meta.kind in (MessageKind.AUTO_REPLY, MessageKind.RECEIPT) or (bool(auto) and not auto.startswith("no"))
+    return meta.kind is not MessageKind.PERSONAL or any(name in keys for name in _BULK_SENDER_HEADERS)
 
 
 def _is_calendar_response(msg: Message, subject: str) -> bool:
@@ -248,6 +258,9 @@ _UNSUBSCRIBE_TEXT = lazy_pattern(
     r"|se désabonner|désinscri(?:re|ption)|désabonnement|darse de baja|darte de baja|cancelar (?:la )?suscripción"
     r"|anular (?:la )?suscripción)\b"
 )
+#: An unsubscribe line is a mailing's when it points somewhere: a link, "click here", "hier", "ici", "aquí".
+_LINK_WORDS = lazy_pattern(r"(?i)https?://|\b\S+\.[a-z]{2,}/|\b(?:click|here|link|preferences|settings|hier|klicken"
+                           r"|einstellungen|ici|cliquez|lien|préférences|aquí|enlace|preferencias)\b")
 _GREETING_NAME = lazy_pattern(
     r"(?i:hi|hello|hey|dear|hallo|liebe[rs]?|sehr geehrte[rs]?(?: herr| frau)?|guten (?:tag|morgen)|moin|servus"
     r"|bonjour|salut|cher|chère|hola|estimad[oa]|buenos días|buenas)[ ,]+([A-ZÀ-Ý][\w'-]+)\s*[,:!\n]"
