@@ -469,3 +469,8 @@ def test_a_person_who_is_away_and_asks_is_no_notice_and_mentioning_unsubscribe_i
 def test_a_user_whose_address_looks_like_a_machine_still_asks() -> None:
     assert sent("Could you send me the keys?", sender="Alex Morgan <admin@example.com>",
                 to="Bob <bob@acme.test>").expects is True
+
+
+def test_an_unmarked_out_of_office_with_a_help_question_is_still_a_notice() -> None:
+    body = "I am currently out of the office until 6 January. Need urgent help? Call the front desk on 555 0100."
+    assert received(body).reason == "automatic mail"

@@ -125,8 +125,8 @@ def _read(raw: bytes, direction: Direction, own: set[str], settings: AskSettings
 def _received_text_reason(meta: MessageMeta, text: str, own: set[str]) -> str | None:
     """What the text of received mail shows that its headers did not: an out-of-office or a newsletter without
     their markers, or a message that copies the user (Cc) while greeting someone else by name."""
-    if _OOO_TEXT.search(text[:600]) and "?" not in text:
-        return "automatic mail"  # a person who says they are away and asks something is no notice
+    if _OOO_TEXT.search(text[:600]) and not _DIRECT_ASK.search(text):
+        return "automatic mail"  # a person who says they are away and asks something of the user is no notice
     tail = text[-800:]
     if _UNSUBSCRIBE_TEXT.search(tail) and _LINK_WORDS.search(tail):
         return "newsletter"
@@ -258,6 +258,10 @@ _UNSUBSCRIBE_TEXT = lazy_pattern(
     r"|se désabonner|désinscri(?:re|ption)|désabonnement|darse de baja|darte de baja|cancelar (?:la )?suscripción"
     r"|anular (?:la )?suscripción)\b"
 )
+#: A request to the reader in person, which no out-of-office notice makes ("Need help? Call ..." is not one).
+_DIRECT_ASK = lazy_pattern(r"(?i)\b(?:could you|can you|would you|will you|kannst du|könntest du|können sie"
+                           r"|könnten sie|pourriez-vous|pourrais-tu|peux-tu|pouvez-vous|tu peux|podrías|puedes"
+                           r"|podría usted)\b")
 #: An unsubscribe line is a mailing's when it points somewhere: a link, "click here", "hier", "ici", "aquí".
 _LINK_WORDS = lazy_pattern(r"(?i)https?://|\b\S+\.[a-z]{2,}/|\b(?:click|here|link|preferences|settings|hier|klicken"
                            r"|einstellungen|ici|cliquez|lien|préférences|aquí|enlace|preferencias)\b")
