@@ -20,22 +20,22 @@ Two steps, the first that decides wins:
    ("Lunch tomorrow?") and whose body adds nothing asks by its subject.
 
 Why bodytext.strip_quoted and no library for the quoted history and signature (``python bench/asks_quotes.py``
-on the 297 dev messages, same input text for each: "right" = the new text complete, no line of the history and
+on the 319 dev messages, same input text for each: "right" = the new text complete, no line of the history and
 none of the signature left; then this reader's precision and recall with that stripper in place):
 
 =====================  =====  ===========  ===========  ==========  ======  ======
 stripper               right  history cut  sig. cut     ms/message  asks P  asks R
 =====================  =====  ===========  ===========  ==========  ======  ======
-ours (strip_quoted)    280    297          281          0.06        1.000   0.986
-email-reply-parser     248    289          257          0.05        0.966   0.986
-quotequail             237    289          248          0.77        0.978   0.958
-mail-parser-reply      228    273          248          0.86        0.927   0.979
+ours (strip_quoted)    302    319          303          0.05        1.000   0.987
+email-reply-parser     269    311          278          0.07        0.968   0.987
+quotequail             258    311          269          0.66        0.980   0.961
+mail-parser-reply      247    293          269          0.48        0.926   0.980
 =====================  =====  ===========  ===========  ==========  ======  ======
 
 mail-parser-reply (MIT, maintained) keeps Spanish and Yahoo attributions and some mobile footers in the text;
 email-reply-parser (MIT) is English-only and unreleased since 2020; quotequail (MIT, maintained) needs lxml and
 misses the undelimited signatures. None cuts the signature that follows a sign-off without a "-- " line, which
-ask_sentences.py does on top (the "no sig." column is before that cut). So no new dependency.
+ask_sentences.py does on top (the "sig. cut" column is before that cut). So no new dependency.
 """
 
 from __future__ import annotations
