@@ -66,6 +66,8 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
             "pls let", "pls check", "pls review", "pls advise",
             "let's find another time", "let's find a time", "let's find a new time", "let's reschedule",
             "let us reschedule",
+            "i'd like to request", "we would like to request", "we'd like to request", "writing to request",
+            "would like to ask for", "request a quote",
         ),
         not_asking=(
             "no need to reply", "no need to respond", "no need to answer", "no reply needed", "no response needed",
@@ -94,6 +96,8 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
             "if you'd like to",
             "how was the conference", "how was your flight", "how was the flight", "how was your christmas",
             "how were your holidays", "how was your break", "how was your vacation", "how was the event",
+            "let me know if i missed", "let me know if i've missed", "let me know if i forgot",
+            "let me know if i got anything wrong",
         ),
     ),
     "de": AskPhraseSet(
@@ -131,6 +135,7 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
             "bitte um unterschrift", "teile mir bitte", "teil mir bitte", "melde dich bitte", "melde dich bei mir",
             "meld dich", "melden sie sich bitte", "melden sie sich bei mir",
             "lass uns einen neuen termin", "lassen sie uns einen neuen termin", "neuen termin finden",
+            "bitte um ein angebot", "über ein angebot freuen", "möchte ... anfragen", "frage ... an, ob",
         ),
         not_asking=(
             "kein handlungsbedarf", "keine antwort nötig", "keine antwort notwendig", "keine antwort erforderlich",
@@ -152,6 +157,7 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
             "wie waren die feiertage",
             "wie war die reise", "wie war der urlaub", "wie war das wochenende", "wie war die konferenz",
             "wie war der flug",
+            "falls ich etwas vergessen", "wenn ich etwas vergessen", "falls ich etwas übersehen",
         ),
     ),
     "fr": AskPhraseSet(
@@ -184,6 +190,8 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
             "merci de transmettre", "merci de répondre", "merci de prévoir", "merci de vérifier", "merci de faire",
             "merci d'envoyer", "merci d'indiquer", "merci de prendre",
             "trouvons un autre créneau", "trouver un autre créneau", "trouvons une autre date",
+            "vous solliciter", "te solliciter", "je souhaiterais obtenir", "je souhaiterais recevoir",
+            "souhaiterions obtenir", "demande de devis",
         ),
         not_asking=(
             "pas besoin de répondre", "pas besoin de me répondre", "inutile de répondre", "inutile de me répondre",
@@ -201,6 +209,7 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
             "comment se sont passées", "c'était bien les vacances",
             "comment s'est passé ton voyage", "comment s'est passé votre voyage", "comment s'est passé ton week-end",
             "comment s'est passé votre week-end", "comment s'est passée la conférence", "c'était bien les vacances",
+            "si j'ai oublié", "si j'ai oublié quelque chose",
         ),
     ),
     "es": AskPhraseSet(
@@ -226,6 +235,8 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
             "enviadme", "avisadme", "decidme", "confirmadme", "hágame saber", "hazme saber", "házmelo saber",
             "quedo pendiente de", "espero noticias", "necesitaría que", "necesitaríamos que",
             "busquemos otro momento", "buscamos otro día", "busquemos otra fecha",
+            "quisiera solicitar", "me gustaría solicitar", "escribo para solicitar", "les escribo para pedir",
+            "le escribo para pedir", "solicitar un presupuesto",
         ),
         not_asking=(
             "no hace falta responder", "no hace falta que respondas", "no hace falta que contestes",
@@ -245,6 +256,7 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
             "qué tal todo",
             "qué tal el viaje", "qué tal el vuelo", "qué tal la conferencia", "qué tal el congreso",
             "cómo fue el viaje",
+            "si me he olvidado", "si se me ha pasado", "si me dejo algo",
         ),
     ),
 }
