@@ -474,3 +474,8 @@ def test_a_user_whose_address_looks_like_a_machine_still_asks() -> None:
 def test_an_unmarked_out_of_office_with_a_help_question_is_still_a_notice() -> None:
     body = "I am currently out of the office until 6 January. Need urgent help? Call the front desk on 555 0100."
     assert received(body).reason == "automatic mail"
+
+
+def test_a_last_first_display_name_is_still_the_users_first_name() -> None:
+    body = "Hi Mark,\n\nAlex, could you share the access logs?\n\nRuth"
+    assert received(body, to="mark@example.com", headers='Cc: "Morgan, Alex" <alex@example.com>\r\n').expects

@@ -131,12 +131,19 @@ def _received_text_reason(meta: MessageMeta, text: str, own: set[str]) -> str | 
     if _UNSUBSCRIBE_TEXT.search(tail) and _LINK_WORDS.search(tail):
         return "newsletter"
     if not any(_base(a.email) in own for a in meta.to):
-        first_names = {a.name.split()[0].casefold() for a in meta.cc if _base(a.email) in own and a.name.split()}
+        first_names = {name for a in meta.cc if _base(a.email) in own and (name := _first_name(a.name))}
         greeting = _GREETING_NAME.match(text.lstrip())
         if greeting and first_names and greeting.group(1).casefold() not in first_names \
                 and not any(_mentions(text, name) for name in first_names):
             return "not addressed to you"
     return None
+
+
+def _first_name(display: str) -> str:
+    """"Alex Morgan" and "Morgan, Alex" -> "alex"; "" without a name."""
+    last_first = display.split(",", 1)
+    words = (last_first[1] if len(last_first) == 2 else display).replace('"', " ").split()
+    return words[0].casefold() if words else ""
 
 
 def _mentions(text: str, name: str) -> bool:
