@@ -479,3 +479,8 @@ def test_an_unmarked_out_of_office_with_a_help_question_is_still_a_notice() -> N
 def test_a_last_first_display_name_is_still_the_users_first_name() -> None:
     body = "Hi Mark,\n\nAlex, could you share the access logs?\n\nRuth"
     assert received(body, to="mark@example.com", headers='Cc: "Morgan, Alex" <alex@example.com>\r\n').expects
+
+
+def test_fyi_with_a_request_still_asks() -> None:
+    assert sent("Just FYI, the server is down. Can you restart it?\n\nAlex").reason == "asks a question"
+    assert sent("Nur zur Info: der Server ist down. Kannst du ihn neu starten?\n\nAlex").expects is True

@@ -74,7 +74,7 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
             "no reply necessary", "no response necessary", "no response required", "no reply required",
             "no action needed", "no action required", "no action necessary", "nothing needed from you",
             "nothing for you to do", "don't need to reply", "don't need to respond", "do not need to reply",
-            "do not reply to this", "please do not reply", "don't bother replying", "no need to get back", "just fyi",
+            "do not reply to this", "please do not reply", "don't bother replying", "no need to get back",
             "fyi only", "for your information only", "no need to do anything",
         ),
         courtesy=(
@@ -141,7 +141,7 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
             "kein handlungsbedarf", "keine antwort nötig", "keine antwort notwendig", "keine antwort erforderlich",
             "keine rückmeldung nötig", "keine rückmeldung notwendig", "keine rückmeldung erforderlich",
             "du musst nicht antworten", "sie müssen nicht antworten", "musst nicht antworten", "müssen nicht antworten",
-            "brauchst nicht zu antworten", "brauchen nicht zu antworten", "nur zur info", "nur zur kenntnis",
+            "brauchst nicht zu antworten", "brauchen nicht zu antworten", "nur zur kenntnis",
             "nur zu ihrer information", "nur zu deiner information", "bitte nicht antworten",
             "bitte antworten sie nicht", "nichts zu tun",
         ),
@@ -242,7 +242,7 @@ DEFAULT_ASK_PHRASES: Mapping[str, AskPhraseSet] = {
             "no hace falta responder", "no hace falta que respondas", "no hace falta que contestes",
             "no hace falta contestar", "no es necesario responder", "no es necesario contestar",
             "no necesitas responder", "no necesitas contestar", "no requiere respuesta", "sin necesidad de respuesta",
-            "solo para tu información", "solo para su información", "solo para que lo sepas", "solo informativo",
+            "solo para tu información", "solo para su información", "solo informativo",
             "por favor no responda", "no responda a este", "no tienes que hacer nada",
         ),
         courtesy=(
