@@ -484,3 +484,7 @@ def test_a_last_first_display_name_is_still_the_users_first_name() -> None:
 def test_fyi_with_a_request_still_asks() -> None:
     assert sent("Just FYI, the server is down. Can you restart it?\n\nAlex").reason == "asks a question"
     assert sent("Nur zur Info: der Server ist down. Kannst du ihn neu starten?\n\nAlex").expects is True
+
+
+def test_a_program_sender_is_automatic_mail() -> None:
+    assert received("Can you confirm your new device?", sender="Acme <alerts@acme.test>").reason == "automatic mail"

@@ -200,6 +200,8 @@ def _header_reason(meta: MessageMeta, msg: Message, direction: Direction, own: s
         return "only your own addresses"  # the user's own mail back in the inbox (a copy to self, a list echo)
     if sender.email and _NO_REPLY.search(sender.email.split("@", 1)[0]):
         return "no-reply address"
+    if sender.email and _MACHINE_SENDER.fullmatch(sender.email.split("@", 1)[0]):
+        return "automatic mail"
     if not any(_base(a.email) in own for a in (*meta.to, *meta.cc)):
         return "not addressed to you"
     return None
@@ -245,6 +247,9 @@ def _base(address: str) -> str:
 _NO_REPLY = lazy_pattern(r"(?i)(?:^|[-_.])(?:no[-_.]?reply|do[-_.]?not[-_.]?reply|donotreply|noreply|notifications?"
                          r"|mailer[-_.]?daemon|bounces?|ne[-_.]?pas[-_.]?repondre|nepasrepondre|no[-_.]?responder"
                          r"|noresponder|no[-_.]?contestar|keine[-_.]?antwort|nicht[-_.]?antworten)(?:$|[-_.+])")
+#: Senders that are programs by their local part: alerts@, updates@, newsletter@, reminders@ ...
+_MACHINE_SENDER = lazy_pattern(r"(?i)(?:alerts?|updates?|news|newsletters?|marketing|mailer|automated|robot|bot"
+                               r"|system|daemon|reminders?|calendar-notification|notify|digest)(?:[-_.+]\w*)?")
 #: Addresses that are mailing lists by their shape: "dev-l@", "users@lists.x.org", "team@googlegroups.com".
 _LIST_ADDRESS = lazy_pattern(r"(?i)(?:-(?:l|list|users|devel|dev|announce|discuss|general)@|@(?:lists?|groups)\."
                              r"|@googlegroups\.com$|@freelists\.)")
