@@ -247,9 +247,11 @@ def _base(address: str) -> str:
 _NO_REPLY = lazy_pattern(r"(?i)(?:^|[-_.])(?:no[-_.]?reply|do[-_.]?not[-_.]?reply|donotreply|noreply|notifications?"
                          r"|mailer[-_.]?daemon|bounces?|ne[-_.]?pas[-_.]?repondre|nepasrepondre|no[-_.]?responder"
                          r"|noresponder|no[-_.]?contestar|keine[-_.]?antwort|nicht[-_.]?antworten)(?:$|[-_.+])")
-#: Senders that are programs by their local part: alerts@, updates@, newsletter@, reminders@ ...
+#: Senders that are programs by their local part: alerts@, updates@, newsletter@, jira@, billing@, orders@ ...
 _MACHINE_SENDER = lazy_pattern(r"(?i)(?:alerts?|updates?|news|newsletters?|marketing|mailer|automated|robot|bot"
-                               r"|system|daemon|reminders?|calendar-notification|notify|digest)(?:[-_.+]\w*)?")
+                               r"|system|daemon|reminders?|calendar-notification|notify|digest|jira|confluence|gitlab"
+                               r"|bitbucket|asana|trello|zendesk|docusign|dse|billing|invoices?|receipts?|orders?"
+                               r"|shipping)(?:[-_.+]\w*)?")
 #: Addresses that are mailing lists by their shape: "dev-l@", "users@lists.x.org", "team@googlegroups.com".
 _LIST_ADDRESS = lazy_pattern(r"(?i)(?:-(?:l|list|users|devel|dev|announce|discuss|general)@|@(?:lists?|groups)\."
                              r"|@googlegroups\.com$|@freelists\.)")
