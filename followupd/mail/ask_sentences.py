@@ -25,9 +25,10 @@ The order of the rules, and why:
      ..."). A question that names a time or asks whether something works is a proposal;
    - an ``asking`` phrase asks for something ("could you", "please confirm", "merci de", "¿podrías"), unless
      negated just before ("no need to let me know") or thanked for ("thanks for your feedback");
-   - a deadline ("by Friday", "bis Freitag", "avant vendredi", "antes del viernes") in a sentence that
-     addresses the reader, gives an order, or states the writer's need gives a deadline, unless the writer
-     promises something ("I'll come back to you by Friday": intent.py's holding phrases);
+   - a deadline ("by Friday", "bis Freitag", "avant vendredi", "antes del viernes") gives a deadline in a
+     sentence that gives an order, states the writer's need, or asks the reader ("you", not "thank you")
+     to send, confirm, answer, pay, sign ...; unless the writer promises something ("I'll come back to you
+     by Friday": intent.py's holding phrases);
    - a sentence that starts with a request verb ("Send me the deck ...", "Bestätige ...") asks for something.
 3. Nothing asks: the reason says what the text is (thanks only, closes the conversation, information only).
 """
@@ -60,8 +61,11 @@ class Finding:
     evidence: str = ""
 
 
-def read_text(text: str, phrases: Mapping[str, AskPhraseSet]) -> Finding:
-    """Read the new text of a message (see the module docstring for the rules)."""
+def read_text(text: str, phrases: Mapping[str, AskPhraseSet], *, to_anyone_counts: bool = True) -> Finding:
+    """Read the new text of a message (see the module docstring for the rules).
+
+    ``to_anyone_counts=False`` (mail the user received): a question to "anyone" in a group ("Does anyone have
+    a charger?") asks no one in particular, so it does not make the user owe an answer."""
     text = _mask_quotations(_cut_signature(_normalise(text[:MAX_TEXT])))
     parts = sentences(text)
     if not parts:
@@ -70,7 +74,7 @@ def read_text(text: str, phrases: Mapping[str, AskPhraseSet]) -> Finding:
         return Finding(False, "says no reply is needed")
     for i, sentence in enumerate(parts):
         found = _read_sentence(sentence, phrases)
-        if found is None:
+        if found is None or (not to_anyone_counts and _ANYONE.search(sentence)):
             continue
         if found == "asks a question" and i + 1 < len(parts) and _ANSWERED.match(parts[i + 1]):
             continue  # "Why does this matter? Because ...": the writer answers it
@@ -144,8 +148,9 @@ def _read_sentence(sentence: str, phrases: Mapping[str, AskPhraseSet]) -> str | 
         if _PROPOSAL.search(bare):
             return "proposes a time"
         return "asks for something"
-    if _DEADLINE.search(bare) and (_YOU.search(bare) or _IMPERATIVE.match(bare) or _NEED.search(bare)) \
-            and not _promises(bare):
+    if _DEADLINE.search(bare) and not _promises(bare) and (
+            _IMPERATIVE.match(bare) or _NEED.search(bare)
+            or (_YOU.search(_NOT_ADDRESSING.sub(" ", bare)) and _REQUEST_VERB.search(bare))):
         return "gives a deadline"
     if _IMPERATIVE_START.match(bare) and len(bare.split()) >= 3:
         return "asks for something"
@@ -333,6 +338,22 @@ _SIGN_OFF_LINE = lazy_pattern(
 #: The line after a sign-off that makes it one: a name, perhaps with a title ("Alex Morgan | Head of Operations").
 _NAME_LINE = lazy_pattern(r"[A-ZÀ-Ý][\w.'-]*(?:\s+[A-ZÀ-Ý][\w.'-]*){0,3}(?:\s*[|,\u2013\u2014-]\s.*)?|[a-z]{1,10}")
 _POSTSCRIPT = lazy_pattern(r"(?i)p\.?\s?s\b")
+_ANYONE = lazy_pattern(r"(?i)\b(?:anyone|anybody|someone|somebody|jemand|irgendwer|irgendjemand|quelqu'un"
+                       r"|quelqu'une|alguien)\b")
+#: "Thank you", "as you know": a "you" that gives the reader nothing to do.
+_NOT_ADDRESSING = lazy_pattern(
+    r"(?i)\b(?:thank you|see you|as you (?:know|can see|may know|will see)|if you (?:want|like|wish|prefer)"
+    r"|danke (?:dir|ihnen|euch)|wie (?:sie|du) (?:wissen|weißt)|merci à (?:toi|vous)|comme (?:vous le savez|tu le sais)"
+    r"|gracias a (?:ti|usted)|como (?:sabes|sabe|ya sabes))\b"
+)
+#: What a deadline asks the reader to do: send, submit, confirm, answer, pay, decide, sign, register ...
+_REQUEST_VERB = lazy_pattern(
+    r"(?i)\b(?:send|submit|return|confirm|reply|respond|rsvp|provide|complete|sign|pay|decide|register|upload|share"
+    r"|approve|review|fill|get back|let me know|schick|send|einreich|reich|zurück|bestätig|antwort|meld|zahl"
+    r"|überweis|entscheid|unterschreib|anmeld|ausfüll|hochlad|prüf|freigeb|envoi|envoy|renvoy|retourn|confirm"
+    r"|répond|sign|pay|inscri|rempli|valid|transmet|décid|envi|mand|devuelv|respond|contest|firm|pag|inscrib"
+    r"|apunt|rellen|decid|revis|due|deadline|fällig|frist|date limite|échéance|plazo|fecha límite)\w*"
+)
 _SELF_FUTURE = lazy_pattern(r"(?i)\b(?:i'll|i will|we'll|we will|i'm going to|we're going to|ich werde|wir werden"
                             r"|je vais|nous allons|voy a|vamos a|(?:revenons|reviendrons|reviens|reviendrai) vers)\b")
 _YOU = lazy_pattern(r"(?i)\b(?:you|your|u|sie|ihnen|ihr|du|dir|dich|euch|vous|tu|te|toi|votre|ton|usted|ustedes|tú"
