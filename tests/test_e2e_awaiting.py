@@ -366,3 +366,14 @@ def test_the_phrases_of_replies_lang_decide_what_asks(dovecot: DovecotServer, ma
     send(own, body=body, subject="Drawings")
     own.poll(now=NOW)
     assert [e["evidence"] for e in suggestions(own)] == ["Holler at the shop floor team for the fittings."]
+
+
+def test_turning_auto_on_later_reads_only_what_is_sent_from_then_on(dovecot: DovecotServer, mail_user: MailUser,
+                                                                     tmp_path: Path) -> None:
+    account = make_account(dovecot, mail_user, tmp_path / "acct", auto="off")
+    send(account, subject="Before")
+    account.poll(now=NOW)
+    account.write_config(account.config_text.replace('auto = "off"', 'auto = "suggest"'))
+    after = send(account, subject="After", when=NOW + timedelta(minutes=1))
+    account.poll(now=NOW + timedelta(minutes=2))
+    assert [e["message_id"] for e in suggestions(account, NOW + timedelta(minutes=2))] == [after]

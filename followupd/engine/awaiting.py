@@ -119,8 +119,8 @@ class AutoTracker(CycleStep):
         if self.mode == "track":
             request = TrackRequest(address=self.tracking_address, suffix=None, promised=None)
             with session.begin_nested():
-                thread = self.tracker._track(session, seen, request, index, report, source=st.SOURCE_AUTO,
-                                             evidence=reading.evidence, exclude=exclude)
+                thread = self.tracker.track(session, seen, request, index, report, source=st.SOURCE_AUTO,
+                                            evidence=reading.evidence, exclude=exclude)
             logger.info("tracking %s without the BCC ([tracking] auto = \"track\"): %r asks %r", thread.id,
                         meta.subject, reading.evidence)
             return True
@@ -231,9 +231,9 @@ def track_request(session: Session, config: Config, target: str, suffix: str, no
                        tuple(str(key) for key in origin.get("conversation_keys", ())))
     existing = session.get(st.Thread, thread_id_for(meta.message_id or row.message_id))
     with session.begin_nested():
-        thread = existing or tracker._track(session, seen, request, ThreadIndex(), CycleReport(),
-                                            source=st.SOURCE_MANUAL, evidence=row.evidence or None,
-                                            exclude=config.tracking.auto_exclude)
+        thread = existing or tracker.track(session, seen, request, ThreadIndex(), CycleReport(),
+                                           source=st.SOURCE_MANUAL, evidence=row.evidence or None,
+                                           exclude=config.tracking.auto_exclude)
         states.suggest_tracked(row, thread_id=thread.id, at=now)
     if existing is not None:
         return f"already tracked as thread {thread.id}"

@@ -85,12 +85,12 @@ class Tracker(CycleStep):
             # on Friday"): the message counts in the open thread first, then starts a thread of its own.
             self.events.match(session, seen, index, report)
         with session.begin_nested():
-            self._track(session, seen, request, index, report)
+            self.track(session, seen, request, index, report)
         return True
 
-    def _track(self, session: Session, seen: SeenMessage, request: TrackRequest, index: ThreadIndex,
-               report: CycleReport, *, source: str = st.SOURCE_BCC, evidence: str | None = None,
-               exclude: Sequence[str] = ()) -> st.Thread:
+    def track(self, session: Session, seen: SeenMessage, request: TrackRequest, index: ThreadIndex,
+              report: CycleReport, *, source: str = st.SOURCE_BCC, evidence: str | None = None,
+              exclude: Sequence[str] = ()) -> st.Thread:
         """Start the thread (or merge this copy into it); ``source``/``evidence``: how it started (BCC, or
         followupd.engine.awaiting: on its own or by ``followupd track``, with the sentence that asks);
         ``exclude``: ``[tracking] auto_exclude`` patterns, whose recipients are never followed up without a BCC."""
