@@ -72,7 +72,7 @@ def time_replan(count: int, now: datetime, config_path: Path, env: dict[str, str
                     from_email="alex@example.test", to=[{"email": f"p{row['id']}@acme.example", "name": ""}],
                     cc=[], bcc=[], references=[], sent_at=row["sent_at"], first_seen_at=row["sent_at"],
                     state=st.WAITING, state_changed_at=row["sent_at"], touches=row["steps"], steps=row["steps"],
-                    last_touch_at=row["last"], promised=row["promised"], problems=[], source=[],
+                    last_touch_at=row["last"], promised=row["promised"], problems=[], seen_in=[],
                     conversation_keys=[], answered_by=[], failed_recipients=[]))
         engine = Engine(config, store, clock=FixedClock(now))
         start = time.perf_counter()

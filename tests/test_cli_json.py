@@ -183,7 +183,7 @@ def test_every_command_that_shows_something_takes_json() -> None:
         commands = _leaf_commands(main, ctx)
     assert {"poll", "preview", "status", "explain", "outbox", "outbox show", "doctor", "db status",
             "templates list", "templates check", "config check", "items", "items done", "items drop",
-            "stats"} <= set(commands)
+            "stats", "owed", "owed done"} <= set(commands)
     missing = [name for name, command in commands.items()
                if name not in NO_JSON and not any("--json" in p.opts for p in command.params)]
     assert missing == []

@@ -58,7 +58,9 @@ def test_help_lists_lazily_loaded_commands_exactly_as_when_they_are_imported(tmp
     _, eager = _modules_after(["--help"], tmp_path, preload=preload)
     assert lazy == eager
     _, eager_outbox = _modules_after(["outbox", "--help"], tmp_path, preload=preload)
-    for name in ("db", "doctor", "items", "note", "snooze", "stats", "templates", "outbox", "status", "poll"):
+    for name in ("db", "doctor", "items", "note", "owed", "snooze", "stats", "templates", "outbox", "status", "poll"):
+        assert f"\n  {name} " in lazy
+    for name in ("suggestions", "track", "ignore"):  # awaiting a reply without the BCC (issue 14)
         assert f"\n  {name} " in lazy
     _, lazy_outbox = _modules_after(["outbox", "--help"], tmp_path)
     assert lazy_outbox == eager_outbox
@@ -104,6 +106,11 @@ url = "sqlite:///{tmp_path / 'state.db'}"
     modules, output = _modules_after(["--config", str(config), "stats", "--json"], tmp_path)
     assert [entry["tracked"] for entry in json.loads(output)] == [0]
     assert "followupd.planning.stats" in modules and _loaded(modules, HEAVY_FOR_STATUS) == []
+    # `owed` too: the replies you owe are rows in the same database, listed without the engine.
+    modules, output = _modules_after(["--config", str(config), "owed", "--json"], tmp_path)
+    assert json.loads(output) == []
+    assert "followupd.planning.owed" in modules and _loaded(modules, HEAVY_FOR_STATUS) == []
+    assert "followupd.engine.owed" not in modules
 
 
 def test_python_dash_m_runs_lazily_loaded_commands_too() -> None:

@@ -18,6 +18,7 @@ from followupd.config import (
     AccountConfig,
     Config,
     DatabaseConfig,
+    OwedConfig,
     config_warnings,
     default_config_path,
     default_data_dir,
@@ -25,6 +26,7 @@ from followupd.config import (
     is_loopback,
     load_config,
     local_timezone,
+    parse_accounts,
     parse_config,
     redact_url,
     resolve_config_path,
@@ -963,3 +965,59 @@ def test_actions_defaults_and_values(env: dict[str, str]) -> None:
 def test_a_bad_actions_value_names_key_value_and_fix(env: dict[str, str], key: str, value: str, fix: str) -> None:
     message = str(error(with_("actions", **{key: value}), env))
     assert f"[actions] {key}" in message and value in message and fix in message
+
+
+# ---------------------------------------------------------------------------------------------------------
+# [tracking] auto / suggest_days / auto_exclude and [owed] (issue 14)
+
+
+def test_auto_tracking_and_owed_are_off_by_default(env: dict[str, str]) -> None:
+    config = parse(minimal(), env)
+    assert (config.tracking.auto, config.tracking.suggest_days, config.tracking.auto_exclude) == ("off", 14, ())
+    assert config.owed == OwedConfig() and (config.owed.enabled, config.owed.after) == (False, Gap(2, "bd"))
+
+
+def test_auto_tracking_values_are_read(env: dict[str, str]) -> None:
+    tracking = parse(with_("tracking", auto="Suggest", suggest_days=30,
+                           auto_exclude=["@Example.com", "example.org", "*.corp.example.net", "Boss@x.org",
+                                         "example.org"]), env).tracking
+    assert (tracking.auto, tracking.suggest_days) == ("suggest", 30)
+    assert tracking.auto_exclude == ("@example.com", "example.org", "*.corp.example.net", "boss@x.org")
+    assert parse(with_("tracking", auto="track"), env).tracking.auto == "track"
+    owed = parse(with_("owed", enabled=True, after="1w"), env).owed
+    assert (owed.enabled, owed.after) == (True, Gap(1, "w"))
+
+
+@pytest.mark.parametrize(("section", "key", "value", "shown", "fix"), [
+    ("tracking", "auto", "always", '"always"', '"suggest"'),
+    ("tracking", "suggest_days", 0, "0", "at least 1"),
+    ("tracking", "auto_exclude", ["bob at example.com"], '"bob at example.com"', '"@example.com"'),
+    ("tracking", "auto_exclude", ["localhost"], '"localhost"', '"*.example.com"'),
+    ("tracking", "auto_exclude", ["*@example.com"], '"*@example.com"', '"example.com"'),
+    ("owed", "after", "soon", '"soon"', '"3bd"'),
+])
+def test_a_bad_auto_tracking_or_owed_value_names_key_value_and_fix(
+        env: dict[str, str], section: str, key: str, value: Any, shown: str, fix: str) -> None:
+    err = error(with_(section, **{key: value}), env)
+    assert f"[{section}] {key} = {shown} is not allowed" in str(err) and fix in str(err), str(err)
+    assert err.key == f"{section}.{key}"
+
+
+def test_wrongly_typed_auto_tracking_and_owed_keys_are_refused(env: dict[str, str]) -> None:
+    message = str(error({**with_("tracking", suggest_days="14", auto_exclude="@example.com"),
+                         "owed": {"enabled": "yes"}}, env))
+    assert "[tracking] suggest_days" in message and "[tracking] auto_exclude" in message
+    assert "[owed] enabled" in message
+
+
+def test_an_account_can_have_its_own_auto_tracking(env: dict[str, str]) -> None:
+    data: dict[str, Any] = {
+        "tracking": {"address": "me+followup@example.com", "auto": "suggest"},
+        "accounts": [
+            {"name": "work", "host": "imap.example.com", "username": "me@example.com", "password_env": "IMAP_PW"},
+            {"name": "home", "host": "imap.example.org", "username": "me@example.org", "password_env": "IMAP_PW",
+             "tracking": {"address": "me+followup@example.org", "auto": "off"}},
+        ],
+    }
+    work, home = parse_accounts(data, path=PATH, env=env)
+    assert (work.tracking.auto, home.tracking.auto) == ("suggest", "off")

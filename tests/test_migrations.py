@@ -147,7 +147,7 @@ def add_thread(store: st.Store, thread_id: str = "t1") -> None:
 
 def test_head_constant_is_the_newest_script_and_history_is_linear() -> None:
     assert migrations.head() == migrations.HEAD
-    assert [rev for rev, _text in migrations.pending(None)] == ["0001", "0002", "0003"]
+    assert [rev for rev, _text in migrations.pending(None)] == ["0001", "0002", "0003", "0004"]
     assert migrations.BASELINE == "0001"
 
 
@@ -178,6 +178,39 @@ def test_downgrading_to_nothing_and_upgrading_again_round_trips(new_url: str,
     assert schema_diffs(store) == []
 
 
+def test_revision_0004_keeps_where_threads_were_seen_and_round_trips(new_url: str,
+                                                                     opened: Callable[..., st.Store]) -> None:
+    store = opened(new_url)
+    with store.transaction() as session:
+        session.add(st.Thread(id="t1", message_id="<t1@example.org>", subject="Quote", sent_at=NOW,
+                              first_seen_at=NOW, seen_in=["Sent:42"]))
+        session.add(st.Thread(id="t2", message_id="<t2@example.org>", subject="Plan", sent_at=NOW,
+                              first_seen_at=NOW, seen_in=["Sent:43"], source=st.SOURCE_AUTO,
+                              evidence="Could you send me the quote by Friday?"))
+    with store.engine.begin() as conn:
+        command.downgrade(migrations.alembic_config(conn), "0003")
+    assert not has_table(new_url, "suggestions") and not has_table(new_url, "owed")
+    engine = create_engine(new_url)
+    try:
+        with engine.connect() as conn:  # 0003's column is back, with its values
+            rows = sorted(conn.execute(text("SELECT id, source FROM threads")).all())
+    finally:
+        engine.dispose()
+    assert [(ident, json.loads(seen) if isinstance(seen, str) else seen) for ident, seen in rows] == \
+        [("t1", ["Sent:42"]), ("t2", ["Sent:43"])]
+    with store.engine.begin() as conn:
+        command.upgrade(migrations.alembic_config(conn), "head")
+    assert schema_diffs(store) == []
+    with store.read() as session:  # the way it started is not known to 0003: every thread is "bcc" again
+        assert sorted((t.id, t.seen_in, t.source, t.evidence) for t in st.all_threads(session)) == \
+            [("t1", ["Sent:42"], "bcc", None), ("t2", ["Sent:43"], "bcc", None)]
+    with store.transaction() as session:  # and the new tables take rows
+        session.add(st.Suggestion(id="s1", account="a", message_id="<m@x>", sent_at=NOW, created_at=NOW,
+                                  state="open", recipients=["Bob <bob@example.org>"]))
+        session.add(st.Owed(id="o1", account="a", message_id="<m@x>", received_at=NOW, created_at=NOW,
+                            state="open", thread_refs=["<m@x>"]))
+
+
 def test_a_database_at_an_older_revision_is_refused_or_upgraded_as_configured(
         new_url: str, opened: Callable[..., st.Store]) -> None:
     store = opened(new_url)
@@ -187,8 +220,8 @@ def test_a_database_at_an_older_revision_is_refused_or_upgraded_as_configured(
     store.dispose()
     status = st.database_status(new_url)
     assert (status.state, status.current, [rev for rev, _ in status.pending]) == \
-        (migrations.OUTDATED, "0001", ["0002", "0003"])
-    with pytest.raises(StoreError, match=r"at revision 0001 but this followupd needs revision 0003; .*"
+        (migrations.OUTDATED, "0001", ["0002", "0003", "0004"])
+    with pytest.raises(StoreError, match=r"at revision 0001 but this followupd needs revision 0004; .*"
                                          r"`followupd db upgrade`"):
         st.Store(new_url, migrate="refuse")
     upgraded = opened(new_url, migrate="auto")
@@ -269,13 +302,19 @@ def test_a_release_0_1_0_database_is_upgraded_and_keeps_every_row(legacy: tuple[
 
     assert store.schema_status.up_to_date
     assert recorded_revisions(store) == [migrations.HEAD]
-    assert all_rows(url) == before
+    after = all_rows(url)
+    # revision 0004 renamed threads.source (where it was seen) to seen_in, in place, and added source ("bcc":
+    # every 0.1.0 thread was BCC'd) and evidence (none) at the end: every old value is still there.
+    assert after["threads"] == sorted(((*row, "bcc", None) for row in before["threads"]), key=repr)
+    assert {name: rows for name, rows in after.items() if name != "threads"} == \
+        {name: rows for name, rows in before.items() if name != "threads"}
     assert schema_diffs(store) == []
     with store.read() as session:  # and the models read it: relationships, JSON columns, aware times
         threads = st.all_threads(session)
         assert {t.state for t in threads} == {st.WAITING, st.REPLIED}
         assert sum(len(t.touch_rows) for t in threads) == 3
         assert all(t.sent_at.tzinfo is not None for t in threads)
+        assert all(t.source == "bcc" and t.evidence is None and t.seen_in for t in threads)
 
 
 def test_status_json_on_a_release_0_1_0_database_shows_the_same_threads(legacy: tuple[str, Path],
@@ -316,7 +355,7 @@ def test_db_upgrade_from_the_cli_after_a_refusal(legacy: tuple[str, Path], tmp_p
 
     before = json.loads(followupd(config, "db", "status", "--json").stdout)
     assert [(e["state"], e["revision"], e["up_to_date"]) for e in before] == [("release-0.1.0", "0001", False)]
-    assert [p["revision"] for p in before[0]["pending"]] == ["0002", "0003"]
+    assert [p["revision"] for p in before[0]["pending"]] == ["0002", "0003", "0004"]
     assert "password" not in json.dumps(before)
 
     upgraded = followupd(config, "db", "upgrade")

@@ -24,12 +24,13 @@ NOTHING = "nothing to report: no digest would be filed now"
               help="Write the HTML part to this file instead of printing the text part.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print a JSON object: account, subject (null when there is nothing to report), sections "
-                   "(keys of the sections shown: waiting, drafts, promises, items, closed, stats), text and html.")
+                   "(keys of the sections shown: waiting, drafts, promises, items, owed, closed, commands, "
+                   "stats), text and html.")
 @click.pass_obj
 @handle_errors
 def digest(state: State, preview: bool, html_file: Path | None, as_json: bool) -> None:
-    """Show the next weekly digest (who owes you a reply, drafts waiting, action items, what closed, stats)
-    without filing it in INBOX."""
+    """Show the next weekly digest (who owes you a reply, drafts waiting, action items, replies you owe, what
+    closed, stats) without filing it in INBOX."""
     from followupd.engine.digest import next_digest
 
     app = state.app()

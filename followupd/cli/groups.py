@@ -75,6 +75,11 @@ class State:
         self._chosen = chosen
         return chosen
 
+    def choose(self, app: Any) -> None:
+        """Settle the account a command acts on when its id is not a thread's or a follow-up's (an owed reply's):
+        the command found which account has it, and :meth:`app` answers that from now on."""
+        self._chosen = app
+
 
 def _has_id(app: Any, prefix: str) -> bool:
     from followupd.adapters.store import reports
@@ -124,18 +129,22 @@ main.lazy.update({
     "config": ("followupd.cli.root", "Inspect the configuration."),
     "db": ("followupd.cli.db", "Inspect or upgrade the database schema."),
     "digest": ("followupd.cli.digest", "Show the next weekly digest (who owes you a reply, drafts waiting, action "
-               "items, what closed, stats) without filing it in INBOX."),
+               "items, replies you owe, what closed, stats) without filing it in INBOX."),
     "doctor": ("followupd.cli.doctor", "Check config, secrets, connection, TLS, login, capabilities, folders, the "
                "tracking address, templates, database and SMTP, one line each; never changes the mailbox or the "
                "database and never sends mail."),
     "explain": ("followupd.cli.threads", "Show a thread's timeline: every message that touched it, how it was read, "
                 "and the evidence."),
+    "ignore": ("followupd.cli.suggestions", "Drop a suggestion (its id or the start of it, see `suggestions`): that "
+               "message is not suggested again."),
     "items": ("followupd.cli.items", "List the action items of your meeting recaps (open ones, unless --all); "
               "subcommands mark one done or drop it."),
     "note": ("followupd.cli.outbox", 'Keep a personal note on a thread ("ask how the move went"); templates can '
              'use it. "" clears it.'),
     "outbox": ("followupd.cli.outbox", "List follow-up drafts waiting for you; subcommands show, edit, approve, "
                "skip or stop them."),
+    "owed": ("followupd.cli.owed", "List the replies you owe: mail that asks you something, unanswered for [owed] "
+             "after; a subcommand marks one done."),
     "poll": ("followupd.cli.root", "Run one sync cycle for each account and exit (one account failing does not stop "
              "the others)."),
     "preview": ("followupd.cli.threads", "Show the follow-ups a message sent now would get, or a tracked thread's "
@@ -149,5 +158,9 @@ main.lazy.update({
                "threads only, unless --all or --state."),
     "stats": ("followupd.cli.stats", "Show how well following up works: threads tracked, reply rate, replies by "
               "follow-up number and by template, median time to a reply, declines and bounces."),
+    "suggestions": ("followupd.cli.suggestions", "List mail you sent without the BCC that seems to await a reply "
+                    "([tracking] auto = \"suggest\"), newest first, with the sentence that asks."),
     "templates": ("followupd.cli.templates", "Check follow-up templates, and list which ones are active."),
+    "track": ("followupd.cli.suggestions", "Start tracking a suggestion (its id or the start of it, see "
+              "`suggestions`) exactly as if you had BCC'd the tracking address, with --suffix as its suffix."),
 })

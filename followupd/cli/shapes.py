@@ -65,6 +65,8 @@ def thread_json(thread: st.Thread) -> dict[str, Any]:
         "expect_all": thread.expect_all,
         "answered_by": list(thread.answered_by or ()),
         "failed_recipients": list(thread.failed_recipients or ()),
+        "source": thread.source,          # "bcc", "auto" or "manual" (issue 14)
+        "evidence": thread.evidence,      # the sentence that asks (auto/manual); null for bcc
     }
 
 

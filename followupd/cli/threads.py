@@ -82,6 +82,8 @@ def status(state: State, as_json: bool, show_all: bool, states: tuple[str, ...])
                 state_text = t.state + (" (probable)" if t.state == st.REPLIED and t.reply_probable else "")
                 if t.kind == st.ACTIONS:
                     state_text += f", {items_summary(its_items, today)}"
+                if t.source != st.SOURCE_BCC:  # started without the BCC (issue 14): `explain` says why
+                    state_text += f" ({t.source})"
                 problems = [*t.problems, *sv.item_problems(its_items)]
                 rows.append(([app.name] if len(apps) > 1 else []) + [
                     t.id, state_text, clip(who, 30), clip(t.subject or "(no subject)", 40),
@@ -282,6 +284,9 @@ def explain(state: State, thread: str, as_json: bool) -> None:
     click.echo(f"{summary['id']}  {summary['subject'] or '(no subject)'}")
     click.echo(f"  sent {local(sent_at, tz, '%a %d %b %Y %H:%M')} to {', '.join(summary['recipients']) or '-'}")
     click.echo(f"  state: {summary['state']}" + (f" ({summary['state_reason']})" if summary["state_reason"] else ""))
+    click.echo(f"  source: {summary['source']} ({SOURCE_TEXT.get(summary['source'], '')})")
+    if summary["evidence"]:
+        click.echo(f"  asks: {summary['evidence']}")
     if summary["promised"]:
         click.echo(f"  promised check-in: {summary['promised']}")
     click.echo(f"  next check-in: {local(next_due, tz, '%a %d %b %Y %H:%M')}")
@@ -297,6 +302,11 @@ def explain(state: State, thread: str, as_json: bool) -> None:
     click.echo("")
     for entry, at in zip(timeline, event_times, strict=True):
         click.echo(f"  {local(at, tz, '%a %d %b %Y %H:%M')}  {entry['kind']:<16} {entry['evidence']}")
+
+
+#: How a thread started, as ``explain`` says it (``source`` in ``status --json``).
+SOURCE_TEXT = {"bcc": "you BCC'd the tracking address", "auto": 'tracked without the BCC: [tracking] auto = "track"',
+               "manual": "tracked without the BCC: you ran `followupd track` on a suggestion"}
 
 
 def _echo_items(recap: list[dict[str, Any]], owners: list[str], tz: Any) -> None:

@@ -22,8 +22,8 @@ from followupd.compose.bars import bar
 from followupd.mail.patterns import lazy_pattern
 from followupd.planning.stats import ThreadStats
 
-__all__ = ["MAX_LINE", "Digest", "DigestClosed", "DigestDraft", "DigestInput", "DigestItem", "DigestPromise",
-           "DigestThread", "build_digest"]
+__all__ = ["MAX_LINE", "Digest", "DigestClosed", "DigestDraft", "DigestInput", "DigestItem", "DigestOwed",
+           "DigestPromise", "DigestThread", "build_digest"]
 
 #: RFC 5322 §2.1.1's "SHOULD" line length; also what a phone shows in a fixed font without wrapping.
 MAX_LINE = 78
@@ -71,6 +71,16 @@ class DigestItem:
 
 
 @dataclass(frozen=True)
+class DigestOwed:
+    """A message that asks the user something and has had no answer from them for ``[owed] after``."""
+
+    sender: str           # the person's name, else their address
+    subject: str
+    days_waiting: int
+    evidence: str = ""    # the sentence that asks, as written
+
+
+@dataclass(frozen=True)
 class DigestClosed:
     """A thread closed since the last digest; ``outcome`` is replied, declined, unanswered or bounced."""
 
@@ -101,6 +111,7 @@ class DigestInput:
     drafts: Sequence[DigestDraft] = ()
     promises: Sequence[DigestPromise] = ()
     items: Sequence[DigestItem] = ()
+    owed: Sequence[DigestOwed] = ()
     closed: Sequence[DigestClosed] = ()
     commands: Sequence[DigestCommand] = ()
     stats: ThreadStats | None = None
@@ -127,6 +138,7 @@ class _Section:
     lines: list[str]              # plain-text entries, each may wrap
     html: list[str]               # <li> contents, already escaped
     more: int = 0
+    listing: str = "followupd status"  # the command that lists them all
 
 
 def _plural(count: int, word: str) -> str:
@@ -179,6 +191,26 @@ def _items(entries: Sequence[DigestItem], today: date) -> _Section:
         when_html = f"<b>overdue</b> since {i.due:%a %d %b}" if overdue and i.due is not None else escape(when)
         html.append(f"<b>{escape(i.owner)}</b>: {escape(i.task)}<br><small>{when_html}</small>")
     return _Section("items", "Action items by owner", lines, html, max(len(rows) - MAX_ENTRIES, 0))
+
+
+#: The asking sentence is quoted up to this many characters: enough to recall the question, one line or two.
+EVIDENCE_CHARS = 90
+
+
+def _owed(entries: Sequence[DigestOwed]) -> _Section:
+    """Replies the user owes, the longest-waiting first, each with the sentence that asks."""
+    rows = sorted(entries, key=lambda o: (-o.days_waiting, o.subject))
+    lines, html = [], []
+    for o in rows[:MAX_ENTRIES]:
+        waited = f"waiting {_plural(o.days_waiting, 'day')}"
+        evidence = " ".join(o.evidence.split())
+        if len(evidence) > EVIDENCE_CHARS:
+            evidence = evidence[: EVIDENCE_CHARS - 1].rstrip() + "\u2026"
+        quoted = f' "{evidence}"' if evidence else ""
+        lines.append(f"{o.sender}: {o.subject} ({waited}){quoted}")
+        html.append(f"<b>{escape(o.sender)}</b>: {escape(o.subject)}<br><small>{escape(waited)}"
+                    + (f" &middot; <i>{escape(evidence)}</i>" if evidence else "") + "</small>")
+    return _Section("owed", "Replies you owe", lines, html, max(len(rows) - MAX_ENTRIES, 0), "followupd owed")
 
 
 _OUTCOMES = {"replied": "replied", "declined": "declined", "unanswered": "closed unanswered",
@@ -269,7 +301,8 @@ def build_digest(data: DigestInput) -> Digest | None:
 
     The stats block alone is not news: it accompanies the other sections and never makes a digest by itself."""
     sections = [s for s in (_waiting(data.waiting), _drafts(data.drafts), _promises(data.promises, data.today),
-                            _items(data.items, data.today), _closed(data.closed), _commands(data.commands))
+                            _items(data.items, data.today), _owed(data.owed), _closed(data.closed),
+                            _commands(data.commands))
                 if s.lines]
     if not sections:
         return None
@@ -282,6 +315,8 @@ def build_digest(data: DigestInput) -> Digest | None:
         counts.append(_plural(len(data.promises), "promise"))
     if data.items:
         counts.append(_plural(len(data.items), "open item"))
+    if data.owed:
+        counts.append(f"{len(data.owed)} {'reply' if len(data.owed) == 1 else 'replies'} you owe")
     if data.closed:
         counts.append(f"{len(data.closed)} closed")
     if data.commands:
@@ -295,7 +330,7 @@ def build_digest(data: DigestInput) -> Digest | None:
         text += ["", section.title, "-" * len(section.title)]
         for entry in section.lines:
             text += _wrap(entry)
-        more = f"... and {section.more} more (followupd status)" if section.more else ""
+        more = f"... and {section.more} more ({section.listing})" if section.more else ""
         if more:
             text.append(f"  {more}")
         html.append(f'<h3 style="font-size:16px;margin:16px 0 4px">{escape(section.title)}</h3>'

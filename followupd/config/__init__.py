@@ -22,6 +22,7 @@ from followupd.config.loading import (
 )
 from followupd.config.login import is_loopback
 from followupd.config.model import (
+    AUTO_MODES,
     SENDING_MODES,
     TLS_MODES,
     AccountConfig,
@@ -30,6 +31,7 @@ from followupd.config.model import (
     FoldersConfig,
     IdentityConfig,
     LoginConfig,
+    OwedConfig,
     SendingConfig,
     SendingMode,
     SmtpConfig,
@@ -51,10 +53,10 @@ from followupd.config.schema import toml_repr
 from followupd.config.sections import email_problem
 
 __all__ = [
-    "ACCOUNT_SECTIONS", "CONFIG_ENV_VAR", "DATA_DIR_ENV_VAR", "SENDING_MODES", "TLS_MODES", "AccountConfig",
-    "Config", "DatabaseConfig", "FoldersConfig", "IdentityConfig", "LoginConfig", "SendingConfig", "SendingMode",
-    "SmtpConfig", "TemplatesConfig", "TlsMode", "TrackingConfig", "account_slug", "config_warnings",
-    "default_config_path", "default_data_dir", "email_problem", "is_loopback", "load_accounts", "load_config",
-    "local_timezone", "parse_accounts", "parse_config", "redact_url", "resolve_config_path", "resolve_password",
-    "toml_repr", "url_parts",
+    "ACCOUNT_SECTIONS", "AUTO_MODES", "CONFIG_ENV_VAR", "DATA_DIR_ENV_VAR", "SENDING_MODES", "TLS_MODES",
+    "AccountConfig", "Config", "DatabaseConfig", "FoldersConfig", "IdentityConfig", "LoginConfig", "OwedConfig",
+    "SendingConfig", "SendingMode", "SmtpConfig", "TemplatesConfig", "TlsMode", "TrackingConfig", "account_slug",
+    "config_warnings", "default_config_path", "default_data_dir", "email_problem", "is_loopback", "load_accounts",
+    "load_config", "local_timezone", "parse_accounts", "parse_config", "redact_url", "resolve_config_path",
+    "resolve_password", "toml_repr", "url_parts",
 ]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from followupd.adapters.credentials import insecure_tls_warning
+from followupd.config.awaiting import build_owed
 from followupd.config.cadence import build_cadence
 from followupd.config.login import build_account, build_smtp
 from followupd.config.model import Config, DatabaseConfig, redact_url, url_parts
@@ -74,6 +75,7 @@ def _parse_one(data: Mapping[str, Any], problems: Problems, env: Mapping[str, st
         replies=build_replies(table("replies")),
         actions=build_actions(table("actions")),
         digest=build_digest(table("digest")),
+        owed=build_owed(table("owed")),
         smtp=build_smtp(table("smtp"), account),
         sending=build_sending(table("sending"), present_smtp=isinstance(data.get("smtp"), dict)),
     )

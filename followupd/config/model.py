@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from followupd.adapters.credentials import OAuthMechanism
 from followupd.compose.tone import ToneSettings
-from followupd.planning.cadence import CadenceSettings
+from followupd.planning.cadence import CadenceSettings, Gap
 from followupd.planning.checkins import ActionSettings
 from followupd.planning.interpret import ReplySettings
 
@@ -61,12 +61,32 @@ class IdentityConfig:
     signature: str
 
 
+AutoMode = Literal["off", "suggest", "track"]
+AUTO_MODES: tuple[AutoMode, ...] = ("off", "suggest", "track")
+
+
 @dataclass(frozen=True)
 class TrackingConfig:
-    """The address the user BCCs to ask for tracking (lower-case, without any ``-5d`` style suffix)."""
+    """The address the user BCCs to ask for tracking (lower-case, without any ``-5d`` style suffix), and what
+    happens to sent mail without it (issue 14): ``auto`` "off" (nothing), "suggest" (a suggestion the user
+    tracks or ignores) or "track" (tracked at once), only for mail sent in the last ``suggest_days`` (a
+    suggestion expires after as long), never for recipients matching ``auto_exclude``
+    (followupd.planning.awaiting)."""
 
     address: str
     expect_all: bool = False  # every To recipient must answer (the "-all" suffix, as a default for all mail)
+    auto: AutoMode = "off"
+    suggest_days: int = 14
+    auto_exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OwedConfig:
+    """Replies the user owes (issue 14): off by default; a message that asks the user something is listed once
+    ``after`` (the [cadence] grammar, "2bd") has passed without an answer."""
+
+    enabled: bool = False
+    after: Gap = field(default_factory=lambda: Gap(2, "bd"))
 
 
 @dataclass(frozen=True)
@@ -160,6 +180,7 @@ class Config:
     replies: ReplySettings = field(default_factory=ReplySettings)
     actions: ActionSettings = field(default_factory=ActionSettings)
     digest: DigestConfig = field(default_factory=DigestConfig)
+    owed: OwedConfig = field(default_factory=OwedConfig)
     name: str = "default"  # the account's name: [[accounts]] name, else its username
 
     @property

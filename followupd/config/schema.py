@@ -89,7 +89,10 @@ SCHEMA: Mapping[str, Section] = {
     "tracking": Section(
         required=True,
         keys={"address": Key("string", '"me+followup@example.com"', required=True),
-              "expect_all": Key("boolean", "false")},
+              "expect_all": Key("boolean", "false"),
+              "auto": Key("string", '"suggest"'),
+              "suggest_days": Key("integer", "14"),
+              "auto_exclude": Key("string list", '["@example.com", "boss@example.org"]')},
     ),
     "folders": Section(
         keys={
@@ -137,6 +140,8 @@ SCHEMA: Mapping[str, Section] = {
         subtables={
             "holding": Key("string list", '["circle back after the board meeting"]'),
             "declined": Key("string list", '["we went with another vendor"]'),
+            "asking": Key("string list", '["ping me when"]'),
+            "not_asking": Key("string list", '["nothing to do for you"]'),
             "remove": Key("string list", '["no thanks"]'),
             "replace": Key("boolean", "false"),
         },
@@ -154,6 +159,12 @@ SCHEMA: Mapping[str, Section] = {
             "enabled": Key("boolean", "true"),
             "day": Key("string", '"mon"'),
             "time": Key("string", '"08:00"'),
+        },
+    ),
+    "owed": Section(
+        keys={
+            "enabled": Key("boolean", "false"),
+            "after": Key("string", '"2bd"'),
         },
     ),
     "smtp": Section(keys=login_keys(host='"smtp.example.com"', port="465", password_env='"FOLLOWUPD_SMTP_PASSWORD"',

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from followupd.compose.tone import ToneAdjustments, ToneSettings, all_builtin_phrases, is_builtin_phrase
+from followupd.config.awaiting import auto_tracking
 from followupd.config.cadence import weekday_number
 from followupd.config.model import (
     SENDING_MODES,
@@ -27,7 +28,9 @@ from followupd.config.model import (
 )
 from followupd.config.paths import default_data_dir, expand_user, local_timezone, zone_or_none
 from followupd.config.schema import Table, did_you_mean, quoted_list, toml_repr
+from followupd.mail.asks import AskPhrases, AskSettings
 from followupd.mail.intent import PhraseSet
+from followupd.mail.intent_phrases import norm_phrase
 from followupd.mail.patterns import lazy_pattern
 from followupd.planning.cadence import Gap, gap_minimum, parse_duration, parse_gap
 from followupd.planning.checkins import ActionSettings
@@ -121,7 +124,9 @@ def build_tracking(table: Table, own: Sequence[str]) -> TrackingConfig:
         table.bad("address", "it is one of your own [identity] addresses, so every message you copy to "
                              'yourself would be tracked; use a sub-address such as "me+followup@example.com"')
     expect_all = table.values.get("expect_all")
-    return TrackingConfig(address=address, expect_all=expect_all if isinstance(expect_all, bool) else False)
+    auto, suggest_days, auto_exclude = auto_tracking(table)
+    return TrackingConfig(address=address, expect_all=expect_all if isinstance(expect_all, bool) else False,
+                          auto=auto, suggest_days=suggest_days, auto_exclude=auto_exclude)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -366,6 +371,7 @@ def build_replies(table: Table) -> ReplySettings:
     if horizon is not None and not 1 <= horizon <= 366:
         table.bad("ooo_horizon_days", "use 1 to 366 days")
     phrases: dict[str, PhraseSet] = {}
+    asks: dict[str, AskPhrases] = {}
     for lang, values in table.values.items():
         if not isinstance(values, dict):
             continue
@@ -377,6 +383,13 @@ def build_replies(table: Table) -> ReplySettings:
 
         phrases[lang] = PhraseSet(holding=strings("holding"), declined=strings("declined"), remove=strings("remove"),
                                   replace=bool(values.get("replace", False)))
+        asks[lang] = AskPhrases(asking=_ask_phrases(table, lang, values, "asking"),
+                                not_asking=_ask_phrases(table, lang, values, "not_asking"),
+                                remove=strings("remove"), replace=bool(values.get("replace", False)))
+        for phrase in set(map(norm_phrase, asks[lang].asking)) & set(map(norm_phrase, asks[lang].not_asking)):
+            table.problems.add(f"replies.{lang}.not_asking",
+                               f"[replies.{lang}] {toml_repr(phrase)} is in both asking and not_asking; keep it in "
+                               "the one it means")
     match_domain = table.values.get("match_domain")
     return ReplySettings(
         ooo_grace=grace,
@@ -385,7 +398,29 @@ def build_replies(table: Table) -> ReplySettings:
         holding_default=duration("holding_default", defaults.holding_default),
         match_domain=match_domain if isinstance(match_domain, bool) else defaults.match_domain,
         phrases=phrases,
+        asks=AskSettings(phrases=asks),
     )
+
+
+def _ask_phrases(table: Table, lang: str, values: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    """``[replies.<lang>] asking`` / ``not_asking``: phrases as written (spaces squeezed), each with a word in it.
+
+    An empty string or a phrase of only "..." and "$" would match everywhere or nowhere, so it is refused."""
+    raw = values.get(key)
+    if not isinstance(raw, list):
+        return ()
+    kept: list[str] = []
+    for item in raw:
+        phrase = " ".join(str(item).split())
+        if not phrase:
+            table.problems.add(f"replies.{lang}.{key}", f"[replies.{lang}] {key} contains an empty string; remove it")
+        elif not any(ch.isalnum() for ch in phrase.replace("...", "")):
+            table.problems.add(f"replies.{lang}.{key}",
+                               f"[replies.{lang}] {key}: {toml_repr(phrase)} has no word in it; a phrase needs at "
+                               'least one word, e.g. "ping me when"')
+        else:
+            kept.append(phrase)
+    return tuple(dict.fromkeys(kept))
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from followupd.adapters.clock import Clock
 from followupd.adapters.faults import crash_point
 from followupd.compose.library import TemplateLibrary
 from followupd.config import Config
+from followupd.engine.awaiting import expire_suggestions
 from followupd.engine.context import (
     BodyReader,
     CycleContext,
@@ -106,9 +107,12 @@ class Engine:
             index = LazyIndex(lambda: events.load_index(session))
             for folder, is_sent in order:
                 sync.sync_folder(session, mailbox, folder, is_sent, index, report)
+            if self.config.tracking.auto != "off" and expire_suggestions(session, self.config, self.clock.now()):
+                report.changes.append("suggestions older than [tracking] suggest_days expired")
             if not dry_run:
                 sync.save_clocks(session, report)
                 sync.save_names(session)
+                sync.owed.settle(session, report)
             self._replan(session, report)
             if drafter is not None:
                 drafter.plan(session, self.clock.now(), report.drafts)

@@ -39,6 +39,7 @@ from followupd.compose.digest import (
     DigestDraft,
     DigestInput,
     DigestItem,
+    DigestOwed,
     DigestPromise,
     DigestThread,
     build_digest,
@@ -51,6 +52,7 @@ from followupd.mail.headers import Address
 from followupd.mail.patterns import lazy_pattern
 from followupd.planning.commands import ORPHANS_KEY, recent_orphans
 from followupd.planning.lifecycle.items import OPEN_ITEM_STATES
+from followupd.planning.owed import due_first, waiting_days
 from followupd.planning.stats import compute
 
 __all__ = ["DIGEST_KEY", "DigestFiler", "digest_marker", "is_digest_id", "next_digest", "period_start"]
@@ -163,8 +165,20 @@ def gather(session: Session, config: Config, now: datetime, since: datetime) -> 
     start = now - STATS_WINDOW
     stats = compute(reports.stats_threads(session, start), start)
     return DigestInput(today=today, user_name=config.identity.name, waiting=waiting, drafts=drafts,
-                       promises=promises, items=items, closed=closed, commands=_commands(session, now, since),
-                       stats=stats)
+                       promises=promises, items=items, owed=_owed(session, config, now), closed=closed,
+                       commands=_commands(session, now, since), stats=stats)
+
+
+def _owed(session: Session, config: Config, now: datetime) -> list[DigestOwed]:
+    """Replies the user owes (followupd.engine.owed): this account's open rows whose ``[owed] after`` has passed,
+    as ``followupd owed`` lists them; none while ``[owed]`` is off."""
+    if not config.owed.enabled:
+        return []
+    return [DigestOwed(sender=row.from_name or row.from_addr, subject=row.subject or "(no subject)",
+                       days_waiting=waiting_days(row.received_at, now), evidence=row.evidence or "")
+            for row in due_first(reports.owed_rows(session, config.account_key, open_only=True),
+                                 after=config.owed.after, now=now, holidays=config.cadence.holidays,
+                                 tz=config.identity.timezone)]
 
 
 def _commands(session: Session, now: datetime, since: datetime) -> list[DigestCommand]:

@@ -1,5 +1,5 @@
-"""What the user asks from the CLI (approve, skip, stop, snooze, note, edit, an action item done or dropped),
-applied by the one writer.
+"""What the user asks from the CLI (approve, skip, stop, snooze, note, edit, an action item done or dropped, a
+suggestion tracked or ignored, a reply owed done), applied by the one writer.
 
 The CLI only queues a ``Request`` row; whoever holds the account lock applies pending requests at the start of
 its cycle, inside the cycle's transaction. So a running daemon and a CLI command can never race over the same
@@ -17,17 +17,21 @@ from sqlalchemy.orm import Session
 
 from followupd.adapters import store as st
 from followupd.config import Config
+from followupd.engine import awaiting
 from followupd.engine.drafts import replan_thread
 from followupd.errors import RequestRefused
 from followupd.planning import lifecycle
 from followupd.planning.cadence import parse_duration
+from followupd.planning.lifecycle import awaiting as awaiting_states
 from followupd.planning.lifecycle import items
 
 logger = logging.getLogger(__name__)
 
 APPROVE, SKIP, STOP, SNOOZE, NOTE, EDIT = "approve", "skip", "stop", "snooze", "note", "edit"
 ITEM_DONE, ITEM_DROP = "item_done", "item_drop"
-REQUEST_KINDS = (APPROVE, SKIP, STOP, SNOOZE, NOTE, EDIT, ITEM_DONE, ITEM_DROP)
+TRACK, IGNORE = "track", "ignore"  # a suggestion (followupd.engine.awaiting)
+OWED_DONE = "owed_done"  # a reply the user owes (followupd.engine.owed)
+REQUEST_KINDS = (APPROVE, SKIP, STOP, SNOOZE, NOTE, EDIT, ITEM_DONE, ITEM_DROP, TRACK, IGNORE, OWED_DONE)
 
 
 def queue_request(session: Session, *, kind: str, target: str, now: datetime, argument: str = "",
@@ -182,7 +186,25 @@ def _close_item(session: Session, config: Config, request: st.Request, now: date
     return result + f"; {still} item(s) of the recap still open"
 
 
+def _track(session: Session, config: Config, request: st.Request, now: datetime) -> str:
+    return awaiting.track_request(session, config, request.target, request.argument, now)
+
+
+def _ignore(session: Session, config: Config, request: st.Request, now: datetime) -> str:
+    return awaiting.ignore_request(session, config, request.target, now)
+
+
+def _owed_done(session: Session, config: Config, request: st.Request, now: datetime) -> str:
+    """``followupd owed done ID``: the reply owed closes "by hand", once; nothing is drafted or sent."""
+    row = session.get(st.Owed, request.target)
+    if row is None:
+        raise RequestRefused(f"owed reply {request.target} no longer exists")
+    if not awaiting_states.owed_done(row, at=now):
+        raise RequestRefused(f"{row.id} is already {row.state}" + (f" ({row.closed_by})" if row.closed_by else ""))
+    return f"{row.id} done; no longer listed as a reply you owe"
+
+
 _HANDLERS: dict[str, Callable[[Session, Config, st.Request, datetime], str]] = {
     APPROVE: _approve, SKIP: _skip, STOP: _stop, SNOOZE: _snooze, NOTE: _note, EDIT: _edit,
-    ITEM_DONE: _item_done, ITEM_DROP: _item_drop,
+    ITEM_DONE: _item_done, ITEM_DROP: _item_drop, TRACK: _track, IGNORE: _ignore, OWED_DONE: _owed_done,
 }

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from followupd.adapters import store as st
 from followupd.adapters.imap import FetchedHeader
+from followupd.engine.awaiting import AutoTracker
 from followupd.engine.context import (
     CycleContext,
     CycleReport,
@@ -26,6 +27,7 @@ from followupd.engine.context import (
 )
 from followupd.engine.events import EventApplier
 from followupd.engine.names import NameLearner
+from followupd.engine.owed import OwedWatcher
 from followupd.engine.tracking import Tracker
 from followupd.mail.headers import FETCH_HEADER_FIELDS, MessageKind, parse_headers
 from followupd.mail.traces import RECEIVED_FIELDS, received_for_in
@@ -46,8 +48,10 @@ class FolderSync(CycleStep):
         super().__init__(context)
         self.tracker = tracker
         self.events = events
+        self.awaiting = AutoTracker(context, tracker)  # the Tracker's step, plus [tracking] auto (issue 14)
         self._clocks: dict[str, list[int]] = {}  # [cadence] recipient_time: offsets seen this cycle, per person
         self.names = NameLearner(self.own_addresses)  # greeting names seen this cycle (followupd.engine.names)
+        self.owed = OwedWatcher(context, events.body)  # [owed]: replies the user owes (followupd.engine.owed)
 
     def sync_folder(self, session: Session, mailbox: MailboxPort, folder: str, is_sent: bool,
                      index: LazyIndex, report: CycleReport) -> None:
@@ -131,9 +135,10 @@ class FolderSync(CycleStep):
         if self.config.cadence.recipient_time:
             self._learn_clocks(batch)
         self.names.observe(batch)
+        self.owed.observe(session, batch)
         leftovers: list[SeenMessage] = []
         for seen in batch:
-            if not self._isolated(seen, report, partial(self.tracker.maybe_track, session, seen, index, report)):
+            if not self._isolated(seen, report, partial(self.awaiting.maybe_track, session, seen, index, report)):
                 leftovers.append(seen)
         for seen in leftovers:
             self._isolated(seen, report, partial(self.events.match, session, seen, index, report))

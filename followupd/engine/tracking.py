@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy.orm import Session
 
@@ -18,6 +18,7 @@ from followupd.engine.events import EventApplier
 from followupd.engine.mailcmd import MailCommands
 from followupd.mail.headers import Address, MessageMeta, base_subject
 from followupd.planning import lifecycle
+from followupd.planning.awaiting import address_excluded
 from followupd.planning.commands import MailCommand, Verb
 from followupd.planning.lifecycle import MATCHABLE_STATES
 from followupd.planning.matching import ThreadIndex, ThreadKey, is_own_address
@@ -84,18 +85,23 @@ class Tracker(CycleStep):
             # on Friday"): the message counts in the open thread first, then starts a thread of its own.
             self.events.match(session, seen, index, report)
         with session.begin_nested():
-            self._track(session, seen, request, index, report)
+            self.track(session, seen, request, index, report)
         return True
 
-    def _track(self, session: Session, seen: SeenMessage, request: TrackRequest, index: ThreadIndex,
-               report: CycleReport) -> None:
+    def track(self, session: Session, seen: SeenMessage, request: TrackRequest, index: ThreadIndex,
+              report: CycleReport, *, source: str = st.SOURCE_BCC, evidence: str | None = None,
+              exclude: Sequence[str] = ()) -> st.Thread:
+        """Start the thread (or merge this copy into it); ``source``/``evidence``: how it started (BCC, or
+        followupd.engine.awaiting: on its own or by ``followupd track``, with the sentence that asks);
+        ``exclude``: ``[tracking] auto_exclude`` patterns, whose recipients are never followed up without a BCC."""
         meta = seen.meta
         message_id = meta.message_id or self._synthetic_message_id(seen)
         thread = session.get(st.Thread, thread_id_for(message_id))
-        recipients = self._recipients(meta)
+        recipients = self.recipients(meta, exclude)
         known_ids: tuple[str, ...] | None = None
         if thread is None:
-            thread = self._new_thread(session, seen, message_id, request, recipients)
+            thread = self._new_thread(session, seen, message_id, request, recipients, source=source,
+                                      evidence=evidence)
             known_ids = ()  # a thread made just now owns only its own id: no query to find that out
             report.new_threads.append(thread.id)
             report.touched.add(thread.id)
@@ -106,6 +112,7 @@ class Tracker(CycleStep):
         session.flush()  # inside the savepoint: a write that fails, fails for this message only
         if thread.state in MATCHABLE_STATES:
             index.add(self._thread_key(thread, known_ids))
+        return thread
 
     def _follows_up_open_thread(self, meta: MessageMeta, index: ThreadIndex) -> bool:
         """Writes in an open thread to someone it already waits on; a forward to someone new is a new thread."""
@@ -138,14 +145,20 @@ class Tracker(CycleStep):
         return f"<followupd-noid-{hashlib.sha256(basis.encode()).hexdigest()[:20]}@localhost>"
 
     def _recipients(self, meta: MessageMeta) -> dict[str, list[dict[str, str]]]:
+        return self.recipients(meta)
+
+    def recipients(self, meta: MessageMeta, exclude: Sequence[str] = ()) -> dict[str, list[dict[str, str]]]:
+        """To/Cc/Bcc without the user and the tracking address (and recipients matching ``exclude``)."""
         def keep(addresses: tuple[Address, ...]) -> list[dict[str, str]]:
             kept = [a for a in addresses if not is_tracking_address(a.email, self.tracking_address)
-                    and not is_own_address(a.email, self.own_addresses)]
+                    and not is_own_address(a.email, self.own_addresses)
+                    and not (exclude and address_excluded(a.email, exclude))]
             return addr_dicts(kept)
         return {"to": keep(meta.to), "cc": keep(meta.cc), "bcc": keep(meta.bcc)}
 
     def _new_thread(self, session: Session, seen: SeenMessage, message_id: str, request: TrackRequest,
-                    recipients: dict[str, list[dict[str, str]]]) -> st.Thread:
+                    recipients: dict[str, list[dict[str, str]]], *, source: str,
+                    evidence: str | None) -> st.Thread:
         meta = seen.meta
         now = self.clock.now()
         problems: list[str] = []
@@ -162,7 +175,8 @@ class Tracker(CycleStep):
             references=list(meta.references) or list(meta.in_reply_to),
             sent_at=seen.when or now, first_seen_at=now,
             tracking_address=request.address, tracking_suffix=request.suffix, promised=request.promised,
-            problems=problems, touches=0, source=[seen.where], conversation_keys=list(seen.conversation_keys),
+            problems=problems, touches=0, seen_in=[seen.where], conversation_keys=list(seen.conversation_keys),
+            source=source, evidence=evidence,
             kind=st.COMMITMENT if request.own_commitment else st.NUDGE,
             expect_all=request.expect_all or self.config.tracking.expect_all,
             # A new thread has no follow-ups or reminders yet: saying so spares the query for each that the rest
@@ -176,6 +190,9 @@ class Tracker(CycleStep):
         if session.get(st.ThreadMessageId, message_id) is None:
             session.add(st.ThreadMessageId(message_id=message_id, thread_id=thread.id, role="tracked"))
         detail = f"tracking started from {seen.where}"
+        if source != st.SOURCE_BCC:
+            how = "on its own ([tracking] auto)" if source == st.SOURCE_AUTO else "by `followupd track`"
+            detail += f", without the BCC, {how}: {evidence!r}"
         if request.own_commitment:
             detail += (f" (your promise, suffix {request.suffix!r}: reminder "
                        + (f"on {request.promised})" if request.promised else "after the first gap)"))
@@ -196,8 +213,8 @@ class Tracker(CycleStep):
 
     def _merge_copy(self, thread: st.Thread, seen: SeenMessage, recipients: dict[str, list[dict[str, str]]]) -> None:
         """The other copy of a tracked message (Sent vs delivered): one thread, recipients united."""
-        if seen.where not in thread.source:
-            thread.source = [*thread.source, seen.where]
+        if seen.where not in thread.seen_in:
+            thread.seen_in = [*thread.seen_in, seen.where]
         if set(seen.conversation_keys) - set(thread.conversation_keys or ()):
             thread.conversation_keys = sorted(set(thread.conversation_keys or ()) | set(seen.conversation_keys))
         for role in ("to", "cc", "bcc"):

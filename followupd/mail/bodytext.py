@@ -365,6 +365,7 @@ _ATTRIBUTION_START = lazy_pattern(r"(?:on|am|le|el|il|op|em)\s", re.IGNORECASE)
 _ATTRIBUTION = lazy_pattern(
     r"(?:on\s.{1,300}?\swrote"
     r"|am\s.{1,300}?\sschrieb\b.{0,200}?"
+    r"|am\s.{1,300}?\shat\s.{1,200}?\s(?:folgendes\s)?geschrieben"
     r"|le\s.{1,300}?\sa\s+écrit"
     r"|el\s.{1,300}?\sescribió"
     r"|il\s.{1,300}?\sha\s+scritto"

@@ -30,13 +30,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 from followupd.mail import internal_errors
 from followupd.mail.datewords import date_expression_at
-from followupd.mail.intent_phrases import DEFAULT_PHRASES, PhraseSet, merge_phrases, norm_phrase
+from followupd.mail.intent_phrases import DEFAULT_PHRASES, PhraseSet, merge_phrases, phrase_pattern
 from followupd.mail.patterns import lazy_pattern
 
 __all__ = ["DEFAULT_PHRASES", "Intent", "IntentKind", "PhraseSet", "merge_phrases", "reply_intent"]
@@ -148,33 +147,13 @@ def _hits(text: str, phrases: Mapping[str, PhraseSet], which: str) -> list[tuple
     for lang, phrase_set in phrases.items():
         listed = phrase_set.holding if which == "holding" else phrase_set.declined
         for phrase in listed:
-            pattern = _compile(phrase)
+            pattern = phrase_pattern(phrase)
             if pattern is None:
                 continue
             for match in pattern.finditer(text):
                 found.append((lang, phrase, match))
     found.sort(key=lambda hit: (hit[2].start(), -len(hit[2].group())))
     return found
-
-
-@lru_cache(maxsize=2048)
-def _compile(phrase: str) -> re.Pattern[str] | None:
-    """A phrase as a regex (syntax in the module docstring); None for an empty phrase."""
-    text = norm_phrase(phrase)
-    anchored = text.endswith("$")
-    text = text.rstrip("$").strip()
-    if not text:
-        return None
-    parts: list[str] = []
-    for word in text.split():
-        if word in ("...", "…"):
-            parts.append(r"(?:\S+\s+){0,4}?")
-            continue
-        parts.append(re.escape(word).replace("'", "['\u2019]") + r"\s+")
-    body = "".join(parts)
-    body = body[: -len(r"\s+")] if body.endswith(r"\s+") else body
-    end = r"(?=\s*(?:[.!,;:\n)]|$))" if anchored else r"(?!\w)"
-    return re.compile(rf"(?<!\w){body}{end}", re.IGNORECASE)
 
 
 # ------------------------------------------------------------------------------------------- sentences

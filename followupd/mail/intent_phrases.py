@@ -1,15 +1,18 @@
 """The phrases that make a reply a holding reply or a refusal, per language, and how config changes them.
 
-Pure data and one merge function. Users extend, trim or replace these lists per language in config (the
-replies settings' ``phrases``); intent.py reads a reply against the merged result.
+Pure data, one merge function and the phrase syntax (:func:`phrase_pattern`, shared with asks.py). Users
+extend, trim or replace these lists per language in config (the replies settings' ``phrases``); intent.py reads
+a reply against the merged result.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-__all__ = ["DEFAULT_PHRASES", "PhraseSet", "merge_phrases", "norm_phrase"]
+__all__ = ["DEFAULT_PHRASES", "PhraseSet", "merge_phrases", "norm_phrase", "phrase_pattern"]
 
 
 @dataclass(frozen=True)
@@ -148,3 +151,28 @@ def norm_phrase(phrase: str) -> str:
 
 def _unique(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
+
+
+@lru_cache(maxsize=4096)
+def phrase_pattern(phrase: str) -> re.Pattern[str] | None:
+    """A phrase as a regex; None for an empty phrase.
+
+    Syntax: case-insensitive words matched on word boundaries, any run of whitespace between them, ``'``
+    matching the typographic apostrophe too; ``...`` stands for up to four words; a trailing ``$`` means the
+    phrase must end its sentence ("please stop$" is a decline, "please stop by" is not).
+    """
+    text = norm_phrase(phrase)
+    anchored = text.endswith("$")
+    text = text.rstrip("$").strip()
+    if not text:
+        return None
+    parts: list[str] = []
+    for word in text.split():
+        if word in ("...", "…"):
+            parts.append(r"(?:\S+\s+){0,4}?")
+            continue
+        parts.append(re.escape(word).replace("'", "['\u2019]") + r"\s+")
+    body = "".join(parts)
+    body = body[: -len(r"\s+")] if body.endswith(r"\s+") else body
+    end = r"(?=\s*(?:[.!,;:\n)]|$))" if anchored else r"(?!\w)"
+    return re.compile(rf"(?<!\w){body}{end}", re.IGNORECASE)

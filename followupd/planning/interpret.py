@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from followupd.mail.asks import AskSettings
 from followupd.mail.bodytext import message_text
 from followupd.mail.dsn import DeliveryReport, classify_notice, parse_dsn
 from followupd.mail.headers import MessageMeta
@@ -27,7 +28,8 @@ class ReplySettings:
 
     The ``[replies]`` section fills it (followupd.config builds it); it lives here, with the code that reads it,
     so the core takes plain settings and never the config module. ``phrases`` are per-language additions and
-    removals over the built-in lists in followupd.mail.intent."""
+    removals over the built-in lists in followupd.mail.intent; ``asks`` the same for the phrases that make a
+    message expect an answer (followupd.mail.asks), from the same ``[replies.<lang>]`` tables."""
 
     ooo_grace: Gap = field(default_factory=lambda: Gap(1, "bd"))
     ooo_default_postpone: timedelta = timedelta(weeks=1)
@@ -35,6 +37,7 @@ class ReplySettings:
     holding_default: timedelta = timedelta(weeks=1)
     match_domain: bool = False
     phrases: Mapping[str, PhraseSet] = field(default_factory=dict)
+    asks: AskSettings = field(default_factory=AskSettings)
 
 
 @dataclass(frozen=True)

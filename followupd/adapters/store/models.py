@@ -1,4 +1,5 @@
-"""The ORM models: threads, touches, reminders, the message-id index, folder cursors, requests and the event log.
+"""The ORM models: threads, touches, reminders, the message-id index, folder cursors, requests, the event log,
+suggestions (sent mail that seems to await a reply) and the replies the user owes.
 
 They must always equal what the Alembic revisions in ``migrations/`` build; ``tests/test_migrations.py`` checks
 it. States are written only by followupd.planning.lifecycle (``tests/test_state_owner.py``).
@@ -14,6 +15,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from followupd.planning.lifecycle import ReminderState, ThreadKind, ThreadState, TouchState
+from followupd.planning.lifecycle.awaiting import OwedState, SuggestionState
 from followupd.planning.lifecycle.items import ItemState
 
 # The states live in followupd.planning.lifecycle, their one owner; these names stay for the store's users. The
@@ -45,6 +47,15 @@ REMINDER_DELIVERED = ReminderState.DELIVERED
 REMINDER_WITHDRAWN = ReminderState.WITHDRAWN
 
 ITEM_STATES = tuple(ItemState)
+SUGGESTION_STATES = tuple(SuggestionState)
+OWED_STATES = tuple(OwedState)
+
+# How a thread started (Thread.source): the user BCC'd the tracking address, followupd tracked it on its own
+# ([tracking] auto = "track"), or the user ran `followupd track` on a suggestion.
+SOURCE_BCC = "bcc"
+SOURCE_AUTO = "auto"
+SOURCE_MANUAL = "manual"
+THREAD_SOURCES = (SOURCE_BCC, SOURCE_AUTO, SOURCE_MANUAL)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -113,7 +124,10 @@ class Thread(Base):
     replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     replied_by: Mapped[str] = mapped_column(String(320), default="")
     reply_probable: Mapped[bool] = mapped_column(Boolean, default=False)
-    source: Mapped[list[str]] = mapped_column(JSON, default=list)  # "Sent:42" style provenance
+    seen_in: Mapped[list[str]] = mapped_column(JSON, default=list)  # "Sent:42" style provenance (revision 0004)
+    # revision 0004: "bcc" | "auto" | "manual" (SOURCE_*), and the sentence that asks for auto/manual threads
+    source: Mapped[str] = mapped_column(String(16), default=SOURCE_BCC, server_default=SOURCE_BCC)
+    evidence: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     ids: Mapped[list[ThreadMessageId]] = relationship(back_populates="thread", cascade="all, delete-orphan")
     touch_rows: Mapped[list[Touch]] = relationship(
@@ -287,6 +301,64 @@ class FolderCursor(Base):
     folder: Mapped[str] = mapped_column(String(512), primary_key=True)
     uidvalidity: Mapped[int] = mapped_column(Integer)
     last_uid: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Suggestion(Base):
+    """A message the user sent without the BCC that seems to await a reply ([tracking] auto = "suggest").
+
+    ``id`` is derived from the account and Message-ID (a re-read never makes a second row); ``recipients`` are
+    "Name <addr>" or bare addresses; ``evidence`` is the sentence that asks; ``thread_id`` is set once tracked.
+    States: followupd.planning.lifecycle.awaiting."""
+
+    __tablename__ = "suggestions"
+    __table_args__ = (UniqueConstraint("account", "message_id"),
+                      Index("ix_suggestions_state_sent_at", "state", "sent_at"))
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    account: Mapped[str] = mapped_column(String(320))
+    message_id: Mapped[str] = mapped_column(String(998))
+    folder: Mapped[str] = mapped_column(String(512), default="")
+    uid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    thread_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # {"headers": the header block (latin-1 text of its bytes), "conversation_keys": [...]}: what tracking
+    # needs to start the thread later exactly as a BCC would have (followupd.engine.awaiting)
+    origin: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class Owed(Base):
+    """A message from a person that asks the user something, not answered yet ([owed] enabled).
+
+    ``thread_refs``: its own Message-ID plus its References/In-Reply-To ids; a reply from the user to any of them
+    closes it. ``closed_by``: the Message-ID of that reply, or "by hand". States:
+    followupd.planning.lifecycle.awaiting."""
+
+    __tablename__ = "owed"
+    __table_args__ = (UniqueConstraint("account", "message_id"),
+                      Index("ix_owed_state_received_at", "state", "received_at"))
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    account: Mapped[str] = mapped_column(String(320))
+    message_id: Mapped[str] = mapped_column(String(998))
+    thread_refs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    from_addr: Mapped[str] = mapped_column(String(320), default="")
+    from_name: Mapped[str] = mapped_column(Text, default="")
+    subject: Mapped[str] = mapped_column(Text, default="")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    folder: Mapped[str] = mapped_column(String(512), default="")
+    uid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    closed_by: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 def as_utc(moment: datetime | str) -> datetime:

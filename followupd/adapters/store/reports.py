@@ -14,11 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from followupd.adapters import store as st
+from followupd.planning.lifecycle.awaiting import OwedState
 from followupd.planning.stats import StatsThread, StatsTouch
 
-__all__ = ["Session", "action_items", "find_item", "find_request", "find_thread", "find_touch", "has_id_prefix",
-           "ids_starting", "items_by_thread", "next_future_due", "stats_threads", "touches_starting",
-           "waiting_drafts"]
+__all__ = ["Session", "action_items", "find_item", "find_owed", "find_request", "find_thread", "find_touch",
+           "has_id_prefix", "ids_starting", "items_by_thread", "next_future_due", "owed_rows", "stats_threads",
+           "touches_starting", "waiting_drafts"]
 
 # ``Session`` (in __all__) is what every function here takes, the session of ``Store.read()`` or
 # ``Store.transaction()``; code outside the store names the type through this module, never through SQLAlchemy.
@@ -58,8 +59,9 @@ def find_request(session: Session, request_id: int) -> st.Request | None:
     return session.get(st.Request, request_id)
 
 
-def ids_starting(session: Session, model: type[st.Thread] | type[st.Touch] | type[st.ActionItem], prefix: str, *,
-                 limit: int) -> list[str]:
+def ids_starting(session: Session,
+                 model: type[st.Thread] | type[st.Touch] | type[st.ActionItem] | type[st.Suggestion] | type[st.Owed],
+                 prefix: str, *, limit: int) -> list[str]:
     """Up to ``limit`` ids of ``model`` rows that start with ``prefix`` (taken literally: no LIKE wildcards)."""
     column = model.id
     return [str(found) for found in
@@ -67,8 +69,19 @@ def ids_starting(session: Session, model: type[st.Thread] | type[st.Touch] | typ
 
 
 def has_id_prefix(session: Session, prefix: str) -> bool:
-    """Whether a thread or a follow-up id starts with ``prefix``: which account a command's id belongs to."""
-    return any(ids_starting(session, model, prefix, limit=1) for model in (st.Thread, st.Touch))
+    """Whether a thread, follow-up or suggestion id starts with ``prefix``: which account a command's id belongs
+    to."""
+    return any(ids_starting(session, model, prefix, limit=1) for model in (st.Thread, st.Touch, st.Suggestion))
+
+
+def open_suggestions(session: Session) -> list[st.Suggestion]:
+    """The suggestions still waiting for `followupd track` or `ignore`, newest sent first."""
+    return list(session.scalars(select(st.Suggestion).where(st.Suggestion.state == "open")
+                                .order_by(st.Suggestion.sent_at.desc(), st.Suggestion.id)))
+
+
+def find_suggestion(session: Session, suggestion_id: str) -> st.Suggestion | None:
+    return session.get(st.Suggestion, suggestion_id)
 
 
 def touches_starting(session: Session, prefix: str, *, limit: int) -> list[st.Touch]:
@@ -109,3 +122,16 @@ def stats_threads(session: Session, since: datetime) -> list[StatsThread]:
                                                     done_at=touch.done_at, outcome=touch.outcome)
                                          for touch in t.touch_rows))
             for t in rows]
+
+
+def find_owed(session: Session, owed_id: str) -> st.Owed | None:
+    return session.get(st.Owed, owed_id)
+
+
+def owed_rows(session: Session, account: str, *, open_only: bool = True) -> list[st.Owed]:
+    """The account's replies owed (only the open ones, unless ``open_only`` is False), oldest first: one query,
+    on the (state, received_at) index."""
+    query = select(st.Owed).where(st.Owed.account == account).order_by(st.Owed.received_at, st.Owed.id)
+    if open_only:
+        query = query.where(st.Owed.state == OwedState.OPEN)
+    return list(session.scalars(query))

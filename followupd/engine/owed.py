@@ -1,0 +1,177 @@
+"""Replies you owe (issue 14 point 3): noticed during the sync, closed by the user's own answer.
+
+With ``[owed] enabled``, each batch a folder sync reads goes through :meth:`OwedWatcher.observe` once, before
+tracking and matching: the user's own messages (Sent, or any other watched folder) say which Message-IDs they
+answer; a new message from a person, written to the user directly (``planning.owed.header_verdict``), recent
+enough (``planning.owed.FIRST_LOOK``), not answered already and not known yet, has its whole body read once
+(``BODY.PEEK[]`` while its folder is still open: ``\\Seen`` stays as it was) and read by ``mail.asks.read_ask``.
+At the end of the folder loop :meth:`OwedWatcher.settle` writes what was found, in the cycle's transaction:
+
+* a new ``owed`` row (open) for each message that asks the user something, unless one of the user's messages read
+  in this same cycle answers it: Sent is read before INBOX, so on a first sync the user's reply is usually known
+  before the question, and the question's body is not even read; an answer read after it (another folder) still
+  keeps it off the list;
+* each open row whose ``thread_refs`` one of the user's messages of this cycle names is ``answered``, with that
+  message's id as ``closed_by``.
+
+Cost: nothing at all with ``[owed]`` off, and nothing in a quiet cycle (no new mail: no batch, no query); per
+batch with candidates, one query for which of them were read before (a rescan, a copy in another folder), then
+one ``UID FETCH BODY.PEEK[]`` per new candidate; the open rows are loaded only when the user sent something that
+names other messages.
+Nothing here ever writes to the mailbox: an owed reply is never a draft to anyone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from followupd.adapters import store as st
+from followupd.engine.context import BodyReader, CycleContext, CycleReport, CycleStep, SeenMessage, thread_id_for
+from followupd.errors import OperationalError
+from followupd.mail import asks
+from followupd.planning.lifecycle import awaiting
+from followupd.planning.owed import (
+    Answer,
+    Answers,
+    answer_for,
+    answered_refs,
+    closings,
+    header_verdict,
+    remember_answer,
+    thread_refs,
+    within_first_look,
+)
+
+__all__ = ["OwedWatcher"]
+
+logger = logging.getLogger("followupd.owed")
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A received message that asks the user something, waiting to be written at the end of the cycle."""
+
+    seen: SeenMessage
+    refs: tuple[str, ...]
+    evidence: str
+    received_at: datetime
+
+
+class OwedWatcher(CycleStep):
+    """One cycle's noticing of replies the user owes (see the module docstring)."""
+
+    def __init__(self, context: CycleContext, body: BodyReader) -> None:
+        super().__init__(context)
+        self.enabled = context.config.owed.enabled
+        self.body = body
+        self.answers: Answers = {}          # a Message-ID the user answered this cycle -> the user's answer
+        self.found: list[_Found] = []
+        self._read_ids: set[str] = set()     # Message-IDs read this cycle or with a row already
+        self.bodies_read = 0
+        # The reader's "the user": the [identity] addresses and the tracking address's base (it drops +tags).
+        self._reader_own = frozenset({*self.own_addresses, self.tracking_address})
+
+    def observe(self, session: Session, batch: Sequence[SeenMessage]) -> None:
+        """The user's answers of this batch first, then the questions (while their folder is selected)."""
+        if not self.enabled or not batch:
+            return
+        for seen in batch:
+            refs = answered_refs(seen.meta, own_addresses=self.own_addresses)
+            if refs:
+                remember_answer(self.answers, refs, Answer(seen.meta.message_id or seen.where, seen.when))
+        now = self.clock.now()
+        candidates: list[tuple[SeenMessage, tuple[str, ...], datetime]] = []
+        for seen in batch:
+            if seen.is_sent_folder:
+                continue
+            meta = seen.meta
+            if meta.message_id is None:
+                continue  # nothing to hold it by: neither deduplicated across folders nor closable by a reply
+            if header_verdict(meta, own_addresses=self.own_addresses, tracking_address=self.tracking_address):
+                continue
+            received_at = seen.when
+            if received_at is None or not within_first_look(received_at, now):
+                continue
+            refs = thread_refs(meta)
+            if answer_for(refs, received_at, self.answers) is None:
+                candidates.append((seen, refs, received_at))
+        if not candidates:
+            return
+        known = self._known(session, [seen.meta.message_id or "" for seen, _, _ in candidates])
+        for seen, refs, received_at in candidates:
+            if seen.meta.message_id in known:
+                continue  # read before (a rescan, another folder's copy): never twice
+            known.add(seen.meta.message_id or "")
+            try:
+                self._read(seen, refs, received_at)
+            except OperationalError:
+                raise  # the mailbox or database is gone: the cycle's failure, retried as any other
+            except Exception:  # a bug here must cost this message's reading, never the cycle (nor the reply)
+                logger.exception("%s: could not read whether a reply is owed; skipped", seen.where)
+
+    def _read(self, seen: SeenMessage, refs: tuple[str, ...], received_at: datetime) -> None:
+        raw = self.body(seen)
+        if raw is None:
+            return
+        self.bodies_read += 1
+        reading = asks.read_ask(raw, direction="received", own_addresses=self._reader_own,
+                                settings=self.config.replies.asks)
+        if not reading.expects:
+            logger.debug("%s: no reply owed (%s)", seen.where, reading.reason)
+            return
+        self.found.append(_Found(seen, refs, reading.evidence, received_at))
+
+    def _known(self, session: Session, message_ids: list[str]) -> set[str]:
+        """Which of these Message-IDs were already read in this cycle or have a row: one query per batch, for the
+        batch's candidates only (the table grows with the years; a batch does not)."""
+        fresh = [mid for mid in message_ids if mid not in self._read_ids]
+        if fresh:
+            self._read_ids.update(session.scalars(select(st.Owed.message_id).where(
+                st.Owed.account == self.config.account_key, st.Owed.message_id.in_(fresh))))
+        return self._read_ids
+
+    def settle(self, session: Session, report: CycleReport) -> None:
+        """Write the new rows and close the answered ones, in the cycle's transaction."""
+        if not self.enabled:
+            return
+        if self.bodies_read:
+            logger.debug("read %d message(s) for replies you owe; %d ask you something", self.bodies_read,
+                         len(self.found))
+        now = self.clock.now()
+        opened = 0
+        for found in self.found:
+            if answer_for(found.refs, found.received_at, self.answers):
+                continue  # the user's answer came later in this cycle (another folder)
+            meta = found.seen.meta
+            sender = meta.from_
+            assert sender is not None and meta.message_id is not None  # header_verdict and observe hold them
+            row = st.Owed(id=thread_id_for(f"owed:{meta.message_id}"), account=self.config.account_key,
+                          message_id=meta.message_id, thread_refs=list(found.refs),
+                          from_addr=sender.email.lower(), from_name=sender.name or "", subject=meta.subject,
+                          received_at=found.received_at, folder=found.seen.folder, uid=found.seen.uid,
+                          evidence=found.evidence, created_at=now)
+            awaiting.owed_opened(row)
+            session.add(row)
+            opened += 1
+            logger.debug("reply owed to %s: %r (%s): %s", sender.email, meta.subject, found.seen.where, found.evidence)
+        if opened:
+            report.changes.append(f"{opened} new repl{'y' if opened == 1 else 'ies'} you owe")
+        if not self.answers:
+            return
+        session.flush()
+        rows = {row.id: row for row in session.scalars(
+            select(st.Owed).where(st.Owed.account == self.config.account_key,
+                                  st.Owed.state == awaiting.OwedState.OPEN))}
+        closed = 0
+        for closing in closings(((row.id, row.thread_refs or (), row.received_at) for row in rows.values()),
+                                self.answers):
+            if awaiting.owed_answered(rows[closing.owed_id], by=closing.closed_by, at=now):
+                closed += 1
+        if closed:
+            report.changes.append(f"{closed} repl{'y' if closed == 1 else 'ies'} you owed answered")
