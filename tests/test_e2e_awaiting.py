@@ -250,9 +250,10 @@ def test_only_mail_within_suggest_days_is_read_and_suggestions_expire(dovecot: D
 
 def test_a_reply_before_tracking_closes_the_suggestion(suggest: Account) -> None:
     message_id = send(suggest)
-    other = send(suggest, subject="Another question", body="Hi Bob,\n\nDoes Tuesday work for the visit?\n\nAlex\n")
+    other = send(suggest, subject="Another question", body="Hi Bob,\n\nDoes Tuesday work for the visit?\n\nAlex\n",
+                 when=NOW - timedelta(hours=2))
     suggest.poll(now=NOW)
-    assert len(suggestions(suggest)) == 2
+    assert [e["message_id"] for e in suggestions(suggest)] == [other, message_id]  # newest first
     out_of_office = make_message(from_=BOB, to=suggest.user.address, subject="Automatic reply: Quote",
                                  in_reply_to=message_id, auto_submitted="auto-replied")
     suggest.server.deliver_lmtp(suggest.user, out_of_office, sender=BOB)
