@@ -138,7 +138,9 @@ def test_track_starts_a_manual_thread_whose_draft_comes_on_the_suffix_day(sugges
     suggest.poll(now=due + timedelta(minutes=1))
     (draft,) = suggest.drafts()
     assert BOB in draft["To"] and draft["In-Reply-To"] == message_id
-    assert "manual" in suggest.run("status", now=due).stdout
+    assert "(manual)" in suggest.run("status", now=due).stdout
+    shown = suggest.run("explain", thread["id"], now=due).stdout
+    assert "source: manual" in shown and "followupd track" in shown and f"asks: {QUESTION}" in shown
     # a second `track` of the same suggestion is refused, clearly, before anything is queued
     again = suggest.run("track", entry["id"], now=NOW, check=False)
     assert again.returncode == 2 and "already tracked" in again.stderr and thread["id"] in again.stderr
