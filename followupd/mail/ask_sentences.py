@@ -5,15 +5,31 @@ already removed) and the merged phrase lists (ask_phrases.py); this module split
 reads each one. Every list is checked whatever the text's language (mixed mail is common: a German reply to an
 English thread), the detected language only labels the result.
 
+Before reading: the text is cut after its sign-off ("Best regards,\nAlex Morgan" and what follows: a signature
+or a disclaimer no client marks, whose "please notify the sender" asks nothing; a "P.S." stays), and sentence
+punctuation inside quotation marks is masked (a question someone else asked is no question to the reader).
+Sentences end at a line break or at ``.!?`` and a space, but not after a day ("am 5. Februar", "20.12."), an
+initial or a common abbreviation.
+
 The order of the rules, and why:
 
 1. A ``not_asking`` phrase anywhere ("no need to reply", "kein Handlungsbedarf") and nothing asks: the writer
    said so. Checked first because "no need to reply unless Tuesday is a problem" must not read as a question.
-2. Per sentence, in text order: a ``courtesy`` phrase ("let me know if you have any questions", "hope you're
-   well?", "¿qué tal?") discounts only its own sentence. A question mark outside quotation marks asks a
-   question (a proposal when it names a time or "does ... work"); an ``asking`` phrase asks for something
-   unless it sits in a condition about the reader's own needs; a deadline with "you" or an imperative gives a
-   deadline. The first such sentence is the evidence.
+2. Per sentence, in text order; the first that asks is the evidence:
+
+   - greetings, sign-offs and ``courtesy`` phrases ("let me know if you have any questions", "hope you're
+     well?", "¿qué tal?", "who knew?") discount their sentence;
+   - a question mark (not in a link, not in quotation marks, not small talk alone such as "how are you?" or
+     a signature's "Questions?") asks a question, unless the next sentence answers it ("Why? Because ...");
+     so does an English or German question by word order without its mark ("did you hear back", "hast du
+     ..."). A question that names a time or asks whether something works is a proposal;
+   - an ``asking`` phrase asks for something ("could you", "please confirm", "merci de", "¿podrías"), unless
+     negated just before ("no need to let me know") or thanked for ("thanks for your feedback");
+   - a deadline ("by Friday", "bis Freitag", "avant vendredi", "antes del viernes") gives a deadline in a
+     sentence that gives an order, states the writer's need, or asks the reader ("you", not "thank you")
+     to send, confirm, answer, pay, sign ...; unless the writer promises something ("I'll come back to you
+     by Friday": intent.py's holding phrases);
+   - a sentence that starts with a request verb ("Send me the deck ...", "Bestätige ...") asks for something.
 3. Nothing asks: the reason says what the text is (thanks only, closes the conversation, information only).
 """
 
@@ -45,8 +61,11 @@ class Finding:
     evidence: str = ""
 
 
-def read_text(text: str, phrases: Mapping[str, AskPhraseSet]) -> Finding:
-    """Read the new text of a message (see the module docstring for the rules)."""
+def read_text(text: str, phrases: Mapping[str, AskPhraseSet], *, to_anyone_counts: bool = True) -> Finding:
+    """Read the new text of a message (see the module docstring for the rules).
+
+    ``to_anyone_counts=False`` (mail the user received): a question to "anyone" in a group ("Does anyone have
+    a charger?") asks no one in particular, so it does not make the user owe an answer."""
     text = _mask_quotations(_cut_signature(_normalise(text[:MAX_TEXT])))
     parts = sentences(text)
     if not parts:
@@ -55,7 +74,7 @@ def read_text(text: str, phrases: Mapping[str, AskPhraseSet]) -> Finding:
         return Finding(False, "says no reply is needed")
     for i, sentence in enumerate(parts):
         found = _read_sentence(sentence, phrases)
-        if found is None:
+        if found is None or (not to_anyone_counts and _ANYONE.search(sentence)):
             continue
         if found == "asks a question" and i + 1 < len(parts) and _ANSWERED.match(parts[i + 1]):
             continue  # "Why does this matter? Because ...": the writer answers it
@@ -129,8 +148,9 @@ def _read_sentence(sentence: str, phrases: Mapping[str, AskPhraseSet]) -> str | 
         if _PROPOSAL.search(bare):
             return "proposes a time"
         return "asks for something"
-    if _DEADLINE.search(bare) and (_YOU.search(bare) or _IMPERATIVE.match(bare) or _NEED.search(bare)) \
-            and not _promises(bare):
+    if _DEADLINE.search(bare) and not _promises(bare) and (
+            _IMPERATIVE.match(bare) or _NEED.search(bare)
+            or (_YOU.search(_NOT_ADDRESSING.sub(" ", bare)) and _REQUEST_VERB.search(bare))):
         return "gives a deadline"
     if _IMPERATIVE_START.match(bare) and len(bare.split()) >= 3:
         return "asks for something"
@@ -295,12 +315,14 @@ _DEADLINE = lazy_pattern(
 )
 #: A question without its question mark, by word order: "did you hear back", "hast du den Schlüssel", "est-ce
 #: que". At the start of a sentence or after a greeting ("hey sam, did you ..."); English and German only, where
-#: the inverted order is never a statement (French "tu as" and Spanish "has" are both).
+#: the inverted order is never a statement (French "tu as" and Spanish "has" are both). German modal requests
+#: ("Können Sie ...", "Kannst du ...") are read here, not as phrases: after an adverb the same order is a
+#: statement ("Hier können Sie sich anmelden").
 _INVERTED_QUESTION = lazy_pattern(
     r"(?:(?i:hi|hey|hello|hallo|hey|moin|coucou|salut|bonjour)[ ,]+(?:[\w.'-]+[ ,]+)?)?"
     r"(?i:(?:did|do|does|have|has|are|were|can|could|would|will)\s+(?:you|u|we|they)\s+\w+"
-    r"|(?:hast|hattest|bist|warst|kannst|könntest|würdest|wirst|willst|weißt|magst)\s+du\s+\w+"
-    r"|(?:haben|hatten|sind|waren|können|könnten|würden|werden|wollen|wissen)\s+sie\s+\w+"
+    r"|(?:hast|hattest|bist|warst|kannst|könntest|würdest|wirst|willst|weißt|magst|möchtest|wärst)\s+du\s+\w+"
+    r"|(?:haben|hatten|sind|waren|können|könnten|würden|werden|wollen|wissen|möchten|wären)\s+sie\s+\w+"
     r"|est-ce\s+que\s+\w+)"
 )
 #: A sign-off line: the formula, then perhaps a name ("Best regards, Alex", "Mit freundlichen Grüßen").
@@ -313,8 +335,25 @@ _SIGN_OFF_LINE = lazy_pattern(
     r"|un abrazo|gracias|muchas gracias|besos)"
     r"(?:[, ]+(?:[A-ZÀ-Ý][\w.'-]*))?[,.!]*"
 )
-_NAME_LINE = lazy_pattern(r"[A-ZÀ-Ý][\w.'-]*(?:\s+[A-ZÀ-Ý][\w.'-]*){0,3}|[a-z]{1,10}")
+#: The line after a sign-off that makes it one: a name, perhaps with a title ("Alex Morgan | Head of Operations").
+_NAME_LINE = lazy_pattern(r"[A-ZÀ-Ý][\w.'-]*(?:\s+[A-ZÀ-Ý][\w.'-]*){0,3}(?:\s*[|,\u2013\u2014-]\s.*)?|[a-z]{1,10}")
 _POSTSCRIPT = lazy_pattern(r"(?i)p\.?\s?s\b")
+_ANYONE = lazy_pattern(r"(?i)\b(?:anyone|anybody|someone|somebody|jemand|irgendwer|irgendjemand|quelqu'un"
+                       r"|quelqu'une|alguien)\b")
+#: "Thank you", "as you know": a "you" that gives the reader nothing to do.
+_NOT_ADDRESSING = lazy_pattern(
+    r"(?i)\b(?:thank you|see you|as you (?:know|can see|may know|will see)|if you (?:want|like|wish|prefer)"
+    r"|danke (?:dir|ihnen|euch)|wie (?:sie|du) (?:wissen|weißt)|merci à (?:toi|vous)|comme (?:vous le savez|tu le sais)"
+    r"|gracias a (?:ti|usted)|como (?:sabes|sabe|ya sabes))\b"
+)
+#: What a deadline asks the reader to do: send, submit, confirm, answer, pay, decide, sign, register ...
+_REQUEST_VERB = lazy_pattern(
+    r"(?i)\b(?:send|submit|return|confirm|reply|respond|rsvp|provide|complete|sign|pay|decide|register|upload|share"
+    r"|approve|review|fill|get back|let me know|schick|send|einreich|reich|zurück|bestätig|antwort|meld|zahl"
+    r"|überweis|entscheid|unterschreib|anmeld|ausfüll|hochlad|prüf|freigeb|envoi|envoy|renvoy|retourn|confirm"
+    r"|répond|sign|pay|inscri|rempli|valid|transmet|décid|envi|mand|devuelv|respond|contest|firm|pag|inscrib"
+    r"|apunt|rellen|decid|revis|due|deadline|fällig|frist|date limite|échéance|plazo|fecha límite)\w*"
+)
 _SELF_FUTURE = lazy_pattern(r"(?i)\b(?:i'll|i will|we'll|we will|i'm going to|we're going to|ich werde|wir werden"
                             r"|je vais|nous allons|voy a|vamos a|(?:revenons|reviendrons|reviens|reviendrai) vers)\b")
 _YOU = lazy_pattern(r"(?i)\b(?:you|your|u|sie|ihnen|ihr|du|dir|dich|euch|vous|tu|te|toi|votre|ton|usted|ustedes|tú"
@@ -327,7 +366,8 @@ _IMPERATIVE = lazy_pattern(
 #: A sentence that starts with a request verb: "Send me the deck when it's ready", "Bestätige bitte ...".
 _IMPERATIVE_START = lazy_pattern(
     r"(?:(?i:ok|okay|also|so|alors|vale|bueno)[, ]+)?"
-    r"(?i:send|sign|review|confirm|approve|submit|return|forward|fill (?:in|out)|reply|respond|schick|schicke"
+    r"(?i:send|sign|review|confirm|approve|submit|return|forward|fill (?:in|out)|reply|respond|call me|ring me"
+    r"|ping me|give me|drop me|schick|schicke"
     r"|schicken sie|sende|senden sie|bestätige|bestätigen sie|prüf|prüfe|prüfen sie|unterschreib|unterschreibe"
     r"|envoie|envoyez|confirme|confirmez|signe|signez|renvoie|renvoyez|valide|validez|envía|envíame|envia|manda"
     r"|mándame|confirma|confírmame|firma|revisa|devuélveme)\s+(?!out\b|up\b)\w"
@@ -338,9 +378,10 @@ _NEED = lazy_pattern(r"(?i)\b(?:i|we) (?:need|require|must have)\b|\b(?:ich brau
                      r"|\b(?:necesito|necesitamos)\b")
 #: A sentence that answers the question just before it.
 _ANSWERED = lazy_pattern(r"(?i)(?:because|simple|well,|weil|ganz einfach|parce que|car |eh bien|porque|pues)\b")
-#: "Thanks for your feedback": what the reader already gave, not asked for.
-_THANKED_BEFORE = lazy_pattern(r"(?i)\b(?:thanks?|thank you|danke|dank|merci|gracias)\b[\w ,!]{0,20}\b(?:for|für|pour"
-                               r"|por|de)\s*$")
+#: "Thanks for your feedback", "based on your feedback": what the reader already gave, not asked for.
+_THANKED_BEFORE = lazy_pattern(r"(?i)(?:\b(?:thanks?|thank you|danke|dank|merci|gracias)\b[\w ,!]{0,20}\b(?:for|für"
+                               r"|pour|por|de)|\b(?:based on|following|as per|per|according to|after|nach|gemäß"
+                               r"|laut|suite à|selon|d'après|según|tras|gracias a))\s*$")
 _NEGATED_BEFORE = lazy_pattern(r"(?i)(?:\bno\b|\bnot\b|n't|\bnicht\b|\bkein\w*|\bpas\b|\bne\b|\bno\b|\bnunca\b)\W*$")
 
 

@@ -20,22 +20,22 @@ Two steps, the first that decides wins:
    ("Lunch tomorrow?") and whose body adds nothing asks by its subject.
 
 Why bodytext.strip_quoted and no library for the quoted history and signature (``python bench/asks_quotes.py``
-on the 297 dev messages, same input text for each: "right" = the new text complete, no line of the history and
+on the 319 dev messages, same input text for each: "right" = the new text complete, no line of the history and
 none of the signature left; then this reader's precision and recall with that stripper in place):
 
 =====================  =====  ===========  ===========  ==========  ======  ======
 stripper               right  history cut  sig. cut     ms/message  asks P  asks R
 =====================  =====  ===========  ===========  ==========  ======  ======
-ours (strip_quoted)    280    297          281          0.06        1.000   0.986
-email-reply-parser     248    289          257          0.05        0.966   0.986
-quotequail             237    289          248          0.77        0.978   0.958
-mail-parser-reply      228    273          248          0.86        0.927   0.979
+ours (strip_quoted)    302    319          303          0.05        1.000   0.987
+email-reply-parser     269    311          278          0.07        0.968   0.987
+quotequail             258    311          269          0.66        0.980   0.961
+mail-parser-reply      247    293          269          0.48        0.926   0.980
 =====================  =====  ===========  ===========  ==========  ======  ======
 
 mail-parser-reply (MIT, maintained) keeps Spanish and Yahoo attributions and some mobile footers in the text;
 email-reply-parser (MIT) is English-only and unreleased since 2020; quotequail (MIT, maintained) needs lxml and
 misses the undelimited signatures. None cuts the signature that follows a sign-off without a "-- " line, which
-ask_sentences.py does on top (the "no sig." column is before that cut). So no new dependency.
+ask_sentences.py does on top (the "sig. cut" column is before that cut). So no new dependency.
 """
 
 from __future__ import annotations
@@ -115,7 +115,8 @@ def _read(raw: bytes, direction: Direction, own: set[str], settings: AskSettings
         text_reason = _received_text_reason(meta, text, own)
         if text_reason is not None:
             return AskReading(False, "", text_reason, language)
-    found = read_text(text, _phrases(settings))
+    group = any(a.email and _base(a.email) not in own for a in (*meta.to, *meta.cc))
+    found = read_text(text, _phrases(settings), to_anyone_counts=direction == "sent" or not group)
     if not found.expects and found.reason in ("information only", "no text") and _subject_asks(meta.subject, text):
         return AskReading(True, _trim(meta.subject), "asks a question", language or detect_language(meta.subject))
     return AskReading(found.expects, found.evidence if found.expects else "", found.reason, language)
@@ -124,18 +125,25 @@ def _read(raw: bytes, direction: Direction, own: set[str], settings: AskSettings
 def _received_text_reason(meta: MessageMeta, text: str, own: set[str]) -> str | None:
     """What the text of received mail shows that its headers did not: an out-of-office or a newsletter without
     their markers, or a message that copies the user (Cc) while greeting someone else by name."""
-    head = text[:600]
-    if _OOO_TEXT.search(head):
-        return "automatic mail"
-    if _UNSUBSCRIBE_TEXT.search(text[-3000:]):
+    if _OOO_TEXT.search(text[:600]) and not _DIRECT_ASK.search(text):
+        return "automatic mail"  # a person who says they are away and asks something of the user is no notice
+    tail = text[-800:]
+    if _UNSUBSCRIBE_TEXT.search(tail) and _LINK_WORDS.search(tail):
         return "newsletter"
     if not any(_base(a.email) in own for a in meta.to):
-        first_names = {a.name.split()[0].casefold() for a in meta.cc if _base(a.email) in own and a.name.split()}
+        first_names = {name for a in meta.cc if _base(a.email) in own and (name := _first_name(a.name))}
         greeting = _GREETING_NAME.match(text.lstrip())
         if greeting and first_names and greeting.group(1).casefold() not in first_names \
                 and not any(_mentions(text, name) for name in first_names):
             return "not addressed to you"
     return None
+
+
+def _first_name(display: str) -> str:
+    """"Alex Morgan" and "Morgan, Alex" -> "alex"; "" without a name."""
+    last_first = display.split(",", 1)
+    words = (last_first[1] if len(last_first) == 2 else display).replace('"', " ").split()
+    return words[0].casefold() if words else ""
 
 
 def _mentions(text: str, name: str) -> bool:
@@ -174,7 +182,7 @@ def _header_reason(meta: MessageMeta, msg: Message, direction: Direction, own: s
         return "mailing list"
     if msg.get("list-unsubscribe"):
         return "newsletter"
-    if meta.kind is not MessageKind.PERSONAL or any(name in _lower_keys(msg) for name in _BULK_SENDER_HEADERS):
+    if _is_automatic(meta, msg, direction):
         return "automatic mail"
     if _is_calendar_response(msg, meta.subject):
         return "calendar response"
@@ -192,9 +200,21 @@ def _header_reason(meta: MessageMeta, msg: Message, direction: Direction, own: s
         return "only your own addresses"  # the user's own mail back in the inbox (a copy to self, a list echo)
     if sender.email and _NO_REPLY.search(sender.email.split("@", 1)[0]):
         return "no-reply address"
+    if sender.email and _MACHINE_SENDER.fullmatch(sender.email.split("@", 1)[0]):
+        return "automatic mail"
     if not any(_base(a.email) in own for a in (*meta.to, *meta.cc)):
         return "not addressed to you"
     return None
+
+
+def _is_automatic(meta: MessageMeta, msg: Message, direction: Direction) -> bool:
+    """Machine mail. For mail the user sent only its own markers count (an auto-reply, a read receipt,
+    Auto-Submitted): classify.py's sender rules would take a user whose address is "admin@" for a machine."""
+    keys = _lower_keys(msg)
+    if direction == "sent":
+        auto = str(msg.get("auto-submitted") or "").strip().lower()
+        return meta.kind in (MessageKind.AUTO_REPLY, MessageKind.RECEIPT) or (bool(auto) and not auto.startswith("no"))
+    return meta.kind is not MessageKind.PERSONAL or any(name in keys for name in _BULK_SENDER_HEADERS)
 
 
 def _is_calendar_response(msg: Message, subject: str) -> bool:
@@ -227,6 +247,11 @@ def _base(address: str) -> str:
 _NO_REPLY = lazy_pattern(r"(?i)(?:^|[-_.])(?:no[-_.]?reply|do[-_.]?not[-_.]?reply|donotreply|noreply|notifications?"
                          r"|mailer[-_.]?daemon|bounces?|ne[-_.]?pas[-_.]?repondre|nepasrepondre|no[-_.]?responder"
                          r"|noresponder|no[-_.]?contestar|keine[-_.]?antwort|nicht[-_.]?antworten)(?:$|[-_.+])")
+#: Senders that are programs by their local part: alerts@, updates@, newsletter@, jira@, billing@, orders@ ...
+_MACHINE_SENDER = lazy_pattern(r"(?i)(?:alerts?|updates?|news|newsletters?|marketing|mailer|automated|robot|bot"
+                               r"|system|daemon|reminders?|calendar-notification|notify|digest|jira|confluence|gitlab"
+                               r"|bitbucket|asana|trello|zendesk|docusign|dse|billing|invoices?|receipts?|orders?"
+                               r"|shipping)(?:[-_.+]\w*)?")
 #: Addresses that are mailing lists by their shape: "dev-l@", "users@lists.x.org", "team@googlegroups.com".
 _LIST_ADDRESS = lazy_pattern(r"(?i)(?:-(?:l|list|users|devel|dev|announce|discuss|general)@|@(?:lists?|groups)\."
                              r"|@googlegroups\.com$|@freelists\.)")
@@ -247,6 +272,13 @@ _UNSUBSCRIBE_TEXT = lazy_pattern(
     r"|se désabonner|désinscri(?:re|ption)|désabonnement|darse de baja|darte de baja|cancelar (?:la )?suscripción"
     r"|anular (?:la )?suscripción)\b"
 )
+#: A request to the reader in person, which no out-of-office notice makes ("Need help? Call ..." is not one).
+_DIRECT_ASK = lazy_pattern(r"(?i)\b(?:could you|can you|would you|will you|kannst du|könntest du|können sie"
+                           r"|könnten sie|pourriez-vous|pourrais-tu|peux-tu|pouvez-vous|tu peux|podrías|puedes"
+                           r"|podría usted)\b")
+#: An unsubscribe line is a mailing's when it points somewhere: a link, "click here", "hier", "ici", "aquí".
+_LINK_WORDS = lazy_pattern(r"(?i)https?://|\b\S+\.[a-z]{2,}/|\b(?:click|here|link|preferences|settings|hier|klicken"
+                           r"|einstellungen|ici|cliquez|lien|préférences|aquí|enlace|preferencias)\b")
 _GREETING_NAME = lazy_pattern(
     r"(?i:hi|hello|hey|dear|hallo|liebe[rs]?|sehr geehrte[rs]?(?: herr| frau)?|guten (?:tag|morgen)|moin|servus"
     r"|bonjour|salut|cher|chère|hola|estimad[oa]|buenos días|buenas)[ ,]+([A-ZÀ-Ý][\w'-]+)\s*[,:!\n]"
