@@ -138,7 +138,9 @@ def test_track_starts_a_manual_thread_whose_draft_comes_on_the_suffix_day(sugges
     suggest.poll(now=due + timedelta(minutes=1))
     (draft,) = suggest.drafts()
     assert BOB in draft["To"] and draft["In-Reply-To"] == message_id
-    assert "manual" in suggest.run("status", now=due).stdout
+    assert "(manual)" in suggest.run("status", now=due).stdout
+    shown = suggest.run("explain", thread["id"], now=due).stdout
+    assert "source: manual" in shown and "followupd track" in shown and f"asks: {QUESTION}" in shown
     # a second `track` of the same suggestion is refused, clearly, before anything is queued
     again = suggest.run("track", entry["id"], now=NOW, check=False)
     assert again.returncode == 2 and "already tracked" in again.stderr and thread["id"] in again.stderr
@@ -250,9 +252,10 @@ def test_only_mail_within_suggest_days_is_read_and_suggestions_expire(dovecot: D
 
 def test_a_reply_before_tracking_closes_the_suggestion(suggest: Account) -> None:
     message_id = send(suggest)
-    other = send(suggest, subject="Another question", body="Hi Bob,\n\nDoes Tuesday work for the visit?\n\nAlex\n")
+    other = send(suggest, subject="Another question", body="Hi Bob,\n\nDoes Tuesday work for the visit?\n\nAlex\n",
+                 when=NOW - timedelta(hours=2))
     suggest.poll(now=NOW)
-    assert len(suggestions(suggest)) == 2
+    assert [e["message_id"] for e in suggestions(suggest)] == [other, message_id]  # newest first
     out_of_office = make_message(from_=BOB, to=suggest.user.address, subject="Automatic reply: Quote",
                                  in_reply_to=message_id, auto_submitted="auto-replied")
     suggest.server.deliver_lmtp(suggest.user, out_of_office, sender=BOB)
