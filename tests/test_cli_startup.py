@@ -3,7 +3,8 @@
 The timings (``--help`` <= 150 ms, ``status`` on 1,000 threads <= 400 ms) live in bench/ (``bench/cli.py``);
 what a test can hold without a stopwatch is *which* modules a command loads: ``--help`` must not import
 SQLAlchemy, Alembic, Jinja2 or imapclient (each costs 0.1-0.3 s), ``status`` must not load the engine, the
-templates or the IMAP client. And the lazily loaded commands must look the same in ``--help`` as before.
+templates or the IMAP client, nor SQLAlchemy on an SQLite database at the head revision. And the lazily
+loaded commands must look the same in ``--help`` as before.
 """
 
 from __future__ import annotations
@@ -98,8 +99,12 @@ url = "sqlite:///{tmp_path / 'state.db'}"
     assert "alembic" in first  # a new database is created by the migrations; one at their head needs none
     modules, output = _modules_after(args, tmp_path)
     assert json.loads(output) == []
-    assert "sqlalchemy" in modules  # it did read the database
-    assert _loaded(modules, HEAVY_FOR_STATUS) == []
+    # A database at the head revision is read with sqlite3 (adapters/store/fastread), without SQLAlchemy.
+    assert "sqlite3" in modules and "followupd.adapters.store.fastread" in modules
+    assert _loaded(modules, ("sqlalchemy", *HEAVY_FOR_STATUS)) == []
+    text_modules, text = _modules_after(args[:-1], tmp_path)
+    assert text.startswith("No tracked threads yet.")
+    assert _loaded(text_modules, ("sqlalchemy", *HEAVY_FOR_STATUS)) == []
     # `stats` is as light: it reads the same database and computes, nothing more.
     modules, output = _modules_after(["--config", str(config), "stats", "--json"], tmp_path)
     assert [entry["tracked"] for entry in json.loads(output)] == [0]
