@@ -58,6 +58,8 @@ def _date(value: Any) -> date | None:
 
 
 def _json(value: Any) -> Any:
+    if value == "[]":  # most recipient lists but To, and most problem lists: no parser needed
+        return []
     return None if value is None else json.loads(value)
 
 
