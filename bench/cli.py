@@ -7,6 +7,8 @@ and the median wall time is reported, beside two floors measured in the same run
 interpreter starting and exiting (``python -c pass``), and the interpreter importing click, which any click
 CLI pays before it can print its help. ``status`` reads a SQLite database holding ``--threads`` tracked
 threads (with recipients, a promise and a next check-in) through a config whose server is never contacted.
+Every command runs once untimed first, with bytecode writing on (as pip installs a package), so no run compiles
+sources; ``--compare TREE`` times that tree's package the same way, interleaved in the same run.
 Targets (issue 16): ``--help`` <= 150 ms, ``status`` <= 400 ms.
 """
 
@@ -101,8 +103,11 @@ def run(runs: int = 10, threads: int = 1_000, compare: Path | None = None) -> di
         config = _config(workdir)
         _fill(workdir, threads)
         env = {**os.environ, "FOLLOWUPD_BENCH_PASSWORD": "unused", "XDG_DATA_HOME": str(workdir / "data")}
+        # Timed as installed: pip writes every module's bytecode on install, so a user's followupd never compiles
+        # its sources (or SQLAlchemy's) at start-up. With PYTHONDONTWRITEBYTECODE set (some CI and sandboxes) every
+        # run would compile them all again, several times the import itself; the warm-up runs below write it.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         status = [*followupd, "--config", str(config), "status"]
-        subprocess.run(status, env=env, capture_output=True, check=True)  # warm: .pyc files, page cache
         shown = subprocess.run(status, env=env, capture_output=True, text=True, check=True).stdout
         commands = {
             "python_start": ([sys.executable, "-c", "pass"], env),
@@ -115,6 +120,8 @@ def run(runs: int = 10, threads: int = 1_000, compare: Path | None = None) -> di
             other = {**env, "PYTHONPATH": str(compare)}
             commands["compare_help"] = ([*followupd, "--help"], other)
             commands["compare_status"] = (status, other)
+        for command, command_env in commands.values():  # warm: bytecode, page cache
+            subprocess.run(command, env=command_env, capture_output=True, check=True)
         result: dict[str, Any] = {"threads": threads, "runs": runs, **_median_walls(commands, runs),
                                   "status_rows": len(shown.splitlines()) - 1}
         if compare is not None:
