@@ -167,13 +167,16 @@ def render(accounts: list[AccountStatus], selection: Selection, *, as_json: bool
         today = account.now.astimezone(tz).date()
         shown = [t for t in data.threads if selection.includes(t.state)]
         recaps = data.items if any(t.kind == ThreadKind.ACTIONS for t in shown) else {}
+        health = account.health.state
         for t in shown:
             waiting_since = draft_waiting_since(t.state, data.drafts.get(t.id, ()))
             its_items = recaps.get(t.id, [])
-            entries.append({**thread_json(t), "account": account.name, "account_state": account.health.state,
-                            "draft_waiting_since": iso(waiting_since),
-                            "items": [item_json(item) for item in its_items]})
-            rows.append(([account.name] if several else []) + _row(t, its_items, waiting_since, tz, today))
+            if as_json:
+                entries.append({**thread_json(t), "account": account.name, "account_state": health,
+                                "draft_waiting_since": iso(waiting_since),
+                                "items": [item_json(item) for item in its_items]})
+            else:
+                rows.append(([account.name] if several else []) + _row(t, its_items, waiting_since, tz, today))
     if as_json:
         return json.dumps(entries, indent=2)
     lines = list(orphans)

@@ -84,11 +84,14 @@ def _reader(record: type[ThreadRow] | type[ItemRow]) -> tuple[str, Callable[[tup
     """The column list to SELECT for ``record`` and a function making one record of a result row."""
     names = column_names(record)
     annotations = record.__annotations__
-    converters = [_converter(str(annotations[name])) for name in names]
+    converters = [(index, convert) for index, name in enumerate(names)
+                  if (convert := _converter(str(annotations[name]))) is not None]
 
     def make(row: tuple[Any, ...]) -> Any:
-        return record(*[value if convert is None else convert(value)
-                        for value, convert in zip(row, converters, strict=True)])
+        values = list(row)
+        for index, convert in converters:  # only the columns that need it: a thousand rows per `status`
+            values[index] = convert(values[index])
+        return record(*values)
 
     return ", ".join(f'"{name}"' for name in names), make
 
