@@ -1,8 +1,9 @@
 """``followupd status``, ``followupd explain`` and ``followupd preview``: what followupd knows about threads.
 
-``status`` reads the database only (it must stay light: no engine, templates or IMAP client, see
-tests/test_cli_startup.py); ``preview`` and ``explain`` load the planning they show. The JSON shapes of threads
-and follow-ups are in ``shapes``; which threads ``status`` lists, in ``status_view``.
+``status`` reads the database only (it must stay light: no engine, templates or IMAP client, and on SQLite
+no SQLAlchemy either, see tests/test_cli_startup.py); ``preview`` and ``explain`` load the planning they show.
+The JSON shapes of threads and follow-ups are in ``shapes``; which threads ``status`` lists and how it shows
+them, in ``status_view``.
 """
 
 from __future__ import annotations
