@@ -19,6 +19,7 @@ from followupd.config.model import (
     DigestConfig,
     FoldersConfig,
     IdentityConfig,
+    RepliesConfig,
     SendingConfig,
     SendingMode,
     TemplatesConfig,
@@ -27,11 +28,10 @@ from followupd.config.model import (
 )
 from followupd.config.paths import default_data_dir, expand_user, local_timezone, zone_or_none
 from followupd.config.schema import Table, did_you_mean, quoted_list, toml_repr
-from followupd.mail.intent import PhraseSet
+from followupd.mail.intent_phrases import PhraseSet
 from followupd.mail.patterns import lazy_pattern
 from followupd.planning.cadence import Gap, gap_minimum, parse_duration, parse_gap
 from followupd.planning.checkins import ActionSettings
-from followupd.planning.interpret import ReplySettings
 
 _EMAIL_FORBIDDEN = lazy_pattern(r"[\s<>(),;:\"\[\]\\]")
 
@@ -340,24 +340,24 @@ def build_sending(table: Table, *, present_smtp: bool) -> SendingConfig:
                          max_per_day=limits["max_per_day"], file_sent_copy=file_copy)
 
 
-def build_replies(table: Table) -> ReplySettings:
-    defaults = ReplySettings()
-    grace = defaults.ooo_grace
+def build_replies(table: Table) -> RepliesConfig:
+    """[replies], checked now; the core's ReplySettings is made from it on first use (``Config.replies``)."""
+    grace = None
     if table.text("ooo_grace") is not None:
         try:
             grace = parse_gap(table.text("ooo_grace") or "")
         except ValueError as exc:
             table.bad("ooo_grace", str(exc))
 
-    def duration(key: str, default: timedelta) -> timedelta:
+    def duration(key: str) -> timedelta | None:
         text = table.text(key)
         if text is None:
-            return default
+            return None
         try:
             value = parse_duration(text)
         except ValueError as exc:
             table.bad(key, str(exc))
-            return default
+            return None
         if value < timedelta(days=1):
             table.bad(key, 'use at least a day, e.g. "1w"')
         return value
@@ -378,12 +378,12 @@ def build_replies(table: Table) -> ReplySettings:
         phrases[lang] = PhraseSet(holding=strings("holding"), declined=strings("declined"), remove=strings("remove"),
                                   replace=bool(values.get("replace", False)))
     match_domain = table.values.get("match_domain")
-    return ReplySettings(
+    return RepliesConfig(
         ooo_grace=grace,
-        ooo_default_postpone=duration("ooo_default_postpone", defaults.ooo_default_postpone),
-        ooo_horizon_days=horizon if horizon is not None and 1 <= horizon <= 366 else defaults.ooo_horizon_days,
-        holding_default=duration("holding_default", defaults.holding_default),
-        match_domain=match_domain if isinstance(match_domain, bool) else defaults.match_domain,
+        ooo_default_postpone=duration("ooo_default_postpone"),
+        ooo_horizon_days=horizon if horizon is not None and 1 <= horizon <= 366 else None,
+        holding_default=duration("holding_default"),
+        match_domain=match_domain if isinstance(match_domain, bool) else None,
         phrases=phrases,
     )
 
