@@ -25,7 +25,7 @@ from harness import accounts_config
 from followupd.adapters import store as st
 from followupd.adapters.store import fastread, migrations
 from followupd.adapters.store.reports import Session
-from followupd.cli import main
+from followupd.cli import main, status_view
 from followupd.cli.status_view import DRAFT_WAITING_STATES
 from followupd.errors import StoreError
 from followupd.planning.commands import ORPHANS_KEY, OrphanCommand, add_orphan
@@ -220,3 +220,7 @@ def test_fast_reader_serves_only_plain_sqlite_files(tmp_path: Path) -> None:
     with sqlite3.connect(other) as connection:  # someone else's database: no alembic_version table
         connection.execute("CREATE TABLE threads (id TEXT)")
     assert fastread.status_data(f"sqlite:///{other}", None, DRAFT_WAITING_STATES, KEYS) is None
+
+
+def test_status_reads_the_meta_keys_their_owners_write() -> None:
+    assert status_view.META_KEYS == (HEALTH_KEY, ORPHANS_KEY)  # status_view spells ORPHANS_KEY out (see there)

@@ -21,9 +21,8 @@ from zoneinfo import ZoneInfo
 
 from followupd.adapters.store.rows import ItemRow, StatusData, ThreadRow
 from followupd.cli.shapes import clip, iso, item_json, items_summary, local, render_table, thread_json
-from followupd.planning.commands import recent_orphans
 from followupd.planning.lifecycle import ThreadKind, ThreadState, TouchState
-from followupd.runtime.health import Health, parse_health
+from followupd.runtime.health import HEALTH_KEY, Health, parse_health
 
 #: A thread followupd is still working on; every other state is final (replied, unanswered, stopped, failed,
 #: declined) and stays listed under ``--all`` and ``--state``.
@@ -35,6 +34,12 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "open": OPEN_STATES,
     "closed": tuple(s for s in THREAD_STATES if s not in OPEN_STATES),
 }
+#: Where the mail commands that were not applied are kept: ``planning.commands.ORPHANS_KEY``, spelled out so that
+#: ``status`` imports that module (and the standard library's email.utils with it) only when there are some;
+#: tests/test_status_fastread.py holds the two equal.
+ORPHANS_KEY = "mail_command_problems"
+#: The ``followupd_meta`` values ``status`` reads: the account's health and the commands not applied.
+META_KEYS: tuple[str, str] = (HEALTH_KEY, ORPHANS_KEY)
 #: Follow-up states in which a draft sits in Drafts (or is being put there) waiting for the user.
 DRAFT_WAITING_STATES: tuple[str, ...] = (TouchState.PLANNED, TouchState.QUEUED)
 
@@ -147,6 +152,10 @@ def health_line(account: AccountStatus, *, several: bool) -> str | None:
 
 def command_problems(account: AccountStatus, *, several: bool) -> list[str]:
     """Commands by mail that were not applied (followupd.engine.mailcmd), one line each, newest last."""
+    if not account.data.orphans:
+        return []
+    from followupd.planning.commands import recent_orphans
+
     where = f"account {account.name}: " if several else ""
     return [f"{where}command by mail +followup-{o.suffix} ({o.where}, written "
             f"{local(datetime.fromisoformat(o.at), account.tz, '%a %d %b %H:%M')}) not applied: {o.problem}"

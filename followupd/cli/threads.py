@@ -71,19 +71,16 @@ def _status_data(app: Any) -> StatusData:
     SQLAlchemy: most of the command's start-up), else through the Store, which also creates, upgrades or
     refuses the database exactly as before."""
     from followupd.adapters.store import fastread
-    from followupd.cli.status_view import DRAFT_WAITING_STATES
-    from followupd.planning.commands import ORPHANS_KEY
-    from followupd.runtime.health import HEALTH_KEY
+    from followupd.cli.status_view import DRAFT_WAITING_STATES, META_KEYS
 
-    keys = (HEALTH_KEY, ORPHANS_KEY)
     database = app.config.database
-    data = fastread.status_data(database.url, database.schema, DRAFT_WAITING_STATES, keys)
+    data = fastread.status_data(database.url, database.schema, DRAFT_WAITING_STATES, META_KEYS)
     if data is not None:
         return data
     from followupd.adapters.store import reports
 
     with app.store.read() as session:
-        return reports.status_data(session, DRAFT_WAITING_STATES, keys)
+        return reports.status_data(session, DRAFT_WAITING_STATES, META_KEYS)
 
 
 @main.command()

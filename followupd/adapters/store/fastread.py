@@ -84,14 +84,16 @@ def _reader(record: type[ThreadRow] | type[ItemRow]) -> tuple[str, Callable[[tup
     """The column list to SELECT for ``record`` and a function making one record of a result row."""
     names = column_names(record)
     annotations = record.__annotations__
+    # A NamedTuple keeps postponed annotations as typing.ForwardRef: the text is its __forward_arg__.
+    written = {name: str(getattr(annotations[name], "__forward_arg__", annotations[name])) for name in names}
     converters = [(index, convert) for index, name in enumerate(names)
-                  if (convert := _converter(str(annotations[name]))) is not None]
+                  if (convert := _converter(written[name])) is not None]
 
     def make(row: tuple[Any, ...]) -> Any:
         values = list(row)
         for index, convert in converters:  # only the columns that need it: a thousand rows per `status`
             values[index] = convert(values[index])
-        return record(*values)
+        return record._make(values)
 
     return ", ".join(f'"{name}"' for name in names), make
 

@@ -11,8 +11,9 @@ here is read by both or the test that holds them equal fails. No SQLAlchemy here
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import NamedTuple
 
 __all__ = ["ItemRow", "StatusData", "ThreadRow", "column_names", "participants"]
 
@@ -27,9 +28,11 @@ def participants(*lists: Iterable[dict[str, str]]) -> list[dict[str, str]]:
     return list(seen.values())
 
 
-@dataclass(frozen=True)
-class ThreadRow:
-    """The columns of a ``threads`` row that ``status`` shows (see ``models.Thread`` for each one's meaning)."""
+class ThreadRow(NamedTuple):
+    """The columns of a ``threads`` row that ``status`` shows (see ``models.Thread`` for each one's meaning).
+
+    Named tuples, not dataclasses: a thousand of them are made per ``status``, and a frozen dataclass's
+    ``__init__`` (one ``object.__setattr__`` per field) costs several times a tuple's."""
 
     id: str
     message_id: str
@@ -59,8 +62,7 @@ class ThreadRow:
         return participants(self.to, self.cc, self.bcc)
 
 
-@dataclass(frozen=True)
-class ItemRow:
+class ItemRow(NamedTuple):
     """The columns of an ``action_items`` row that ``status`` shows (see ``models.ActionItem``)."""
 
     id: str
@@ -93,4 +95,4 @@ class StatusData:
 
 def column_names(record: type[ThreadRow] | type[ItemRow]) -> list[str]:
     """The table columns a record is read from: its field names, in order."""
-    return [f.name for f in fields(record)]
+    return list(record._fields)
