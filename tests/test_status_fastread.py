@@ -224,3 +224,25 @@ def test_fast_reader_serves_only_plain_sqlite_files(tmp_path: Path) -> None:
 
 def test_status_reads_the_meta_keys_their_owners_write() -> None:
     assert status_view.META_KEYS == (HEALTH_KEY, ORPHANS_KEY)  # status_view spells ORPHANS_KEY out (see there)
+
+
+def test_fast_reader_reads_the_last_commit_while_a_cycle_writes(tmp_path: Path) -> None:
+    """WAL: a cycle holding the write lock neither blocks `status` nor shows it half-written rows."""
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    store = st.Store(url)
+    try:
+        with store.transaction() as session:
+            _seed_threads(session, prefix="0a")
+        with store.transaction() as session:
+            session.add(st.Thread(id="0b0000000000", message_id="<new@alex.example>", sent_at=NOW,
+                                  first_seen_at=NOW, subject="not committed yet"))
+            session.flush()  # written to the WAL, write lock held, not committed
+            started = datetime.now(UTC)
+            data = fastread.status_data(url, None, DRAFT_WAITING_STATES, KEYS)
+            assert datetime.now(UTC) - started < timedelta(seconds=5)  # did not wait for the writer
+            assert data is not None and len(data.threads) == 13
+            assert "0b0000000000" not in {t.id for t in data.threads}
+        data = fastread.status_data(url, None, DRAFT_WAITING_STATES, KEYS)
+        assert data is not None and "0b0000000000" in {t.id for t in data.threads}
+    finally:
+        store.dispose()
