@@ -246,3 +246,17 @@ def test_fast_reader_reads_the_last_commit_while_a_cycle_writes(tmp_path: Path) 
         assert data is not None and "0b0000000000" in {t.id for t in data.threads}
     finally:
         store.dispose()
+
+
+def test_the_store_package_still_gives_every_name_it_lists() -> None:
+    """Its names load on first use (so fastread imports without SQLAlchemy); each still resolves, from the
+    module that defines it."""
+    import importlib
+
+    package = importlib.import_module("followupd.adapters.store")
+    assert sorted(package._HOME) == sorted(package.__all__)
+    for name in package.__all__:
+        home = importlib.import_module(f"followupd.adapters.store.{package._HOME[name]}")
+        assert getattr(package, name) is getattr(home, name), name
+    with pytest.raises(AttributeError):
+        package.NoSuchName  # noqa: B018
