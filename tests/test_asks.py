@@ -241,6 +241,17 @@ def test_replies_lang_tables_fill_the_ask_settings() -> None:
     assert read_ask(raw, direction="sent", own_addresses=OWN, settings=asks).expects
 
 
+def test_replacing_the_holding_phrases_keeps_the_built_in_asking_phrases() -> None:
+    """A [replies.de] table written before issue 14 to replace the holding phrases must not leave German mail
+    with no asking phrases at all: `replace` swaps the asking lists only when the table writes one of them."""
+    config = config_with({"de": {"holding": ["bin dran"], "replace": True}})
+    asks = config.replies.asks  # type: ignore[attr-defined]
+    raw = message("Gib mir bitte Bescheid, ob das passt.", to="Mia <mia@x.test>")  # a built-in phrase asks
+    assert read_ask(raw, direction="sent", own_addresses=OWN, settings=asks).expects
+    replaced = config_with({"de": {"asking": ["gib mal laut"], "replace": True}}).replies.asks  # type: ignore[attr-defined]
+    assert not read_ask(raw, direction="sent", own_addresses=OWN, settings=replaced).expects
+
+
 @pytest.mark.parametrize(("replies", "message_part"), [
     ({"en": {"asking": [""]}}, "[replies.en] asking contains an empty string; remove it"),
     ({"en": {"asking": ["... $"]}}, '[replies.en] asking: "... $" has no word in it'),

@@ -3,7 +3,8 @@
 The timings (``--help`` <= 150 ms, ``status`` on 1,000 threads <= 400 ms) live in bench/ (``bench/cli.py``);
 what a test can hold without a stopwatch is *which* modules a command loads: ``--help`` must not import
 SQLAlchemy, Alembic, Jinja2 or imapclient (each costs 0.1-0.3 s), ``status`` must not load the engine, the
-templates or the IMAP client. And the lazily loaded commands must look the same in ``--help`` as before.
+templates or the IMAP client, nor SQLAlchemy on an SQLite database at the head revision. And the lazily
+loaded commands must look the same in ``--help`` as before.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ HEAVY_FOR_HELP = ("sqlalchemy", "alembic", "jinja2", "imapclient", "apscheduler"
 HEAVY_FOR_STATUS = ("alembic", "jinja2", "imapclient", "apscheduler", "smtplib",
                     "followupd.engine.cycle", "followupd.compose.render", "followupd.compose.library",
                     "followupd.adapters.imap",
-                    "followupd.engine.drafts")
+                    "followupd.engine.drafts",
+                    # the mail readers, which [replies]' settings type (planning.interpret) would bring
+                    "followupd.planning.interpret", "followupd.mail.bodytext", "followupd.mail.dsn")
 
 
 CLI_DIR = Path(__file__).parent.parent / "followupd" / "cli"
@@ -100,8 +103,12 @@ url = "sqlite:///{tmp_path / 'state.db'}"
     assert "alembic" in first  # a new database is created by the migrations; one at their head needs none
     modules, output = _modules_after(args, tmp_path)
     assert json.loads(output) == []
-    assert "sqlalchemy" in modules  # it did read the database
-    assert _loaded(modules, HEAVY_FOR_STATUS) == []
+    # A database at the head revision is read with sqlite3 (adapters/store/fastread), without SQLAlchemy.
+    assert "sqlite3" in modules and "followupd.adapters.store.fastread" in modules
+    assert _loaded(modules, ("sqlalchemy", "ssl", *HEAVY_FOR_STATUS)) == []
+    text_modules, text = _modules_after(args[:-1], tmp_path)
+    assert text.startswith("No tracked threads yet.")
+    assert _loaded(text_modules, ("sqlalchemy", "ssl", *HEAVY_FOR_STATUS)) == []
     # `stats` is as light: it reads the same database and computes, nothing more.
     modules, output = _modules_after(["--config", str(config), "stats", "--json"], tmp_path)
     assert [entry["tracked"] for entry in json.loads(output)] == [0]
@@ -150,3 +157,55 @@ def test_commands_register_one_way_through_groups() -> None:
             if target in commands or (path.stem == "groups" and target != "lazy" and target != "logs"):
                 problems.append(f"{path.name}:{line} imports followupd.cli.{target}")
     assert problems == [], "\n".join(problems)
+
+
+REPLIES = """
+[account]
+host = "127.0.0.1"
+tls = "none"
+username = "alex"
+password_env = "NOT_NEEDED"
+
+[identity]
+addresses = ["alex@example.test"]
+timezone = "UTC"
+
+[tracking]
+address = "alex+followup@example.test"
+"""
+
+
+def test_replies_settings_built_on_first_use_are_what_the_section_says(tmp_path: Path) -> None:
+    """[replies] is checked when the config loads but its settings type (planning.interpret, which imports the
+    mail readers) is built when a cycle first reads it: the same values, defaults where nothing was written."""
+    from datetime import timedelta
+
+    from followupd.config import load_config
+    from followupd.errors import ConfigError
+    from followupd.mail.intent_phrases import PhraseSet
+    from followupd.planning.cadence import Gap
+    from followupd.planning.interpret import ReplySettings
+
+    path = tmp_path / "config.toml"
+    path.write_text(REPLIES)
+    assert load_config(path, {}).replies == ReplySettings()
+    path.write_text(REPLIES + """
+[replies]
+ooo_grace = "2bd"
+ooo_default_postpone = "10d"
+ooo_horizon_days = 30
+holding_default = "2w"
+match_domain = true
+
+[replies.de]
+holding = ["bin  dran"]
+replace = true
+""")
+    replies = load_config(path, {}).replies
+    assert replies == ReplySettings(ooo_grace=Gap(2, "bd"), ooo_default_postpone=timedelta(days=10),
+                                    ooo_horizon_days=30, holding_default=timedelta(weeks=2), match_domain=True,
+                                    phrases={"de": PhraseSet(holding=("bin dran",), replace=True)})
+    path.write_text(REPLIES + '\n[replies]\nooo_horizon_days = 0\nholding_default = "3h"\n')
+    with pytest.raises(ConfigError) as caught:  # still refused at load, not at the first cycle
+        load_config(path, {})
+    assert "use 1 to 366 days" in str(caught.value) and 'use at least a day, e.g. "1w"' in str(caught.value)

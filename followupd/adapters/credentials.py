@@ -30,16 +30,19 @@ import json
 import os
 import re
 import shlex
-import ssl
-import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from followupd.adapters.redact import register_secret
 from followupd.errors import ConfigError, SecretError
 from followupd.mail.patterns import lazy_pattern
+
+# ssl and subprocess are imported where they are used: loading the config (every command, `status` included)
+# needs neither unless a password command or a CA file is configured (issue 16 point 3: an instant CLI).
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = [
     "OAUTH_MECHANISMS",
@@ -186,6 +189,8 @@ def _first_line_of_command(command: str, env: Mapping[str, str], timeout: float,
     Taking the first line (not all output minus the final newline) matters for ``pass``: its entries often
     hold ``login:``/``url:`` lines below the password.
     """
+    import subprocess
+
     key = f"{section}.{name}"
     try:
         result = subprocess.run(command, shell=True, capture_output=True, stdin=subprocess.DEVNULL,
@@ -375,6 +380,8 @@ def ca_file_problem(path: Path) -> str | None:
         return f"{path} does not exist; give the PEM file of the CA that signed the server's certificate"
     if not path.is_file():
         return f"{path} is not a file; give the PEM file of the CA that signed the server's certificate"
+    import ssl
+
     try:
         ssl.create_default_context().load_verify_locations(cafile=str(path))
     except ssl.SSLError:
@@ -393,6 +400,8 @@ def tls_context(*, ca_file: Path | None = None, verify: bool = True, section: st
     ``verify=False`` exists only for a per-account opt-out (config.py makes the user write it, the caller
     warns on every connect); a private CA is better served by ``ca_file``.
     """
+    import ssl
+
     context = ssl.create_default_context()
     if ca_file is not None:
         try:

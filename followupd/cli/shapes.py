@@ -2,7 +2,7 @@
 
 Why a module of its own: ``status``, ``explain``, ``outbox`` and ``items`` print the same shapes, and
 scripts read them (a contract: fields are added, never renamed), so they are written once, here, away from the
-commands. No I/O and no database: ORM rows in, plain values out.
+commands. No I/O and no database: ORM rows (or ``status``'s plain rows) in, plain values out.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from followupd.planning.lifecycle.items import OPEN_ITEM_STATES
 
 if TYPE_CHECKING:
     from followupd.adapters import store as st
+    from followupd.adapters.store.rows import ItemRow, ThreadRow
 
 __all__ = ["clip", "is_overdue", "iso", "item_closing", "item_json", "items_summary", "local", "owner_text",
            "render_table", "thread_json", "touch_json"]
@@ -40,8 +41,9 @@ def render_table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def thread_json(thread: st.Thread) -> dict[str, Any]:
-    """The public JSON shape of a thread (a contract: fields are added, never renamed)."""
+def thread_json(thread: st.Thread | ThreadRow) -> dict[str, Any]:
+    """The public JSON shape of a thread (a contract: fields are added, never renamed); from an ORM row or from
+    ``status``'s plain one, which has the same names (a field read here must be in ``rows.ThreadRow`` too)."""
     return {
         "id": thread.id,
         "message_id": thread.message_id,
@@ -95,7 +97,7 @@ def touch_json(touch: st.Touch) -> dict[str, Any]:
     }
 
 
-def item_json(item: st.ActionItem) -> dict[str, Any]:
+def item_json(item: st.ActionItem | ItemRow) -> dict[str, Any]:
     """The public JSON shape of a meeting recap's action item, the same in ``items``, ``status`` and ``explain``
     (a contract: exactly these fields; ``owner.email`` is null when the recap's words matched no recipient)."""
     return {
@@ -121,7 +123,7 @@ def item_closing(item: st.ActionItem) -> dict[str, Any]:
     }
 
 
-def is_overdue(item: st.ActionItem, today: date) -> bool:
+def is_overdue(item: st.ActionItem | ItemRow, today: date) -> bool:
     """Still followed up and its date has passed (the owner's own day counts as on time)."""
     return item.state in OPEN_ITEM_STATES and item.due is not None and item.due < today
 
@@ -133,7 +135,7 @@ def owner_text(item: st.ActionItem) -> str:
     return f"{item.owner_name} <{item.owner_email}>" if item.owner_name else item.owner_email
 
 
-def items_summary(items: Iterable[st.ActionItem], today: date) -> str:
+def items_summary(items: Iterable[st.ActionItem | ItemRow], today: date) -> str:
     """One recap's items in a few words for ``status``: "2 of 3 items open (1 overdue)"."""
     rows = list(items)
     if not rows:

@@ -1,8 +1,9 @@
 """``followupd status``, ``followupd explain`` and ``followupd preview``: what followupd knows about threads.
 
-``status`` reads the database only (it must stay light: no engine, templates or IMAP client, see
-tests/test_cli_startup.py); ``preview`` and ``explain`` load the planning they show. The JSON shapes of threads
-and follow-ups are in ``shapes``; which threads ``status`` lists, in ``status_view``.
+``status`` reads the database only (it must stay light: no engine, templates or IMAP client, and on SQLite
+no SQLAlchemy either, see tests/test_cli_startup.py); ``preview`` and ``explain`` load the planning they show.
+The JSON shapes of threads and follow-ups are in ``shapes``; which threads ``status`` lists and how it shows
+them, in ``status_view``.
 """
 
 from __future__ import annotations
@@ -16,11 +17,9 @@ import click
 from followupd.cli.groups import State, handle_errors, main
 from followupd.cli.lazy import lazy_module
 from followupd.cli.shapes import (
-    clip,
     iso,
     item_closing,
     item_json,
-    items_summary,
     local,
     owner_text,
     render_table,
@@ -31,6 +30,7 @@ from followupd.cli.shapes import (
 # Imported when first used: the store brings SQLAlchemy, which `followupd --help` must not load.
 if TYPE_CHECKING:
     from followupd.adapters import store as st
+    from followupd.adapters.store.rows import StatusData
     from followupd.config import Config
 else:
     st = lazy_module("followupd.adapters.store")
@@ -48,88 +48,39 @@ else:
 def status(state: State, as_json: bool, show_all: bool, states: tuple[str, ...]) -> None:
     """Show tracked threads: who owes a reply, since when, how many touches, what is next; and whether each
     account is working (ok) or failing and being retried (degraded). Open threads only, unless --all or --state."""
-    from followupd.adapters.store import reports
     from followupd.cli import status_view as sv
-    from followupd.runtime.health import read_health
 
     try:
         selection = sv.selection_for(states, show_all=show_all, as_json=as_json)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--state") from exc
     apps = state.apps()
-    entries: list[dict[str, Any]] = []
-    rows = []
-    total = 0
-    orphans: list[str] = []
+    accounts = []
     for app in apps:
-        with app.store.read() as session:
-            health = read_health(session)
-            orphans += _command_problems(app, session, several=len(apps) > 1)
-            threads = st.all_threads(session)
-            total += len(threads)
-            threads = [t for t in threads if selection.includes(t.state)]
-            drafts = reports.waiting_drafts(session, sv.DRAFT_WAITING_STATES)
-            recaps = reports.items_by_thread(session) if any(t.kind == st.ACTIONS for t in threads) else {}
-            tz = app.config.identity.timezone
-            today = app.clock.now().astimezone(tz).date()
-            for t in threads:
-                waiting_since = sv.draft_waiting_since(t.state, drafts.get(t.id, ()))
-                its_items = recaps.get(t.id, [])
-                entries.append({**thread_json(t), "account": app.name, "account_state": health.state,
-                                "draft_waiting_since": iso(waiting_since),
-                                "items": [item_json(item) for item in its_items]})
-                who = ", ".join(p["email"] for p in t.participants()) or "-"
-                state_text = t.state + (" (probable)" if t.state == st.REPLIED and t.reply_probable else "")
-                if t.kind == st.ACTIONS:
-                    state_text += f", {items_summary(its_items, today)}"
-                if t.source != st.SOURCE_BCC:  # started without the BCC (issue 14): `explain` says why
-                    state_text += f" ({t.source})"
-                problems = [*t.problems, *sv.item_problems(its_items)]
-                rows.append(([app.name] if len(apps) > 1 else []) + [
-                    t.id, state_text, clip(who, 30), clip(t.subject or "(no subject)", 40),
-                    local(t.sent_at, tz, "%d %b %Y"), str(t.touches), sv.next_text(t.next_due, waiting_since, tz),
-                    "; ".join(problems)])
-        if not as_json:
-            _echo_health(app, health, several=len(apps) > 1)
-    if as_json:
-        click.echo(json.dumps(entries, indent=2))
-        return
-    for line in orphans:
-        click.echo(line)
-    if not total:
-        click.echo("No tracked threads yet. BCC " + " or ".join(a.config.tracking.address for a in apps)
-                   + " on mail you send.")
-        return
-    if rows:
-        headers = ["ID", "STATE", "RECIPIENTS", "SUBJECT", "SENT", "TOUCHES", "NEXT", "PROBLEMS"]
-        click.echo(render_table((["ACCOUNT"] if len(apps) > 1 else []) + headers, rows))
-    else:
-        click.echo("No open threads." if selection.states == sv.OPEN_STATES
-                   else f"No threads in state {', '.join(selection.states or ())}.")
-    note = sv.hidden_note(total - len(rows), selection)
-    if note:
-        click.echo(note)
+        account = sv.AccountStatus(name=app.name, tz=app.config.identity.timezone, now=app.clock.now(),
+                                   tracking_address=app.config.tracking.address, data=_status_data(app))
+        accounts.append(account)
+        line = None if as_json else sv.health_line(account, several=len(apps) > 1)
+        if line is not None:
+            click.echo(line)
+    click.echo(sv.render(accounts, selection, as_json=as_json))
 
 
-def _command_problems(app: Any, session: Any, *, several: bool) -> list[str]:
-    """Commands by mail that were not applied (followupd.engine.mailcmd), one line each, newest last."""
-    from followupd.planning.commands import ORPHANS_KEY, recent_orphans
+def _status_data(app: Any) -> StatusData:
+    """One account's database as ``status`` shows it: read with sqlite3 when ``fastread`` can serve it (no
+    SQLAlchemy: most of the command's start-up), else through the Store, which also creates, upgrades or
+    refuses the database exactly as before."""
+    from followupd.adapters.store import fastread
+    from followupd.cli.status_view import DRAFT_WAITING_STATES, META_KEYS
 
-    tz = app.config.identity.timezone
-    where = f"account {app.name}: " if several else ""
-    return [f"{where}command by mail +followup-{o.suffix} ({o.where}, written "
-            f"{local(datetime.fromisoformat(o.at), tz, '%a %d %b %H:%M')}) not applied: {o.problem}"
-            for o in recent_orphans(st.get_meta(session, ORPHANS_KEY), app.clock.now())]
+    database = app.config.database
+    data = fastread.status_data(database.url, database.schema, DRAFT_WAITING_STATES, META_KEYS)
+    if data is not None:
+        return data
+    from followupd.adapters.store import reports
 
-
-def _echo_health(app: Any, health: Any, *, several: bool) -> None:
-    """One line per account when it is failing (or always, with several accounts)."""
-    tz = app.config.identity.timezone
-    if health.state == "degraded":
-        click.echo(f"account {app.name}: degraded since {local(health.since, tz, '%a %d %b %H:%M')} "
-                   f"({health.failures} failed cycle(s)): {health.error}; followupd keeps retrying")
-    elif several:
-        click.echo(f"account {app.name}: {health.state}")
+    with app.store.read() as session:
+        return reports.status_data(session, DRAFT_WAITING_STATES, META_KEYS)
 
 
 @main.command()
@@ -284,9 +235,6 @@ def explain(state: State, thread: str, as_json: bool) -> None:
     click.echo(f"{summary['id']}  {summary['subject'] or '(no subject)'}")
     click.echo(f"  sent {local(sent_at, tz, '%a %d %b %Y %H:%M')} to {', '.join(summary['recipients']) or '-'}")
     click.echo(f"  state: {summary['state']}" + (f" ({summary['state_reason']})" if summary["state_reason"] else ""))
-    click.echo(f"  source: {summary['source']} ({SOURCE_TEXT.get(summary['source'], '')})")
-    if summary["evidence"]:
-        click.echo(f"  asks: {summary['evidence']}")
     if summary["promised"]:
         click.echo(f"  promised check-in: {summary['promised']}")
     click.echo(f"  next check-in: {local(next_due, tz, '%a %d %b %Y %H:%M')}")
@@ -302,11 +250,6 @@ def explain(state: State, thread: str, as_json: bool) -> None:
     click.echo("")
     for entry, at in zip(timeline, event_times, strict=True):
         click.echo(f"  {local(at, tz, '%a %d %b %Y %H:%M')}  {entry['kind']:<16} {entry['evidence']}")
-
-
-#: How a thread started, as ``explain`` says it (``source`` in ``status --json``).
-SOURCE_TEXT = {"bcc": "you BCC'd the tracking address", "auto": 'tracked without the BCC: [tracking] auto = "track"',
-               "manual": "tracked without the BCC: you ran `followupd track` on a suggestion"}
 
 
 def _echo_items(recap: list[dict[str, Any]], owners: list[str], tz: Any) -> None:

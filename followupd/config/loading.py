@@ -72,7 +72,7 @@ def _parse_one(data: Mapping[str, Any], problems: Problems, env: Mapping[str, st
         templates=build_templates(table("templates"), path, env),
         path=path,
         tone=build_tone(table("tone")),
-        replies=build_replies(table("replies")),
+        replies_config=build_replies(table("replies")),
         actions=build_actions(table("actions")),
         digest=build_digest(table("digest")),
         owed=build_owed(table("owed")),

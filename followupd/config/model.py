@@ -1,24 +1,33 @@
 """The validated configuration: frozen dataclasses, built once by followupd.config.loading and read everywhere.
 
 Sections the pure core reads are its own settings types (CadenceSettings, ToneSettings, ReplySettings), so the
-core never imports this package; the rest are defined here. The login/TLS block is one class,
-:class:`LoginConfig`, that [account] and [smtp] both extend, so its fields are written once.
+core never imports this package; the rest are defined here. ``ReplySettings`` alone is built on first use
+(:attr:`Config.replies`, from the validated :class:`RepliesConfig`): it lives in planning.interpret, whose import
+brings every mail reader (about a third of `followupd status`'s start-up), and only a cycle reads it. The
+login/TLS block is one class, :class:`LoginConfig`, that [account] and [smtp] both extend, so its fields are
+written once.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time, timedelta
+from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
 from followupd.adapters.credentials import OAuthMechanism
 from followupd.compose.tone import ToneSettings
+from followupd.mail.ask_settings import AskSettings
+from followupd.mail.intent_phrases import PhraseSet
 from followupd.planning.cadence import CadenceSettings, Gap
 from followupd.planning.checkins import ActionSettings
-from followupd.planning.interpret import ReplySettings
+
+if TYPE_CHECKING:
+    from followupd.planning.interpret import ReplySettings
 
 TlsMode = Literal["implicit", "starttls", "none"]
 TLS_MODES: tuple[TlsMode, ...] = ("implicit", "starttls", "none")
@@ -163,6 +172,35 @@ class DigestConfig:
 
 
 @dataclass(frozen=True)
+class RepliesConfig:
+    """[replies] as validated when the config loads; None: the setting was not written (ReplySettings' default)."""
+
+    ooo_grace: Gap | None = None
+    ooo_default_postpone: timedelta | None = None
+    ooo_horizon_days: int | None = None
+    holding_default: timedelta | None = None
+    match_domain: bool | None = None
+    phrases: Mapping[str, PhraseSet] = field(default_factory=dict)
+    asks: AskSettings = field(default_factory=AskSettings)  # [replies.<lang>] asking / not_asking (issue 14)
+
+    def settings(self) -> ReplySettings:
+        """The core's settings type, defaults filled in (imports planning.interpret: see the module docstring)."""
+        from followupd.planning.interpret import ReplySettings
+
+        defaults = ReplySettings()
+        return ReplySettings(
+            ooo_grace=defaults.ooo_grace if self.ooo_grace is None else self.ooo_grace,
+            ooo_default_postpone=defaults.ooo_default_postpone if self.ooo_default_postpone is None
+            else self.ooo_default_postpone,
+            ooo_horizon_days=defaults.ooo_horizon_days if self.ooo_horizon_days is None else self.ooo_horizon_days,
+            holding_default=defaults.holding_default if self.holding_default is None else self.holding_default,
+            match_domain=defaults.match_domain if self.match_domain is None else self.match_domain,
+            phrases=self.phrases,
+            asks=self.asks,
+        )
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole validated configuration; ``path`` is its file (for messages and relative paths)."""
 
@@ -177,11 +215,16 @@ class Config:
     smtp: SmtpConfig | None = None
     sending: SendingConfig = field(default_factory=SendingConfig)
     tone: ToneSettings = field(default_factory=ToneSettings)
-    replies: ReplySettings = field(default_factory=ReplySettings)
+    replies_config: RepliesConfig = field(default_factory=RepliesConfig)
     actions: ActionSettings = field(default_factory=ActionSettings)
     digest: DigestConfig = field(default_factory=DigestConfig)
     owed: OwedConfig = field(default_factory=OwedConfig)
     name: str = "default"  # the account's name: [[accounts]] name, else its username
+
+    @cached_property
+    def replies(self) -> ReplySettings:
+        """[replies] as the core reads it, built on first use (a cycle; never `status` or `--help`)."""
+        return self.replies_config.settings()
 
     @property
     def account_key(self) -> str:

@@ -20,6 +20,7 @@ from followupd.config.model import (
     DigestConfig,
     FoldersConfig,
     IdentityConfig,
+    RepliesConfig,
     SendingConfig,
     SendingMode,
     TemplatesConfig,
@@ -28,13 +29,11 @@ from followupd.config.model import (
 )
 from followupd.config.paths import default_data_dir, expand_user, local_timezone, zone_or_none
 from followupd.config.schema import Table, did_you_mean, quoted_list, toml_repr
-from followupd.mail.asks import AskPhrases, AskSettings
-from followupd.mail.intent import PhraseSet
-from followupd.mail.intent_phrases import norm_phrase
+from followupd.mail.ask_settings import AskPhrases, AskSettings
+from followupd.mail.intent_phrases import PhraseSet, norm_phrase
 from followupd.mail.patterns import lazy_pattern
 from followupd.planning.cadence import Gap, gap_minimum, parse_duration, parse_gap
 from followupd.planning.checkins import ActionSettings
-from followupd.planning.interpret import ReplySettings
 
 _EMAIL_FORBIDDEN = lazy_pattern(r"[\s<>(),;:\"\[\]\\]")
 
@@ -345,24 +344,24 @@ def build_sending(table: Table, *, present_smtp: bool) -> SendingConfig:
                          max_per_day=limits["max_per_day"], file_sent_copy=file_copy)
 
 
-def build_replies(table: Table) -> ReplySettings:
-    defaults = ReplySettings()
-    grace = defaults.ooo_grace
+def build_replies(table: Table) -> RepliesConfig:
+    """[replies], checked now; the core's ReplySettings is made from it on first use (``Config.replies``)."""
+    grace = None
     if table.text("ooo_grace") is not None:
         try:
             grace = parse_gap(table.text("ooo_grace") or "")
         except ValueError as exc:
             table.bad("ooo_grace", str(exc))
 
-    def duration(key: str, default: timedelta) -> timedelta:
+    def duration(key: str) -> timedelta | None:
         text = table.text(key)
         if text is None:
-            return default
+            return None
         try:
             value = parse_duration(text)
         except ValueError as exc:
             table.bad(key, str(exc))
-            return default
+            return None
         if value < timedelta(days=1):
             table.bad(key, 'use at least a day, e.g. "1w"')
         return value
@@ -383,20 +382,25 @@ def build_replies(table: Table) -> ReplySettings:
 
         phrases[lang] = PhraseSet(holding=strings("holding"), declined=strings("declined"), remove=strings("remove"),
                                   replace=bool(values.get("replace", False)))
+        if not any(key in values for key in ("asking", "not_asking", "remove")):
+            continue  # a table about holding/declined only: its `replace` must not empty the asking lists
+        # `replace` swaps the asking lists only when the table writes one of them: a user who replaced the
+        # holding/declined lists before issue 14 keeps every built-in asking phrase of that language.
+        writes_asks = "asking" in values or "not_asking" in values
         asks[lang] = AskPhrases(asking=_ask_phrases(table, lang, values, "asking"),
-                                not_asking=_ask_phrases(table, lang, values, "not_asking"),
-                                remove=strings("remove"), replace=bool(values.get("replace", False)))
+                                not_asking=_ask_phrases(table, lang, values, "not_asking"), remove=strings("remove"),
+                                replace=writes_asks and bool(values.get("replace", False)))
         for phrase in set(map(norm_phrase, asks[lang].asking)) & set(map(norm_phrase, asks[lang].not_asking)):
             table.problems.add(f"replies.{lang}.not_asking",
                                f"[replies.{lang}] {toml_repr(phrase)} is in both asking and not_asking; keep it in "
                                "the one it means")
     match_domain = table.values.get("match_domain")
-    return ReplySettings(
+    return RepliesConfig(
         ooo_grace=grace,
-        ooo_default_postpone=duration("ooo_default_postpone", defaults.ooo_default_postpone),
-        ooo_horizon_days=horizon if horizon is not None and 1 <= horizon <= 366 else defaults.ooo_horizon_days,
-        holding_default=duration("holding_default", defaults.holding_default),
-        match_domain=match_domain if isinstance(match_domain, bool) else defaults.match_domain,
+        ooo_default_postpone=duration("ooo_default_postpone"),
+        ooo_horizon_days=horizon if horizon is not None and 1 <= horizon <= 366 else None,
+        holding_default=duration("holding_default"),
+        match_domain=match_domain if isinstance(match_domain, bool) else None,
         phrases=phrases,
         asks=AskSettings(phrases=asks),
     )

@@ -41,8 +41,8 @@ ask_sentences.py does on top (the "sig. cut" column is before that cut). So no n
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import compat32
@@ -51,6 +51,7 @@ from typing import Literal
 from followupd.mail import internal_errors
 from followupd.mail.ask_phrases import AskChange, AskPhraseSet, merge_ask_phrases
 from followupd.mail.ask_sentences import detect_language, read_text
+from followupd.mail.ask_settings import AskPhrases, AskSettings
 from followupd.mail.bodytext import decode_payload, message_text
 from followupd.mail.headers import Address, MessageKind, MessageMeta, parse_headers
 from followupd.mail.patterns import lazy_pattern
@@ -63,23 +64,6 @@ Direction = Literal["sent", "received"]
 
 #: Parts walked looking for a calendar part (hostile mail nests thousands).
 _MAX_PARTS = 60
-
-
-@dataclass(frozen=True)
-class AskPhrases:
-    """One language's changes, built by config from ``[replies.<lang>]``."""
-
-    asking: tuple[str, ...] = ()      # phrases that ask something (added to the built-in ones)
-    not_asking: tuple[str, ...] = ()  # phrases that mean "no answer needed" (added)
-    remove: tuple[str, ...] = ()      # built-in phrases of that language to drop
-    replace: bool = False             # asking/not_asking above are that language's whole lists
-
-
-@dataclass(frozen=True)
-class AskSettings:
-    """The user's phrase changes, by language code ("en", "de", ...)."""
-
-    phrases: Mapping[str, AskPhrases] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -114,6 +113,8 @@ class App:
             if not self.config.database.is_postgres:
                 yield None
                 return
+            import socket  # here, not at the top: only PostgreSQL leases need the host name
+
             from followupd.adapters.store.leases import LeaseBoard
 
             key = self.account_key

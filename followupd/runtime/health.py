@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from followupd.adapters import store as st
-from followupd.adapters.store.reports import Session
+from followupd.adapters import store as st  # its names load on first use: `status` on SQLite never needs them
+
+if TYPE_CHECKING:
+    from followupd.adapters.store.reports import Session
 
 HEALTH_KEY = "health"
 OK = "ok"
@@ -33,7 +36,11 @@ class Health:
 
 
 def read_health(session: Session) -> Health:
-    raw = st.get_meta(session, HEALTH_KEY)
+    return parse_health(st.get_meta(session, HEALTH_KEY))
+
+
+def parse_health(raw: str | None) -> Health:
+    """The stored record (``HEALTH_KEY``), as either reader of ``status`` found it; unreadable means unknown."""
     if not raw:
         return Health(UNKNOWN)
     try:

@@ -14,6 +14,7 @@ from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from followupd.adapters.store.rows import participants
 from followupd.planning.lifecycle import ReminderState, ThreadKind, ThreadState, TouchState
 from followupd.planning.lifecycle.awaiting import OwedState, SuggestionState
 from followupd.planning.lifecycle.items import ItemState
@@ -141,11 +142,9 @@ class Thread(Base):
     )
 
     def participants(self) -> list[dict[str, str]]:
-        """Everyone who owes the reply: To, Cc and Bcc recipients (already filtered of the user)."""
-        seen: dict[str, dict[str, str]] = {}
-        for entry in (*self.to, *self.cc, *self.bcc):
-            seen.setdefault(entry["email"], entry)
-        return list(seen.values())
+        """Everyone who owes the reply: To, Cc and Bcc recipients (already filtered of the user); the same rule as
+        ``status``'s plain rows (``rows.participants``)."""
+        return participants(self.to, self.cc, self.bcc)
 
 
 class ThreadMessageId(Base):

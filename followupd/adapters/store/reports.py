@@ -14,12 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from followupd.adapters import store as st
+from followupd.adapters.store.rows import ItemRow, StatusData, ThreadRow, column_names
 from followupd.planning.lifecycle.awaiting import OwedState
 from followupd.planning.stats import StatsThread, StatsTouch
 
 __all__ = ["Session", "action_items", "find_item", "find_owed", "find_request", "find_thread", "find_touch",
            "has_id_prefix", "ids_starting", "items_by_thread", "next_future_due", "owed_rows", "stats_threads",
-           "touches_starting", "waiting_drafts"]
+           "status_data", "touches_starting", "waiting_drafts"]
 
 # ``Session`` (in __all__) is what every function here takes, the session of ``Store.read()`` or
 # ``Store.transaction()``; code outside the store names the type through this module, never through SQLAlchemy.
@@ -135,3 +136,16 @@ def owed_rows(session: Session, account: str, *, open_only: bool = True) -> list
     if open_only:
         query = query.where(st.Owed.state == OwedState.OPEN)
     return list(session.scalars(query))
+
+
+def status_data(session: Session, draft_states: tuple[str, ...], meta_keys: tuple[str, str]) -> StatusData:
+    """What ``followupd status`` shows of one account, as the plain records ``fastread`` also builds (the path
+    for PostgreSQL and for any SQLite database ``fastread`` declines); ``meta_keys`` are the health and
+    mail-command-problem keys."""
+    thread_columns, item_columns = column_names(ThreadRow), column_names(ItemRow)
+    threads = [ThreadRow(*[getattr(t, name) for name in thread_columns]) for t in st.all_threads(session)]
+    items: dict[str, list[ItemRow]] = {}
+    for thread_id, found in items_by_thread(session).items():
+        items[thread_id] = [ItemRow(*[getattr(item, name) for name in item_columns]) for item in found]
+    return StatusData(health=st.get_meta(session, meta_keys[0]), orphans=st.get_meta(session, meta_keys[1]),
+                      threads=threads, drafts=waiting_drafts(session, draft_states), items=items)

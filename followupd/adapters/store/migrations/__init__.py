@@ -23,13 +23,12 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, inspect, text
-
 from followupd.errors import StoreError
 
 if TYPE_CHECKING:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
+    from sqlalchemy import Connection
 
 __all__ = ["BASELINE", "HEAD", "SchemaStatus", "alembic_config", "head", "inspect_schema", "pending", "upgrade"]
 
@@ -107,6 +106,9 @@ def pending(current: str | None) -> tuple[tuple[str, str], ...]:
 
 def inspect_schema(connection: Connection) -> SchemaStatus:
     """Classify the database behind ``connection`` (read only: a SELECT or two and catalogue queries)."""
+    # Imported here, not at the top: ``fastread`` reads HEAD from this module without loading SQLAlchemy.
+    from sqlalchemy import inspect, text
+
     newest = HEAD
     tables = set(inspect(connection).get_table_names())
     recorded: tuple[str, ...] = ()
