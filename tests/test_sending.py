@@ -356,6 +356,10 @@ def test_approve_while_the_daemon_runs_is_handled_by_the_daemon(account: Account
         assert ": cycle:" in log_path.read_text(), log_path.read_text()
         result = account.run("outbox", "approve", touch, now=DUE, timeout=90)
         assert "approved" in result.stdout
+        # "approved" is printed once the daemon applied the request; its send follows in the same cycle.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not sink.received:
+            time.sleep(0.1)
         assert len(sink.received) == 1
     finally:
         daemon.terminate()

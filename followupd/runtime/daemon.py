@@ -280,7 +280,9 @@ class Daemon:
             self._start_accounts()
             watchdog_usec = int(os.environ.get("WATCHDOG_USEC", "0") or 0)
             if watchdog_usec:
-                self.scheduler.add_job(lambda: self.notify("WATCHDOG=1"), "interval",
+                # Pings start with READY=1: systemd arms the watchdog only once start-up is complete, and a
+                # ping before READY=1 (a first cycle slower than the interval) would only tell systemd nothing.
+                self.scheduler.add_job(self._watchdog_ping, "interval",
                                        seconds=max(1, watchdog_usec // 2_000_000), id="watchdog")
             self.scheduler.start()
             # A signal that arrived before start() is not lost: the event stays set.
@@ -398,6 +400,10 @@ class Daemon:
             status = (f"{len(active) - len(failing)} of {len(active)} account(s) ok"
                       + (f"; degraded: {', '.join(failing)}" if failing else ""))
             self.notify(f"STATUS={status}")
+
+    def _watchdog_ping(self) -> None:
+        if self.ready:
+            self.notify("WATCHDOG=1")
 
     def _notify_ready(self) -> None:
         if not self.ready:
