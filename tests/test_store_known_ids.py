@@ -1,0 +1,99 @@
+"""The store's "known absent" shortcut (queries.known_absent): after a few dozen look-ups in one session, an
+event or thread id found in neither the stored ids nor the rows added since skips its duplicate query. These
+tests hold that it never skips a needed look-up: duplicates stay refused and ids added by any code path, before
+or after the ids were read, by cascade or with autoflush off, are still found. Real SQLite, no mail server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session
+
+from followupd.adapters import store as st
+from followupd.adapters.store import queries
+
+T0 = datetime(2026, 3, 10, 7, 0, tzinfo=UTC)
+PAST_THRESHOLD = queries._LOOKUPS_BEFORE_BULK + 5
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> st.Store:
+    return st.Store(f"sqlite:///{tmp_path / 'state.db'}")
+
+
+def make_thread(session: Session, n: int) -> st.Thread:
+    thread = st.Thread(id=f"t{n:05d}", message_id=f"<m{n}@x>", subject="s", from_email="me@x", from_name="",
+                       to=[{"email": "bob@y", "name": ""}], cc=[], bcc=[], references=[], sent_at=T0,
+                       first_seen_at=T0, tracking_address="me+f@x", tracking_suffix=None, promised=None,
+                       problems=[], touches=0, source=["Sent:1"], conversation_keys=[], kind=st.NUDGE,
+                       expect_all=False)
+    session.add(thread)
+    return thread
+
+
+def test_duplicate_events_are_refused_before_and_after_the_ids_are_read(store: st.Store) -> None:
+    with store.transaction() as session:
+        thread = make_thread(session, 1)
+        session.flush()
+        stored_before = "<stored-before@x>"
+        assert st.add_event(session, thread, at=T0, kind="reply", message_id=stored_before)
+        for n in range(PAST_THRESHOLD):  # new ids: each asks, until the ids are read in one query
+            assert st.add_event(session, thread, at=T0, kind="reply", message_id=f"<r{n}@x>")
+        assert session.info[("known_message_ids", "Event")]["ids"] is not None  # the shortcut is on now
+        # Ids recorded before the shortcut (flushed by its query) and after it (pending) are still duplicates.
+        assert not st.add_event(session, thread, at=T0, kind="reply", message_id=stored_before)
+        assert not st.add_event(session, thread, at=T0, kind="reply", message_id=f"<r{PAST_THRESHOLD - 1}@x>")
+        assert st.add_event(session, thread, at=T0, kind="reply", message_id="<brand-new@x>")
+        assert not st.add_event(session, thread, at=T0, kind="reply", message_id="<brand-new@x>")
+        # Another kind for the same message is no duplicate (the unique key is thread, kind, message).
+        assert st.add_event(session, thread, at=T0, kind="auto_reply", message_id="<brand-new@x>")
+        session.flush()  # the unique constraint agrees: nothing was added twice
+    with store.read() as session:
+        assert len(st.events_for(session, "t00001")) == PAST_THRESHOLD + 3
+
+
+def test_events_stored_by_an_earlier_transaction_are_known(store: st.Store) -> None:
+    with store.transaction() as session:
+        thread = make_thread(session, 1)
+        session.flush()
+        st.add_event(session, thread, at=T0, kind="reply", message_id="<old@x>")
+    with store.transaction() as session:
+        thread = session.get(st.Thread, "t00001")
+        assert thread is not None
+        for n in range(PAST_THRESHOLD):
+            st.add_event(session, thread, at=T0, kind="reply", message_id=f"<n{n}@x>")
+        assert not st.add_event(session, thread, at=T0, kind="reply", message_id="<old@x>")
+
+
+def test_thread_ids_added_any_way_are_found(store: st.Store) -> None:
+    with store.transaction() as session:
+        thread = make_thread(session, 1)
+        session.flush()
+        session.add(st.ThreadMessageId(message_id="<before@x>", thread_id=thread.id, role="tracked"))
+        for n in range(PAST_THRESHOLD):
+            assert st.message_id_row(session, f"<absent{n}@x>") is None
+        assert st.message_id_row(session, "<before@x>") is not None
+        # Added after the ids were read: directly, through the relationship (cascade), with autoflush off.
+        session.add(st.ThreadMessageId(message_id="<direct@x>", thread_id=thread.id, role="reply"))
+        thread.ids.append(st.ThreadMessageId(message_id="<cascade@x>", role="reply"))
+        with session.no_autoflush:
+            session.add(st.ThreadMessageId(message_id="<no-autoflush@x>", thread_id=thread.id, role="reply"))
+        for mid in ("<direct@x>", "<cascade@x>", "<no-autoflush@x>"):
+            assert st.message_id_row(session, mid) is not None, mid
+        assert st.message_id_row(session, "<never@x>") is None
+
+
+def test_ids_pending_with_autoflush_off_when_the_ids_are_read_are_known(store: st.Store) -> None:
+    with store.transaction() as session:
+        thread = make_thread(session, 1)
+        session.flush()
+        for n in range(queries._LOOKUPS_BEFORE_BULK - 1):
+            st.message_id_row(session, f"<absent{n}@x>")
+        with session.no_autoflush:
+            session.add(st.ThreadMessageId(message_id="<pending@x>", thread_id=thread.id, role="reply"))
+            assert queries.known_absent(session, st.ThreadMessageId, "<pending@x>") is False  # the reading one
+            assert session.info[("known_message_ids", "ThreadMessageId")]["ids"] is not None
+            assert queries.known_absent(session, st.ThreadMessageId, "<pending@x>") is False
+        assert queries.known_absent(session, st.ThreadMessageId, "<elsewhere@x>") is True
