@@ -41,7 +41,7 @@ def test_duplicate_events_are_refused_before_and_after_the_ids_are_read(store: s
         assert st.add_event(session, thread, at=T0, kind="reply", message_id=stored_before)
         for n in range(PAST_THRESHOLD):  # new ids: each asks, until the ids are read in one query
             assert st.add_event(session, thread, at=T0, kind="reply", message_id=f"<r{n}@x>")
-        assert session.info[("known_message_ids", "Event")]["ids"] is not None  # the shortcut is on now
+        assert session.info[("known_keys", "Event")]["keys"] is not None  # the shortcut is on now
         # Ids recorded before the shortcut (flushed by its query) and after it (pending) are still duplicates.
         assert not st.add_event(session, thread, at=T0, kind="reply", message_id=stored_before)
         assert not st.add_event(session, thread, at=T0, kind="reply", message_id=f"<r{PAST_THRESHOLD - 1}@x>")
@@ -93,7 +93,7 @@ def test_ids_pending_with_autoflush_off_when_the_ids_are_read_are_known(store: s
             st.message_id_row(session, f"<absent{n}@x>")
         with session.no_autoflush:
             session.add(st.ThreadMessageId(message_id="<pending@x>", thread_id=thread.id, role="reply"))
-            assert queries.known_absent(session, st.ThreadMessageId, "<pending@x>") is False  # the reading one
-            assert session.info[("known_message_ids", "ThreadMessageId")]["ids"] is not None
-            assert queries.known_absent(session, st.ThreadMessageId, "<pending@x>") is False
-        assert queries.known_absent(session, st.ThreadMessageId, "<elsewhere@x>") is True
+            assert queries.known_absent(session, st.ThreadMessageId, ("<pending@x>",)) is False  # the reading one
+            assert session.info[("known_keys", "ThreadMessageId")]["keys"] is not None
+            assert queries.known_absent(session, st.ThreadMessageId, ("<pending@x>",)) is False
+        assert queries.known_absent(session, st.ThreadMessageId, ("<elsewhere@x>",)) is True
