@@ -173,7 +173,7 @@ class Tracker(CycleStep):
         )
         lifecycle.start(thread, now)
         session.add(thread)
-        self.events.hold(thread)
+        self.events.hold(thread, made=True)
         # Already counted in an open thread (a promise chained, see _maybe_track): that row stays, so a reply to
         # this message still reaches the older thread; this one finds it by its own Thread.message_id.
         if st.message_id_row(session, message_id) is None:
