@@ -1,18 +1,26 @@
 """The store's "known absent" shortcut (queries.known_absent): after a few dozen look-ups in one session, an
 event or thread id found in neither the stored ids nor the rows added since skips its duplicate query. These
 tests hold that it never skips a needed look-up: duplicates stay refused and ids added by any code path, before
-or after the ids were read, by cascade or with autoflush off, are still found. Real SQLite, no mail server."""
+or after the ids were read, by cascade or with autoflush off, are still found. And the
+cycle's held threads (EventApplier.hold) stay bounded, a thread let go still found. Real SQLite, no server."""
 
 from __future__ import annotations
 
+import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from dovecot import MailUser
+from harness import PASSWORD_ENV, default_config
 from sqlalchemy.orm import Session
 
 from followupd.adapters import store as st
+from followupd.adapters.clock import FixedClock
 from followupd.adapters.store import queries
+from followupd.config import parse_config
+from followupd.engine.context import BodyReader, CycleContext
+from followupd.engine.events import EventApplier
 
 T0 = datetime(2026, 3, 10, 7, 0, tzinfo=UTC)
 PAST_THRESHOLD = queries._LOOKUPS_BEFORE_BULK + 5
@@ -97,3 +105,29 @@ def test_ids_pending_with_autoflush_off_when_the_ids_are_read_are_known(store: s
             assert session.info[("known_keys", "ThreadMessageId")]["keys"] is not None
             assert queries.known_absent(session, st.ThreadMessageId, ("<pending@x>",)) is False
         assert queries.known_absent(session, st.ThreadMessageId, ("<elsewhere@x>",)) is True
+
+
+def applier(tmp_path: Path) -> EventApplier:
+    user = MailUser("127.0.0.1", 143, "me@example.test", "pw", 24)
+    text = default_config(user, tmp_path).replace(f'password_env = "{PASSWORD_ENV}"', 'password_env = "PW"')
+    config = parse_config(tomllib.loads(text), path=tmp_path / "config.toml", env={})
+    return EventApplier(CycleContext(config, FixedClock(T0)), BodyReader(None))
+
+
+def test_held_threads_are_bounded_and_a_let_go_thread_is_still_found(store: st.Store, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    events = applier(tmp_path)
+    monkeypatch.setattr(EventApplier, "HELD_THREADS", 3)
+    with store.transaction() as session:
+        assert not events.may_exist(session, "t00001")  # nothing stored, nothing made yet
+        for n in range(1, 6):
+            events.hold(make_thread(session, n), made=True)
+        session.flush()
+        assert list(events._held) == ["t00003", "t00004", "t00005"]  # the most recently used three
+        assert all(events.may_exist(session, f"t{n:05d}") for n in range(1, 6))  # made, held or not
+        found = events.thread(session, "t00001")  # let go, still found (from the session or the database)
+        assert found is not None and found.id == "t00001"
+        assert list(events._held) == ["t00004", "t00005", "t00001"]
+    fresh = applier(tmp_path)
+    with store.read() as session:
+        assert fresh.may_exist(session, "t00002") and not fresh.may_exist(session, "t00009")
