@@ -4,13 +4,25 @@ alone as before, and memory holds one batch. No mail server: a recording fake ma
 
 from __future__ import annotations
 
+import tomllib
 from datetime import UTC, datetime
+from pathlib import Path
 
+import pytest
+from dovecot import MailUser
+from harness import PASSWORD_ENV, default_config
 from mailfactory import make_message
 
-from followupd.engine.context import BodyReader, SeenMessage
+from followupd.adapters.clock import FixedClock
+from followupd.config import parse_config
+from followupd.engine import sync as sync_module
+from followupd.engine.context import BodyReader, CycleContext, SeenMessage
+from followupd.engine.events import EventApplier
+from followupd.engine.sync import FolderSync
+from followupd.engine.tracking import Tracker
 from followupd.errors import MailboxError
-from followupd.mail.headers import parse_headers
+from followupd.mail.headers import MessageKind, parse_headers
+from followupd.planning.matching import ThreadIndex
 
 T0 = datetime(2026, 3, 10, 7, 0, tzinfo=UTC)
 
@@ -91,3 +103,24 @@ def test_a_body_is_only_used_for_its_own_folder() -> None:
     reader.prefetch("INBOX", [1])
     assert reader(seen(1, "Archive")) == b"archived"
     assert box.single == [("Archive", 1)]
+
+
+def test_the_sync_prefetches_small_reports_only_within_its_budget(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bounce is always read (for the id it quotes); a big one, or one past the batch's byte budget, is left
+    to its own read so memory stays bounded."""
+    user = MailUser("127.0.0.1", 143, "me@example.test", "pw", 24)
+    text = default_config(user, tmp_path).replace(f'password_env = "{PASSWORD_ENV}"', 'password_env = "PW"')
+    config = parse_config(tomllib.loads(text), path=tmp_path / "config.toml", env={})
+    context = CycleContext(config, FixedClock(T0))
+    box = BatchReader({})
+    events = EventApplier(context, BodyReader(box))
+    sync = FolderSync(context, Tracker(context, events), events)
+    monkeypatch.setattr(sync_module, "PREFETCH_BYTES", 250)
+    bounce = make_message(**{"from": "MAILER-DAEMON@example.org", "subject": "Undelivered Mail Returned to Sender",
+                             "content_type": 'multipart/report; report-type=delivery-status; boundary="b"'})
+    batch = [SeenMessage("INBOX", uid, parse_headers(bounce), T0, False) for uid in (1, 2, 3, 4, 5)]
+    assert all(seen.meta.kind is MessageKind.BOUNCE for seen in batch)
+    sync._sizes = {1: 100, 2: sync_module.PREFETCH_LARGEST + 1, 3: 100, 4: 100, 5: 10}
+    sync._prefetch_bodies(batch, ThreadIndex([]))
+    assert box.batches == [("INBOX", [1, 3, 5])]  # 2 is too big; 4 would pass the 250-byte budget

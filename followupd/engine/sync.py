@@ -38,6 +38,11 @@ from followupd.planning.recipient_clock import remember as remember_offsets
 
 logger = logging.getLogger("followupd.engine.cycle")  # logs as "followupd.engine", as it always did
 
+#: Bodies read ahead for one batch (_prefetch_bodies): at most this many bytes in all, none bigger than the
+#: second figure, so memory stays a few MB whatever the mailbox holds.
+PREFETCH_BYTES = 8 * 1024 * 1024
+PREFETCH_LARGEST = 256 * 1024
+
 
 class FolderSync(CycleStep):
     """One cycle's reading of the folders; made per cycle, so what it learns (the clocks) is this cycle's."""
@@ -48,6 +53,7 @@ class FolderSync(CycleStep):
         self.events = events
         self._clocks: dict[str, list[int]] = {}  # [cadence] recipient_time: offsets seen this cycle, per person
         self.names = NameLearner(self.own_addresses)  # greeting names seen this cycle (followupd.engine.names)
+        self._sizes: dict[int, int] = {}  # RFC822.SIZE of the current batch's messages, for _prefetch_bodies
 
     def sync_folder(self, session: Session, mailbox: MailboxPort, folder: str, is_sent: bool,
                      index: LazyIndex, report: CycleReport) -> None:
@@ -74,6 +80,7 @@ class FolderSync(CycleStep):
         for fetched in fetched_headers:
             count += 1
             cursor.last_uid = max(cursor.last_uid, fetched.uid)
+            self._sizes[fetched.uid] = fetched.size
             seen = self._parse(folder, fetched, is_sent, report)
             if seen is not None:
                 batch.append(seen)
@@ -81,8 +88,10 @@ class FolderSync(CycleStep):
                 self._add_received(mailbox, folder, status.uidvalidity, batch)
                 self._process(session, batch, index, report)
                 batch = []
+                self._sizes = {}
         self._add_received(mailbox, folder, status.uidvalidity, batch)
         self._process(session, batch, index, report)
+        self._sizes = {}
         report.folders[folder] = count
 
     def _add_received(self, mailbox: MailboxPort, folder: str, uidvalidity: int, batch: list[SeenMessage]) -> None:
@@ -146,7 +155,14 @@ class FolderSync(CycleStep):
         be a meeting recap), a report (bounces and receipts are read for the id they quote) and anything whose
         threading headers name a thread being followed up (a reply is read for what it says). A wrong guess costs
         a body read for nothing, or one read later on its own; never a different outcome."""
-        wanted = [seen.uid for seen in batch if self._may_need_body(seen, index)]
+        wanted: list[int] = []
+        budget = PREFETCH_BYTES
+        for seen in batch:
+            size = self._sizes.get(seen.uid, PREFETCH_LARGEST + 1)
+            # Big messages (a bounce quoting an attachment) are left to their own read, which keeps only one.
+            if size <= PREFETCH_LARGEST and size <= budget and self._may_need_body(seen, index):
+                wanted.append(seen.uid)
+                budget -= size
         if len(wanted) > 1:  # a single one is read when it is needed, as before
             self.events.body.prefetch(batch[0].folder, wanted)
 
