@@ -486,6 +486,18 @@ def _drafts(summary: str) -> str:
     return "0"
 
 
+def compile_bytecode() -> None:
+    """Compile followupd's modules to bytecode once, as ``pip install`` does for an installed package.
+
+    An editable install (this checkout's venv) has none, and where ``PYTHONDONTWRITEBYTECODE`` is set (it is on
+    the shared development machine) every ``followupd`` process compiled every module it imported again: about
+    a third of a 10k first sync's wall time in a profile, which no user pays. imap-tools, installed from its
+    wheel, has its bytecode; now both run as installed."""
+    import compileall
+
+    compileall.compile_dir(ROOT / "followupd", quiet=1)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="followupd benchmarks (see bench/README.md)")
     parser.add_argument("--sizes", default="1k,10k,100k", help="comma-separated: 1k,10k,100k")
@@ -504,6 +516,7 @@ def main(argv: list[str] | None = None) -> int:
     def log(text: str) -> None:
         print(text, flush=True)
 
+    compile_bytecode()
     started = time.perf_counter()
     results = []
     dovecot_version = ""

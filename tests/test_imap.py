@@ -340,6 +340,22 @@ def test_fetch_full_of_a_missing_uid_is_none(mailbox: Mailbox) -> None:
     assert mailbox.fetch_full("INBOX", 42) is None
 
 
+def test_bodies_read_in_batches_are_the_single_reads_and_never_set_seen(
+        dovecot: DovecotServer, mail_user: MailUser, mailbox: Mailbox, make_message: MakeMessage,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for i in range(5):
+        dovecot.append(mail_user, "INBOX", make_message(subject=f"body {i}", body=f"text {i}\n" * (i + 1)))
+    before = dovecot.snapshot(mail_user)
+    monkeypatch.setattr(Mailbox, "BODY_BATCH", 2)  # 3 FETCHes for 5 messages: the batches join up
+    bodies = mailbox.fetch_bodies("INBOX", [5, 1, 3, 2, 4, 42])
+    assert sorted(bodies) == [1, 2, 3, 4, 5]  # the missing UID is absent, as from fetch_full
+    for uid, body in bodies.items():
+        assert body == mailbox.fetch_full("INBOX", uid)
+        assert f"body {uid - 1}".encode() in body
+    assert mailbox.fetch_bodies("INBOX", []) == {}
+    assert dovecot.snapshot(mail_user) == before  # BODY.PEEK: \Seen untouched
+
+
 def test_fetch_survives_the_caller_selecting_another_folder_between_batches(
         dovecot: DovecotServer, mail_user: MailUser, mailbox: Mailbox, make_message: MakeMessage) -> None:
     for i in range(3):

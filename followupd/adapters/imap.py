@@ -410,14 +410,33 @@ class Mailbox(ImapSession):
         then one body took 300 ms (the UID-to-file list is re-read on the first body of each selection), a
         body in an open folder 0.5 ms; a first sync reading a few thousand replies went from minutes to seconds.
         """
+        return self.fetch_bodies(folder, [uid]).get(uid)
+
+    #: Bodies asked for in one FETCH: a few hundred KB of ordinary mail, and a bounded answer for big ones.
+    BODY_BATCH = 50
+
+    def fetch_bodies(self, folder: str, uids: Sequence[int]) -> dict[int, bytes]:
+        """The whole messages of ``uids`` (``BODY.PEEK[]``) as {uid: bytes}; UIDs gone are absent.
+
+        One ``UID FETCH`` per :attr:`BODY_BATCH` messages instead of one per message, read by :mod:`fetchparse`
+        (imapclient's lexer reads a body one character at a time: ~40 % of reading one). A first sync reads the
+        bodies of thousands of replies, out-of-office notices and bounces; a round trip each was a tenth of a
+        2,000-thread sync in a profile. The folder is re-opened only when another one is selected."""
+        wanted = sorted(set(uids))
+        if not wanted:
+            return {}
         self._still_open(folder)
-        with self._errors(f"fetching message {uid} from folder {folder!r}"):
-            response: dict[int, dict[bytes, Any]] = self._conn().fetch([uid], ["BODY.PEEK[]"])
-        data = response.get(uid)
-        if data is None:
-            return None
-        body = data.get(b"BODY[]")
-        return bytes(body) if body is not None else None
+        bodies: dict[int, bytes] = {}
+        for start in range(0, len(wanted), self.BODY_BATCH):
+            chunk = wanted[start:start + self.BODY_BATCH]
+            with self._errors(f"fetching {'message ' + str(chunk[0]) if len(chunk) == 1 else 'messages'} "
+                              f"from folder {folder!r}"):
+                response = self._fetch_bulk(folder, chunk, ["BODY.PEEK[]"])
+            for uid, data in response.items():
+                body = data.get(b"BODY[]")
+                if isinstance(body, bytes):
+                    bodies[uid] = body
+        return bodies
 
     # -- writing ---------------------------------------------------------------------------------------------
 

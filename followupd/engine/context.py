@@ -189,11 +189,31 @@ class BodyFetcher(Protocol):
 
 class BodyReader:
     """The whole message, read with BODY.PEEK (\\Seen untouched), for the few worth it (matched OOOs, replies,
-    bounces); None when it cannot be had. The last one is kept: a notice check and its reading ask twice."""
+    bounces); None when it cannot be had. The last one is kept: a notice check and its reading ask twice.
+
+    :meth:`prefetch` reads a batch's likely bodies in a few FETCHes up front (a first sync reads thousands); a
+    body not prefetched is read alone, as before, so a wrong guess costs only time."""
 
     def __init__(self, mailbox: BodyFetcher | None) -> None:
         self._mailbox = mailbox
         self._last: tuple[tuple[str, int, str | None], bytes | None] | None = None
+        self._ready: dict[tuple[str, int], bytes | None] = {}  # this batch's prefetched bodies (None: gone)
+
+    def prefetch(self, folder: str, uids: Sequence[int]) -> None:
+        """Read the bodies of ``uids`` in ``folder`` now, replacing the previous batch's (memory stays one batch).
+
+        Only when the mailbox can read many at once (``fetch_bodies``); a failure is left to the single reads."""
+        self._ready = {}
+        fetch_many = getattr(self._mailbox, "fetch_bodies", None)
+        if fetch_many is None or not uids:
+            return
+        try:
+            found: dict[int, bytes] = fetch_many(folder, uids)
+        except OperationalError as exc:
+            logger.debug("%s: could not read %d message bodies at once (%s); reading them one by one",
+                         folder, len(uids), exc)
+            return
+        self._ready = {(folder, uid): found.get(uid) for uid in uids}
 
     def __call__(self, seen: SeenMessage) -> bytes | None:
         if self._mailbox is None:
@@ -201,6 +221,10 @@ class BodyReader:
         key = (seen.folder, seen.uid, seen.meta.message_id)
         if self._last is not None and self._last[0] == key:
             return self._last[1]
+        if (seen.folder, seen.uid) in self._ready:
+            body = self._ready[(seen.folder, seen.uid)]
+            self._last = (key, body)
+            return body
         try:
             body = self._mailbox.fetch_full(seen.folder, seen.uid)
         except OperationalError as exc:

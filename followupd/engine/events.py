@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections import OrderedDict
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from followupd.adapters import store as st
@@ -30,10 +32,50 @@ class EventApplier(CycleStep):
     def __init__(self, context: CycleContext, body: BodyReader) -> None:
         super().__init__(context)
         self.body = body
+        # The cycle's threads, held: the session keeps objects only weakly, and a thread it dropped between two
+        # messages was loaded again by the next look-up (an autoflush and a query) and so were its follow-up and
+        # reminder lists (a lazy query each). In a first sync that met 2,000 tracked threads these reloads were
+        # about half of the cycle (py-spy, bench/mailgen.py mail). Holding them changes no answer: every look-up
+        # still goes through the session, which knows what a rolled-back savepoint removed. The most recently
+        # used HELD_THREADS are held (mail about a thread comes close together in UID order), so memory stays
+        # bounded (a few KB per thread) however many threads a first sync rebuilds.
+        self._held: OrderedDict[str, st.Thread] = OrderedDict()
+        self._made: set[str] = set()  # ids of the threads made during this cycle (tracking.py makes them all)
+        self._stored_ids: frozenset[str] | None = None
+
+    #: Threads held in memory at most (see __init__): about 10 MB.
+    HELD_THREADS = 2000
+
+    def hold(self, thread: st.Thread, *, made: bool = False) -> st.Thread:
+        """Keep ``thread`` in memory (and so in the session's identity map) while it is among the most recently
+        used; ``made``: the cycle made it just now (see :meth:`may_exist`)."""
+        if made:
+            self._made.add(thread.id)
+        self._held[thread.id] = thread
+        self._held.move_to_end(thread.id)
+        if len(self._held) > self.HELD_THREADS:
+            self._held.popitem(last=False)
+        return thread
+
+    def thread(self, session: Session, thread_id: str) -> st.Thread | None:
+        """``session.get`` of a thread, held for what follows (see :meth:`hold`)."""
+        thread = session.get(st.Thread, thread_id)
+        return self.hold(thread) if thread is not None else None
+
+    def may_exist(self, session: Session, thread_id: str) -> bool:
+        """False only for an id that was not in the store when the cycle first asked and that no thread made
+        during the cycle has (tracking.py makes every thread and says so): no look-up can then find it."""
+        if thread_id in self._made:
+            return True
+        if self._stored_ids is None:
+            self._stored_ids = frozenset(session.scalars(select(st.Thread.id)))
+        return thread_id in self._stored_ids
 
     def load_index(self, session: Session) -> ThreadIndex:
         """All matchable threads with their known ids, in two queries (not one per thread)."""
         threads = st.threads_in_states(session, MATCHABLE_STATES)
+        for thread in threads[-self.HELD_THREADS:]:
+            self.hold(thread)
         ids_by_thread = st.message_ids_by_thread(session, MATCHABLE_STATES)
         for thread_id, draft_id in st.draft_ids_by_thread(session, MATCHABLE_STATES):
             ids_by_thread.setdefault(thread_id, []).append(draft_id)
@@ -74,7 +116,7 @@ class EventApplier(CycleStep):
             return False
         with session.begin_nested():
             for match in events:
-                thread = session.get(st.Thread, match.thread_id)
+                thread = self.thread(session, match.thread_id)
                 if thread is not None:
                     self._apply(session, thread, seen, match, index, report)
             session.flush()
@@ -89,7 +131,7 @@ class EventApplier(CycleStep):
         if dsn is None:
             return False
         tie = tie_report(dsn, index, seen.when or seen.internaldate)
-        thread = session.get(st.Thread, tie.thread_id) if tie else None
+        thread = self.thread(session, tie.thread_id) if tie else None
         if tie is None or thread is None:
             return False
         with session.begin_nested():
@@ -327,7 +369,7 @@ class EventApplier(CycleStep):
             logger.info("%s: %s bounced; the others are still followed up", thread.id, ", ".join(failed))
 
     def _remember_id(self, session: Session, thread: st.Thread, message_id: str, role: str) -> None:
-        if session.get(st.ThreadMessageId, message_id) is None:
+        if st.message_id_row(session, message_id) is None:
             session.add(st.ThreadMessageId(message_id=message_id, thread_id=thread.id, role=role))
 
     def _close_replied(self, session: Session, thread: st.Thread, seen: SeenMessage, match: MatchEvent,

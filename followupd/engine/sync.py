@@ -31,7 +31,7 @@ from followupd.engine.owed import OwedWatcher
 from followupd.engine.tracking import Tracker
 from followupd.mail.headers import FETCH_HEADER_FIELDS, MessageKind, parse_headers
 from followupd.mail.traces import RECEIVED_FIELDS, received_for_in
-from followupd.planning.matching import is_own_address
+from followupd.planning.matching import ThreadIndex, is_own_address
 from followupd.planning.recipient_clock import decode as decode_clock
 from followupd.planning.recipient_clock import encode as encode_clock
 from followupd.planning.recipient_clock import likely_offset, utc_offset_minutes
@@ -39,6 +39,11 @@ from followupd.planning.recipient_clock import meta_key as clock_key
 from followupd.planning.recipient_clock import remember as remember_offsets
 
 logger = logging.getLogger("followupd.engine.cycle")  # logs as "followupd.engine", as it always did
+
+#: Bodies read ahead for one batch (_prefetch_bodies): at most this many bytes in all, none bigger than the
+#: second figure, so memory stays a few MB whatever the mailbox holds.
+PREFETCH_BYTES = 8 * 1024 * 1024
+PREFETCH_LARGEST = 256 * 1024
 
 
 class FolderSync(CycleStep):
@@ -52,6 +57,7 @@ class FolderSync(CycleStep):
         self._clocks: dict[str, list[int]] = {}  # [cadence] recipient_time: offsets seen this cycle, per person
         self.names = NameLearner(self.own_addresses)  # greeting names seen this cycle (followupd.engine.names)
         self.owed = OwedWatcher(context, events.body)  # [owed]: replies the user owes (followupd.engine.owed)
+        self._sizes: dict[int, int] = {}  # RFC822.SIZE of the current batch's messages, for _prefetch_bodies
 
     def sync_folder(self, session: Session, mailbox: MailboxPort, folder: str, is_sent: bool,
                      index: LazyIndex, report: CycleReport) -> None:
@@ -78,6 +84,7 @@ class FolderSync(CycleStep):
         for fetched in fetched_headers:
             count += 1
             cursor.last_uid = max(cursor.last_uid, fetched.uid)
+            self._sizes[fetched.uid] = fetched.size
             seen = self._parse(folder, fetched, is_sent, report)
             if seen is not None:
                 batch.append(seen)
@@ -85,8 +92,10 @@ class FolderSync(CycleStep):
                 self._add_received(mailbox, folder, status.uidvalidity, batch)
                 self._process(session, batch, index, report)
                 batch = []
+                self._sizes = {}
         self._add_received(mailbox, folder, status.uidvalidity, batch)
         self._process(session, batch, index, report)
+        self._sizes = {}
         report.folders[folder] = count
 
     def _add_received(self, mailbox: MailboxPort, folder: str, uidvalidity: int, batch: list[SeenMessage]) -> None:
@@ -132,6 +141,7 @@ class FolderSync(CycleStep):
         if not batch:
             return
         index = lazy_index()
+        self._prefetch_bodies(batch, index)
         if self.config.cadence.recipient_time:
             self._learn_clocks(batch)
         self.names.observe(batch)
@@ -142,6 +152,33 @@ class FolderSync(CycleStep):
                 leftovers.append(seen)
         for seen in leftovers:
             self._isolated(seen, report, partial(self.events.match, session, seen, index, report))
+
+    def _prefetch_bodies(self, batch: Sequence[SeenMessage], index: ThreadIndex) -> None:
+        """Read the bodies this batch will probably need in a few FETCHes (BodyReader.prefetch), not one each.
+
+        A guess from headers alone, before tracking and matching: a message that starts a thread (its text may
+        be a meeting recap), a report (bounces and receipts are read for the id they quote) and anything whose
+        threading headers name a thread being followed up (a reply is read for what it says). A wrong guess costs
+        a body read for nothing, or one read later on its own; never a different outcome."""
+        wanted: list[int] = []
+        budget = PREFETCH_BYTES
+        for seen in batch:
+            size = self._sizes.get(seen.uid, PREFETCH_LARGEST + 1)
+            # Big messages (a bounce quoting an attachment) are left to their own read, which keeps only one.
+            if size <= PREFETCH_LARGEST and size <= budget and self._may_need_body(seen, index):
+                wanted.append(seen.uid)
+                budget -= size
+        if len(wanted) > 1:  # a single one is read when it is needed, as before
+            self.events.body.prefetch(batch[0].folder, wanted)
+
+    def _may_need_body(self, seen: SeenMessage, index: ThreadIndex) -> bool:
+        meta = seen.meta
+        if meta.kind in (MessageKind.BOUNCE, MessageKind.RECEIPT):
+            return True
+        if meta.from_ is not None and is_own_address(meta.from_.email, self.own_addresses):
+            return self.tracker.tracking_request(seen) is not None  # the user's own: only a new thread is read
+        return len(index) > 0 and any(index.thread_for_message_id(mid) is not None
+                                      for mid in (*meta.referenced_ids, *seen.conversation_keys))
 
     # ------------------------------------------------------------------ the recipient's clock
     def _learn_clocks(self, batch: Sequence[SeenMessage]) -> None:

@@ -96,7 +96,9 @@ class Tracker(CycleStep):
         ``exclude``: ``[tracking] auto_exclude`` patterns, whose recipients are never followed up without a BCC."""
         meta = seen.meta
         message_id = meta.message_id or self._synthetic_message_id(seen)
-        thread = session.get(st.Thread, thread_id_for(message_id))
+        thread_id = thread_id_for(message_id)
+        # A new thread's id is in no table yet: asking would cost a query (and an autoflush) per tracked message.
+        thread = self.events.thread(session, thread_id) if self.events.may_exist(session, thread_id) else None
         recipients = self.recipients(meta, exclude)
         known_ids: tuple[str, ...] | None = None
         if thread is None:
@@ -132,7 +134,7 @@ class Tracker(CycleStep):
             return True
         for mid in meta.referenced_ids:
             thread_id = index.thread_for_message_id(mid)
-            thread = session.get(st.Thread, thread_id) if thread_id else None
+            thread = self.events.thread(session, thread_id) if thread_id else None
             if thread is not None and thread.kind == st.COMMITMENT:
                 return True
         return False
@@ -185,9 +187,10 @@ class Tracker(CycleStep):
         )
         lifecycle.start(thread, now)
         session.add(thread)
+        self.events.hold(thread, made=True)
         # Already counted in an open thread (a promise chained, see _maybe_track): that row stays, so a reply to
         # this message still reaches the older thread; this one finds it by its own Thread.message_id.
-        if session.get(st.ThreadMessageId, message_id) is None:
+        if st.message_id_row(session, message_id) is None:
             session.add(st.ThreadMessageId(message_id=message_id, thread_id=thread.id, role="tracked"))
         detail = f"tracking started from {seen.where}"
         if source != st.SOURCE_BCC:
@@ -199,9 +202,10 @@ class Tracker(CycleStep):
         elif request.suffix:
             detail += f" (suffix {request.suffix!r}" + (f", first check-in {request.promised})" if request.promised
                                                        else ", not understood)")
-        # A thread made just now has no events to repeat: add it without add_event's look-up for a duplicate.
-        session.add(st.Event(thread_id=thread.id, at=now, kind="tracked", message_id=message_id, detail=detail))
         session.flush()
+        # A thread made just now has no events to repeat: add it without add_event's look-up for a duplicate.
+        # After the flush that stores the thread: an Event has no relationship to order its INSERT after it.
+        session.add(st.Event(thread_id=thread.id, at=now, kind="tracked", message_id=message_id, detail=detail))
         if not request.own_commitment:  # a meeting recap? (followupd.engine.recaps)
             everyone = [Address(entry["email"], entry.get("name", "")) for entry in thread.participants()]
             reading = recaps.read_recap(self.events.body(seen), request=request, recipients=everyone,
