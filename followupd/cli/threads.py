@@ -235,6 +235,9 @@ def explain(state: State, thread: str, as_json: bool) -> None:
     click.echo(f"{summary['id']}  {summary['subject'] or '(no subject)'}")
     click.echo(f"  sent {local(sent_at, tz, '%a %d %b %Y %H:%M')} to {', '.join(summary['recipients']) or '-'}")
     click.echo(f"  state: {summary['state']}" + (f" ({summary['state_reason']})" if summary["state_reason"] else ""))
+    click.echo(f"  source: {summary['source']} ({SOURCE_TEXT.get(summary['source'], '')})")
+    if summary["evidence"]:
+        click.echo(f"  asks: {summary['evidence']}")
     if summary["promised"]:
         click.echo(f"  promised check-in: {summary['promised']}")
     click.echo(f"  next check-in: {local(next_due, tz, '%a %d %b %Y %H:%M')}")
@@ -250,6 +253,11 @@ def explain(state: State, thread: str, as_json: bool) -> None:
     click.echo("")
     for entry, at in zip(timeline, event_times, strict=True):
         click.echo(f"  {local(at, tz, '%a %d %b %Y %H:%M')}  {entry['kind']:<16} {entry['evidence']}")
+
+
+#: How a thread started, as ``explain`` says it (``source`` in ``status --json``).
+SOURCE_TEXT = {"bcc": "you BCC'd the tracking address", "auto": 'tracked without the BCC: [tracking] auto = "track"',
+               "manual": "tracked without the BCC: you ran `followupd track` on a suggestion"}
 
 
 def _echo_items(recap: list[dict[str, Any]], owners: list[str], tz: Any) -> None:
