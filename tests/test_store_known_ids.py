@@ -35,7 +35,7 @@ def make_thread(session: Session, n: int) -> st.Thread:
     thread = st.Thread(id=f"t{n:05d}", message_id=f"<m{n}@x>", subject="s", from_email="me@x", from_name="",
                        to=[{"email": "bob@y", "name": ""}], cc=[], bcc=[], references=[], sent_at=T0,
                        first_seen_at=T0, tracking_address="me+f@x", tracking_suffix=None, promised=None,
-                       problems=[], touches=0, source=["Sent:1"], conversation_keys=[], kind=st.NUDGE,
+                       problems=[], touches=0, seen_in=["Sent:1"], conversation_keys=[], kind=st.NUDGE,
                        expect_all=False)
     session.add(thread)
     return thread
