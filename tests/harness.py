@@ -9,9 +9,11 @@ from __future__ import annotations
 import email
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
@@ -40,8 +42,23 @@ def run_followupd(args: list[str], *, env: dict[str, str], timeout: float = 60) 
     imported followupd (tests/forkserver.py), or exec'd when that is turned off. Not for ``run``: the daemon tests
     exec the daemon themselves."""
     if forkserver.enabled():
-        return forkserver.run(args, env=env, timeout=timeout)
-    return subprocess.run([*followupd_command(), *args], env=env, capture_output=True, text=True, timeout=timeout)
+        return refuse_swallowed_bugs(forkserver.run(args, env=env, timeout=timeout), args)
+    return refuse_swallowed_bugs(subprocess.run([*followupd_command(), *args], env=env, capture_output=True,
+                                                text=True, timeout=timeout), args)
+
+
+#: What followupd.mail.internal_errors logs (lower case; Dovecot's own "Internal error" is capitalised).
+SWALLOWED_BUG = re.compile(r"\binternal error\b")
+
+
+def refuse_swallowed_bugs(proc: subprocess.CompletedProcess[str],
+                          args: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    """Rule 10 for the end-to-end tests: a bug that never-raise code caught and recorded (it logs "internal
+    error" once) fails the test that ran the command, whatever the command's exit code says."""
+    if SWALLOWED_BUG.search(proc.stderr or ""):
+        raise AssertionError(f"followupd {' '.join(args)} swallowed a bug (internal error logged)\n"
+                             f"stderr:\n{proc.stderr}")
+    return proc
 
 
 def accounts_config(users: dict[str, MailUser], workdir: Path, *, now: datetime) -> tuple[Path, dict[str, str]]:
@@ -165,6 +182,7 @@ class Account:
         else:  # the daemon is exec'd: its start-up is part of what the daemon tests look at
             proc = subprocess.run([*followupd_command(), *argv], env=self.env(now, **extra_env), capture_output=True,
                                   text=True, timeout=timeout)
+        refuse_swallowed_bugs(proc, args)
         if check and proc.returncode != 0:
             raise AssertionError(f"followupd {' '.join(args)} exited {proc.returncode}\n"
                                  f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from followupd.adapters import store as st
 from followupd.engine.context import BodyReader, CycleContext, CycleReport, CycleStep, SeenMessage, thread_id_for
 from followupd.errors import OperationalError
-from followupd.mail import asks
+from followupd.mail import asks, internal_errors
 from followupd.planning.lifecycle import awaiting
 from followupd.planning.owed import (
     Answer,
@@ -112,8 +112,9 @@ class OwedWatcher(CycleStep):
                 self._read(seen, refs, received_at)
             except OperationalError:
                 raise  # the mailbox or database is gone: the cycle's failure, retried as any other
-            except Exception:  # a bug here must cost this message's reading, never the cycle (nor the reply)
-                logger.exception("%s: could not read whether a reply is owed; skipped", seen.where)
+            except Exception as exc:  # a bug here must cost this message's reading, never the cycle (nor the reply)
+                internal_errors.record("owed", exc, logger=logger,
+                                       doing=f"reading whether {seen.where} is a reply you owe; skipped")
 
     def _read(self, seen: SeenMessage, refs: tuple[str, ...], received_at: datetime) -> None:
         raw = self.body(seen)
