@@ -74,6 +74,21 @@ def make_message() -> Callable[..., bytes]:
     return _make_message
 
 
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """A command run in-process (click's CliRunner) sets up followupd's logging on the root logger: its stderr
+    handler and the filter that shortens logger names on every record. Left in place, they leak into later tests
+    of the same worker (a test that selects records by their module's logger name then finds none), so each
+    test gets back the root logger it started with."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--file-progress", action="store_true",
                      help="print one line per test file as it finishes (with xdist too) instead of a dot per test")
