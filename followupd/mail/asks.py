@@ -55,6 +55,7 @@ from followupd.mail.ask_settings import AskPhrases, AskSettings
 from followupd.mail.bodytext import decode_payload, message_text
 from followupd.mail.headers import Address, MessageKind, MessageMeta, parse_headers
 from followupd.mail.patterns import lazy_pattern
+from followupd.mail.subjects import PREFIX, skip_tags
 
 __all__ = ["AskPhrases", "AskReading", "AskSettings", "Direction", "read_ask"]
 
@@ -140,7 +141,7 @@ def _mentions(text: str, name: str) -> bool:
 
 def _subject_asks(subject: str, text: str) -> bool:
     """A new conversation whose subject is the question ("Lunch tomorrow?") and whose body adds little."""
-    if _REPLY_PREFIX.match(subject) or not subject.rstrip().endswith("?") or len(subject) > 150:
+    if PREFIX.match(subject, skip_tags(subject)) or not subject.rstrip().endswith("?") or len(subject) > 150:
         return False
     return len(_WORDS.findall(text)) <= 40
 
@@ -272,7 +273,6 @@ _SENTENCE = lazy_pattern(r"(?<=[.!?])\s+|\n+")
 _COPIED = lazy_pattern(r"(?i)\b(?:cc|cc'?ing|cc'?d|copying|copied|in copy|for visibility|for your information|fyi"
                        r"|in kopie|in cc|zur info|zur kenntnis|en copie|pour info|pour information|en copia"
                        r"|para que esté informad[oa]|para información|para tu información)\b")
-_REPLY_PREFIX = lazy_pattern(r"(?i)\s*(?:\[[^\]]*\]\s*)*(?:re|aw|wg|fw|fwd|tr|rv|réf|sv|antw|r)\s*(?:\[\d+\])?\s*:")
 _CALENDAR_SUBJECT = lazy_pattern(
     r"(?i)\s*(?:accepted|declined|tentative|tentatively accepted|angenommen|abgelehnt|mit vorbehalt angenommen"
     r"|vorläufig angenommen|accepté|refusé|provisoire|accepté provisoirement|aceptado|rechazado"
