@@ -37,6 +37,8 @@ Action = Literal["cut", "stall"]
 _CHUNK = 65536
 # An IMAP command line as a client sends it: "<tag> [UID ]<COMMAND>" at the start of a line.
 _COMMAND = re.compile(rb"(?:^|\r\n)[A-Za-z0-9.]+ ((?:UID )?[A-Z]+)")
+#: A client's request for whole messages: ``UID FETCH 4,7:9 (... BODY.PEEK[] ...)``; the UID set says how many.
+_BODY_FETCH = re.compile(rb"UID FETCH ([\d:,]+) \([^)\r\n]*BODY\.PEEK\[\]")
 
 
 @dataclass
@@ -187,6 +189,8 @@ class LoopbackProxy:
         self.faults_fired = 0
         self.bytes_from: dict[Side, int] = {"client": 0, "server": 0}
         self.commands: dict[str, int] = {}  # IMAP command name -> how many times a client sent it
+        self.bodies = 0                     # whole messages (BODY.PEEK[]) a client asked for, counted by UID
+        self.body_fetches = 0               # the commands that asked for them
         self.stalled = threading.Event()
         self._released = threading.Event()
         self._lock = threading.Lock()
@@ -272,6 +276,11 @@ class LoopbackProxy:
                 for match in _COMMAND.finditer(data):
                     name = match.group(1).decode("ascii")
                     self.commands[name] = self.commands.get(name, 0) + 1
+                for uid_set in _BODY_FETCH.findall(data):
+                    self.body_fetches += 1
+                    for part in uid_set.split(b","):
+                        first, _, last = part.partition(b":")
+                        self.bodies += int(last) - int(first) + 1 if last else 1
 
     def _forget(self, conn: _Connection) -> None:
         with self._lock:

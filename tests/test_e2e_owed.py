@@ -33,17 +33,10 @@ QUESTION = "Could you send me the signed contract by Friday?"
 
 
 class CountingProxy(LoopbackProxy):
-    """The proxy, also counting whole-message reads (``BODY.PEEK[]``) the client asks for."""
-
-    bodies = 0
-
-    def _count(self, side: Any, data: bytes) -> None:
-        super()._count(side, data)
-        if side == "client":
-            self.bodies += data.count(b"BODY.PEEK[]")
+    """The proxy (it counts ``bodies``: whole messages read, and ``body_fetches``), with its counts reset."""
 
     def reset(self) -> None:
-        self.bodies = 0
+        self.bodies = self.body_fetches = 0
         self.commands.clear()
 
 
@@ -169,6 +162,14 @@ def test_mail_that_asks_nobody_in_particular_is_never_listed(account: Account, p
     account.poll(now=DUE)
     assert owed(account, DUE + timedelta(days=7)) == []
     assert proxy.bodies == 1  # only the thank-you note was worth reading: it asks nothing
+
+
+def test_the_questions_of_a_first_sync_are_read_in_one_fetch(account: Account, proxy: CountingProxy) -> None:
+    asked = [ask(account, subject=f"Contract {n}", body=f"Hi Alex,\n\nCould you sign part {n} by Friday?\n\nBob\n")
+             for n in range(4)]
+    account.poll(now=DUE)
+    assert sorted(row["message_id"] for row in owed(account, DUE)) == sorted(asked)
+    assert (proxy.bodies, proxy.body_fetches) == (4, 1)  # one UID FETCH: the sync reads a batch's bodies ahead
 
 
 def deliver(account: Account, message: EmailMessage) -> None:

@@ -88,6 +88,16 @@ class AutoTracker(CycleStep):
         self._answered(session, seen)
         return False
 
+    def may_read(self, seen: SeenMessage) -> bool:
+        """Whether :meth:`_consider` may read this message's body, from its headers alone (the sync reads such
+        bodies ahead, several per FETCH): the user's recent Sent mail without the BCC, with auto on."""
+        meta = seen.meta
+        if self.mode == "off" or not seen.is_sent_folder or meta.from_ is None or meta.message_id is None:
+            return False
+        if meta.followupd_id is not None or not is_own_address(meta.from_.email, self.own_addresses):
+            return False
+        return seen.when is not None and seen.when >= self.now - timedelta(days=self.config.tracking.suggest_days)
+
     # ------------------------------------------------------------------ sent mail without the BCC
     def _consider(self, session: Session, seen: SeenMessage, index: ThreadIndex, report: CycleReport) -> bool:
         meta = seen.meta

@@ -77,6 +77,16 @@ class OwedWatcher(CycleStep):
         # The reader's "the user": the [identity] addresses and the tracking address's base (it drops +tags).
         self._reader_own = frozenset({*self.own_addresses, self.tracking_address})
 
+    def may_read(self, seen: SeenMessage) -> bool:
+        """Whether :meth:`observe` may read this message's body, from its headers alone (the sync reads such
+        bodies ahead, several per FETCH); a row already kept (a rescan) only makes the read unneeded."""
+        if not self.enabled or seen.is_sent_folder or seen.meta.message_id is None or seen.when is None:
+            return False
+        return (not header_verdict(seen.meta, own_addresses=self.own_addresses,
+                                   tracking_address=self.tracking_address)
+                and within_first_look(seen.when, self.clock.now())
+                and answer_for(thread_refs(seen.meta), seen.when, self.answers) is None)
+
     def observe(self, session: Session, batch: Sequence[SeenMessage]) -> None:
         """The user's answers of this batch first, then the questions (while their folder is selected)."""
         if not self.enabled or not batch:

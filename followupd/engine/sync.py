@@ -176,7 +176,10 @@ class FolderSync(CycleStep):
         if meta.kind in (MessageKind.BOUNCE, MessageKind.RECEIPT):
             return True
         if meta.from_ is not None and is_own_address(meta.from_.email, self.own_addresses):
-            return self.tracker.tracking_request(seen) is not None  # the user's own: only a new thread is read
+            # the user's own: a new thread is read, and (issue 14) recent Sent mail without the BCC
+            return self.tracker.tracking_request(seen) is not None or self.awaiting.may_read(seen)
+        if self.owed.may_read(seen):  # [owed]: a person's message to the user (issue 14)
+            return True
         return len(index) > 0 and any(index.thread_for_message_id(mid) is not None
                                       for mid in (*meta.referenced_ids, *seen.conversation_keys))
 
