@@ -187,9 +187,13 @@ def test_revision_0004_keeps_where_threads_were_seen_and_round_trips(new_url: st
         session.add(st.Thread(id="t2", message_id="<t2@example.org>", subject="Plan", sent_at=NOW,
                               first_seen_at=NOW, seen_in=["Sent:43"], source=st.SOURCE_AUTO,
                               evidence="Could you send me the quote by Friday?"))
+        session.flush()
+        st.add_event(session, session.get(st.Thread, "t1"), at=NOW, kind="tracked", detail="from Sent:42")
     with store.engine.begin() as conn:
         command.downgrade(migrations.alembic_config(conn), "0003")
     assert not has_table(new_url, "suggestions") and not has_table(new_url, "owed")
+    with store.engine.connect() as conn:  # the threads' children survive (no table copy under ON DELETE CASCADE)
+        assert conn.execute(text("SELECT thread_id FROM events")).all() == [("t1",)]
     engine = create_engine(new_url)
     try:
         with engine.connect() as conn:  # 0003's column is back, with its values

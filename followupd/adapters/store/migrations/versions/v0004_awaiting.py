@@ -77,8 +77,9 @@ def downgrade() -> None:
     op.drop_table("owed")
     op.drop_index("ix_suggestions_state_sent_at", table_name="suggestions")
     op.drop_table("suggestions")
-    # DROP COLUMN needs the batch copy on SQLite; the rename back is plain SQL on both.
-    with op.batch_alter_table("threads") as batch:
-        batch.drop_column("evidence")
-        batch.drop_column("source")
+    # Plain DROP COLUMN (PostgreSQL; SQLite 3.35+), never the batch copy: on SQLite that copies `threads` and
+    # drops the original, and with foreign keys on (the Store turns them on) ON DELETE CASCADE would empty
+    # touches, events, message ids and action items with it.
+    op.execute("ALTER TABLE threads DROP COLUMN evidence")
+    op.execute("ALTER TABLE threads DROP COLUMN source")
     op.execute("ALTER TABLE threads RENAME COLUMN seen_in TO source")
