@@ -66,10 +66,13 @@ def test_prefetched_bodies_need_no_single_read() -> None:
     assert box.batches == [("INBOX", [1, 2, 7])]
     assert reader(seen(1)) == b"body 1"
     assert reader(seen(2)) == b"body 2"
-    assert reader(seen(7)) is None  # gone meanwhile: as fetch_full would say, without asking again
     assert box.single == []
+    # Left out of the answer (expunged meanwhile, or a server's quirk): asked for again on its own, as before the
+    # read-ahead, so a body is never judged missing on the strength of a batch answer alone.
+    assert reader(seen(7)) is None
+    assert box.single == [("INBOX", 7)]
     assert reader(seen(3)) == b"body 3"  # not guessed: read alone, as before
-    assert box.single == [("INBOX", 3)]
+    assert box.single == [("INBOX", 7), ("INBOX", 3)]
 
 
 def test_the_next_prefetch_replaces_the_last_batch() -> None:

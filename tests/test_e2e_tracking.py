@@ -231,3 +231,20 @@ def test_config_check_prints_the_resolved_folders(account: Account) -> None:
     assert "sent folder: Sent" in result.stdout
     assert "drafts folder: Drafts" in result.stdout
     assert "watched folders: INBOX, Archive" in result.stdout
+
+
+def test_a_message_dated_near_year_9999_costs_nothing_but_itself(account: Account) -> None:
+    """A spoofed "From: you" with ``Date: Fri, 31 Dec 9999 23:30:00 -1200`` cannot be moved to the user's zone
+    (OverflowError). The sync's body read-ahead judges every message of a batch before the per-message isolation
+    does, so such a message once stopped the whole folder, every cycle; now it is read like any other."""
+    tracked_id = seed_sent(account, bcc=account.tracking_with("5d"))
+    odd = make_message(from_=f"Alex Example <{account.user.address}>", to=f"Bob Builder <{BOB}>",
+                       subject="Re: Quote for the garden shed", date="Fri, 31 Dec 9999 23:30:00 -1200")
+    account.server.append(account.user, "INBOX", odd, date=NOW, flags=[])
+    reply = make_message(from_=f"Bob Builder <{BOB}>", to=account.user.address, subject="Lunch",
+                         date=NOW - timedelta(hours=1))
+    account.server.append(account.user, "INBOX", reply, date=NOW, flags=[])
+
+    account.poll()  # exit 0, and no internal error logged (tests/harness.py checks both)
+    assert [t["message_id"] for t in account.status()] == [tracked_id]
+    account.poll()  # the cursor moved past it: the next cycle is quiet, not stuck on the same message

@@ -10,7 +10,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -182,6 +182,14 @@ class CycleStep:
         self.own_addresses = context.own_addresses
         self.tracking_address = context.tracking_address
 
+    def sent_day(self, seen: SeenMessage) -> date:
+        """The user's calendar day a message was written on (its Date, else now), for a suffix's dates. A Date
+        near year 9999 in a zone behind UTC cannot be moved to the user's zone (OverflowError): today, then."""
+        try:
+            return (seen.when or self.clock.now()).astimezone(self.tz).date()
+        except OverflowError:
+            return self.clock.now().astimezone(self.tz).date()
+
 
 class BodyFetcher(Protocol):
     def fetch_full(self, folder: str, uid: int) -> bytes | None: ...
@@ -197,7 +205,7 @@ class BodyReader:
     def __init__(self, mailbox: BodyFetcher | None) -> None:
         self._mailbox = mailbox
         self._last: tuple[tuple[str, int, str | None], bytes | None] | None = None
-        self._ready: dict[tuple[str, int], bytes | None] = {}  # this batch's prefetched bodies (None: gone)
+        self._ready: dict[tuple[str, int], bytes | None] = {}  # this batch's prefetched bodies
 
     def prefetch(self, folder: str, uids: Sequence[int]) -> None:
         """Read the bodies of ``uids`` in ``folder`` now, replacing the previous batch's (memory stays one batch).
@@ -213,7 +221,10 @@ class BodyReader:
             logger.debug("%s: could not read %d message bodies at once (%s); reading them one by one",
                          folder, len(uids), exc)
             return
-        self._ready = {(folder, uid): found.get(uid) for uid in uids}
+        # Only what came back: a body the answer left out (a server's quirk, a message expunged meanwhile) gets its
+        # own read when it is needed, as before the read-ahead, never a verdict from headers alone.
+        asked = set(uids)
+        self._ready = {(folder, uid): body for uid, body in found.items() if uid in asked}
 
     def __call__(self, seen: SeenMessage) -> bytes | None:
         if self._mailbox is None:

@@ -47,7 +47,7 @@ class MailCommands(CycleStep):
 
     def command_word(self, seen: SeenMessage, candidates: Sequence[str]) -> MailCommand | None:
         """The command word (stop, snooze-…, done) the message's tracking addresses carry, if any."""
-        sent_on = (seen.when or self.clock.now()).astimezone(self.tz).date()
+        sent_on = self.sent_day(seen)
         return find_command(candidates, self.tracking_address, sent_on=sent_on, holidays=self.config.cadence.holidays)
 
     def is_spoofed(self, seen: SeenMessage) -> bool:

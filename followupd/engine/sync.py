@@ -29,6 +29,7 @@ from followupd.engine.events import EventApplier
 from followupd.engine.names import NameLearner
 from followupd.engine.owed import OwedWatcher
 from followupd.engine.tracking import Tracker
+from followupd.mail import internal_errors
 from followupd.mail.headers import FETCH_HEADER_FIELDS, MessageKind, parse_headers
 from followupd.mail.traces import RECEIVED_FIELDS, received_for_in
 from followupd.planning.matching import ThreadIndex, is_own_address
@@ -162,14 +163,21 @@ class FolderSync(CycleStep):
         a body read for nothing, or one read later on its own; never a different outcome."""
         wanted: list[int] = []
         budget = PREFETCH_BYTES
-        for seen in batch:
-            size = self._sizes.get(seen.uid, PREFETCH_LARGEST + 1)
-            # Big messages (a bounce quoting an attachment) are left to their own read, which keeps only one.
-            if size <= PREFETCH_LARGEST and size <= budget and self._may_need_body(seen, index):
-                wanted.append(seen.uid)
-                budget -= size
-        if len(wanted) > 1:  # a single one is read when it is needed, as before
-            self.events.body.prefetch(batch[0].folder, wanted)
+        try:
+            for seen in batch:
+                size = self._sizes.get(seen.uid, 0)
+                # Big messages (a bounce quoting an attachment) are left to their own read, which keeps only one;
+                # so is a message whose size the server did not say (0): nothing would bound the batch.
+                if 0 < size <= min(PREFETCH_LARGEST, budget) and self._may_need_body(seen, index):
+                    wanted.append(seen.uid)
+                    budget -= size
+        except Exception as exc:  # only a guess: a message it cannot judge (a date past year 9999) is met again
+            # by tracking and matching, each isolated per message; the guess must never stop the folder
+            internal_errors.record("prefetch", exc, logger=logger,
+                                   doing="guessing which bodies to read ahead; they are read one by one")
+            wanted = []
+        # A single one is read when it is needed, as before; an empty read-ahead drops the last batch's bodies.
+        self.events.body.prefetch(batch[0].folder, wanted if len(wanted) > 1 else [])
 
     def _may_need_body(self, seen: SeenMessage, index: ThreadIndex) -> bool:
         meta = seen.meta

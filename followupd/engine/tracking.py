@@ -51,7 +51,7 @@ class Tracker(CycleStep):
         candidates = self._candidates(seen)
         if candidates is None:
             return None
-        sent_on = (seen.when or self.clock.now()).astimezone(self.tz).date()
+        sent_on = self.sent_day(seen)
         return find_tracking(candidates, self.tracking_address, sent_on=sent_on,
                              holidays=self.config.cadence.holidays)
 
