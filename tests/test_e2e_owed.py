@@ -141,6 +141,36 @@ def test_a_first_sync_lists_nothing_already_answered_and_reads_no_body_for_it(ac
     assert proxy.bodies == 0  # Sent first: the question was known to be answered before it was read
 
 
+def test_a_question_answered_before_it_was_read_stays_answered_when_filed_into_another_folder(
+        account: Account, proxy: CountingProxy) -> None:
+    question = ask(account)
+    reply(account, question, when=ASKED_AT + timedelta(hours=3))
+    account.poll(now=ASKED_AT + timedelta(days=1))  # first sync: Sent (the answer) before INBOX (the question)
+    assert owed(account, DUE) == [] and proxy.bodies == 0
+    [(_uid, _flags, copy)] = account.messages("INBOX")
+    account.server.append(account.user, "Archive", copy.as_bytes(), date=ASKED_AT)  # filed away: a new UID
+    proxy.reset()
+    account.poll(now=ASKED_AT + timedelta(days=2))  # still within the first look's 30 days
+    assert proxy.bodies == 0  # remembered as answered: never read
+    assert owed(account, DUE + timedelta(days=7)) == []
+    assert "No replies owed." in account.run("owed", now=DUE + timedelta(days=7)).stdout
+
+
+def test_a_forward_to_a_colleague_leaves_the_question_owed_and_a_reply_to_the_sender_closes_it(
+        account: Account, proxy: CountingProxy) -> None:
+    question = ask(account)
+    forward = make_message(from_=f"Alex Example <{account.user.address}>", to="Carol <carol@example.org>",
+                           subject="Fwd: Contract", in_reply_to=question, references=question,
+                           date=ASKED_AT + timedelta(hours=1), body=f"Carol, can you handle this?\n\n> {QUESTION}\n")
+    account.server.append(account.user, "Sent", forward, date=ASKED_AT + timedelta(hours=1), flags=[b"\\Seen"])
+    account.poll(now=DUE)  # as Gmail and Apple Mail write them: a forward names the question like a reply
+    assert [row["message_id"] for row in owed(account, DUE)] == [question]
+    assert proxy.bodies == 1  # the question; the forward, the user's own, needs none
+    reply(account, question)  # to Bob
+    assert "1 reply you owed answered" in account.poll(now=DUE + timedelta(hours=1)).stdout
+    assert owed(account, DUE + timedelta(hours=2)) == []
+
+
 def test_a_first_sync_lists_the_question_that_came_after_the_users_last_message(account: Account,
                                                                                  proxy: CountingProxy) -> None:
     first = ask(account, when=ASKED_AT - timedelta(days=2), subject="Contract",

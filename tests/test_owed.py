@@ -21,6 +21,7 @@ from followupd.planning.owed import (
     Answers,
     OwedClosing,
     answer_for,
+    answer_recipients,
     answered_refs,
     closings,
     due_at,
@@ -36,6 +37,10 @@ from followupd.planning.owed import (
 OWN = frozenset({"alex@example.com", "a.morgan@example.org"})
 TRACKING = "alex+followup@example.com"
 WHEN = datetime(2026, 11, 5, 10, 0, tzinfo=UTC)  # a Thursday
+
+
+BOB = "bob@example.net"
+TO_BOB = frozenset({BOB})
 
 
 def verdict(raw: bytes) -> str:
@@ -88,8 +93,8 @@ def test_only_the_users_own_sent_mail_answers_and_a_draft_never_does() -> None:
 
 def test_an_answer_to_any_ref_closes_the_row_and_names_the_answer() -> None:
     answers: Answers = {}
-    remember_answer(answers, ["<q1@x>"], Answer("<reply@example.com>", WHEN + timedelta(hours=1)))
-    rows = [("o1", ("<q2@x>", "<q1@x>"), WHEN), ("o2", ("<other@x>",), WHEN), ("o3", ("<q1@x>",), WHEN)]
+    remember_answer(answers, ["<q1@x>"], Answer("<reply@example.com>", WHEN + timedelta(hours=1), TO_BOB))
+    rows = [("o1", ("<q2@x>", "<q1@x>"), WHEN, BOB), ("o2", ("<other@x>",), WHEN, BOB), ("o3", ("<q1@x>",), WHEN, BOB)]
     found = closings(rows, answers)
     assert found == [OwedClosing("o1", "<reply@example.com>"), OwedClosing("o3", "<reply@example.com>")]
     assert closings(rows, {}) == []
@@ -99,22 +104,44 @@ def test_an_earlier_message_of_the_user_never_answers_a_later_question() -> None
     # Bob <b0>, the user's reply <a1> (References <b0>), then Bob's question <bq> (References <b0> <a1>): all read
     # in one first sync. <a1> names <b0>, one of the question's refs, but was written before it.
     answers: Answers = {}
-    remember_answer(answers, ["<b0@x>"], Answer("<a1@example.com>", WHEN - timedelta(days=1)))
-    assert answer_for(("<bq@x>", "<a1@example.com>", "<b0@x>"), WHEN, answers) is None
-    remember_answer(answers, ["<b0@x>", "<bq@x>"], Answer("<a2@example.com>", WHEN + timedelta(hours=2)))
-    remember_answer(answers, ["<b0@x>"], Answer("<a0@example.com>", WHEN - timedelta(days=3)))  # older: kept out
-    assert answer_for(("<bq@x>", "<a1@example.com>", "<b0@x>"), WHEN, answers) == Answer(
-        "<a2@example.com>", WHEN + timedelta(hours=2))
-    assert answer_for(("<bq@x>",), WHEN, {"<bq@x>": Answer("<a3@example.com>", None)}) is not None  # no date
+    remember_answer(answers, ["<b0@x>"], Answer("<a1@example.com>", WHEN - timedelta(days=1), TO_BOB))
+    assert answer_for(("<bq@x>", "<a1@example.com>", "<b0@x>"), WHEN, answers, sender=BOB) is None
+    remember_answer(answers, ["<b0@x>", "<bq@x>"], Answer("<a2@example.com>", WHEN + timedelta(hours=2), TO_BOB))
+    remember_answer(answers, ["<b0@x>"], Answer("<a0@example.com>", WHEN - timedelta(days=3), TO_BOB))  # older
+    assert answer_for(("<bq@x>", "<a1@example.com>", "<b0@x>"), WHEN, answers, sender=BOB) == Answer(
+        "<a2@example.com>", WHEN + timedelta(hours=2), TO_BOB)
+    undated = {"<bq@x>": [Answer("<a3@example.com>", None, TO_BOB)]}
+    assert answer_for(("<bq@x>",), WHEN, undated, sender=BOB) is not None  # no date
 
 
 def test_a_fast_clock_does_not_keep_a_question_open_but_an_answer_it_quotes_is_older_whatever_the_dates() -> None:
     refs = ("<bq@x>", "<a1@example.com>", "<b0@x>")
-    quick = {"<bq@x>": Answer("<a2@example.com>", WHEN - timedelta(minutes=5))}  # Bob's clock 10 minutes fast
-    assert answer_for(refs, WHEN, quick) == quick["<bq@x>"]
-    assert answer_for(refs, WHEN, {"<bq@x>": Answer("<a2@example.com>", WHEN - timedelta(hours=2))}) is None
-    quoted = {"<b0@x>": Answer("<a1@example.com>", WHEN + timedelta(days=1))}  # the user's clock is wrong
-    assert answer_for(refs, WHEN, quoted) is None
+    quick = {"<bq@x>": [Answer("<a2@example.com>", WHEN - timedelta(minutes=5), TO_BOB)]}  # Bob's clock is fast
+    assert answer_for(refs, WHEN, quick, sender=BOB) == quick["<bq@x>"][0]
+    early = {"<bq@x>": [Answer("<a2@example.com>", WHEN - timedelta(hours=2), TO_BOB)]}
+    assert answer_for(refs, WHEN, early, sender=BOB) is None
+    quoted = {"<b0@x>": [Answer("<a1@example.com>", WHEN + timedelta(days=1), TO_BOB)]}  # the user's clock is wrong
+    assert answer_for(refs, WHEN, quoted, sender=BOB) is None
+
+
+def test_a_forward_to_a_colleague_is_no_answer_but_a_reply_to_the_sender_is_even_if_forwarded_later() -> None:
+    # Gmail and Apple Mail put In-Reply-To/References on a forward: only the recipients tell it from a reply.
+    forward = parse_headers(make_message(from_="alex@example.com", to="Carol <carol@example.net>",
+                                         subject="Fwd: Budget", in_reply_to="<bq@x>", references="<bq@x>"))
+    answers: Answers = {}
+    fwd = Answer("<f1@example.com>", WHEN + timedelta(hours=1), answer_recipients(forward))
+    remember_answer(answers, answered_refs(forward, own_addresses=OWN), fwd)
+    assert answer_for(("<bq@x>",), WHEN, answers, sender=BOB) is None
+    assert closings([("o1", ("<bq@x>",), WHEN, BOB)], answers) == []
+    assert answer_for(("<bq@x>",), WHEN, answers, sender="carol@example.net") == fwd  # Carol's own question
+    reply = parse_headers(make_message(from_="alex@example.com", to="team@example.net", cc="Bob <Bob@Example.NET>",
+                                       subject="Re: Budget", in_reply_to="<bq@x>"))
+    mine = Answer("<r1@example.com>", WHEN + timedelta(hours=2), answer_recipients(reply))
+    remember_answer(answers, answered_refs(reply, own_addresses=OWN), mine)
+    later_fwd = Answer("<f2@example.com>", WHEN + timedelta(hours=3), frozenset({"dave@example.net"}))
+    remember_answer(answers, ["<bq@x>"], later_fwd)  # the latest message naming it is a forward: the reply counts
+    assert answer_for(("<bq@x>",), WHEN, answers, sender="BOB@example.net") == mine  # Cc counts, any case
+    assert closings([("o1", ("<bq@x>",), WHEN, BOB)], answers) == [OwedClosing("o1", "<r1@example.com>")]
 
 
 def test_after_counts_business_days_on_the_cadence_calendar() -> None:
@@ -182,3 +209,15 @@ def test_the_listing_holds_only_rows_owed_long_enough_oldest_first() -> None:
     now = WHEN + timedelta(days=5)  # Tuesday 10 Nov: two business days after Thursday and Friday, not Tuesday
     listed = due_first(rows, after=Gap(2, "bd"), now=now, holidays=frozenset(), tz=UTC)
     assert [r.received_at for r in listed] == [WHEN, WHEN + timedelta(days=1)]
+
+
+def test_a_row_kept_as_answered_from_the_start_is_never_listed_nor_closed_again() -> None:
+    from types import SimpleNamespace
+
+    from followupd.planning.lifecycle import awaiting
+
+    row = SimpleNamespace(state="", closed_at=None, closed_by=None, received_at=WHEN)
+    awaiting.owed_seen_answered(row, by="<r1@example.com>", at=WHEN)
+    assert (row.state, row.closed_by, row.closed_at) == (awaiting.OwedState.ANSWERED, "<r1@example.com>", WHEN)
+    assert not awaiting.owed_is_open(row)
+    assert not awaiting.owed_done(row, at=WHEN) and row.closed_by == "<r1@example.com>"  # "already answered"

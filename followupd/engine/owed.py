@@ -10,9 +10,12 @@ At the end of the folder loop :meth:`OwedWatcher.settle` writes what was found, 
 * a new ``owed`` row (open) for each message that asks the user something, unless one of the user's messages read
   in this same cycle answers it: Sent is read before INBOX, so on a first sync the user's reply is usually known
   before the question, and the question's body is not even read; an answer read after it (another folder) still
-  keeps it off the list;
-* each open row whose ``thread_refs`` one of the user's messages of this cycle names is ``answered``, with that
-  message's id as ``closed_by``.
+  keeps it off the list. Such a message gets a row too, closed from the start (``answered``, evidence ""): the
+  answers live only for one cycle, and without the row a rescan or a copy filed into another watched folder
+  would read it again as a question nobody answered;
+* each open row whose ``thread_refs`` one of the user's messages of this cycle names, and which that message is
+  addressed to the row's sender (a forward to a colleague is no answer), is ``answered``, with that message's id
+  as ``closed_by``.
 
 Cost: nothing at all with ``[owed]`` off, and nothing in a quiet cycle (no new mail: no batch, no query); per
 batch with candidates, one query for which of them were read before (a rescan, a copy in another folder), then
@@ -40,6 +43,7 @@ from followupd.planning.owed import (
     Answer,
     Answers,
     answer_for,
+    answer_recipients,
     answered_refs,
     closings,
     header_verdict,
@@ -63,6 +67,11 @@ class _Found:
     received_at: datetime
 
 
+def _sender(seen: SeenMessage) -> str:
+    """The sender's address (``header_verdict`` has made sure there is one for any candidate)."""
+    return seen.meta.from_.email if seen.meta.from_ is not None else ""
+
+
 class OwedWatcher(CycleStep):
     """One cycle's noticing of replies the user owes (see the module docstring)."""
 
@@ -72,6 +81,7 @@ class OwedWatcher(CycleStep):
         self.body = body
         self.answers: Answers = {}          # a Message-ID the user answered this cycle -> the user's answer
         self.found: list[_Found] = []
+        self.answered: list[tuple[_Found, Answer]] = []  # first read already answered: kept closed, body unread
         self._read_ids: set[str] = set()     # Message-IDs read this cycle or with a row already
         self.bodies_read = 0
         # The reader's "the user": the [identity] addresses and the tracking address's base (it drops +tags).
@@ -85,7 +95,7 @@ class OwedWatcher(CycleStep):
         return (not header_verdict(seen.meta, own_addresses=self.own_addresses,
                                    tracking_address=self.tracking_address)
                 and within_first_look(seen.when, self.clock.now())
-                and answer_for(thread_refs(seen.meta), seen.when, self.answers) is None)
+                and answer_for(thread_refs(seen.meta), seen.when, self.answers, sender=_sender(seen)) is None)
 
     def observe(self, session: Session, batch: Sequence[SeenMessage]) -> None:
         """The user's answers of this batch first, then the questions (while their folder is selected)."""
@@ -94,7 +104,8 @@ class OwedWatcher(CycleStep):
         for seen in batch:
             refs = answered_refs(seen.meta, own_addresses=self.own_addresses)
             if refs:
-                remember_answer(self.answers, refs, Answer(seen.meta.message_id or seen.where, seen.when))
+                remember_answer(self.answers, refs, Answer(seen.meta.message_id or seen.where, seen.when,
+                                                           answer_recipients(seen.meta)))
         now = self.clock.now()
         candidates: list[tuple[SeenMessage, tuple[str, ...], datetime]] = []
         for seen in batch:
@@ -108,9 +119,7 @@ class OwedWatcher(CycleStep):
             received_at = seen.when
             if received_at is None or not within_first_look(received_at, now):
                 continue
-            refs = thread_refs(meta)
-            if answer_for(refs, received_at, self.answers) is None:
-                candidates.append((seen, refs, received_at))
+            candidates.append((seen, thread_refs(meta), received_at))
         if not candidates:
             return
         known = self._known(session, [seen.meta.message_id or "" for seen, _, _ in candidates])
@@ -118,6 +127,10 @@ class OwedWatcher(CycleStep):
             if seen.meta.message_id in known:
                 continue  # read before (a rescan, another folder's copy): never twice
             known.add(seen.meta.message_id or "")
+            answer = answer_for(refs, received_at, self.answers, sender=_sender(seen))
+            if answer is not None:  # answered already: remembered as such, its body never read
+                self.answered.append((_Found(seen, refs, "", received_at), answer))
+                continue
             try:
                 self._read(seen, refs, received_at)
             except OperationalError:
@@ -147,6 +160,17 @@ class OwedWatcher(CycleStep):
                 st.Owed.account == self.config.account_key, st.Owed.message_id.in_(fresh))))
         return self._read_ids
 
+    def _row(self, found: _Found, now: datetime) -> st.Owed:
+        """The store's row for a message read this cycle (its state is the lifecycle's to set)."""
+        meta = found.seen.meta
+        sender = meta.from_
+        assert sender is not None and meta.message_id is not None  # header_verdict and observe hold them
+        return st.Owed(id=thread_id_for(f"owed:{meta.message_id}"), account=self.config.account_key,
+                       message_id=meta.message_id, thread_refs=list(found.refs),
+                       from_addr=sender.email.lower(), from_name=sender.name or "", subject=meta.subject,
+                       received_at=found.received_at, folder=found.seen.folder, uid=found.seen.uid,
+                       evidence=found.evidence, created_at=now)
+
     def settle(self, session: Session, report: CycleReport) -> None:
         """Write the new rows and close the answered ones, in the cycle's transaction."""
         if not self.enabled:
@@ -157,20 +181,20 @@ class OwedWatcher(CycleStep):
         now = self.clock.now()
         opened = 0
         for found in self.found:
-            if answer_for(found.refs, found.received_at, self.answers):
-                continue  # the user's answer came later in this cycle (another folder)
-            meta = found.seen.meta
-            sender = meta.from_
-            assert sender is not None and meta.message_id is not None  # header_verdict and observe hold them
-            row = st.Owed(id=thread_id_for(f"owed:{meta.message_id}"), account=self.config.account_key,
-                          message_id=meta.message_id, thread_refs=list(found.refs),
-                          from_addr=sender.email.lower(), from_name=sender.name or "", subject=meta.subject,
-                          received_at=found.received_at, folder=found.seen.folder, uid=found.seen.uid,
-                          evidence=found.evidence, created_at=now)
+            answer = answer_for(found.refs, found.received_at, self.answers, sender=_sender(found.seen))
+            if answer is not None:  # the user's answer came later in this cycle (another folder)
+                self.answered.append((_Found(found.seen, found.refs, "", found.received_at), answer))
+                continue
+            row = self._row(found, now)
             awaiting.owed_opened(row)
             session.add(row)
             opened += 1
-            logger.debug("reply owed to %s: %r (%s): %s", sender.email, meta.subject, found.seen.where, found.evidence)
+            logger.debug("reply owed to %s: %r (%s): %s", row.from_addr, row.subject, found.seen.where,
+                         found.evidence)
+        for found, answer in self.answered:
+            row = self._row(found, now)
+            awaiting.owed_seen_answered(row, by=answer.message_id, at=now)
+            session.add(row)
         if opened:
             report.changes.append(f"{opened} new repl{'y' if opened == 1 else 'ies'} you owe")
         if not self.answers:
@@ -180,8 +204,8 @@ class OwedWatcher(CycleStep):
             select(st.Owed).where(st.Owed.account == self.config.account_key,
                                   st.Owed.state == awaiting.OwedState.OPEN))}
         closed = 0
-        for closing in closings(((row.id, row.thread_refs or (), row.received_at) for row in rows.values()),
-                                self.answers):
+        for closing in closings(((row.id, row.thread_refs or (), row.received_at, row.from_addr)
+                                 for row in rows.values()), self.answers):
             if awaiting.owed_answered(rows[closing.owed_id], by=closing.closed_by, at=now):
                 closed += 1
         if closed:

@@ -25,9 +25,9 @@ from followupd.mail.patterns import lazy_pattern
 from followupd.planning.cadence import Gap, add_gap
 from followupd.planning.matching import is_own_address
 
-__all__ = ["CLOCK_SKEW", "FIRST_LOOK", "Answer", "Answers", "OwedClosing", "answer_for", "answered_refs", "closings",
-           "due_at", "due_first", "header_verdict", "is_due", "remember_answer", "thread_refs", "waiting_days",
-           "within_first_look"]
+__all__ = ["CLOCK_SKEW", "FIRST_LOOK", "Answer", "Answers", "OwedClosing", "answer_for", "answer_recipients",
+           "answered_refs", "closings", "due_at", "due_first", "header_verdict", "is_due", "remember_answer",
+           "thread_refs", "waiting_days", "within_first_look"]
 
 #: Only mail received this recently is considered (see the module docstring for why 30 days).
 FIRST_LOOK = timedelta(days=30)
@@ -88,23 +88,37 @@ def answered_refs(meta: MessageMeta, *, own_addresses: frozenset[str], is_draft_
 
 @dataclass(frozen=True)
 class Answer:
-    """One of the user's messages that names ids in its threading headers: its Message-ID and when it was
-    written (None: unknown, taken as recent)."""
+    """One of the user's messages that names ids in its threading headers: its Message-ID, when it was written
+    (None: unknown, taken as recent) and whom it was written to (its To and Cc, lower-cased).
+
+    Why the recipients: Gmail and Apple Mail set In-Reply-To and References on a forward too, so forwarding Bob's
+    question to a colleague names it exactly as a reply does; only a message addressed to the question's sender
+    answers it (the matcher refuses forwards as follow-ups for the same reason)."""
 
     message_id: str
     at: datetime | None
+    to: frozenset[str] = frozenset()
+
+    def addressed_to(self, address: str) -> bool:
+        """Whether ``address`` is among this message's To/Cc (case-insensitively)."""
+        return address.strip().lower() in self.to
 
 
-#: A Message-ID the user answered -> the latest of the user's messages naming it.
-Answers = dict[str, Answer]
+def answer_recipients(meta: MessageMeta) -> frozenset[str]:
+    """The To and Cc addresses of one of the user's messages, lower-cased: whom it answers (see :class:`Answer`)."""
+    return frozenset(a.email.strip().lower() for a in (*meta.to, *meta.cc) if a.email)
+
+
+#: A Message-ID the user's messages name -> those messages (a reply and a forward may name the same id).
+Answers = dict[str, list[Answer]]
 
 
 def remember_answer(answers: Answers, refs: Iterable[str], answer: Answer) -> None:
-    """Note ``answer`` under each id it names, keeping the latest answer per id."""
+    """Note ``answer`` under each id it names (each message once per id: the same one read in two folders)."""
     for ref in refs:
-        known = answers.get(ref)
-        if known is None or _later(answer.at, known.at):
-            answers[ref] = answer
+        known = answers.setdefault(ref, [])
+        if all(other.message_id != answer.message_id for other in known):
+            known.append(answer)
 
 
 def _later(first: datetime | None, second: datetime | None) -> bool:
@@ -118,19 +132,25 @@ def _later(first: datetime | None, second: datetime | None) -> bool:
 CLOCK_SKEW = timedelta(minutes=15)
 
 
-def answer_for(refs: Collection[str], received_at: datetime, answers: Answers) -> Answer | None:
-    """The user's answer to a message received at ``received_at`` whose thread refs are ``refs``, if any.
+def answer_for(refs: Collection[str], received_at: datetime, answers: Answers, *, sender: str) -> Answer | None:
+    """The user's answer to a message from ``sender`` received at ``received_at`` whose thread refs are ``refs``.
 
-    Only an answer written after the message counts: in a conversation the user's earlier messages name the
-    same References (``<b0>`` of Bob's first mail, say) as the question that came after them, and on a first
-    sync every old message is read at once. An answer the question itself refers to came before it, whatever
-    the clocks say; otherwise the dates decide, allowing :data:`CLOCK_SKEW`."""
+    Only a message addressed to ``sender`` answers (a forward to a colleague does not, see :class:`Answer`), and
+    only one written after the question: in a conversation the user's earlier messages name the same References
+    (``<b0>`` of Bob's first mail, say) as the question that came after them, and on a first sync every old
+    message is read at once. An answer the question itself refers to came before it, whatever the clocks say;
+    otherwise the dates decide, allowing :data:`CLOCK_SKEW`. Of several answers to one id, the latest."""
     for ref in refs:
-        answer = answers.get(ref)
-        if answer is None or answer.message_id in refs:
-            continue
-        if answer.at is None or answer.at >= received_at - CLOCK_SKEW:
-            return answer
+        best: Answer | None = None
+        for answer in answers.get(ref, ()):
+            if answer.message_id in refs or not answer.addressed_to(sender):
+                continue
+            if answer.at is not None and answer.at < received_at - CLOCK_SKEW:
+                continue
+            if best is None or _later(answer.at, best.at):
+                best = answer
+        if best is not None:
+            return best
     return None
 
 
@@ -142,11 +162,11 @@ class OwedClosing:
     closed_by: str
 
 
-def closings(open_rows: Iterable[tuple[str, Collection[str], datetime]], answers: Answers) -> list[OwedClosing]:
-    """For each open row (its id, its thread refs, when it came), the user's answer to it, if one is known."""
+def closings(open_rows: Iterable[tuple[str, Collection[str], datetime, str]], answers: Answers) -> list[OwedClosing]:
+    """For each open row (its id, its thread refs, when it came, its sender), the user's answer to it, if any."""
     found = []
-    for owed_id, refs, received_at in open_rows:
-        answer = answer_for(refs, received_at, answers)
+    for owed_id, refs, received_at, sender in open_rows:
+        answer = answer_for(refs, received_at, answers, sender=sender)
         if answer is not None:
             found.append(OwedClosing(owed_id, answer.message_id))
     return found

@@ -97,6 +97,12 @@ def owed_opened(owed: OwedRecord) -> None:
     owed.closed_by = None
 
 
+def owed_seen_answered(owed: OwedRecord, *, by: str, at: datetime) -> None:
+    """A message first read when the user's answer ``by`` was already known: kept closed from the start, so that
+    reading it again (a rescan, a copy filed in another folder) finds it answered instead of opening it."""
+    owed.state, owed.closed_at, owed.closed_by = OwedState.ANSWERED, at, by
+
+
 def owed_is_open(owed: OwedRecord) -> bool:
     return owed.state == OwedState.OPEN
 
