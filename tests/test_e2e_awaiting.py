@@ -384,3 +384,82 @@ def test_turning_auto_on_later_reads_only_what_is_sent_from_then_on(dovecot: Dov
     after = send(account, subject="After", when=NOW + timedelta(minutes=1))
     account.poll(now=NOW + timedelta(minutes=2))
     assert [e["message_id"] for e in suggestions(account, NOW + timedelta(minutes=2))] == [after]
+
+
+# ---------------------------------------------------------------------------------------------------- a Bcc dropped
+MONDAY = NOW - timedelta(days=2)  # 30 Nov: the default cadence's first check-in is Thursday, "-fri" is Friday
+
+
+def send_bcc_dropped(account: Account, suffix: str, *, deliver: bool = True) -> tuple[str, bytes]:
+    """Alex BCCs ``+followup-<suffix>``; the client saves the Sent copy without its Bcc header (many do), and the
+    delivered copy reaches INBOX with the tracking address only in its envelope (Delivered-To). Returns the
+    Message-ID and the delivered copy (delivered here unless ``deliver`` is False)."""
+    raw = make_message(from_=f"Alex Example <{account.user.address}>", to=f"Bob Builder <{BOB}>",
+                       subject="Quote for the garden shed", date=MONDAY,
+                       body=f"Hi Bob,\n\n{QUESTION}\n\nThanks,\nAlex\n")
+    account.server.append(account.user, "Sent", raw, date=MONDAY, flags=[b"\\Seen"])
+    if deliver:
+        deliver_copy(account, raw, suffix)
+    message_id = next(line.split(":", 1)[1].strip() for line in raw.decode().split("\r\n")
+                      if line.lower().startswith("message-id:"))
+    return message_id, raw
+
+
+def deliver_copy(account: Account, raw: bytes, suffix: str) -> None:
+    account.server.deliver_lmtp(account.user, raw, sender=account.user.address,
+                                recipients=[account.tracking_with(suffix)])
+
+
+@pytest.mark.parametrize("later", [False, True], ids=["one-poll", "copy-a-poll-later"])
+def test_track_mode_a_bcc_copy_arriving_after_its_sent_copy_keeps_its_suffix(
+        dovecot: DovecotServer, mail_user: MailUser, tmp_path: Path, later: bool) -> None:
+    account = make_account(dovecot, mail_user, tmp_path / "acct", auto="track")
+    message_id, raw = send_bcc_dropped(account, "fri", deliver=not later)
+    if later:
+        account.poll(now=NOW)
+        (auto,) = account.status()
+        assert (auto["source"], auto["tracking_suffix"]) == ("auto", None)
+        assert datetime.fromisoformat(auto["next_due"]).date().isoformat() == "2026-12-03"  # the default cadence
+        deliver_copy(account, raw, "fri")
+    account.poll(now=NOW + timedelta(minutes=5))
+    (thread,) = account.status()
+    assert (thread["message_id"], thread["source"], thread["tracking_suffix"]) == (message_id, "bcc", "fri")
+    assert thread["state"] == "waiting"
+    assert datetime.fromisoformat(thread["next_due"]).date().isoformat() == "2026-12-04"  # Friday, as asked
+    assert suggestions(account) == []
+    if later:
+        shown = explain(account, thread["id"])
+        assert any("BCC'd copy arrived" in entry["evidence"] for entry in shown["timeline"])
+
+
+@pytest.mark.parametrize("later", [False, True], ids=["one-poll", "copy-a-poll-later"])
+def test_suggest_mode_a_bcc_copy_closes_the_suggestion_of_its_sent_copy(suggest: Account, later: bool) -> None:
+    message_id, raw = send_bcc_dropped(suggest, "fri", deliver=not later)
+    if later:
+        suggest.poll(now=NOW)
+        (entry,) = suggestions(suggest)
+        assert entry["message_id"] == message_id and suggest.status() == []
+        deliver_copy(suggest, raw, "fri")
+    suggest.poll(now=NOW + timedelta(minutes=5))
+    assert suggestions(suggest, now=NOW + timedelta(minutes=5)) == []  # nothing left to decide
+    (thread,) = suggest.status()
+    assert (thread["message_id"], thread["source"], thread["tracking_suffix"]) == (message_id, "bcc", "fri")
+    assert datetime.fromisoformat(thread["next_due"]).date().isoformat() == "2026-12-04"
+    if later:  # the suggestion says where it went
+        refused = suggest.run("track", entry["id"], now=NOW + timedelta(minutes=10), check=False)
+        assert refused.returncode == 2
+        assert f"is already tracked on Wed 02 Dec 2026 (thread {thread['id']}" in refused.stderr
+
+
+def test_track_mode_a_late_bcc_copy_to_a_promise_suffix_makes_it_your_promise(dovecot: DovecotServer,
+                                                                              mail_user: MailUser,
+                                                                              tmp_path: Path) -> None:
+    account = make_account(dovecot, mail_user, tmp_path / "acct", auto="track")
+    message_id, raw = send_bcc_dropped(account, "me-fri", deliver=False)
+    account.poll(now=NOW)
+    assert account.status()[0]["kind"] == "nudge"
+    deliver_copy(account, raw, "me-fri")
+    account.poll(now=NOW + timedelta(minutes=5))
+    (thread,) = account.status()
+    assert (thread["message_id"], thread["source"], thread["kind"]) == (message_id, "bcc", "commitment")
+    assert (thread["tracking_suffix"], thread["promised"]) == ("me-fri", "2026-12-04")

@@ -357,3 +357,20 @@ def test_draft_confirmations_happen_once() -> None:
     reminder = FakeReminder()
     assert lifecycle.reminder_delivered(reminder, uid=9, now=NOW)
     assert not lifecycle.reminder_delivered(reminder, uid=10, now=NOW)
+
+
+def test_a_bcc_copy_arriving_late_upgrades_only_a_thread_nothing_was_sent_for() -> None:
+    from followupd.planning.lifecycle import awaiting as awaiting_states
+
+    draft = FakeTouch(state=TouchState.QUEUED)  # the default cadence's draft, made before the BCC'd copy came
+    fresh = FakeThread(touch_rows=[draft])
+    assert awaiting_states.bcc_arrived(fresh, commitment=True, promised=date(2026, 3, 6), now=NOW)
+    assert (fresh.kind, fresh.promised, fresh.state) == (ThreadKind.COMMITMENT, date(2026, 3, 6), ThreadState.WAITING)
+    assert draft.state == TouchState.WITHDRAWN  # it was for the old date
+    followed_up = FakeThread(touches=1, steps=1)
+    assert not awaiting_states.bcc_arrived(followed_up, commitment=False, promised=date(2026, 3, 6), now=NOW)
+    assert followed_up.promised is None
+    in_flight = FakeThread(touch_rows=[FakeTouch(state=TouchState.SENDING)])
+    assert not awaiting_states.bcc_arrived(in_flight, commitment=False, promised=date(2026, 3, 6), now=NOW)
+    replied = FakeThread(state=ThreadState.REPLIED)
+    assert not awaiting_states.bcc_arrived(replied, commitment=False, promised=None, now=NOW)

@@ -80,6 +80,7 @@ class AutoTracker(CycleStep):
         """The Tracker's step, then (``auto`` on) the user's sent mail without the BCC, or a reply that answers
         a suggestion. True when the message was consumed (a thread started): it is not matched again."""
         if self.tracker.maybe_track(session, seen, index, report):
+            self._tracked(session, seen)
             return True
         if self.mode == "off":
             return False
@@ -151,6 +152,21 @@ class AutoTracker(CycleStep):
         logger.info("suggestion %s: %r to %s seems to await a reply: %r", row.id, meta.subject,
                     ", ".join(entry["email"] for entry in everyone), reading.evidence)
         return False
+
+    def _tracked(self, session: Session, seen: SeenMessage) -> None:
+        """A BCC'd copy tracked while its Sent copy (without the Bcc header, read first) is still suggested:
+        the suggestion is closed as tracked, whatever the mode, so ``followupd suggestions`` no longer lists it."""
+        message_id = seen.meta.message_id
+        if message_id is None or message_id not in self._open_ids(session):
+            return
+        row = session.get(st.Suggestion, suggestion_id(self.account, message_id))
+        thread = session.get(st.Thread, thread_id_for(message_id))
+        if row is None or thread is None:
+            return  # a command or a self-test by mail: nothing tracked
+        if states.suggest_tracked(row, thread_id=thread.id, at=self.now):
+            logger.info("suggestion %s: its BCC'd copy arrived (%s), tracked as thread %s", row.id, seen.where,
+                        thread.id)
+        self._open_ids(session).discard(message_id)
 
     def _known(self, session: Session, meta: MessageMeta, seen: SeenMessage, index: ThreadIndex) -> bool:
         """Already a suggestion, a tracked message, or a message in a thread followupd tracks (open or not)."""

@@ -16,11 +16,13 @@ from followupd.engine.digest import is_digest_id
 from followupd.engine.drafts import is_reminder_id
 from followupd.engine.events import EventApplier
 from followupd.engine.mailcmd import MailCommands
+from followupd.engine.schedule import replan_thread
 from followupd.mail.headers import Address, MessageMeta, base_subject
 from followupd.planning import lifecycle
 from followupd.planning.awaiting import address_excluded
 from followupd.planning.commands import MailCommand, Verb
 from followupd.planning.lifecycle import MATCHABLE_STATES
+from followupd.planning.lifecycle import awaiting as awaiting_states
 from followupd.planning.matching import ThreadIndex, ThreadKey, is_own_address
 from followupd.planning.tracking import TrackRequest, find_tracking, is_tracking_address
 
@@ -111,6 +113,9 @@ class Tracker(CycleStep):
                         ", ".join(r["email"] for r in thread.participants()) or "nobody", seen.where)
         else:
             self._merge_copy(thread, seen, recipients)
+            if source == st.SOURCE_BCC and thread.source != st.SOURCE_BCC:
+                self._bcc_arrived(session, thread, seen, request, message_id)
+                report.touched.add(thread.id)
         session.flush()  # inside the savepoint: a write that fails, fails for this message only
         if thread.state in MATCHABLE_STATES:
             index.add(self._thread_key(thread, known_ids))
@@ -227,6 +232,35 @@ class Tracker(CycleStep):
             added = [entry for entry in recipients[role] if entry["email"] not in known]
             if added:
                 setattr(thread, role, current + added)
+
+    def _bcc_arrived(self, session: Session, thread: st.Thread, seen: SeenMessage, request: TrackRequest,
+                     message_id: str) -> None:
+        """A message tracked without the BCC (``[tracking] auto``, ``followupd track``) whose BCC'd copy arrives
+        later (a Sent copy without its Bcc header is read first): the user asked for it with a suffix, and "a
+        message the user BCC'd is always tracked" as they asked. Upgraded as the BCC would have started it while
+        nothing was sent yet; otherwise the cadence under way stays and only the event says so."""
+        now = self.clock.now()
+        how = "on its own ([tracking] auto)" if thread.source == st.SOURCE_AUTO else "by `followupd track`"
+        detail = f"the BCC'd copy arrived ({seen.where}); tracking had started without it, {how}"
+        if awaiting_states.bcc_arrived(thread, commitment=request.own_commitment, promised=request.promised,
+                                       now=now):
+            thread.source = st.SOURCE_BCC  # the evidence stays: it says why it was tracked before the BCC came
+            thread.tracking_address, thread.tracking_suffix = request.address, request.suffix
+            thread.expect_all = thread.expect_all or request.expect_all
+            if request.problem and request.problem not in thread.problems:
+                thread.problems = [*thread.problems, request.problem]
+            replan_thread(session, thread, self.config, now)
+            if request.own_commitment:
+                detail += f"; now your promise (suffix {request.suffix!r})"
+            elif request.suffix:
+                detail += f"; suffix {request.suffix!r}" + (f", first check-in {request.promised}"
+                                                           if request.promised else ", not understood")
+            else:
+                detail += "; now tracked as BCC'd"
+        else:
+            detail += "; kept as it was (a follow-up was already made, or it is no longer waiting)"
+        st.add_event(session, thread, at=now, kind="bcc_arrived", message_id=message_id, detail=detail)
+        logger.info("%s: %s", thread.id, detail)
 
     def _thread_key(self, thread: st.Thread, ids: Iterable[str] | None = None) -> ThreadKey:
         """``ids``: the thread's known message ids when the caller has them (else they are loaded)."""

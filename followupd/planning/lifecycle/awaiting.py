@@ -10,9 +10,11 @@ Pure: the records are the store's rows seen through the Protocols below; the cal
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Protocol
+
+from followupd.planning.lifecycle import ThreadKind, ThreadRecord, ThreadState, TouchState, withdraw_open_touches
 
 
 class SuggestionState(StrEnum):
@@ -88,6 +90,21 @@ def suggest_expired(suggestion: SuggestionRecord, *, at: datetime) -> bool:
 def suggest_answered(suggestion: SuggestionRecord, *, at: datetime) -> bool:
     """Someone replied before it was tracked: there is nothing to wait for."""
     return _close_suggestion(suggestion, SuggestionState.ANSWERED, at)
+
+
+def bcc_arrived(thread: ThreadRecord, *, commitment: bool, promised: date | None, now: datetime) -> bool:
+    """The BCC'd copy of a message tracked without it (``[tracking] auto``) arrived: the thread becomes what the
+    BCC would have started (its suffix's kind and first check-in; the caller re-plans). Only while nothing was
+    sent yet: after a follow-up or an answer, the cadence already under way is kept. False when nothing changed.
+    A draft still waiting goes (it was for the default cadence)."""
+    if thread.state != ThreadState.WAITING or thread.touches or thread.steps:
+        return False
+    if any(touch.state == TouchState.SENDING for touch in thread.touch_rows):
+        return False  # a follow-up is going out under the old cadence: it counts as sent
+    withdraw_open_touches(thread, now, "the BCC'd copy arrived")
+    thread.kind = ThreadKind.COMMITMENT if commitment else ThreadKind.NUDGE
+    thread.promised = promised
+    return True
 
 
 def owed_opened(owed: OwedRecord) -> None:
