@@ -201,9 +201,11 @@ class AutoTracker(CycleStep):
 
 
 def expire_suggestions(session: Session, config: Config, now: datetime) -> int:
-    """Open suggestions sent more than ``suggest_days`` ago expire (one indexed query per cycle)."""
+    """This account's open suggestions sent more than ``suggest_days`` ago expire (one indexed query per cycle;
+    each account has its own ``suggest_days``)."""
     cutoff = now - timedelta(days=config.tracking.suggest_days)
-    rows = session.scalars(select(st.Suggestion).where(st.Suggestion.state == states.SuggestionState.OPEN,
+    rows = session.scalars(select(st.Suggestion).where(st.Suggestion.account == config.name,
+                                                       st.Suggestion.state == states.SuggestionState.OPEN,
                                                        st.Suggestion.sent_at < cutoff))
     expired = [row for row in rows if states.suggest_expired(row, at=now)]
     for row in expired:

@@ -107,7 +107,8 @@ class Engine:
             index = LazyIndex(lambda: events.load_index(session))
             for folder, is_sent in order:
                 sync.sync_folder(session, mailbox, folder, is_sent, index, report)
-            if self.config.tracking.auto != "off" and expire_suggestions(session, self.config, self.clock.now()):
+            # In every mode: suggestions left from when auto was on still expire (one indexed query).
+            if expire_suggestions(session, self.config, self.clock.now()):
                 report.changes.append("suggestions older than [tracking] suggest_days expired")
             if not dry_run:
                 sync.save_clocks(session, report)

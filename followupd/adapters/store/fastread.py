@@ -8,9 +8,10 @@ wait, the action items, two meta values), so this reads it with a few SELECTs in
 It serves only the case it is sure of, and says None for anything else, so the caller takes the ORM path,
 unchanged: a URL that is not a plain SQLite file, a database that does not exist yet (opening the Store creates
 it), one not at this followupd's revision (the Store upgrades it or refuses with its message), a missing table
-or any SQLite error. The connection is read-only (``mode=ro``): it never creates, migrates or changes the file,
-and a WAL database is read from a consistent snapshot while the daemon writes. No SQLAlchemy, nor Alembic,
-anywhere this imports (``tests/test_cli_startup.py`` holds it).
+or any SQLite error. The connection is read-only (``mode=ro``): it never creates, migrates or changes the database,
+and a WAL database is read from a consistent snapshot while the daemon writes. (SQLite itself may leave an empty
+``-wal`` and a ``-shm`` file beside a WAL database that no writer has open; the next writer tidies them.) No
+SQLAlchemy, nor Alembic, anywhere this imports (``tests/test_cli_startup.py`` holds it).
 """
 
 from __future__ import annotations
