@@ -115,7 +115,10 @@ class Page:
         message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
         if not browser and self._session is not None:
             message["sessionId"] = self._session
-        os.write(self._send_fd, json.dumps(message).encode() + b"\0")
+        try:
+            os.write(self._send_fd, json.dumps(message).encode() + b"\0")
+        except BrokenPipeError as exc:  # the browser died before reading: the same error as a closed answer pipe
+            raise self._fail(f"chromium closed its pipe before {method} (exit status {self._process.poll()})") from exc
         deadline = time.monotonic() + CALL_TIMEOUT
         while True:
             answer = self._read_message(deadline)
